@@ -1,0 +1,95 @@
+"""Shared pieces of the configuration models: the strict base model, object metadata, durations.
+
+Models keep the upstream field names: camelCase in YAML (through an alias generator), snake_case
+attributes in Python, so a reader who knows Flux or Argo recognises them. Unknown fields are errors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from tagpilot.config.duration import DurationError, parse_flux_duration
+
+
+class Model(BaseModel):
+    """Base of every configuration model: camelCase aliases, unknown fields forbidden."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, validate_default=True
+    )
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """The object as the user would write it (camelCase, no unset optional fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def _check_duration(value: str) -> str:
+    try:
+        parse_flux_duration(value)
+    except DurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+"""A Flux duration kept as written (`5m`, `1h30m`); `seconds(value)` converts it."""
+
+
+def seconds(duration: str) -> float:
+    return parse_flux_duration(duration)
+
+
+class ObjectMeta(Model):
+    """Kubernetes metadata. Fields a cluster adds (uid, resourceVersion...) are accepted and ignored,
+    so objects exported with `kubectl get -o yaml` load as they are."""
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str = Field(default="default", min_length=1, max_length=63)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: Any = None
+    generate_name: str | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[Any] | None = None
+    managed_fields: list[Any] | None = None
+
+
+class LocalObjectReference(Model):
+    name: str = Field(min_length=1)
+
+
+class NamespacedObjectReference(Model):
+    name: str = Field(min_length=1)
+    namespace: str | None = None
+
+
+class Object(Model):
+    """A top-level configuration object. `status` from an exported object is accepted and ignored."""
+
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    status: Any = Field(default=None, exclude=True)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.metadata.namespace, self.metadata.name)
+
+    @property
+    def ref(self) -> str:
+        """`Kind/namespace/name`, the way tagpilot names objects in messages and commands."""
+        return f"{self.kind}/{self.metadata.namespace}/{self.metadata.name}"

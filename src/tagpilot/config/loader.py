@@ -1,0 +1,138 @@
+"""From YAML documents to validated, typed configuration objects.
+
+`load_config(paths)` reads every document, picks the model for its `apiVersion`/`kind`, validates it
+and collects every error (with file, line, object and field) before raising, so a user fixes all of
+them in one round. Kinds that no part of tagpilot reads are reported once as ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from tagpilot.config.base import Object
+from tagpilot.config.core import Secret
+from tagpilot.config.flux_image import ImageRepository
+from tagpilot.config.source import Document, load_documents
+from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
+
+T = TypeVar("T", bound=Object)
+
+# kind → model. A kind's model lists the apiVersions it accepts; new readers register here.
+KINDS: dict[str, type[Object]] = {
+    "ImageRepository": ImageRepository,
+    "Secret": Secret,
+}
+
+
+def register_kind(model: type[Object]) -> type[Object]:
+    """Class decorator for models defined outside this module (keeps imports one-directional)."""
+    kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    KINDS[kind] = model
+    return model
+
+
+@dataclass
+class Config:
+    """Every object of a configuration, by (kind, namespace, name), with where it was defined."""
+
+    objects: dict[tuple[str, str, str], Object] = field(default_factory=dict)
+    origins: dict[tuple[str, str, str], Location] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # messages about kinds nobody reads
+
+    def of_kind(self, model: type[T]) -> list[T]:
+        return [obj for obj in self.objects.values() if isinstance(obj, model)]
+
+    def get(self, model: type[T], namespace: str, name: str) -> T | None:
+        kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+        obj = self.objects.get((kind, namespace, name))
+        return obj if isinstance(obj, model) else None
+
+    def secret(self, namespace: str, name: str, *, referenced_by: Object, field_name: str) -> Secret:
+        """The Secret an object refers to, or a CredentialsError that says who refers to it and where."""
+        secret = self.get(Secret, namespace, name)
+        if secret is None:
+            where = self.origins.get(referenced_by.key)
+            at = f" ({where.file}:{where.line})" if where and where.file else ""
+            raise CredentialsError(
+                f"{referenced_by.ref}: {field_name} refers to Secret {namespace}/{name}, which is not "
+                f"in the configuration{at}; add it to a file passed with -f"
+            )
+        return secret
+
+
+def _error_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    # pydantic adds the name of union members / validator functions; keep only real field names
+    return tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "literal[")))
+
+
+def _object_name(data: dict[str, Any]) -> str:
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    ns = meta.get("namespace") or "default"
+    return f"{data.get('kind')}/{ns}/{meta.get('name', '?')}"
+
+
+def parse_document(doc: Document) -> Object | None:
+    """Validate one document. Returns None for kinds nobody reads; raises ConfigErrors otherwise."""
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ConfigError("a configuration document must be a mapping with apiVersion and kind", doc.location())
+    kind = data.get("kind")
+    if not isinstance(kind, str) or not isinstance(data.get("apiVersion"), str):
+        raise ConfigError("missing apiVersion or kind", doc.location())
+    model = KINDS.get(kind)
+    if model is None:
+        return None
+    obj_name = _object_name(data)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False, include_input=False):
+            path = _error_path(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "literal_error" and path == ("apiVersion",):
+                msg = f"unsupported apiVersion {data.get('apiVersion')!r} for {kind}; {msg.lower()}"
+            elif err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            errors.append(ConfigError(msg, doc.location(path, obj=obj_name)))
+        raise ConfigErrors(errors) from None
+
+
+def load_config(paths: Iterable[str | Path]) -> Config:
+    """Load and validate every object under `paths` (files or directories)."""
+    config = Config()
+    errors: list[ConfigError] = []
+    ignored_kinds: dict[str, int] = {}
+    for doc in load_documents(paths):
+        try:
+            obj = parse_document(doc)
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        if obj is None:
+            kind = str(doc.data.get("kind"))
+            ignored_kinds[kind] = ignored_kinds.get(kind, 0) + 1
+            continue
+        location = doc.location(obj=obj.ref)
+        if obj.key in config.objects:
+            first = config.origins[obj.key]
+            errors.append(ConfigError(f"defined twice (first at {first.file}:{first.line})", location))
+            continue
+        config.objects[obj.key] = obj
+        config.origins[obj.key] = location
+    config.ignored = [
+        f"ignored {count} object(s) of kind {kind}: tagpilot does not read this kind"
+        for kind, count in sorted(ignored_kinds.items())
+    ]
+    if errors:
+        errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    return config

@@ -1,0 +1,121 @@
+"""Reading configuration files into documents that remember where every field came from.
+
+Users hand tagpilot the same YAML they would `kubectl apply`: files or directories, many documents per
+file. Errors must name the file and line of the offending field, so each document keeps an index from
+field path (`("spec", "interval")`) to its 1-based line, built from PyYAML's node marks while the
+document is constructed (one parse, no second pass over the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tagpilot.errors import ConfigError, ConfigErrors, Location
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_SUFFIXES = (".yaml", ".yml")
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """One YAML document of a configuration file, with the line of every field."""
+
+    file: str
+    line: int  # line of the document's first node
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Iterable[str | int]) -> int:
+        """The line of the deepest known prefix of `path` (a missing field points at its parent)."""
+        parts = tuple(path)
+        while parts:
+            if parts in self.lines:
+                return self.lines[parts]
+            parts = parts[:-1]
+        return self.line
+
+    def location(self, path: Iterable[str | int] = (), obj: str | None = None) -> Location:
+        parts = tuple(path)
+        dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in parts).replace(".[", "[")
+        return Location(file=self.file, line=self.line_of(parts), obj=obj, field=dotted or None)
+
+
+def _index_lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                out[(*path, key_node.value)] = key_node.start_mark.line + 1
+                _index_lines(value_node, (*path, key_node.value), out)
+                # the key's line is more useful than the value's for error messages
+                out[(*path, key_node.value)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), out)
+
+
+def read_documents(text: str, file: str) -> Iterator[Document]:
+    """Yield the non-empty documents of one YAML text. A syntax error raises ConfigError with file:line."""
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            lines: dict[Path_, int] = {}
+            _index_lines(node, (), lines)
+            yield Document(file=file, line=node.start_mark.line + 1, data=data, lines=lines)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", Location(file=file, line=line)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", Location(file=file)) from None
+    finally:
+        loader.dispose()
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named on the command line, and every `*.yaml`/`*.yml` under named directories, sorted."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix in YAML_SUFFIXES and ".git" not in p.parts
+            )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError("no such file or directory", Location(file=str(path)))
+    return files
+
+
+def load_documents(paths: Iterable[str | Path]) -> list[Document]:
+    """Read every document of every file; all syntax errors are collected before raising."""
+    documents: list[Document] = []
+    errors: list[ConfigError] = []
+    for file in expand_paths(paths):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(ConfigError(f"cannot read file: {exc}", Location(file=str(file))))
+            continue
+        try:
+            documents.extend(read_documents(text, str(file)))
+        except ConfigError as exc:
+            errors.append(exc)
+    if errors:
+        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    return documents

@@ -1,0 +1,119 @@
+"""The one exception hierarchy of tagpilot.
+
+Every expected failure is a `TagpilotError`. The CLI maps the class to an exit code and prints
+`str(error)` without a traceback, so messages must say what went wrong, where (object, file:line,
+field) and, where it helps, what to do. Messages never carry secrets.
+
+Status reasons (`reason`) follow Flux's condition reasons so that a failure can be written into an
+object's `Ready` condition as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TagpilotError(Exception):
+    """Base of every expected failure."""
+
+    exit_code = 1
+    reason = "ReconciliationFailed"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in the configuration something was found: file, 1-based line, object and field."""
+
+    file: str | None = None
+    line: int | None = None
+    obj: str | None = None  # e.g. "ImageRepository/default/podinfo"
+    field: str | None = None  # e.g. "spec.interval"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.obj:
+            parts.append(self.obj)
+        if self.field:
+            parts.append(f"field {self.field}")
+        return ": ".join(parts)
+
+
+class ConfigError(TagpilotError):
+    """Invalid configuration: the CLI exits 2. Carries where the problem is."""
+
+    exit_code = 2
+    reason = "InvalidConfiguration"
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        self.message = message
+        self.location = location or Location()
+        where = str(self.location)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors found in one load, reported together."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        TagpilotError.__init__(self, "\n".join(str(e) for e in errors))
+        self.message = str(self)
+        self.location = Location()
+
+
+class InvalidReference(TagpilotError):
+    """An image reference that Docker would reject."""
+
+    reason = "ImageURLInvalid"
+
+
+class RegistryError(TagpilotError):
+    """A registry could not be read. `reason` is the Flux condition reason to report."""
+
+    reason = "ReadOperationFailed"
+
+
+class AuthenticationError(RegistryError):
+    """The registry refused our credentials (401/403) or the token service failed."""
+
+    reason = "AuthenticationFailed"
+
+
+class NotFoundError(RegistryError):
+    """The repository or manifest does not exist (404, e.g. NAME_UNKNOWN / MANIFEST_UNKNOWN)."""
+
+
+class RegistryUnavailable(RegistryError):
+    """Network failure, timeout, or 5xx/429 after every retry."""
+
+
+class InvalidResponse(RegistryError):
+    """The registry answered something that is not what the distribution API specifies."""
+
+
+class ResponseTooLarge(InvalidResponse):
+    """A response body exceeded the cap we allow (protects memory against hostile servers)."""
+
+
+class CredentialsError(TagpilotError):
+    """Credentials could not be read: a missing Secret, a broken config.json, a failing helper."""
+
+    reason = "AuthenticationFailed"
+
+
+class PolicyError(TagpilotError):
+    """A policy could not select a tag (no candidates, no match, non-numeric values...)."""
+
+    reason = "ReconciliationFailed"
+
+
+class InvalidPolicy(PolicyError):
+    """A policy whose spec can never work (bad regex, bad semver range): the object stalls."""
+
+    reason = "InvalidPolicy"
+
+
+class StoreError(TagpilotError):
+    """The state database could not be opened or written."""

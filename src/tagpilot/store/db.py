@@ -1,0 +1,201 @@
+"""The state database: one SQLite file under the state directory (`--state`, default `./.tagpilot`).
+
+Why SQLite: tagpilot runs as one process without a cluster; objects' status, scanned tags and the
+content-addressed metadata cache must survive restarts, and SQLite in WAL mode gives atomic writes,
+concurrent readers and no server to run. Explicit SQL, versioned migrations (`MIGRATIONS`): a
+database written by an older tagpilot is upgraded in place on open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tagpilot.errors import StoreError
+
+DEFAULT_STATE_DIR = ".tagpilot"
+DB_FILE = "state.db"
+
+MIGRATIONS: list[str] = [
+    # 1: object status, tags per scanned repository, metadata cache by digest
+    """
+    CREATE TABLE objects (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        spec_hash TEXT NOT NULL DEFAULT '', generation INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT '{}', updated_at REAL NOT NULL,
+        PRIMARY KEY (kind, namespace, name)
+    );
+    CREATE TABLE repository_tags (
+        canonical_name TEXT PRIMARY KEY, tags TEXT NOT NULL, revision TEXT NOT NULL, scanned_at REAL NOT NULL
+    );
+    CREATE TABLE blobs (
+        digest TEXT PRIMARY KEY, media_type TEXT NOT NULL, body BLOB NOT NULL, stored_at REAL NOT NULL
+    );
+    """,
+]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    kind: str
+    namespace: str
+    name: str
+    generation: int
+    status: dict[str, Any]
+    spec_hash: str
+
+
+class Store:
+    """Thread-safe access to the state database. Every write is one transaction."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
+
+    @classmethod
+    def open(cls, state_dir: str | os.PathLike[str] | None = None) -> Store:
+        directory = Path(state_dir or os.environ.get("TAGPILOT_STATE") or DEFAULT_STATE_DIR)
+        return cls(directory / DB_FILE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"the state database {self.path} was written by a newer tagpilot (schema {version})"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                # executescript() would COMMIT our transaction; run the statements one by one
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            if row is None:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
+            else:
+                db.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+
+    # --- objects -------------------------------------------------------------------------------------
+
+    def get_object(self, kind: str, namespace: str, name: str) -> StoredObject | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT generation, status, spec_hash FROM objects WHERE kind=? AND namespace=? AND name=?",
+                (kind, namespace, name),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredObject(kind, namespace, name, row[0], json.loads(row[1]), row[2])
+
+    def observe_spec(self, kind: str, namespace: str, name: str, spec_hash: str) -> int:
+        """Record the object's current spec; returns its generation (incremented when the spec changed)."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT generation, spec_hash FROM objects WHERE kind=? AND namespace=? AND name=?",
+                (kind, namespace, name),
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO objects (kind, namespace, name, spec_hash, generation, updated_at)"
+                    " VALUES (?, ?, ?, ?, 1, ?)",
+                    (kind, namespace, name, spec_hash, time.time()),
+                )
+                return 1
+            generation, old_hash = row
+            if old_hash != spec_hash:
+                generation += 1
+                db.execute(
+                    "UPDATE objects SET spec_hash=?, generation=?, updated_at=?"
+                    " WHERE kind=? AND namespace=? AND name=?",
+                    (spec_hash, generation, time.time(), kind, namespace, name),
+                )
+            return generation
+
+    def set_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE objects SET status=?, updated_at=? WHERE kind=? AND namespace=? AND name=?",
+                (json.dumps(status, sort_keys=True), time.time(), kind, namespace, name),
+            )
+            if cur.rowcount == 0:
+                db.execute(
+                    "INSERT INTO objects (kind, namespace, name, status, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    (kind, namespace, name, json.dumps(status, sort_keys=True), time.time()),
+                )
+
+    # --- tags ----------------------------------------------------------------------------------------
+
+    def set_tags(self, canonical_name: str, tags: list[str], revision: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO repository_tags (canonical_name, tags, revision, scanned_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(canonical_name) DO UPDATE SET tags=excluded.tags, revision=excluded.revision,"
+                " scanned_at=excluded.scanned_at",
+                (canonical_name, json.dumps(tags), revision, time.time()),
+            )
+
+    def get_tags(self, canonical_name: str) -> list[str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT tags FROM repository_tags WHERE canonical_name=?", (canonical_name,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # --- content-addressed metadata cache (manifests, image configs) -----------------------------------
+
+    def get(self, digest: str) -> bytes | None:
+        """MetadataCache protocol: the bytes stored for `digest`, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM blobs WHERE digest=?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put(self, digest: str, media_type: str, body: bytes) -> None:
+        """MetadataCache protocol: store content that can never change for this digest."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO blobs (digest, media_type, body, stored_at) VALUES (?, ?, ?, ?)",
+                (digest, media_type, body, time.time()),
+            )
+
+    def blob_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
