@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, seconds
+from tagpilot.config.base import Duration, LocalObjectReference, Model, NamespacedObjectReference, Object, seconds
 from tagpilot.regex import RegexError, compile_regex
 
-IMAGE_API_VERSIONS = ("image.toolkit.fluxcd.io/v1", "image.toolkit.fluxcd.io/v1beta2")
 DEFAULT_EXCLUSION_LIST = ["^.*\\.sig$"]
 
 
@@ -56,6 +55,71 @@ class ImageRepositorySpec(Model):
 
 
 class ImageRepository(Object):
-    api_version: Literal["image.toolkit.fluxcd.io/v1", "image.toolkit.fluxcd.io/v1beta2"]
+    # v1beta1 is not in Flux's current API, but tutorials (and our users' files) still use it unchanged
+    api_version: Literal[
+        "image.toolkit.fluxcd.io/v1", "image.toolkit.fluxcd.io/v1beta2", "image.toolkit.fluxcd.io/v1beta1"
+    ]
     kind: Literal["ImageRepository"]
     spec: ImageRepositorySpec
+
+
+class SemVerPolicy(Model):
+    range: str = Field(min_length=1)
+
+
+class OrderPolicy(Model):
+    order: Literal["asc", "desc"] = "asc"
+
+
+class ImagePolicyChoice(Model):
+    """Exactly one of `semver`, `alphabetical`, `numerical` (as the Flux CRD requires)."""
+
+    semver: SemVerPolicy | None = None
+    alphabetical: OrderPolicy | None = None
+    numerical: OrderPolicy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImagePolicyChoice:
+        chosen = [name for name in ("semver", "alphabetical", "numerical") if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "exactly one of semver, alphabetical or numerical must be set"
+                + (f" (found {', '.join(chosen)})" if chosen else "")
+            )
+        return self
+
+
+class TagFilter(Model):
+    pattern: str = ""
+    extract: str = ""
+
+
+class ImagePolicySpec(Model):
+    image_repository_ref: NamespacedObjectReference
+    policy: ImagePolicyChoice
+    filter_tags: TagFilter | None = None
+    digest_reflection_policy: Literal["Never", "IfNotPresent", "Always"] = "Never"
+    interval: Duration | None = None
+    suspend: bool = False
+
+    @model_validator(mode="after")
+    def _interval_for_always(self) -> ImagePolicySpec:
+        if self.digest_reflection_policy == "Always" and not self.interval:
+            raise ValueError("spec.interval must be set when digestReflectionPolicy is Always")
+        if self.interval and self.digest_reflection_policy != "Always":
+            raise ValueError("spec.interval is only allowed when digestReflectionPolicy is Always")
+        return self
+
+    def policy_dict(self) -> dict[str, Any]:
+        """`{"policy": ..., "filterTags": ...}`: the shape the policy engine and `policy eval --batch` take."""
+        data = self.to_yaml_dict()
+        return {key: data[key] for key in ("policy", "filterTags") if key in data}
+
+
+class ImagePolicy(Object):
+    # v1beta1 is not in Flux's current API, but tutorials (and our users' files) still use it unchanged
+    api_version: Literal[
+        "image.toolkit.fluxcd.io/v1", "image.toolkit.fluxcd.io/v1beta2", "image.toolkit.fluxcd.io/v1beta1"
+    ]
+    kind: Literal["ImagePolicy"]
+    spec: ImagePolicySpec

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
-from tagpilot.config.flux_image import ImageRepository
+from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
 
@@ -25,6 +25,7 @@ T = TypeVar("T", bound=Object)
 # kind → model. A kind's model lists the apiVersions it accepts; new readers register here.
 KINDS: dict[str, type[Object]] = {
     "ImageRepository": ImageRepository,
+    "ImagePolicy": ImagePolicy,
     "Secret": Secret,
 }
 

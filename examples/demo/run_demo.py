@@ -1,0 +1,122 @@
+"""`make demo`: tagpilot's main job end to end on local defaults, with real servers.
+
+It starts the CNCF registry (Debian's `docker-registry`) on 127.0.0.1, pushes a few images the way
+a CI pipeline would, writes a Flux-style configuration, and runs tagpilot against it, printing each
+command and its output. Everything lives under ./demo-work (state included) and the registry stops
+at the end. The same fixtures serve the test suite (tests/fixtures).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.pusher import push_image, push_tags  # noqa: E402
+from tests.fixtures.registry import RegistryServer  # noqa: E402
+
+WORK = ROOT / "demo-work"
+TAGPILOT = [sys.executable, "-m", "tagpilot"]
+
+
+def banner(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
+
+
+def tagpilot(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    shown = "tagpilot " + " ".join(shlex.quote(a.replace(str(ROOT) + "/", "")) for a in args)
+    print(f"$ {shown}", flush=True)
+    env = dict(os.environ, TAGPILOT_STATE=str(WORK / "state"))
+    proc = subprocess.run([*TAGPILOT, *args], text=True, capture_output=True, env=env, cwd=ROOT)
+    sys.stdout.write(proc.stdout)
+    if proc.stderr:
+        sys.stdout.write(proc.stderr)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"demo failed: `{shown}` exited {proc.returncode}")
+    return proc
+
+
+def write_config(registry: RegistryServer) -> Path:
+    config = WORK / "config"
+    config.mkdir(parents=True)
+    (config / "repositories.yaml").write_text(f"""\
+# What Flux's `flux create image repository` would export, pointed at the local registry.
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: podinfo
+  namespace: apps
+spec:
+  image: {registry.host}/demo/podinfo
+  interval: 5m
+  insecure: true          # plain HTTP: the demo registry listens on 127.0.0.1 without TLS
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata:
+  name: devops-demo
+  namespace: apps
+spec:
+  image: {registry.host}/cnych/devops-demo
+  interval: 30s
+  insecure: true
+  exclusionList: ["^.*\\\\.sig$", "^dev-"]
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: missing
+  namespace: apps
+spec:
+  image: {registry.host}/demo/does-not-exist
+  interval: 5m
+  insecure: true
+""")
+    return config
+
+
+def main() -> int:
+    if shutil.which("docker-registry") is None:
+        print("docker-registry is not installed: run `make demo` as root (it installs it) or "
+              "`apt-get install docker-registry`", file=sys.stderr)
+        return 1
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
+    registry = RegistryServer(workdir=WORK / "registry", auth="none")
+    registry.start()
+    try:
+        banner(f"a local registry on {registry.url}; CI pushes images")
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        for i, tag in enumerate(["6.0.0", "6.1.0", "6.2.0-rc.1", "6.1.1"]):
+            digest = push_image(registry, "demo/podinfo", tag, created=start + timedelta(days=i),
+                                platforms=["linux/amd64", "linux/arm64"])
+            print(f"pushed demo/podinfo:{tag} ({digest[:19]}...)")
+        push_tags(registry, "demo/podinfo", ["sha256-deadbeef.sig"])
+        print("pushed demo/podinfo:sha256-deadbeef.sig (a cosign signature: excluded by default)")
+        branch_tags = [f"main-{sha}-{1695469144 + n * 600}" for n, sha in enumerate(["25de3e1a", "9813cf9a", "f4fc1ec0"])]
+        push_tags(registry, "cnych/devops-demo", [*branch_tags, "dev-0a1b2c3d-1695469999"])
+        print(f"pushed cnych/devops-demo: {', '.join(branch_tags)}, dev-0a1b2c3d-1695469999")
+
+        config = write_config(registry)
+        banner("scan every ImageRepository (one of them points at a repository that does not exist)")
+        proc = tagpilot("scan", "-f", str(config), check=False)
+        if proc.returncode != 1:
+            raise SystemExit("demo failed: scan should report the missing repository with exit code 1")
+
+        banner("the stored status, as `kubectl get imagerepository -o json` would show it")
+        proc = tagpilot("get", "repositories", "-f", str(config / "repositories.yaml"), "-o", "json")
+        banner("done: state in demo-work/state, configuration in demo-work/config")
+    finally:
+        registry.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Pieces every command shares: loading configuration, the state directory, output and exit codes.
+
+Expected failures are `TagpilotError`s: the CLI prints their message (no traceback) and exits with
+the error's exit code (2 for invalid configuration, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from tagpilot.config.loader import Config, load_config
+from tagpilot.errors import TagpilotError
+from tagpilot.store import DEFAULT_STATE_DIR, Store
+
+T = TypeVar("T")
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+
+
+FilesOption = Annotated[
+    list[Path],
+    typer.Option("-f", "--file", help="A YAML file or a directory (recursive *.yaml/*.yml); repeatable."),
+]
+StateOption = Annotated[
+    Path | None,
+    typer.Option("--state", envvar="TAGPILOT_STATE", help=f"State directory (default ./{DEFAULT_STATE_DIR})."),
+]
+OutputOption = Annotated[Output, typer.Option("-o", "--output", help="Output format.")]
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_guarded(action: Callable[[], T]) -> T:
+    """Run a command body; a TagpilotError becomes its message on stderr and its exit code."""
+    try:
+        return action()
+    except TagpilotError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err("interrupted")
+        raise typer.Exit(130) from None
+
+
+def load(files: Sequence[Path]) -> Config:
+    """Load the configuration named by -f; kinds nobody reads are reported once on stderr."""
+    if not files:
+        from tagpilot.errors import ConfigError
+
+        raise ConfigError("no configuration given: pass -f FILE or -f DIR")
+    config = load_config(files)
+    for message in config.ignored:
+        err(f"warning: {message}")
+    return config
+
+
+def open_store(state: Path | None) -> Store:
+    return Store.open(state if state is not None else os.environ.get("TAGPILOT_STATE"))
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A plain aligned table (like kubectl's), readable in a terminal and in a CI log alike."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["   ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines += ["   ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def condition_summary(status: dict[str, Any]) -> tuple[str, str]:
+    """(READY column, MESSAGE column) from a status' Ready condition."""
+    for condition in status.get("conditions", []):
+        if condition.get("type") == "Ready":
+            return condition.get("status", "Unknown"), condition.get("message", "")
+    return "Unknown", "not reconciled yet"

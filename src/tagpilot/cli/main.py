@@ -1,0 +1,30 @@
+"""The `tagpilot` command line: thin; it parses input, calls the engine, renders output."""
+
+from __future__ import annotations
+
+import typer
+
+from tagpilot import __version__
+from tagpilot.cli import scan as scan_cmd
+
+app = typer.Typer(
+    name="tagpilot",
+    help="Keeps the container images deployed through GitOps up to date (Flux and Argo CD formats).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+get_app = typer.Typer(help="Show stored status.", no_args_is_help=True)
+app.add_typer(get_app, name="get")
+
+scan_cmd.register(app, get_app)
+
+
+@app.command()
+def version() -> None:
+    """Print tagpilot's version."""
+    print(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""`tagpilot scan` and `tagpilot get repositories`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tagpilot.cli.common import (
+    FilesOption,
+    Output,
+    OutputOption,
+    StateOption,
+    condition_summary,
+    load,
+    open_store,
+    print_json,
+    print_table,
+    run_guarded,
+)
+from tagpilot.config.flux_image import ImageRepository
+from tagpilot.engine.scan import KIND, Scanner, ScanOutcome, repository_view
+from tagpilot.registry.client import RegistryClient
+
+
+def _render(views: list[dict[str, Any]], output: Output) -> None:
+    if output is Output.json:
+        print_json(views)
+        return
+    rows = []
+    for view in views:
+        status = view["status"]
+        last = status.get("lastScanResult") or {}
+        ready, message = condition_summary(status)
+        if view["spec"].get("suspend"):
+            ready, message = ready, f"suspended; {message}"
+        rows.append([
+            view["namespace"], view["name"], view["spec"]["image"], str(last.get("tagCount", "-")),
+            (last.get("latestTags") or ["-"])[0], last.get("scanTime", "-"), ready, message,
+        ])
+    print_table(["NAMESPACE", "NAME", "IMAGE", "TAGS", "LATEST TAG", "LAST SCAN", "READY", "MESSAGE"], rows)
+
+
+async def _scan(files: list[Path], state: Path | None) -> tuple[list[ScanOutcome], bool]:
+    config = load(files)
+    repos = sorted(config.of_kind(ImageRepository), key=lambda r: (r.namespace, r.name))
+    with open_store(state) as store:
+        async with RegistryClient(cache=store) as client:
+            scanner = Scanner(config, store, client)
+            if sys.stderr.isatty() and len(repos) > 1:
+                from rich.progress import Progress
+
+                with Progress(transient=True) as bar:
+                    task = bar.add_task("scanning", total=len(repos))
+                    outcomes = await scanner.scan_all(repos, progress=lambda _o: bar.advance(task))
+            else:
+                outcomes = await scanner.scan_all(repos)
+    return outcomes, all(o.ok for o in outcomes)
+
+
+def scan(
+    files: FilesOption = [],  # noqa: B006 - typer needs a literal default
+    output: OutputOption = Output.table,
+    state: StateOption = None,
+) -> None:
+    """Scan every ImageRepository now, concurrently, and store the tags and status.
+
+    Exit 0 when every scan succeeded, 1 when any failed (its status says why), 2 for invalid configuration.
+    """
+    outcomes, ok = run_guarded(lambda: asyncio.run(_scan(files, state)))
+    _render([repository_view(o.repository, o.status) for o in outcomes], output)
+    for outcome in outcomes:
+        if not outcome.ok:
+            print(f"error: {outcome.repository.ref}: {outcome.error}", file=sys.stderr)
+    if not ok:
+        raise typer.Exit(1)
+
+
+def get_repositories(
+    files: FilesOption = [],  # noqa: B006
+    output: OutputOption = Output.table,
+    state: StateOption = None,
+) -> None:
+    """Show the stored status of every ImageRepository, without scanning."""
+
+    def body() -> list[dict[str, Any]]:
+        config = load(files)
+        repos = sorted(config.of_kind(ImageRepository), key=lambda r: (r.namespace, r.name))
+        with open_store(state) as store:
+            views = []
+            for repo in repos:
+                stored = store.get_object(KIND, repo.namespace, repo.name)
+                views.append(repository_view(repo, stored.status if stored else {}))
+        return views
+
+    _render(run_guarded(body), output)
+
+
+def register(app: typer.Typer, get_app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    get_app.command("repositories")(get_repositories)
+    get_app.command("repository", hidden=True)(get_repositories)

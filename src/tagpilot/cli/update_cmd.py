@@ -1,0 +1,94 @@
+"""``tagpilot update``: apply setters markers in a directory, without git, as a CI step would.
+
+It replaces the ``sed -i "s|app:.*|app:$TAG|"`` line of a pipeline: the same markers Flux reads
+decide what changes, and only the changed values' characters are rewritten. The command is thin:
+parse the ``--set`` values, call `update_tree`, render the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+
+from tagpilot.errors import ConfigError, Location, TagpilotError
+from tagpilot.registry.reference import parse_reference
+from tagpilot.update import ImageRef, TreeResult, update_tree
+
+
+def parse_set(text: str) -> tuple[tuple[str, str], ImageRef]:
+    """Parse ``NS:NAME=IMAGE[:TAG][@DIGEST]`` into the policy key and the image.
+
+    The image is validated as Docker would (`parse_reference`), but its name is kept as typed, because
+    the ``:name`` setter writes the repository as the user spells it (``alpine``, not
+    ``docker.io/library/alpine``).
+    """
+    where = Location(field="--set")
+    key, eq, image = text.partition("=")
+    parts = key.split(":")
+    if not eq or len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--set {text!r}: expected NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST]", where)
+    ref = parse_reference(image)
+    name = image.partition("@")[0]
+    if ref.tag is not None:
+        name = name[: -(len(ref.tag) + 1)]
+    return (parts[0], parts[1]), ImageRef(name=name, tag=ref.tag, digest=ref.digest)
+
+
+def render(result: TreeResult) -> str:
+    """Human-readable report: the changed files with their changes, then skipped files and notices."""
+    lines: list[str] = []
+    verb = "would update" if result.dry_run else "updated"
+    for f in result.files:
+        lines.append(f"{verb} {f.path}")
+        lines.extend(f"  {c.line}: {c.old_value} -> {c.new_value} ({c.setter})" for c in f.changes)
+    if result.dry_run:
+        lines.extend(f.diff.rstrip("\n") for f in result.files)
+    lines.extend(f"skipped {s.path}: {s.reason}" for s in result.skipped)
+    lines.extend(f"not applied {n.file}:{n.line} ({n.setter}): {n.reason}" for n in result.notices)
+    if not result.files:
+        lines.append("no changes")
+    return "\n".join(lines) + "\n"
+
+
+def run_update(path: str, sets: Sequence[str], *, dry_run: bool = False) -> tuple[int, str]:
+    """Implement ``tagpilot update``; return the exit code and the text to print.
+
+    Expected failures come back as their exit code and message (no traceback).
+    """
+    try:
+        if not sets:
+            raise ConfigError("nothing to set: give at least one --set NAMESPACE:POLICY=IMAGE")
+        policies: dict[tuple[str, str], ImageRef] = {}
+        for text in sets:
+            key, image = parse_set(text)
+            if key in policies and policies[key] != image:
+                raise ConfigError(
+                    f"--set {text!r}: policy {key[0]}:{key[1]} is set twice", Location(field="--set")
+                )
+            policies[key] = image
+        root = Path(path)
+        if not root.is_dir():
+            raise ConfigError(f"--path {path!r} is not a directory", Location(field="--path"))
+        result = update_tree(root, ".", policies, dry_run=dry_run)
+    except TagpilotError as e:
+        return e.exit_code, f"error: {e}\n"
+    return 0, render(result)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``update`` command to the CLI application."""
+
+    @app.command("update")
+    def update(
+        path: str = typer.Option(".", "--path", help="Directory whose YAML files carry setters markers."),
+        set_: list[str] = typer.Option(
+            [], "--set", help="NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST]; repeat for several policies."
+        ),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    ) -> None:
+        """Apply image-policy setters markers in a directory (no git), printing the changed files."""
+        code, output = run_update(path, set_, dry_run=dry_run)
+        typer.echo(output, nl=False, err=code != 0)
+        raise typer.Exit(code)

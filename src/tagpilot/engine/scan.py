@@ -1,0 +1,246 @@
+"""Reconciling ImageRepositories: list the tags of each image and record them with a Flux-shaped status.
+
+This is Flux's image-reflector-controller without a cluster: the tags (after `exclusionList`) go to the
+store, the status gets `canonicalImageName`, `observedExclusionList`, `lastScanResult` and a `Ready`
+condition. A failed scan keeps the last good `lastScanResult` and tags, so a registry outage never
+makes a policy forget what it knew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tagpilot.config.core import BASIC_AUTH, DOCKER_CONFIG_JSON, Secret
+from tagpilot.config.flux_image import ImageRepository
+from tagpilot.config.loader import Config
+from tagpilot.engine.status import (
+    READY,
+    RECONCILING,
+    STALLED,
+    SUCCEEDED,
+    get_condition,
+    parse_rfc3339,
+    remove_condition,
+    rfc3339,
+    set_condition,
+    spec_hash,
+)
+from tagpilot.errors import InvalidReference, TagpilotError
+from tagpilot.regex import compile_regex
+from tagpilot.registry.client import RegistryClient, RepositoryAccess, TLSSettings
+from tagpilot.registry.credentials import Credentials, lookup, parse_docker_config
+from tagpilot.registry.reference import Reference, parse_repository
+from tagpilot.store import Store
+
+KIND = "ImageRepository"
+LATEST_TAGS_COUNT = 10
+
+
+def go_json_marshal_strings(values: Sequence[str]) -> bytes:
+    """`json.Marshal([]string)` byte for byte: compact, HTML characters escaped as Go escapes them."""
+    text = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                         ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text.encode("utf-8")
+
+
+def scan_revision(tags: Sequence[str]) -> str:
+    """Flux's `lastScanResult.revision`: the decimal Adler-32 of the JSON-encoded tag list."""
+    return str(zlib.adler32(go_json_marshal_strings(tags)))
+
+
+def exclude_tags(tags: Iterable[str], exclusion_list: Sequence[str]) -> list[str]:
+    """Drop every tag that any exclusion regex matches anywhere (unanchored search, RE2)."""
+    patterns = [compile_regex(p) for p in exclusion_list]
+    return [tag for tag in tags if not any(p.search(tag) for p in patterns)]
+
+
+def latest_tags(tags: Sequence[str]) -> list[str]:
+    """The first ten of a plain byte-wise descending sort (Flux's `latestTags`; not semver order)."""
+    return sorted(tags, key=lambda t: t.encode("utf-8"), reverse=True)[:LATEST_TAGS_COUNT]
+
+
+def tags_key(repo: ImageRepository) -> str:
+    """Tags are stored per object (not per image as Flux does) because exclusion lists differ."""
+    return f"{repo.namespace}/{repo.name}"
+
+
+@dataclass
+class ScanOutcome:
+    repository: ImageRepository
+    status: dict[str, Any]
+    ok: bool
+    skipped: str | None = None  # "suspended", "not due"
+    error: str | None = None
+
+
+async def credentials_for(repo: ImageRepository, config: Config, ref: Reference) -> Credentials | None:
+    """Credentials from `spec.secretRef`; None means "look in the user's docker config"."""
+    if repo.spec.secret_ref is None:
+        return None
+    secret = config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
+                           field_name="spec.secretRef")
+    return await credentials_from_secret(secret, ref)
+
+
+async def credentials_from_secret(secret: Secret, ref: Reference) -> Credentials | None:
+    values = secret.values()
+    if secret.type == DOCKER_CONFIG_JSON:
+        docker_config = parse_docker_config(values[".dockerconfigjson"], source=f"Secret {secret.namespace}/"
+                                            f"{secret.name}")
+        found = await lookup(docker_config, ref.domain)
+        # a dockerconfigjson without an entry for this registry means anonymous access, as in Flux
+        return found or Credentials()
+    if secret.type == BASIC_AUTH or ("username" in values and "password" in values):
+        return Credentials(username=secret.text("username"), password=secret.text("password"))
+    from tagpilot.errors import CredentialsError
+
+    raise CredentialsError(
+        f"Secret {secret.namespace}/{secret.name} has type {secret.type!r} without username/password; "
+        f"use {DOCKER_CONFIG_JSON}, {BASIC_AUTH} or an Opaque Secret with username and password"
+    )
+
+
+def tls_for(repo: ImageRepository, config: Config) -> TLSSettings | None:
+    if repo.spec.cert_secret_ref is None:
+        return None
+    secret = config.secret(repo.namespace, repo.spec.cert_secret_ref.name, referenced_by=repo,
+                           field_name="spec.certSecretRef")
+    values = secret.values()
+    # `ca.crt`/`tls.crt`/`tls.key` (Flux v1) or the older `caFile`/`certFile`/`keyFile`
+    return TLSSettings(
+        ca_pem=values.get("ca.crt") or values.get("caFile"),
+        cert_pem=values.get("tls.crt") or values.get("certFile"),
+        key_pem=values.get("tls.key") or values.get("keyFile"),
+    )
+
+
+def is_due(repo: ImageRepository, stored_status: dict[str, Any], generation: int, now: datetime) -> bool:
+    """A scan is due when never scanned, the spec changed, the last one failed, or the interval passed."""
+    last = stored_status.get("lastScanResult")
+    if not last or stored_status.get("observedGeneration") != generation:
+        return True
+    ready = get_condition(stored_status, READY)
+    if not ready or ready.get("status") != "True":
+        return True
+    try:
+        scanned = parse_rfc3339(last["scanTime"])
+    except (KeyError, ValueError):
+        return True
+    return scanned + timedelta(seconds=repo.spec.interval_seconds) <= now
+
+
+class Scanner:
+    """Scans ImageRepositories concurrently and records results in the store."""
+
+    def __init__(self, config: Config, store: Store, client: RegistryClient, *, concurrency: int = 64,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self._global = asyncio.Semaphore(concurrency)
+
+    def stored_status(self, repo: ImageRepository) -> tuple[dict[str, Any], int]:
+        generation = self.store.observe_spec(KIND, repo.namespace, repo.name, spec_hash(repo.spec.to_yaml_dict()))
+        stored = self.store.get_object(KIND, repo.namespace, repo.name)
+        return (copy.deepcopy(stored.status) if stored else {}), generation
+
+    async def scan_one(self, repo: ImageRepository, *, only_if_due: bool = False) -> ScanOutcome:
+        status, generation = self.stored_status(repo)
+        if repo.spec.suspend:
+            return ScanOutcome(repo, status, ok=True, skipped="suspended")
+        now = self.clock()
+        if only_if_due and not is_due(repo, status, generation, now):
+            return ScanOutcome(repo, status, ok=True, skipped="not due")
+        async with self._global:
+            outcome = await self._scan(repo, status, generation)
+        self.store.set_status(KIND, repo.namespace, repo.name, outcome.status)
+        return outcome
+
+    async def _scan(self, repo: ImageRepository, status: dict[str, Any], generation: int) -> ScanOutcome:
+        now = self.clock()
+        remove_condition(status, RECONCILING)
+        try:
+            ref = parse_repository(repo.spec.image)
+        except InvalidReference as exc:
+            return self._fail(repo, status, generation, exc, stalled=True)
+        status["canonicalImageName"] = ref.canonical_name
+        if repo.spec.provider != "generic":
+            return self._fail(repo, status, generation, TagpilotError(
+                f"provider {repo.spec.provider!r} is not supported yet: use provider generic with a "
+                "secretRef (e.g. credentials from your cloud CLI in a dockerconfigjson Secret)"),
+                stalled=True, reason="ProviderNotSupported")
+        if repo.spec.proxy_secret_ref is not None:
+            return self._fail(repo, status, generation, TagpilotError(
+                "spec.proxySecretRef is not supported yet; set HTTPS_PROXY in tagpilot's environment"),
+                stalled=True, reason="ProxyNotSupported")
+        try:
+            access = RepositoryAccess(
+                reference=ref,
+                credentials=await credentials_for(repo, self.config, ref),
+                insecure=repo.spec.insecure,
+                tls=tls_for(repo, self.config),
+                timeout=repo.spec.timeout_seconds,
+            )
+            all_tags = await self.client.list_tags(access)
+        except TagpilotError as exc:
+            return self._fail(repo, status, generation, exc)
+        tags = exclude_tags(all_tags, repo.spec.exclusion_list)
+        revision = scan_revision(tags)
+        self.store.set_tags(tags_key(repo), tags, revision)
+        status["observedExclusionList"] = list(repo.spec.exclusion_list)
+        status["observedGeneration"] = generation
+        status["lastScanResult"] = {
+            "tagCount": len(tags),
+            "scanTime": rfc3339(now),
+            "revision": revision,
+            "latestTags": latest_tags(tags),
+        }
+        set_condition(status, READY, True, SUCCEEDED, f"successful scan: found {len(tags)} tags", now, generation)
+        remove_condition(status, STALLED)
+        return ScanOutcome(repo, status, ok=True)
+
+    def _fail(self, repo: ImageRepository, status: dict[str, Any], generation: int, exc: TagpilotError, *,
+              stalled: bool = False, reason: str | None = None) -> ScanOutcome:
+        now = self.clock()
+        reason = reason or exc.reason
+        message = str(exc)
+        status["observedGeneration"] = generation
+        set_condition(status, READY, False, reason, message, now, generation)
+        if stalled:
+            set_condition(status, STALLED, True, reason, message, now, generation)
+        else:
+            remove_condition(status, STALLED)
+        return ScanOutcome(repo, status, ok=False, error=message)
+
+    async def scan_all(self, repos: Sequence[ImageRepository], *, only_if_due: bool = False,
+                       progress: Callable[[ScanOutcome], None] | None = None) -> list[ScanOutcome]:
+        """Scan every repository concurrently; results come back in the order of `repos`."""
+
+        async def run(repo: ImageRepository) -> ScanOutcome:
+            outcome = await self.scan_one(repo, only_if_due=only_if_due)
+            if progress:
+                progress(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(run(r) for r in repos)))
+
+
+def repository_view(repo: ImageRepository, status: dict[str, Any]) -> dict[str, Any]:
+    """The `{"kind", "namespace", "name", "spec", "status"}` object the CLI prints."""
+    return {
+        "kind": KIND,
+        "namespace": repo.namespace,
+        "name": repo.name,
+        "spec": repo.spec.to_yaml_dict(),
+        "status": status,
+    }

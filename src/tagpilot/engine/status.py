@@ -1,0 +1,76 @@
+"""Status conditions in Kubernetes' shape (`type/status/reason/message/lastTransitionTime`).
+
+Status objects mirror Flux's so that `tagpilot get ... -o json` reads like `kubectl get -o json`.
+`lastTransitionTime` changes only when a condition's status flips, as in `meta.SetStatusCondition`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+READY = "Ready"
+STALLED = "Stalled"
+RECONCILING = "Reconciling"
+SUCCEEDED = "Succeeded"
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format like `metav1.Time`: UTC, second precision, `Z` suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def set_condition(
+    status: dict[str, Any],
+    type_: str,
+    value: bool,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None = None,
+) -> None:
+    """Set or replace one condition in `status["conditions"]`, keeping the transition time if unchanged."""
+    conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
+    new = {
+        "type": type_,
+        "status": "True" if value else "False",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": rfc3339(now),
+    }
+    if generation is not None:
+        new["observedGeneration"] = generation
+    for index, old in enumerate(conditions):
+        if old.get("type") == type_:
+            if old.get("status") == new["status"]:
+                new["lastTransitionTime"] = old.get("lastTransitionTime", new["lastTransitionTime"])
+            conditions[index] = new
+            return
+    conditions.append(new)
+
+
+def remove_condition(status: dict[str, Any], type_: str) -> None:
+    status["conditions"] = [c for c in status.get("conditions", []) if c.get("type") != type_]
+
+
+def get_condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for condition in status.get("conditions", []):
+        if condition.get("type") == type_:
+            return condition
+    return None
+
+
+def is_ready(status: dict[str, Any]) -> bool:
+    condition = get_condition(status, READY)
+    return bool(condition and condition.get("status") == "True")
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    """A stable hash of an object's spec; a change bumps the object's generation in the store."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

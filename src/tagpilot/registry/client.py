@@ -1,0 +1,775 @@
+"""The OCI distribution client: tag lists, digests, manifests and image configs.
+
+One `RegistryClient` serves every repository of a process. It keeps one ``httpx.AsyncClient`` per
+(scheme, host, TLS settings) so connections are reused, a Bearer token cache, per-registry limits
+(concurrency and requests per second), and a content-addressed cache of manifests and configs.
+
+Behaviour follows the distribution spec and what real registries do (see
+``shared/reference/registry-behaviour.md``):
+
+- Scheme: ``https`` unless ``insecure: true``, or the host is loopback (``localhost:``, ``127.0.0.1``,
+  ``::1``) or a private RFC 1918 address, which go-containerregistry (and so Flux) reach over ``http``.
+- Auth: a request is sent; on 401 the ``WWW-Authenticate`` challenge decides: Basic resends with the
+  credentials, Bearer fetches a token from the realm (cached per host, scope and credentials). The
+  scheme a host asked for is remembered, so later requests carry credentials from the start.
+- Retries: 408/429/5xx and network errors are retried with exponential backoff and jitter, waiting at
+  least ``Retry-After``; after the last attempt the error is `RegistryUnavailable`.
+- Bodies are streamed and cut at a cap (`ResponseTooLarge`); JSON that is not what the API specifies
+  is `InvalidResponse`; 404 is `NotFoundError` with the registry's own code (``NAME_UNKNOWN``).
+- Tag lists follow ``Link: <...>; rel="next"`` (relative or absolute, same host only), with limits
+  on pages and tags so a registry that never stops paginating cannot keep us forever.
+
+No message or log line contains a credential or token: errors name the host, the repository and the
+registry's error code, and say whether credentials were used and where they came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from tagpilot.errors import (
+    AuthenticationError,
+    InvalidResponse,
+    NotFoundError,
+    RegistryError,
+    RegistryUnavailable,
+    ResponseTooLarge,
+)
+from tagpilot.registry import credentials as creds_mod
+from tagpilot.registry.auth import (
+    Challenge,
+    TokenCache,
+    parse_www_authenticate,
+    pick_challenge,
+    repository_scope,
+    token_lifetime,
+)
+from tagpilot.registry.cache import MemoryCache, MetadataCache
+from tagpilot.registry.credentials import Credentials, DockerConfig
+from tagpilot.registry.limits import RETRYABLE_STATUS, HostLimits, Sleep, backoff_delay, parse_retry_after
+from tagpilot.registry.manifest import (
+    ACCEPT_MANIFESTS,
+    ImageConfig,
+    ImageMetadata,
+    Manifest,
+    Platform,
+    parse_config,
+    parse_manifest,
+    sha256_digest,
+    verify_digest,
+)
+from tagpilot.registry.reference import Reference
+
+__all__ = [
+    "MetadataCache",
+    "RegistryClient",
+    "RepositoryAccess",
+    "TLSSettings",
+    "registry_scheme",
+]
+
+MiB = 1 << 20
+USER_AGENT = "tagpilot/0.1 (+https://github.com/tagpilot)"
+_MAX_ERROR_DETAIL = 200
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """TLS material from a ``certSecretRef``: a CA bundle added to the system CAs, and a client cert."""
+
+    ca_pem: bytes | None = None
+    cert_pem: bytes | None = None
+    key_pem: bytes | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TLSSettings(ca={self.ca_pem is not None}, cert={self.cert_pem is not None}, "
+            f"key={'<hidden>' if self.key_pem else None})"
+        )
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for part in (self.ca_pem, self.cert_pem, self.key_pem):
+            h.update(b"\0" if part is None else hashlib.sha256(part).digest())
+        return h.hexdigest()[:16]
+
+
+@dataclass
+class RepositoryAccess:
+    """How to reach one repository: the reference and the connection settings of its registry."""
+
+    reference: Reference
+    credentials: Credentials | None = None  # explicit (from a Secret); None → the Docker config
+    insecure: bool = False  # plain http
+    tls: TLSSettings | None = None
+    timeout: float = 30.0  # seconds, for each request as a whole
+    credentials_source: str | None = None  # for messages: "Secret default/regcred"
+
+
+class _CredentialLookup(Protocol):
+    async def __call__(self, config: DockerConfig, host: str) -> Credentials | None: ...
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: str
+
+
+@dataclass
+class _HostAuth:
+    """What a registry host asked for last time (so later requests authenticate up front)."""
+
+    challenge: Challenge | None = None
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+
+_PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def registry_scheme(host: str, insecure: bool = False) -> str:
+    """``http`` or ``https`` for a registry host, as go-containerregistry decides it."""
+    if insecure:
+        return "http"
+    if host.startswith("localhost:") or host == "localhost":
+        return "http"
+    hostname = host
+    if host.startswith("["):
+        hostname = host[1 : host.find("]")] if "]" in host else host
+    elif host.count(":") == 1:
+        hostname = host.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(hostname)
+    except ValueError:
+        return "https"
+    if ip.is_loopback or (ip.version == 4 and any(ip in net for net in _PRIVATE_V4)):
+        return "http"
+    return "https"
+
+
+def _registry_error(body: bytes) -> str:
+    """``CODE: message`` from a distribution error body, or a trimmed text; never more than 200 chars."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body[:_MAX_ERROR_DETAIL].decode("utf-8", "replace").strip()
+        return " ".join(text.split())
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        code, message = first.get("code"), first.get("message")
+        parts = [str(p) for p in (code, message) if p]
+        return ": ".join(parts)[:_MAX_ERROR_DETAIL]
+    if isinstance(data, dict) and isinstance(data.get("details") or data.get("error"), str):
+        return str(data.get("details") or data.get("error"))[:_MAX_ERROR_DETAIL]
+    return ""
+
+
+def _next_link(headers: httpx.Headers) -> str | None:
+    """The target of ``Link: <url>; rel="next"`` (RFC 8288), if any."""
+    for value in headers.get_list("link"):
+        for part in _split_links(value):
+            part = part.strip()
+            if not part.startswith("<") or ">" not in part:
+                continue
+            target, params = part[1 : part.index(">")], part[part.index(">") + 1 :]
+            for param in params.split(";"):
+                key, _, val = param.strip().partition("=")
+                if key.strip().lower() == "rel" and "next" in val.strip().strip('"').lower().split():
+                    return target
+    return None
+
+
+def _split_links(value: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(value):
+        if c == "<":
+            depth += 1
+        elif c == ">":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return parts
+
+
+class RegistryClient:
+    """Reads tags, digests, manifests and configs from OCI registries. Use as an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        cache: MetadataCache | None = None,
+        docker_config: DockerConfig | None = None,
+        max_concurrency_per_registry: int = 8,
+        requests_per_second: float | None = None,
+        max_pages: int = 1000,
+        max_tags: int = 1_000_000,
+        page_size: int = 1000,
+        max_tag_page_bytes: int = 64 * MiB,
+        max_manifest_bytes: int = 4 * MiB,
+        max_config_bytes: int = 8 * MiB,
+        retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 120.0,
+        credential_cache_seconds: float = 300.0,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.cache: MetadataCache = cache if cache is not None else MemoryCache()
+        self._docker_config = docker_config
+        self.max_concurrency = max_concurrency_per_registry
+        self.requests_per_second = requests_per_second
+        self.max_pages = max_pages
+        self.max_tags = max_tags
+        self.page_size = page_size
+        self.max_tag_page_bytes = max_tag_page_bytes
+        self.max_manifest_bytes = max_manifest_bytes
+        self.max_config_bytes = max_config_bytes
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self.credential_cache_seconds = credential_cache_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._transport = transport
+        self._user_agent = user_agent
+        self._clients: dict[tuple[str, str, str], httpx.AsyncClient] = {}
+        self._limits: dict[str, HostLimits] = {}
+        self._auth: dict[str, _HostAuth] = {}
+        self._tokens = TokenCache(clock)
+        self._creds: dict[str, tuple[float, Credentials | None]] = {}
+        self.request_count = 0  # HTTP requests sent to registries (not token services), for tests/metrics
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection pool."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def limits_for(self, host: str) -> HostLimits:
+        """The limits of one registry host (created on first use)."""
+        limits = self._limits.get(host)
+        if limits is None:
+            limits = HostLimits(self.max_concurrency, self.requests_per_second, clock=self._clock, sleep=self._sleep)
+            self._limits[host] = limits
+        return limits
+
+    def _base_url(self, access: RepositoryAccess) -> str:
+        host = access.reference.api_host
+        return f"{registry_scheme(host, access.insecure)}://{host}"
+
+    def _http(self, scheme: str, host: str, tls: TLSSettings | None) -> httpx.AsyncClient:
+        key = (scheme, host, tls.fingerprint() if tls else "")
+        client = self._clients.get(key)
+        if client is None:
+            verify: ssl.SSLContext | bool = True
+            if scheme == "https":
+                verify = _ssl_context(tls, host)
+            client = httpx.AsyncClient(
+                http2=self._transport is None,
+                verify=verify,
+                transport=self._transport,
+                headers={"User-Agent": self._user_agent},
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=max(1, self.max_concurrency) * 2),
+            )
+            self._clients[key] = client
+        return client
+
+    async def _credentials(self, access: RepositoryAccess) -> tuple[Credentials | None, str]:
+        """Credentials for the repository and a description of their source (for messages)."""
+        if access.credentials is not None:
+            return access.credentials, access.credentials_source or "the configured secret"
+        host = access.reference.domain
+        cached = self._creds.get(host)
+        if cached is not None and self._clock() < cached[0]:
+            config_source = self._docker_config.source if self._docker_config else "Docker config"
+            return cached[1], config_source
+        if self._docker_config is None:
+            self._docker_config = creds_mod.load_docker_config()
+        found = await creds_mod.lookup(self._docker_config, host)
+        self._creds[host] = (self._clock() + self.credential_cache_seconds, found)
+        return found, self._docker_config.source
+
+    async def _read_body(self, response: httpx.Response, cap: int, what: str) -> bytes:
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > cap:
+            raise ResponseTooLarge(f"{what}: response of {int(length)} bytes exceeds the {cap}-byte limit")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLarge(f"{what}: response exceeds the {cap}-byte limit; stopped reading")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _send_once(
+        self,
+        access: RepositoryAccess,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        cap: int,
+        what: str,
+        follow_redirects: bool,
+    ) -> _Response:
+        parts = urlsplit(url)
+        client = self._http(parts.scheme, parts.netloc, access.tls)
+        self.request_count += 1
+        async with asyncio.timeout(access.timeout):
+            request = client.build_request(method, url, headers=headers, timeout=access.timeout)
+            response = await client.send(request, stream=True, follow_redirects=follow_redirects)
+            try:
+                body = b"" if method == "HEAD" else await self._read_body(response, cap, what)
+            finally:
+                await response.aclose()
+        return _Response(response.status_code, response.headers, body, str(response.url))
+
+    async def _request(
+        self,
+        access: RepositoryAccess,
+        method: str,
+        url: str,
+        *,
+        scope: str | None,
+        what: str,
+        accept: str | None = None,
+        cap: int = 4 * MiB,
+        follow_redirects: bool = False,
+        ok: tuple[int, ...] = (200,),
+    ) -> _Response:
+        """Send with auth, limits and retries; return a response whose status is in `ok`."""
+        host = access.reference.api_host
+        host_auth = self._auth.setdefault(host, _HostAuth())
+        creds, source = await self._credentials(access)
+        base_headers = {"Accept": accept} if accept else {}
+        authenticated_fresh = False  # we already answered a challenge with fresh credentials
+        attempt = 0
+        while True:
+            headers = dict(base_headers)
+            auth_header = await self._auth_header(access, host_auth, creds, scope, fresh=False)
+            if auth_header:
+                headers["Authorization"] = auth_header
+            try:
+                async with self.limits_for(host):
+                    response = await self._send_once(access, method, url, headers, cap, what, follow_redirects)
+            except (httpx.TransportError, TimeoutError) as exc:
+                if attempt < self.retries:
+                    await self._sleep(self._delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise RegistryUnavailable(
+                    f"{what}: cannot reach {host} ({_describe_transport_error(exc)}) after {attempt + 1} attempt(s)"
+                ) from None
+            status = response.status
+            if status in ok:
+                return response
+            if status == 401 and not authenticated_fresh:
+                challenge = pick_challenge(parse_www_authenticate(response.headers.get("www-authenticate", "")))
+                if challenge is None:
+                    raise self._auth_failed(access, response, creds, source, "no usable WWW-Authenticate challenge")
+                host_auth.challenge = challenge
+                # Throw away a cached token that the registry just refused, then authenticate anew.
+                await self._auth_header(access, host_auth, creds, scope, fresh=True)
+                authenticated_fresh = True
+                continue
+            if status in (401, 403):
+                raise self._auth_failed(access, response, creds, source, None)
+            if status in RETRYABLE_STATUS:
+                if attempt < self.retries:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    await self._sleep(self._delay(attempt, retry_after))
+                    attempt += 1
+                    continue
+                detail = _registry_error(response.body)
+                raise RegistryUnavailable(
+                    f"{what}: {host} answered {status}{f' ({detail})' if detail else ''} after {attempt + 1} attempt(s)"
+                )
+            detail = _registry_error(response.body)
+            if status == 404:
+                raise NotFoundError(f"{what}: not found (404{f' {detail}' if detail else ''})")
+            raise RegistryError(f"{what}: {host} answered {status}{f' ({detail})' if detail else ''}")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        return backoff_delay(
+            attempt,
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            retry_after=retry_after,
+            max_retry_after=self.max_retry_after,
+        )
+
+    def _auth_failed(
+        self,
+        access: RepositoryAccess,
+        response: _Response,
+        creds: Credentials | None,
+        source: str,
+        why: str | None,
+    ) -> AuthenticationError:
+        host = access.reference.api_host
+        detail = why or _registry_error(response.body) or "access denied"
+        label = "UNAUTHORIZED" if response.status == 401 else "FORBIDDEN"
+        if creds is None:
+            hint = "no credentials were found; configure a secretRef or run 'docker login'"
+        else:
+            who = f"user {creds.username!r}" if creds.username else "a token"
+            hint = f"sent {who} from {source}; check the credentials and their access to this repository"
+        return AuthenticationError(
+            f"authentication to {host} failed for {access.reference.name}: {response.status} {label} {detail} ({hint})"
+        )
+
+    # -- auth --------------------------------------------------------------------------------------
+
+    async def _auth_header(
+        self,
+        access: RepositoryAccess,
+        host_auth: _HostAuth,
+        creds: Credentials | None,
+        scope: str | None,
+        *,
+        fresh: bool,
+    ) -> str | None:
+        challenge = host_auth.challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            if creds is not None and creds.has_basic:
+                return _basic_header(creds)
+            return None
+        if challenge.scheme != "bearer":
+            return None
+        if creds is not None and creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        host = access.reference.api_host
+        token_scope = scope or challenge.scope or ""
+        identity = creds.fingerprint() if creds else "anonymous"
+        lock = host_auth.locks.setdefault(f"{token_scope}\0{identity}", asyncio.Lock())
+        async with lock:
+            if fresh:
+                self._tokens.forget(host, token_scope, identity)
+            token = self._tokens.get(host, token_scope, identity)
+            if token is None:
+                token, lifetime = await self._fetch_token(access, challenge, creds, token_scope)
+                self._tokens.put(host, token_scope, identity, token, lifetime)
+        return f"Bearer {token}"
+
+    async def _fetch_token(
+        self, access: RepositoryAccess, challenge: Challenge, creds: Credentials | None, scope: str
+    ) -> tuple[str, float]:
+        host = access.reference.api_host
+        realm = challenge.realm
+        if not realm or urlsplit(realm).scheme not in ("http", "https"):
+            raise AuthenticationError(f"authentication to {host} failed: the Bearer challenge has no usable realm")
+        params = {}
+        if challenge.service:
+            params["service"] = challenge.service
+        if scope:
+            params["scope"] = scope
+        parts = urlsplit(realm)
+        client = self._http(parts.scheme, parts.netloc, access.tls)
+        what = f"token service {parts.scheme}://{parts.netloc}{parts.path} for {host}"
+        for attempt in range(self.retries + 1):
+            try:
+                async with asyncio.timeout(access.timeout):
+                    if creds is not None and creds.identity_token:
+                        form = dict(params, grant_type="refresh_token", client_id="tagpilot")
+                        form["refresh_token"] = creds.identity_token
+                        request = client.build_request("POST", realm, data=form, timeout=access.timeout)
+                    else:
+                        request = client.build_request("GET", realm, params=params, timeout=access.timeout)
+                        if creds is not None and creds.has_basic:
+                            request.headers["Authorization"] = _basic_header(creds)
+                    response = await client.send(request, stream=True)
+                    try:
+                        body = await self._read_body(response, MiB, what)
+                    finally:
+                        await response.aclose()
+            except (httpx.TransportError, TimeoutError) as exc:
+                if attempt < self.retries:
+                    await self._sleep(self._delay(attempt, None))
+                    continue
+                raise RegistryUnavailable(f"{what}: unreachable ({_describe_transport_error(exc)})") from None
+            if response.status_code in RETRYABLE_STATUS and attempt < self.retries:
+                await self._sleep(self._delay(attempt, parse_retry_after(response.headers.get("retry-after"))))
+                continue
+            break
+        if response.status_code in (401, 403):
+            who = f"user {creds.username!r}" if creds and creds.username else "anonymous access"
+            raise AuthenticationError(
+                f"authentication to {host} failed: {what} answered {response.status_code} "
+                f"{'UNAUTHORIZED' if response.status_code == 401 else 'FORBIDDEN'} for {who}"
+            )
+        if response.status_code != 200:
+            raise AuthenticationError(f"authentication to {host} failed: {what} answered {response.status_code}")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidResponse(f"{what}: the token response is not JSON") from None
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidResponse(f"{what}: the token response has no 'token' or 'access_token'")
+        return token, token_lifetime(data.get("expires_in"))
+
+    # -- API ---------------------------------------------------------------------------------------
+
+    async def ping(self, access: RepositoryAccess) -> None:
+        """Check that the registry answers ``/v2/`` and accepts our credentials."""
+        await self._request(
+            access,
+            "GET",
+            f"{self._base_url(access)}/v2/",
+            scope=None,
+            what=f"{access.reference.api_host}",
+            cap=MiB,
+        )
+
+    async def list_tags(self, access: RepositoryAccess) -> list[str]:
+        """Every tag of the repository, in registry order, following pagination."""
+        ref = access.reference
+        base = self._base_url(access)
+        url = f"{base}/v2/{ref.path}/tags/list?n={self.page_size}"
+        scope = repository_scope(ref.path)
+        what = f"listing tags of {ref.name}"
+        tags: list[str] = []
+        seen = {url}
+        pages = 0
+        while True:
+            pages += 1
+            response = await self._request(
+                access, "GET", url, scope=scope, what=what, accept="application/json", cap=self.max_tag_page_bytes
+            )
+            try:
+                data = json.loads(response.body)
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidResponse(f"{what}: page {pages} is not valid JSON") from None
+            if not isinstance(data, dict):
+                raise InvalidResponse(f"{what}: page {pages} is not a JSON object")
+            page = data.get("tags")
+            if page is None:
+                page = []
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise InvalidResponse(f"{what}: 'tags' must be a list of strings")
+            tags.extend(page)
+            if len(tags) > self.max_tags:
+                raise InvalidResponse(f"{what}: registry kept paginating: more than {self.max_tags} tags (the limit)")
+            link = _next_link(response.headers)
+            if not link:
+                return tags
+            next_url = str(httpx.URL(response.url).join(link))
+            current, nxt = urlsplit(response.url), urlsplit(next_url)
+            if (nxt.scheme, nxt.netloc) != (current.scheme, current.netloc):
+                raise InvalidResponse(f"{what}: the next-page link points to another host ({nxt.netloc})")
+            if next_url in seen:
+                raise InvalidResponse(f"{what}: registry kept paginating: page {pages + 1} repeats an earlier link")
+            if pages >= self.max_pages:
+                raise InvalidResponse(f"{what}: registry kept paginating: more than {self.max_pages} pages (the limit)")
+            seen.add(next_url)
+            url = next_url
+
+    async def head_digest(self, access: RepositoryAccess, tag: str) -> str:
+        """The digest a tag points at now (HEAD; GET and hash when the registry sends no digest)."""
+        ref = access.reference
+        url = f"{self._base_url(access)}/v2/{ref.path}/manifests/{tag}"
+        what = f"manifest {ref.name}:{tag}"
+        scope = repository_scope(ref.path)
+        # Some registries refuse HEAD (405) or omit the digest header, yet serve GET.
+        response = await self._request(
+            access, "HEAD", url, scope=scope, what=what, accept=ACCEPT_MANIFESTS, cap=0, ok=(200, 405)
+        )
+        digest = response.headers.get("docker-content-digest", "").strip()
+        if response.status == 200 and digest.startswith("sha256:") and len(digest) == 71:
+            return digest
+        manifest = await self._get_manifest_by_tag(access, tag)
+        return manifest.digest
+
+    async def _get_manifest_by_tag(self, access: RepositoryAccess, tag: str) -> Manifest:
+        ref = access.reference
+        what = f"manifest {ref.name}:{tag}"
+        response = await self._request(
+            access,
+            "GET",
+            f"{self._base_url(access)}/v2/{ref.path}/manifests/{tag}",
+            scope=repository_scope(ref.path),
+            what=what,
+            accept=ACCEPT_MANIFESTS,
+            cap=self.max_manifest_bytes,
+        )
+        digest = sha256_digest(response.body)
+        manifest = parse_manifest(response.body, digest, response.headers.get("content-type"), what)
+        self.cache.put(digest, manifest.media_type, response.body)
+        return manifest
+
+    async def get_manifest(self, access: RepositoryAccess, ref: str) -> Manifest:
+        """A manifest or index by tag or digest; by digest it comes from the cache when possible."""
+        if ":" not in ref:
+            return await self._get_manifest_by_tag(access, ref)
+        name = access.reference.name
+        what = f"manifest {name}@{ref}"
+        cached = self.cache.get(ref)
+        if cached is not None:
+            return parse_manifest(cached, ref, None, what)
+        response = await self._request(
+            access,
+            "GET",
+            f"{self._base_url(access)}/v2/{access.reference.path}/manifests/{ref}",
+            scope=repository_scope(access.reference.path),
+            what=what,
+            accept=ACCEPT_MANIFESTS,
+            cap=self.max_manifest_bytes,
+        )
+        verify_digest(ref, response.body, what)
+        manifest = parse_manifest(response.body, ref, response.headers.get("content-type"), what)
+        self.cache.put(ref, manifest.media_type, response.body)
+        return manifest
+
+    async def get_config(self, access: RepositoryAccess, manifest: Manifest) -> ImageConfig:
+        """The image config of a single-image manifest (cached by digest)."""
+        if manifest.config is None:
+            raise InvalidResponse(f"manifest {access.reference.name}@{manifest.digest} is an index, not an image")
+        digest = manifest.config.digest
+        what = f"image config {access.reference.name}@{digest}"
+        body = self.cache.get(digest)
+        if body is None:
+            response = await self._request(
+                access,
+                "GET",
+                f"{self._base_url(access)}/v2/{access.reference.path}/blobs/{digest}",
+                scope=repository_scope(access.reference.path),
+                what=what,
+                cap=self.max_config_bytes,
+                follow_redirects=True,
+            )
+            body = response.body
+            verify_digest(digest, body, what)
+            self.cache.put(digest, manifest.config.media_type, body)
+        return parse_config(body, what)
+
+    async def image_metadata(
+        self, access: RepositoryAccess, tag: str, platforms: list[str] | None = None
+    ) -> ImageMetadata:
+        """Digest, creation time, platforms and labels of what `tag` points at now.
+
+        The tag is resolved with a HEAD; everything behind the digest comes from the cache when it
+        was seen before. For an index, `platforms` (``linux/amd64``, ``linux/arm64/v8``) limits which
+        platform images are inspected; the digest is the index digest, as Docker and Flux report it.
+        """
+        wanted = [Platform.parse(p) for p in platforms] if platforms else None
+        digest = await self.head_digest(access, tag)
+        manifest = await self.get_manifest(access, digest)
+        if not manifest.is_index:
+            config = await self.get_config(access, manifest)
+            plat = str(config.platform) if config.platform else None
+            if wanted and config.platform and not any(config.platform.matches(w) for w in wanted):
+                return ImageMetadata(digest, manifest.media_type, None, [plat] if plat else [], {})
+            return ImageMetadata(
+                digest=digest,
+                media_type=manifest.media_type,
+                created=config.created,
+                platforms=[plat] if plat else [],
+                labels=config.labels,
+                platform_created={plat: config.created} if plat else {},
+                platform_digests={plat: digest} if plat else {},
+            )
+        children = [d for d in manifest.manifests if not d.is_attestation]
+        all_platforms = [str(d.platform) for d in children if d.platform]
+        selected = [
+            d for d in children if wanted is None or (d.platform and any(d.platform.matches(w) for w in wanted))
+        ]
+        configs = await asyncio.gather(*(self._child_config(access, d.digest) for d in selected))
+        created_by_platform: dict[str, Any] = {}
+        digests: dict[str, str] = {}
+        labels: dict[str, str] = {}
+        for descriptor, config in zip(selected, configs, strict=True):
+            key = str(descriptor.platform or config.platform or descriptor.digest)
+            created_by_platform[key] = config.created
+            digests[key] = descriptor.digest
+            if not labels:
+                labels = config.labels
+        times = [t for t in created_by_platform.values() if t is not None]
+        return ImageMetadata(
+            digest=digest,
+            media_type=manifest.media_type,
+            created=max(times) if times else None,
+            platforms=all_platforms,
+            labels=labels,
+            platform_created=created_by_platform,
+            platform_digests=digests,
+        )
+
+    async def _child_config(self, access: RepositoryAccess, digest: str) -> ImageConfig:
+        child = await self.get_manifest(access, digest)
+        if child.is_index:
+            raise InvalidResponse(f"manifest {access.reference.name}@{digest}: nested indexes are not supported")
+        return await self.get_config(access, child)
+
+
+def _basic_header(creds: Credentials) -> str:
+    pair = f"{creds.username or ''}:{creds.password or ''}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def _describe_transport_error(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or "connection failed"
+        return f"connection failed: {reason[:_MAX_ERROR_DETAIL]}"
+    return f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR_DETAIL]}" if str(exc) else type(exc).__name__
+
+
+def _ssl_context(tls: TLSSettings | None, host: str) -> ssl.SSLContext:
+    """System CAs plus a configured CA; a client certificate when one is given."""
+    context = ssl.create_default_context()
+    if tls is None:
+        return context
+    try:
+        if tls.ca_pem:
+            context.load_verify_locations(cadata=tls.ca_pem.decode("ascii", "replace"))
+        if tls.cert_pem:
+            if not tls.key_pem:
+                raise RegistryError(f"TLS settings for {host}: a client certificate needs a key (tls.key)")
+            # ssl only loads client certificates from files: write them to a private, short-lived dir.
+            with tempfile.TemporaryDirectory(prefix="tagpilot-tls-") as directory:
+                cert_path = os.path.join(directory, "tls.crt")
+                key_path = os.path.join(directory, "tls.key")
+                for path, data in ((cert_path, tls.cert_pem), (key_path, tls.key_pem)):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(data)
+                context.load_cert_chain(cert_path, key_path)
+    except ssl.SSLError as exc:
+        raise RegistryError(f"TLS settings for {host} are invalid: {exc.reason or exc}") from None
+    return context

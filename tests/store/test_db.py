@@ -1,0 +1,60 @@
+"""The SQLite state: generations, status, tags and the digest cache survive a reopen."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tagpilot.errors import StoreError
+from tagpilot.store import Store
+
+
+def test_generation_bumps_only_when_spec_changes(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        assert store.observe_spec("ImageRepository", "ns", "a", "h1") == 1
+        assert store.observe_spec("ImageRepository", "ns", "a", "h1") == 1
+        assert store.observe_spec("ImageRepository", "ns", "a", "h2") == 2
+        assert store.observe_spec("ImageRepository", "ns", "b", "h2") == 1
+
+
+def test_status_tags_and_blobs_persist(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.observe_spec("ImageRepository", "ns", "a", "h")
+        store.set_status("ImageRepository", "ns", "a", {"lastScanResult": {"tagCount": 2}})
+        store.set_tags("ns/a", ["1.0.0", "latest"], "123")
+        store.put("sha256:abc", "application/json", b"{}")
+        store.put("sha256:abc", "application/json", b"ignored: content-addressed, first write wins")
+    with Store.open(tmp_path) as store:
+        obj = store.get_object("ImageRepository", "ns", "a")
+        assert obj is not None and obj.status == {"lastScanResult": {"tagCount": 2}} and obj.generation == 1
+        assert store.get_tags("ns/a") == ["1.0.0", "latest"]
+        assert store.get_tags("ns/missing") is None
+        assert store.get("sha256:abc") == b"{}"
+        assert store.get("sha256:other") is None
+        assert store.blob_count() == 1
+
+
+def test_state_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAGPILOT_STATE", str(tmp_path / "st"))
+    with Store.open() as store:
+        store.set_tags("x/y", [], "1")
+    assert (tmp_path / "st" / "state.db").exists()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("UPDATE schema_version SET version = 999")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer tagpilot"):
+        Store.open(tmp_path)
+
+
+def test_unwritable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the state database"):
+        Store.open(blocker / "sub")
