@@ -100,7 +100,8 @@ def main() -> int:
             print(f"pushed demo/podinfo:{tag} ({digest[:19]}...)")
         push_tags(registry, "demo/podinfo", ["sha256-deadbeef.sig"])
         print("pushed demo/podinfo:sha256-deadbeef.sig (a cosign signature: excluded by default)")
-        branch_tags = [f"main-{sha}-{1695469144 + n * 600}" for n, sha in enumerate(["25de3e1a", "9813cf9a", "f4fc1ec0"])]
+        shas = ["25de3e1a", "9813cf9a", "f4fc1ec0"]
+        branch_tags = [f"main-{sha}-{1695469144 + n * 600}" for n, sha in enumerate(shas)]
         push_tags(registry, "cnych/devops-demo", [*branch_tags, "dev-0a1b2c3d-1695469999"])
         print(f"pushed cnych/devops-demo: {', '.join(branch_tags)}, dev-0a1b2c3d-1695469999")
 
