@@ -117,3 +117,12 @@ class InvalidPolicy(PolicyError):
 
 class StoreError(TagpilotError):
     """The state database could not be opened or written."""
+
+
+class UpdateError(TagpilotError):
+    """A file could not be rewritten: it does not parse, or the rewrite could not be verified.
+
+    Flux's condition reason for a failed update run is `UpdateFailed`.
+    """
+
+    reason = "UpdateFailed"

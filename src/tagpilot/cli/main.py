@@ -6,6 +6,7 @@ import typer
 
 from tagpilot import __version__
 from tagpilot.cli import scan as scan_cmd
+from tagpilot.cli import update_cmd
 
 app = typer.Typer(
     name="tagpilot",
@@ -18,6 +19,7 @@ get_app = typer.Typer(help="Show stored status.", no_args_is_help=True)
 app.add_typer(get_app, name="get")
 
 scan_cmd.register(app, get_app)
+update_cmd.register(app)
 
 
 @app.command()

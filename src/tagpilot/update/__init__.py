@@ -3,7 +3,7 @@
 `setters` is pure (text in, text out); `tree` walks a directory and writes files atomically.
 """
 
-from tagpilot.update.errors import UpdateError
+from tagpilot.errors import UpdateError
 from tagpilot.update.model import Change, ImageRef, Notice, ObjectId
 from tagpilot.update.setters import Rewrite, apply_setters, parse_marker, rewrite
 from tagpilot.update.tree import FileChange, Skipped, TreeResult, safe_subpath, update_tree

@@ -1,0 +1,124 @@
+"""Benchmark: a full scan of 1,000 repositories x 20 tags plus one repository with 10,000 tags.
+
+Runs on a local CNCF registry (Debian's docker-registry) whose storage is seeded straight on disk.
+Three ways to list every repository's tags, each in its own process so wall time and peak memory
+(max RSS) are measured alike:
+  tagpilot   `tagpilot scan -f CONFIG -o json`: load config, scan concurrently, store status + tags
+  skopeo     `skopeo list-tags` once per repository, 8 processes at a time (like `xargs -P8`)
+  bare loop  an httpx.AsyncClient doing GET /v2/<repo>/tags/list, 8 at a time, parsing JSON, nothing else
+Prints figures and ratios; never asserts on time. Usage: python bench/scan.py [--repos N] [--big-tags N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.pusher import seed_tags_on_disk  # noqa: E402
+from tests.fixtures.registry import RegistryServer  # noqa: E402
+
+BARE_LOOP = r"""
+import asyncio, sys, httpx
+async def main(base, repos):
+    sem = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        async def one(repo):
+            async with sem:
+                r = await client.get(f"/v2/{repo}/tags/list", params={"n": 1000})
+                r.raise_for_status()
+                return len(r.json()["tags"] or [])
+        counts = await asyncio.gather(*(one(r) for r in repos))
+    print(sum(counts))
+asyncio.run(main(sys.argv[1], sys.argv[2].split(",")))
+"""
+
+SKOPEO = r"""
+import subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+host, repos = sys.argv[1], sys.argv[2].split(",")
+def one(repo):
+    out = subprocess.run(["skopeo", "list-tags", "--tls-verify=false", f"docker://{host}/{repo}"],
+                         capture_output=True, check=True).stdout
+    return out.count(b'"') // 2 - 2
+with ThreadPoolExecutor(8) as pool:
+    print(sum(pool.map(one, repos)))
+"""
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command; return (seconds, peak RSS in MiB of that process, stdout)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
+        return elapsed, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repos", type=int, default=1000)
+    parser.add_argument("--tags", type=int, default=20)
+    parser.add_argument("--big-tags", type=int, default=10_000)
+    parser.add_argument("--skip-skopeo", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="tagpilot-bench-") as tmp:
+        work = Path(tmp)
+        registry = RegistryServer(workdir=work / "registry", auth="none").start()
+        try:
+            t0 = time.perf_counter()
+            repos = [f"bench/app-{i:04d}" for i in range(args.repos)]
+            for repo in repos:
+                seed_tags_on_disk(registry.root, repo, [f"1.{j}.0" for j in range(args.tags)])
+            seed_tags_on_disk(registry.root, "bench/big", [f"build-{j:05d}" for j in range(args.big_tags)])
+            repos.append("bench/big")
+            total_tags = args.repos * args.tags + args.big_tags
+            print(f"seeded {len(repos)} repositories, {total_tags} tags in {time.perf_counter() - t0:.1f}s")
+
+            config = work / "config.yaml"
+            config.write_text("---\n".join(
+                f"apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata:\n  name: r{i}\n"
+                f"spec:\n  image: {registry.host}/{repo}\n  interval: 5m\n  insecure: true\n"
+                for i, repo in enumerate(repos)))
+
+            results: dict[str, tuple[float, float]] = {}
+            secs, rss, out = timed([sys.executable, "-c", BARE_LOOP, registry.url, ",".join(repos)])
+            assert int(out) == total_tags, out
+            results["bare loop"] = (secs, rss)
+            env = dict(os.environ, TAGPILOT_STATE=str(work / "state"))
+            secs, rss, out = timed([sys.executable, "-m", "tagpilot", "scan", "-f", str(config), "-o", "json"], env)
+            assert out.count('"successful scan: found') == len(repos)
+            results["tagpilot"] = (secs, rss)
+            secs2, _, _ = timed([sys.executable, "-m", "tagpilot", "scan", "-f", str(config), "-o", "json"], env)
+            results["tagpilot (2nd run, warm state)"] = (secs2, rss)
+            if not args.skip_skopeo:
+                secs, rss, out = timed([sys.executable, "-c", SKOPEO, registry.host, ",".join(repos)])
+                results["skopeo list-tags x8"] = (secs, rss)
+        finally:
+            registry.stop()
+
+    base = results["tagpilot"][0]
+    print(f"\n{'variant':34} {'seconds':>8} {'repos/s':>9} {'vs tagpilot':>12}")
+    for name, (secs, _rss) in results.items():
+        print(f"{name:34} {secs:8.2f} {len(repos) / secs:9.0f} {secs / base:11.2f}x")
+    print("\npeak RSS of the measured process, MiB (for skopeo: the driver only): "
+          + ", ".join(f"{name}: {rss:.0f}" for name, (_s, rss) in results.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

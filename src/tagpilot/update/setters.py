@@ -1,0 +1,372 @@
+"""Flux "Setters" markers, applied by editing only the characters of the changed values.
+
+Flux runs kyaml's setters2 over whole files and re-serialises them, which drops a leading ``---``,
+folds block scalars and re-indents. Here the YAML is only *read* (PyYAML compose, libyaml when
+available) to learn where each scalar is; the new value is then spliced into the original text, so
+every byte outside the edited spans stays as it was (quotes, comments, CRLF, BOM, final newline,
+anchors, non-ASCII text).
+
+What counts as a marker, as in kyaml's ``fieldmeta`` with Flux's ``$imagepolicy`` shorthand:
+- the trailing comment on the line where a scalar *value* ends (mapping values and sequence items,
+  never mapping keys); everything after the leading ``#``s must be a JSON object of strings whose
+  ``$imagepolicy`` entry names ``<namespace>:<policy>`` with an optional ``:tag``, ``:name`` or
+  ``:digest`` suffix (the long form ``{"$ref": "#/definitions/io.k8s.cli.setters.<same>"}`` too);
+- a marker naming a policy not in the given mapping (unknown, or in another namespace than the
+  automation's) is ignored, exactly like Flux.
+
+Deliberate differences, reported as `Notice`s rather than silently done: a marker on a block scalar
+(``|``/``>``) is not applied (Flux would fold it into a one-line string; we do not rewrite block
+structure), nor one on a scalar with an explicit non-string tag. Head comments (a marker on the line
+*above* a sequence item, which yaml.v3 would also attach) are not read.
+
+Marks: PyYAML counts characters of the decoded text (CRLF is two, like the text itself); libyaml
+skips a leading BOM without counting it, so the BOM is cut off before parsing and added back to every
+offset. Every rewrite is verified by parsing the result and reading the edited values back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import yaml
+
+from tagpilot.errors import UpdateError
+from tagpilot.update import quoting
+from tagpilot.update.model import Change, ImageRef, Notice, ObjectId
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MARKER_TOKEN = '"$imagepolicy"'
+_SHORTHAND = "$imagepolicy"
+_REF_PREFIX = "#/definitions/io.k8s.cli.setters."
+_FIELDS = ("tag", "name", "digest")
+# PyYAML's line breaks (YAML 1.1): a comment ends at any of them.
+_BREAKS = "\r\n\x85\u2028\u2029"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A parsed marker: policy namespace and name, and which part of the image it sets ('' = all)."""
+
+    namespace: str
+    name: str
+    field: str
+    text: str  # the setter string as written, e.g. "flux-system:app:tag"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A scalar value carrying a marker: where its source text is and how it is written."""
+
+    start: int  # source span of the value itself (after any anchor/tag), in characters
+    end: int
+    style: str  # '' plain, "'", '"', '|', '>'
+    value: str
+    tag: str
+    explicit_tag: str | None
+    flow: bool
+    marker: Marker
+    obj: ObjectId | None
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What `rewrite` did to one text: the new text, the changes, and markers it chose not to apply."""
+
+    text: str
+    changes: tuple[Change, ...]
+    notices: tuple[Notice, ...]
+
+
+def parse_marker(comment: str) -> Marker | None:
+    """Read a comment's text (after the ``#``) as a setters marker; None when it is not one.
+
+    Mirrors kyaml: leading ``#``s are trimmed, the rest must unmarshal as a Go ``map[string]string``
+    (so every value must be a JSON string), and the ``$imagepolicy`` entry must be non-empty.
+    """
+    body = comment.lstrip("#")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        return None
+    setter = data.get(_SHORTHAND, "")
+    if not setter:
+        ref = data.get("$ref", "")
+        if not ref.startswith(_REF_PREFIX):
+            return None
+        setter = ref[len(_REF_PREFIX) :]
+    parts = setter.split(":")
+    if len(parts) == 2:
+        field = ""
+    elif len(parts) == 3 and parts[2] in _FIELDS:
+        field = parts[2]
+    else:
+        return None
+    if not parts[0] or not parts[1]:
+        return None
+    return Marker(namespace=parts[0], name=parts[1], field=field, text=setter)
+
+
+def _line_end(text: str, pos: int) -> int:
+    """Index of the first line break at or after `pos` (or the end of the text)."""
+    end = len(text)
+    for br in _BREAKS:
+        i = text.find(br, pos, end)
+        if i != -1:
+            end = i
+    return end
+
+
+def _trailing_comment(text: str, pos: int) -> str | None:
+    """The comment that follows `pos` on the same line after at least one blank, else None."""
+    end = _line_end(text, pos)
+    i = pos
+    while i < end and text[i] in " \t":
+        i += 1
+    if i == pos or i >= end or text[i] != "#":
+        return None
+    return text[i + 1 : end]
+
+
+def line_of(text: str, pos: int) -> int:
+    """1-based line number of `pos`, counting CRLF as one break like YAML does."""
+    head = text[:pos]
+    breaks = head.count("\n") + head.count("\r") - head.count("\r\n")
+    return breaks + sum(head.count(b) for b in "\x85\u2028\u2029") + 1
+
+
+def _skip_properties(text: str, start: int, end: int) -> tuple[int, str | None]:
+    """Skip an anchor (``&a``) and/or tag (``!!str``) before a scalar; return value start and the tag."""
+    i = start
+    tag = None
+    while i < end and text[i] in "&!":
+        j = i
+        while j < end and text[j] not in " \t" + _BREAKS:
+            j += 1
+        if text[i] == "!":
+            tag = text[i:j]
+        i = j
+        while i < end:
+            if text[i] in " \t" + _BREAKS:
+                i += 1
+            elif text[i] == "#":
+                i = _line_end(text, i)
+            else:
+                break
+    return i, tag
+
+
+def _object_id(root: yaml.Node) -> ObjectId | None:
+    """kind/apiVersion/metadata.name/metadata.namespace of a document, for commit templates."""
+    if not isinstance(root, yaml.MappingNode):
+        return None
+
+    def scalars(node: yaml.MappingNode) -> dict[str, yaml.Node]:
+        return {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+    top = scalars(root)
+
+    def text(node: yaml.Node | None) -> str:
+        return node.value if isinstance(node, yaml.ScalarNode) else ""
+
+    meta = top.get("metadata")
+    meta_fields = scalars(meta) if isinstance(meta, yaml.MappingNode) else {}
+    oid = ObjectId(
+        kind=text(top.get("kind")),
+        api_version=text(top.get("apiVersion")),
+        name=text(meta_fields.get("name")),
+        namespace=text(meta_fields.get("namespace")),
+    )
+    return oid if oid != ObjectId() else None
+
+
+def _compose(text: str, filename: str) -> tuple[list[yaml.Node], int]:
+    """Parse every document; return the roots and the offset to add to marks (1 after a BOM)."""
+    offset = 1 if text.startswith("\ufeff") else 0
+    try:
+        roots = [r for r in yaml.compose_all(text[offset:], Loader=_Loader) if r is not None]
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = e.problem or e.context or "invalid YAML"
+        raise UpdateError(f"{filename}{line}: cannot parse YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise UpdateError(f"{filename}: cannot parse YAML: {e}") from None
+    return roots, offset
+
+
+def _check_duplicate_keys(node: yaml.MappingNode, text: str, offset: int, filename: str) -> None:
+    """Reject duplicate keys as yaml.v3 (and so Flux) does: such a file is reported, not rewritten."""
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            ident = (key.tag, key.value)
+            if ident in seen:
+                line = line_of(text, key.start_mark.index + offset)
+                raise UpdateError(f"{filename}:{line}: cannot parse YAML: mapping key {key.value!r} already defined")
+            seen.add(ident)
+
+
+def scan(text: str, *, filename: str = "<text>") -> Iterator[Site | tuple[int, Marker, str]]:
+    """Every marked scalar value of `text`, in document order.
+
+    Yields a `Site` for a value that can be rewritten, or ``(line, marker, reason)`` for a marked
+    value that will not be (block scalar). Raises `UpdateError` when the text does not parse.
+    """
+    roots, offset = _compose(text, filename)
+    for root in roots:
+        obj = _object_id(root)
+        seen: set[int] = set()
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        items: list[tuple[yaml.ScalarNode, bool]] = []
+        while stack:
+            node, flow = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.ScalarNode):
+                if node is not root:
+                    items.append((node, flow))
+            elif isinstance(node, yaml.MappingNode):
+                _check_duplicate_keys(node, text, offset, filename)
+                inner = flow or bool(node.flow_style)
+                stack.extend((v, inner) for _, v in reversed(node.value))
+            elif isinstance(node, yaml.SequenceNode):
+                inner = flow or bool(node.flow_style)
+                stack.extend((v, inner) for v in reversed(node.value))
+        for node, flow in items:
+            found = _site(text, node, flow, offset, obj)
+            if found is not None:
+                yield found
+
+
+def _site(
+    text: str, node: yaml.ScalarNode, flow: bool, offset: int, obj: ObjectId | None
+) -> Site | tuple[int, Marker, str] | None:
+    start, end = node.start_mark.index + offset, node.end_mark.index + offset
+    value_start, tag = _skip_properties(text, start, end)
+    style = node.style or ""
+    if style in ("|", ">"):
+        # The marker sits on the header line: `key: |-  # {...}`.
+        j = value_start + 1
+        while j < end and text[j] in "+-0123456789":
+            j += 1
+        comment = _trailing_comment(text, j)
+        marker = parse_marker(comment) if comment is not None else None
+        if marker is None:
+            return None
+        reason = "marker on a block scalar (| or >): not rewritten, use a plain or quoted value"
+        return (line_of(text, value_start), marker, reason)
+    comment = _trailing_comment(text, end)
+    if comment is None:
+        return None
+    marker = parse_marker(comment)
+    if marker is None:
+        return None
+    return Site(
+        start=value_start,
+        end=end,
+        style=style,
+        value=node.value,
+        tag=node.tag,
+        explicit_tag=tag,
+        flow=flow,
+        marker=marker,
+        obj=obj,
+    )
+
+
+def _str_tag(tag: str | None) -> bool:
+    return tag in (None, "!!str", "!", f"!<{quoting.STR_TAG}>")
+
+
+def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename: str = "<text>") -> Rewrite:
+    """Apply every marker in `text` whose policy is in `policies`; report the ones deliberately skipped.
+
+    `policies` maps ``(namespace, name)`` to the selected image: pass only the policies the automation
+    may use (its namespace, its ``policySelector``); markers naming others are ignored, as in Flux.
+    """
+    edits: list[tuple[int, int, str]] = []
+    changes: list[Change] = []
+    notices: list[Notice] = []
+    sites: list[Site] = []
+    edited: list[int] = []
+    for found in scan(text, filename=filename):
+        if isinstance(found, tuple):
+            line, marker, reason = found
+            if (marker.namespace, marker.name) in policies:
+                notices.append(Notice(filename, line, marker.text, reason))
+            continue
+        sites.append(found)
+        image = policies.get((found.marker.namespace, found.marker.name))
+        if image is None:
+            continue
+        line = line_of(text, found.start)
+        new_value = image.value_for(found.marker.field)
+        if new_value is None:
+            notices.append(Notice(filename, line, found.marker.text, f"the policy's image has no {found.marker.field}"))
+            continue
+        if not _str_tag(found.explicit_tag):
+            notices.append(Notice(filename, line, found.marker.text, f"value has explicit tag {found.explicit_tag}"))
+            continue
+        if new_value == found.value:  # as Flux: equal text is no change, whatever it resolves to
+            continue
+        source = quoting.render(new_value, found.style, flow=found.flow)
+        if found.start == found.end:  # empty value (`image: # marker`): insert after the indicator
+            source = " " + source
+        edits.append((found.start, found.end, source))
+        edited.append(len(sites) - 1)
+        changes.append(Change(filename, line, found.value, new_value, found.marker.text, found.obj))
+    if not edits:
+        return Rewrite(text, (), tuple(notices))
+    out: list[str] = []
+    pos = 0
+    for start, end, source in sorted(edits):
+        out.append(text[pos:start])
+        out.append(source)
+        pos = end
+    out.append(text[pos:])
+    new_text = "".join(out)
+    _verify(new_text, sites, edited, policies, filename)
+    return Rewrite(new_text, tuple(changes), tuple(notices))
+
+
+def _verify(
+    new_text: str,
+    old_sites: list[Site],
+    edited: list[int],
+    policies: Mapping[tuple[str, str], ImageRef],
+    filename: str,
+) -> None:
+    """Read the rewritten text back: same markers, and every applied one now holds its string value."""
+    try:
+        new_sites = [s for s in scan(new_text, filename=filename) if isinstance(s, Site)]
+    except UpdateError as e:
+        raise UpdateError(f"{filename}: internal error: the rewritten text does not parse ({e})") from None
+    if [s.marker for s in new_sites] != [s.marker for s in old_sites]:
+        raise UpdateError(f"{filename}: internal error: the rewrite moved or lost a marker; file left unchanged")
+    for index in edited:
+        site = new_sites[index]
+        image = policies[(site.marker.namespace, site.marker.name)]
+        want = image.value_for(site.marker.field)
+        if site.value != want or site.tag != quoting.STR_TAG:
+            line = line_of(new_text, site.start)
+            raise UpdateError(
+                f"{filename}:{line}: internal error: rewritten value reads back as {site.value!r} "
+                f"({site.tag}), not {want!r}; file left unchanged"
+            )
+
+
+def apply_setters(
+    text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename: str = "<text>"
+) -> tuple[str, list[Change]]:
+    """Rewrite the marked values of `text`; return the new text and the changes (empty if none).
+
+    Raises `UpdateError` (with file:line) when the text does not parse as YAML.
+    """
+    result = rewrite(text, policies, filename=filename)
+    return result.text, list(result.changes)

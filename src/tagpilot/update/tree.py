@@ -1,0 +1,161 @@
+"""Apply setters markers to a directory tree: the file-walking edge around the pure `setters` core.
+
+Which files, as Flux's ScreeningLocalReader: regular files under the update path whose name ends in
+``.yaml``/``.yml`` or is ``Kustomization``, that contain the literal ``"$imagepolicy"`` (a byte search
+before any parsing, so a tree of thousands of manifests costs little more than ``grep -rl``). ``.git``
+is not entered; symbolic links are never followed (a link could lead outside the repository, and
+writing through it would change a file we were not asked to touch). Files that do not parse or are
+not UTF-8 are reported and left untouched; JSON files are never looked at.
+
+Writes are atomic (a temporary file in the same directory, then ``os.replace``) and keep the mode, so
+a crash leaves either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from tagpilot.errors import ConfigError, Location, UpdateError
+from tagpilot.update.model import Change, ImageRef, Notice
+from tagpilot.update.setters import MARKER_TOKEN, rewrite
+
+_TOKEN = MARKER_TOKEN.encode()
+_SUFFIXES = (".yaml", ".yml")
+_NAMES = ("Kustomization",)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One rewritten file: its path relative to the root, its changes, and a unified diff."""
+
+    path: str
+    changes: tuple[Change, ...]
+    diff: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or a marker in it) that was not rewritten, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TreeResult:
+    """What `update_tree` did: changed files (written unless dry run), skipped files, notices."""
+
+    files: tuple[FileChange, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    dry_run: bool = False
+    scanned: int = field(default=0)  # files whose name qualified and that were read
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change of every file, in file order."""
+        return [c for f in self.files for c in f.changes]
+
+
+def safe_subpath(root: Path, path: str) -> Path:
+    """`root/path`, refusing anything that could leave `root`: absolute paths, ``..``, symlink escapes.
+
+    Flux joins ``spec.update.path`` to the checkout securely; here an escape is an error, not
+    silently clamped, because it is always a configuration mistake (or an attack).
+    """
+    where = Location(field="spec.update.path")
+    pure = PurePosixPath(path.replace("\\", "/")) if path else PurePosixPath(".")
+    if pure.is_absolute():
+        raise ConfigError(f"update path {path!r} must be relative to the repository root", where)
+    if ".." in pure.parts:
+        raise ConfigError(f"update path {path!r} must not contain '..'", where)
+    base = root.resolve()
+    target = (base / pure).resolve()
+    if target != base and base not in target.parents:
+        raise ConfigError(f"update path {path!r} leaves the repository (through a symbolic link)", where)
+    return target
+
+
+def _candidates(top: Path) -> Iterator[Path]:
+    """Files under `top` whose name qualifies, sorted, without following symbolic links."""
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            if name.endswith(_SUFFIXES) or name in _NAMES:
+                yield Path(dirpath) / name
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` atomically, keeping its permission bits."""
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tagpilot", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _diff(old: str, new: str, rel: str) -> str:
+    return "".join(
+        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{rel}", f"b/{rel}")
+    )
+
+
+def update_tree(
+    root: Path, path: str, policies: Mapping[tuple[str, str], ImageRef], *, dry_run: bool = False
+) -> TreeResult:
+    """Apply the markers under `root/path` for `policies`; write the changed files unless `dry_run`.
+
+    `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``);
+    `FileChange.path` and `Skipped.path` are relative to `root` (what git needs).
+    Raises `ConfigError` when `path` escapes `root`, `UpdateError` when it is not a directory.
+    """
+    base = root.resolve()
+    top = safe_subpath(root, path)
+    if not top.is_dir():
+        raise UpdateError(f"update path {path!r} is not a directory under {root}")
+    files: list[FileChange] = []
+    skipped: list[Skipped] = []
+    notices: list[Notice] = []
+    scanned = 0
+    for file in _candidates(top):
+        rel = file.relative_to(base).as_posix()
+        if file.is_symlink() or not file.is_file():
+            if file.is_symlink():
+                skipped.append(Skipped(rel, "symbolic link not followed"))
+            continue
+        scanned += 1
+        data = file.read_bytes()
+        if _TOKEN not in data:
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            skipped.append(Skipped(rel, f"not UTF-8 text (byte {e.start})"))
+            continue
+        try:
+            result = rewrite(text, policies, filename=file.relative_to(top).as_posix())
+        except UpdateError as e:
+            skipped.append(Skipped(rel, str(e)))
+            continue
+        notices.extend(result.notices)
+        if not result.changes:
+            continue
+        if not dry_run:
+            _write_atomic(file, result.text.encode("utf-8"))
+        files.append(FileChange(rel, result.changes, _diff(text, result.text, rel)))
+    return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned)
