@@ -6,7 +6,7 @@ import typer
 
 from tagpilot import __version__
 from tagpilot.cli import scan as scan_cmd
-from tagpilot.cli import update_cmd
+from tagpilot.cli import template_cmd, update_cmd
 
 app = typer.Typer(
     name="tagpilot",
@@ -20,6 +20,9 @@ app.add_typer(get_app, name="get")
 
 scan_cmd.register(app, get_app)
 update_cmd.register(app)
+template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+template_cmd.register(template_app)
 
 
 @app.command()
