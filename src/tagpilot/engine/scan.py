@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tagpilot.config.core import BASIC_AUTH, DOCKER_CONFIG_JSON, Secret
 from tagpilot.config.flux_image import ImageRepository
 from tagpilot.config.loader import Config
+from tagpilot.engine.access import access_for
 from tagpilot.engine.status import (
     READY,
     RECONCILING,
@@ -34,9 +34,8 @@ from tagpilot.engine.status import (
 )
 from tagpilot.errors import InvalidReference, TagpilotError
 from tagpilot.regex import compile_regex
-from tagpilot.registry.client import RegistryClient, RepositoryAccess, TLSSettings
-from tagpilot.registry.credentials import Credentials, lookup, parse_docker_config
-from tagpilot.registry.reference import Reference, parse_repository
+from tagpilot.registry.client import RegistryClient
+from tagpilot.registry.reference import parse_repository
 from tagpilot.store import Store
 
 KIND = "ImageRepository"
@@ -80,47 +79,6 @@ class ScanOutcome:
     ok: bool
     skipped: str | None = None  # "suspended", "not due"
     error: str | None = None
-
-
-async def credentials_for(repo: ImageRepository, config: Config, ref: Reference) -> Credentials | None:
-    """Credentials from `spec.secretRef`; None means "look in the user's docker config"."""
-    if repo.spec.secret_ref is None:
-        return None
-    secret = config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
-                           field_name="spec.secretRef")
-    return await credentials_from_secret(secret, ref)
-
-
-async def credentials_from_secret(secret: Secret, ref: Reference) -> Credentials | None:
-    values = secret.values()
-    if secret.type == DOCKER_CONFIG_JSON:
-        docker_config = parse_docker_config(values[".dockerconfigjson"], source=f"Secret {secret.namespace}/"
-                                            f"{secret.name}")
-        found = await lookup(docker_config, ref.domain)
-        # a dockerconfigjson without an entry for this registry means anonymous access, as in Flux
-        return found or Credentials()
-    if secret.type == BASIC_AUTH or ("username" in values and "password" in values):
-        return Credentials(username=secret.text("username"), password=secret.text("password"))
-    from tagpilot.errors import CredentialsError
-
-    raise CredentialsError(
-        f"Secret {secret.namespace}/{secret.name} has type {secret.type!r} without username/password; "
-        f"use {DOCKER_CONFIG_JSON}, {BASIC_AUTH} or an Opaque Secret with username and password"
-    )
-
-
-def tls_for(repo: ImageRepository, config: Config) -> TLSSettings | None:
-    if repo.spec.cert_secret_ref is None:
-        return None
-    secret = config.secret(repo.namespace, repo.spec.cert_secret_ref.name, referenced_by=repo,
-                           field_name="spec.certSecretRef")
-    values = secret.values()
-    # `ca.crt`/`tls.crt`/`tls.key` (Flux v1) or the older `caFile`/`certFile`/`keyFile`
-    return TLSSettings(
-        ca_pem=values.get("ca.crt") or values.get("caFile"),
-        cert_pem=values.get("tls.crt") or values.get("certFile"),
-        key_pem=values.get("tls.key") or values.get("keyFile"),
-    )
 
 
 def is_due(repo: ImageRepository, stored_status: dict[str, Any], generation: int, now: datetime) -> bool:
@@ -184,13 +142,7 @@ class Scanner:
                 "spec.proxySecretRef is not supported yet; set HTTPS_PROXY in tagpilot's environment"),
                 stalled=True, reason="ProxyNotSupported")
         try:
-            access = RepositoryAccess(
-                reference=ref,
-                credentials=await credentials_for(repo, self.config, ref),
-                insecure=repo.spec.insecure,
-                tls=tls_for(repo, self.config),
-                timeout=repo.spec.timeout_seconds,
-            )
+            access = await access_for(repo, self.config, ref)
             all_tags = await self.client.list_tags(access)
         except TagpilotError as exc:
             return self._fail(repo, status, generation, exc)
