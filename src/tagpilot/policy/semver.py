@@ -1,0 +1,344 @@
+"""Masterminds/semver v3 (3.4) versions and constraints, as Flux and Argo CD Image Updater use them.
+
+Why our own: no maintained Python library reproduces Masterminds' rules (loose `NewVersion`
+coercion of `v1`/`1.2`/leading zeros, x-ranges that turn `=` into `~`, `^` narrowing below 1.0,
+prerelease opt-in per AND group, the validating regexes that decide what is an "improper
+constraint"). Users' ranges are written against that library, so we follow its source literally,
+including its oddities (`<=*` only admits 0.x, `^*` only admits 0.0.0), rather than any spec.
+
+The patterns are fixed, but the constraint text comes from users: the validating pattern
+backtracks exponentially in Python's `re` (runs of spaces between items), so it runs on RE2
+(linear time, the engine Go uses). The other patterns are unambiguous and run on `re`. Go's `\\s`
+is spelled out because Python's is Unicode-wide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import re2
+
+from tagpilot.errors import InvalidPolicy
+
+__all__ = [
+    "Constraints",
+    "Version",
+    "parse_constraint",
+    "parse_flux_version",
+    "parse_version",
+]
+
+_U64 = 1 << 64
+_WS = r"[\t\n\f\r ]"  # Go RE2 \s
+
+# NewVersion's loose regex (semVerRegex in v3.0-3.2, looseSemVerRegex in 3.3+; with CoerceNewVersion
+# = true, the 3.4 default, NewVersion goes through it).
+_VERSION_RE = re.compile(
+    r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
+    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+)
+_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
+
+
+def _u64(digits: str) -> int | None:
+    """strconv.ParseUint(digits, 10, 64) for an ASCII digit string; None on overflow.
+
+    The length check comes first: Python refuses int() of very long digit strings.
+    """
+    if len(digits.lstrip("0")) > 20:
+        return None
+    n = int(digits)
+    return n if n < _U64 else None
+
+
+def _pre_key(pre: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a prerelease: numeric identifiers (that fit uint64) sort below alphanumeric ones."""
+    key: list[tuple[int, int | str]] = []
+    for part in pre.split("."):
+        if part.isdigit() and part.isascii():
+            n = _u64(part)
+            if n is not None:
+                key.append((0, n))
+                continue
+        key.append((1, part))
+    return tuple(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A parsed version. `key` orders versions as Masterminds' `Compare` does (metadata ignored)."""
+
+    major: int
+    minor: int
+    patch: int
+    pre: str
+    metadata: str
+    original: str
+    key: tuple
+
+    def __str__(self) -> str:
+        s = f"{self.major}.{self.minor}.{self.patch}"
+        if self.pre:
+            s += "-" + self.pre
+        if self.metadata:
+            s += "+" + self.metadata
+        return s
+
+
+def _make(major: int, minor: int, patch: int, pre: str, meta: str, original: str) -> Version:
+    key = (major, minor, patch, 0, _pre_key(pre)) if pre else (major, minor, patch, 1, ())
+    return Version(major, minor, patch, pre, meta, original, key)
+
+
+def _valid_pre(pre: str) -> bool:
+    for part in pre.split("."):
+        if part.isdigit():
+            if len(part) > 1 and part[0] == "0":
+                return False
+        elif not _ALLOWED.issuperset(part):
+            return False
+    return True
+
+
+def _valid_meta(meta: str) -> bool:
+    return all(_ALLOWED.issuperset(p) for p in meta.split("."))
+
+
+def parse_version(text: str) -> Version | None:
+    """Masterminds `NewVersion`: loose (`v` prefix, `1`, `1.2`, leading zeros); None if invalid."""
+    m = _VERSION_RE.fullmatch(text)
+    if m is None:
+        return None
+    major = _u64(m.group(1))
+    minor = _u64(m.group(2)[1:]) if m.group(2) else 0
+    patch = _u64(m.group(3)[1:]) if m.group(3) else 0
+    if major is None or minor is None or patch is None:  # strconv.ParseUint range error
+        return None
+    pre = m.group(5) or ""
+    meta = m.group(8) or ""
+    if pre and not _valid_pre(pre):
+        return None
+    if meta and not _valid_meta(meta):
+        return None
+    return _make(major, minor, patch, pre, meta, text)
+
+
+def parse_flux_version(text: str) -> Version | None:
+    """fluxcd/pkg `version.ParseVersion`: `strings.SplitN(v, ".", 3)` must give three parts, then NewVersion.
+
+    So `1.2` and `v1` are refused while `v2025.02.03` is accepted. Note the split is on the whole
+    string: `1.2-rc.1` has three parts and parses (as 1.2.0-rc.1), exactly as in Flux.
+    """
+    if text.count(".") < 2:
+        return None
+    return parse_version(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Constraints
+
+_CV = (
+    r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
+    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+)
+_OPS = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^"
+_CONSTRAINT_RE = re.compile(rf"{_WS}*({_OPS}){_WS}*({_CV}){_WS}*")
+_RANGE_RE = re.compile(rf"{_WS}*({_CV}){_WS}+-{_WS}+({_CV}){_WS}*")
+_FIND_RE = re.compile(rf"({_OPS}){_WS}*({_CV})")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_VALID_RE = re2.compile(
+    rf"({_WS}*({_OPS}){_WS}*({_CV}){_WS}*)((?:{_WS}+|,{_WS}*)({_OPS}){_WS}*({_CV}){_WS}*)*",
+    _RE2_OPTIONS,
+)
+_MAX_CONSTRAINT_LEN = 4096  # a bound on what we spend on one config string, far above real use
+
+
+def _is_x(s: str) -> bool:
+    return s in ("x", "X", "*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Con:
+    """One comparison: operator, the version it compares with, and which parts were wildcards."""
+
+    op: str
+    orig: str
+    con: Version
+    dirty: bool
+    minor_dirty: bool
+    patch_dirty: bool
+
+    def check(self, v: Version, include_pre: bool) -> bool:
+        if v.pre and not include_pre:
+            return False
+        return _OP_FUNCS[self.op](v, self)
+
+
+def _tilde(v: Version, c: _Con) -> bool:
+    if v.key < c.con.key:
+        return False
+    con = c.con
+    if con.major == 0 and con.minor == 0 and con.patch == 0 and not c.minor_dirty and not c.patch_dirty:
+        return True
+    if v.major != con.major:
+        return False
+    return not (v.minor != con.minor and not c.minor_dirty)
+
+
+def _tilde_or_equal(v: Version, c: _Con) -> bool:
+    if c.dirty:
+        return _tilde(v, c)
+    return v.key == c.con.key
+
+
+def _not_equal(v: Version, c: _Con) -> bool:
+    con = c.con
+    if c.dirty:
+        if con.major != v.major:
+            return True
+        if con.minor != v.minor and not c.minor_dirty:
+            return True
+        if c.minor_dirty:
+            return False
+        if con.patch != v.patch and not c.patch_dirty:
+            return True
+        if c.patch_dirty:
+            # comparePrerelease(a, b) != 0 iff the (validated) strings differ
+            return v.pre != con.pre
+    return v.key != con.key
+
+
+def _greater(v: Version, c: _Con) -> bool:
+    con = c.con
+    if not c.dirty:
+        return v.key > con.key
+    if v.major > con.major:
+        return True
+    if v.major < con.major:
+        return False
+    if c.minor_dirty:
+        return False
+    if c.patch_dirty:
+        return v.minor > con.minor
+    return v.key > con.key
+
+
+def _less(v: Version, c: _Con) -> bool:
+    return v.key < c.con.key
+
+
+def _greater_equal(v: Version, c: _Con) -> bool:
+    return v.key >= c.con.key
+
+
+def _less_equal(v: Version, c: _Con) -> bool:
+    con = c.con
+    if not c.dirty:
+        return v.key <= con.key
+    if v.major > con.major:
+        return False
+    return not (v.major == con.major and v.minor > con.minor and not c.minor_dirty)
+
+
+def _caret(v: Version, c: _Con) -> bool:
+    con = c.con
+    if v.key < con.key:
+        return False
+    if con.major > 0 or c.minor_dirty:
+        return v.major == con.major
+    if con.major == 0 and v.major > 0:
+        return False
+    if con.minor > 0 or c.patch_dirty:
+        return v.minor == con.minor
+    if con.minor == 0 and v.minor > 0:
+        return False
+    return con.patch == v.patch
+
+
+_OP_FUNCS: dict[str, Callable[[Version, _Con], bool]] = {
+    "": _tilde_or_equal,
+    "=": _tilde_or_equal,
+    "!=": _not_equal,
+    ">": _greater,
+    "<": _less,
+    ">=": _greater_equal,
+    "=>": _greater_equal,
+    "<=": _less_equal,
+    "=<": _less_equal,
+    "~": _tilde,
+    "~>": _tilde,
+    "^": _caret,
+}
+
+
+def _parse_one(text: str) -> _Con:
+    m = _CONSTRAINT_RE.fullmatch(text)
+    if m is None:
+        raise InvalidPolicy(f"improper constraint: {text}")
+    op, orig = m.group(1), m.group(2)
+    major, minor, patch, dash_pre = m.group(3), m.group(4) or "", m.group(5) or "", m.group(6) or ""
+    ver = orig
+    dirty = minor_dirty = patch_dirty = False
+    if _is_x(major):
+        ver, dirty = f"0.0.0{dash_pre}", True
+    elif minor == "" or _is_x(minor[1:]):
+        ver, dirty, minor_dirty = f"{major}.0.0{dash_pre}", True, True
+    elif patch == "" or _is_x(patch[1:]):
+        ver, dirty, patch_dirty = f"{major}{minor}.0{dash_pre}", True, True
+    con = parse_version(ver)
+    if con is None:
+        raise InvalidPolicy(f"improper constraint: {text.strip()} (constraint parser error)")
+    return _Con(op, orig, con, dirty, minor_dirty, patch_dirty)
+
+
+def _rewrite_range(text: str) -> str:
+    """`1.2 - 1.4.5` → `>= 1.2, <= 1.4.5` (each match replaced once, as Go's strings.Replace(.., 1))."""
+    out = text
+    for m in list(_RANGE_RE.finditer(text)):
+        out = out.replace(m.group(0), f">= {m.group(1)}, <= {m.group(11)}", 1)
+    return out
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """A parsed constraint string: OR of AND groups. Prereleases are admitted in a group only if
+    one of its comparisons names a prerelease (Masterminds v3.4 `containsPre`)."""
+
+    text: str
+    groups: tuple[tuple[_Con, ...], ...]
+    group_has_pre: tuple[bool, ...]
+
+    def check(self, v: Version) -> bool:
+        """Masterminds `Check`: True if any AND group is satisfied."""
+        for group, has_pre in zip(self.groups, self.group_has_pre, strict=True):
+            if v.pre and not has_pre:
+                continue
+            if all(c.check(v, has_pre) for c in group):
+                return True
+        return False
+
+    def admits_prerelease(self) -> bool:
+        """True if some group would consider prereleases at all (used to explain rejections)."""
+        return any(self.group_has_pre)
+
+
+def parse_constraint(text: str) -> Constraints:
+    """Masterminds `NewConstraint`. Raises InvalidPolicy("improper constraint: ...") like upstream."""
+    if len(text) > _MAX_CONSTRAINT_LEN:
+        raise InvalidPolicy(f"improper constraint: longer than {_MAX_CONSTRAINT_LEN} characters")
+    rewritten = _rewrite_range(text)
+    groups: list[tuple[_Con, ...]] = []
+    has_pre: list[bool] = []
+    for part in rewritten.split("||"):
+        if not _VALID_RE.fullmatch(part):
+            raise InvalidPolicy(f"improper constraint: {part}")
+        found = [m.group(0) for m in _FIND_RE.finditer(part)] or [part]
+        cons = tuple(_parse_one(s) for s in found)
+        groups.append(cons)
+        has_pre.append(any(c.con.pre for c in cons))
+    return Constraints(text, tuple(groups), tuple(has_pre))
