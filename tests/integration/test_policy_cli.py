@@ -65,9 +65,11 @@ def test_policies_select_like_flux(registry: RegistryServer, repo_name: str, tmp
         # the tutorial's timestamp policy, with its v1beta1 apiVersion
         policy("main", "app", "  filterTags:\n    pattern: '^main-[a-fA-F0-9]+-(?P<ts>.*)'\n    extract: '$ts'\n"
                "  policy:\n    numerical:\n      order: asc\n", api="v1beta1"),
-        policy("alpha", "app", "  filterTags:\n    pattern: '^main-'\n  policy:\n    alphabetical:\n      order: desc\n"),
+        policy("alpha", "app",
+               "  filterTags:\n    pattern: '^main-'\n  policy:\n    alphabetical:\n      order: desc\n"),
         policy("orphan", "nothere", "  policy:\n    semver:\n      range: '*'\n"),
-        policy("badre", "app", "  filterTags:\n    pattern: '(unclosed'\n  policy:\n    alphabetical: {}\n"),
+        policy("badre", "app",
+               "  filterTags:\n    pattern: '(unclosed'\n  policy:\n    alphabetical: {}\n"),
     )
     state = tmp_path / "state"
     result = run_tagpilot("reconcile", "-f", config, "--state", state, "-o", "json")

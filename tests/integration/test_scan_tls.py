@@ -174,46 +174,69 @@ def test_client_certificate_from_cert_secret_ref(
     assert_no_key_material(result, reg.client_key_pem)
 
 
+_RAW_SSL_ERROR = (
+    "client bug (racy, so not strict): when the registry rejects the TLS client certificate, the TLS 1.3 "
+    "alert arrives after the handshake; if httpcore's HTTP/2 read sees the alert itself, anyio raises a "
+    "raw ssl.SSLError ('[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate') that httpcore "
+    "does not wrap in an httpx exception. RegistryClient._request only catches (httpx.TransportError, "
+    "TimeoutError), so the SSLError escapes, `tagpilot scan` dies with a traceback and prints no JSON. "
+    "(When the write/read hits the closed socket first it is an httpx.ReadError/WriteError and is "
+    "handled.) Fix: also catch ssl.SSLError around client.send and report it as a TLS failure, unretried"
+)
+
+
+@pytest.mark.xfail(strict=False, reason=_RAW_SSL_ERROR)
 def test_client_ca_registry_without_a_client_certificate_fails(
     registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
 ) -> None:
+    # several objects, each retried, make the racy crash path near-certain; the assertions are the
+    # behaviour we want: every object fails as a read failure, the command does not crash
     reg = registry_factory(tls=True, client_ca=True)
     push_tags(reg, repo_name, ["a"])
     stranger = TLSMaterial.generate()  # a client certificate from a CA the registry does not trust
     image = f"{reg.tls_host}/{repo_name}"
+    docs = [image_repository(f"ca-only-{i}", image, cert_secret="ca-only") for i in range(4)]
+    docs += [image_repository(f"stranger-{i}", image, cert_secret="stranger") for i in range(4)]
     result = scan(
         tmp_path,
-        image_repository("ca-only", image, cert_secret="ca-only"),
-        image_repository("stranger", image, cert_secret="stranger"),
+        *docs,
         tls_secret("ca-only", {"ca.crt": reg.ca_pem}),
         tls_secret("stranger", {"ca.crt": reg.ca_pem, "tls.crt": stranger.client_cert_pem,
                                 "tls.key": stranger.client_key_pem}),
     )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
     found = views(result)
-    for name in ("ca-only", "stranger"):
-        assert_read_failure(result, found[name], reg.tls_host)
+    assert len(found) == 8
+    for view in found.values():
+        assert_read_failure(result, view, reg.tls_host)
     assert_no_key_material(result, stranger.client_key_pem)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="client bug: when the registry refuses the TLS client certificate (TLS 1.3 alert after the "
-    "handshake), the HTTP/2 read fails with an empty httpx.ReadError (cause: anyio BrokenResourceError "
-    "<- BrokenPipeError) and the message is only 'cannot reach HOST (ReadError) after 5 attempt(s)': "
-    "nothing says 'certificate'. Suggested: describe an empty ReadError on an https connection as "
-    "'TLS connection closed by the registry (does it require a client certificate? tls.crt/tls.key "
-    "in spec.certSecretRef)' and do not retry it",
+    reason="client bug: a refused client certificate never yields a message that says 'certificate'. "
+    "Either the raw ssl.SSLError crash (see test above), or, when the HTTP/2 read hits the closed "
+    "socket first, an empty httpx.ReadError/WriteError (cause: anyio BrokenResourceError <- "
+    "BrokenPipeError), reported as 'cannot reach HOST (ReadError) after 5 attempt(s)'. Suggested: on "
+    "an https connection describe it as 'TLS connection closed by the registry (does it require a "
+    "client certificate? tls.crt/tls.key in spec.certSecretRef)', with the SSL reason when there is one",
 )
-def test_missing_client_certificate_is_named_in_the_message(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
+@pytest.mark.parametrize("case", ["ca-only", "stranger-cert"])
+def test_refused_client_certificate_is_named_in_the_message(
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, case: str
 ) -> None:
     reg = registry_factory(tls=True, client_ca=True)
+    values = {"ca.crt": reg.ca_pem}
+    if case == "stranger-cert":
+        stranger = TLSMaterial.generate()
+        values |= {"tls.crt": stranger.client_cert_pem, "tls.key": stranger.client_key_pem}
     result = scan(
         tmp_path,
-        image_repository("ca-only", f"{reg.tls_host}/{repo_name}", cert_secret="ca-only"),
-        tls_secret("ca-only", {"ca.crt": reg.ca_pem}),
+        image_repository("app", f"{reg.tls_host}/{repo_name}", cert_secret="client-tls"),
+        tls_secret("client-tls", values),
     )
-    assert_read_failure(result, result.json()[0], "certificate")
+    assert "Traceback" not in result.stderr
+    assert_read_failure(result, result.json()[0], reg.tls_host, "certificate")
 
 
 def test_client_certificate_without_its_key_is_a_clear_error(
