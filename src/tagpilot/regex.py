@@ -20,9 +20,14 @@ _OPTIONS.log_errors = False
 
 
 class RegexError(TagpilotError):
-    """A pattern that RE2 rejects; the message quotes the pattern and RE2's reason."""
+    """A pattern that RE2 rejects; the message quotes the pattern and RE2's reason (`detail`)."""
 
     reason = "InvalidPolicy"
+
+    def __init__(self, pattern: str, detail: str) -> None:
+        self.pattern = pattern
+        self.detail = detail
+        super().__init__(f"invalid regular expression {pattern!r}: {detail}")
 
 
 def _reason(exc: Exception) -> str:
@@ -36,6 +41,6 @@ def compile_regex(pattern: str) -> Any:
     try:
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
-        raise RegexError(f"invalid regular expression {pattern!r}: {_reason(exc)}") from None
-    except TypeError as exc:  # non-str input from a hostile document
-        raise RegexError(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise RegexError(pattern, _reason(exc)) from None
+    except (TypeError, ValueError) as exc:  # non-str input from a hostile document
+        raise RegexError(str(pattern), str(exc)) from None

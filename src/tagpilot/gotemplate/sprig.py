@@ -22,6 +22,7 @@ from tagpilot.gotemplate.funcs import GoFunc
 from tagpilot.gotemplate.gofmt import quote, sprint, sprintf
 from tagpilot.gotemplate.jsondata import JSONEncodeError, from_json, to_json
 from tagpilot.gotemplate.values import MISSING, GoSlice, Int64, is_struct, kind, stringer, type_name
+from tagpilot.regex import RegexError, compile_regex
 
 # ---------------------------------------------------------------- conversions
 
@@ -368,9 +369,9 @@ def _join(sep: str, v: Any) -> str:
 
 def _compile(regex: str) -> Any:
     try:
-        return re2.compile(regex)
-    except Exception as e:
-        raise FuncError(f"regexp: Compile({quote(regex)}): error parsing regexp: {e}") from None
+        return compile_regex(regex)
+    except RegexError as e:
+        raise FuncError(f"regexp: Compile({quote(regex)}): error parsing regexp: {e.detail}") from None
 
 
 def _matches(rx: Any, s: str, n: int = -1) -> list[Any]:

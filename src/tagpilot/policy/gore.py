@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import re2
-
 from tagpilot.errors import InvalidPolicy
+from tagpilot.regex import RegexError, compile_regex
 
 __all__ = ["GoRegexp", "compile_go", "expand"]
-
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # errors are reported to the user, not to stderr
-
 
 @dataclass(frozen=True)
 class GoRegexp:
@@ -33,14 +28,9 @@ class GoRegexp:
 def compile_go(pattern: str, *, what: str = "regular expression pattern") -> GoRegexp:
     """Compile with RE2; InvalidPolicy with Flux's wording ("invalid regular expression pattern '<p>': ...")."""
     try:
-        rx = re2.compile(pattern, _OPTIONS)
-    except re2.error as e:
-        detail = e.args[0] if e.args else e
-        if isinstance(detail, bytes):
-            detail = detail.decode("utf-8", "replace")
-        raise InvalidPolicy(f"invalid {what} '{pattern}': {detail}") from None
-    except (TypeError, ValueError) as e:
-        raise InvalidPolicy(f"invalid {what} '{pattern}': {e}") from None
+        rx = compile_regex(pattern)
+    except RegexError as e:
+        raise InvalidPolicy(f"invalid {what} '{pattern}': {e.detail}") from None
     return GoRegexp(pattern, rx, dict(rx.groupindex), rx.groups)
 
 
