@@ -71,6 +71,23 @@ def open_store(state: Path | None) -> Store:
     return Store.open(state if state is not None else os.environ.get("TAGPILOT_STATE"))
 
 
+def sorted_objects(config: Config, model: type[T]) -> list[T]:
+    return sorted(config.of_kind(model), key=lambda o: (o.namespace, o.name))  # type: ignore[attr-defined]
+
+
+def stored_views(files: Sequence[Path], state: Path | None, model: type[Any]) -> list[dict[str, Any]]:
+    """`{"kind", "namespace", "name", "spec", "status"}` for every object of `model`, status from the store."""
+    from tagpilot.engine.status import object_view
+
+    config = load(files)
+    with open_store(state) as store:
+        views = []
+        for obj in sorted_objects(config, model):
+            stored = store.get_object(obj.kind, obj.namespace, obj.name)
+            views.append(object_view(obj, stored.status if stored else {}))
+    return views
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
 

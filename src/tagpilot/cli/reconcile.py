@@ -24,16 +24,14 @@ from tagpilot.cli.common import (
     print_json,
     print_table,
     run_guarded,
+    sorted_objects,
+    stored_views,
 )
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.engine.policies import KIND as POLICY_KIND
-from tagpilot.engine.policies import PolicyReconciler, latest_text, policy_view
-from tagpilot.engine.scan import Scanner, repository_view
+from tagpilot.engine.policies import PolicyReconciler, latest_text
+from tagpilot.engine.scan import Scanner
+from tagpilot.engine.status import object_view
 from tagpilot.registry.client import RegistryClient
-
-
-def _sorted(objects: list[Any]) -> list[Any]:
-    return sorted(objects, key=lambda o: (o.namespace, o.name))
 
 
 async def _reconcile(files: list[Path], state: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -43,14 +41,14 @@ async def _reconcile(files: list[Path], state: Path | None) -> tuple[list[dict[s
     with open_store(state) as store:
         async with RegistryClient(cache=store) as client:
             scans = await Scanner(config, store, client).scan_all(
-                _sorted(config.of_kind(ImageRepository)), only_if_due=True)
+                sorted_objects(config, ImageRepository), only_if_due=True)
             for scan in scans:
-                views.append(repository_view(scan.repository, scan.status))
+                views.append(object_view(scan.repository, scan.status))
                 if not scan.ok:
                     failures.append(f"{scan.repository.ref}: {scan.error}")
             reconciler = PolicyReconciler(config, store, client)
-            for outcome in await reconciler.reconcile_all(_sorted(config.of_kind(ImagePolicy))):
-                views.append(policy_view(outcome.policy, outcome.status))
+            for outcome in await reconciler.reconcile_all(sorted_objects(config, ImagePolicy)):
+                views.append(object_view(outcome.policy, outcome.status))
                 if not outcome.ok:
                     failures.append(f"{outcome.policy.ref}: {outcome.error}")
     return views, failures
@@ -93,16 +91,7 @@ def get_policies(
 ) -> None:
     """Show the stored `latestRef` and Ready condition of every ImagePolicy."""
 
-    def body() -> list[dict[str, Any]]:
-        config = load(files)
-        with open_store(state) as store:
-            views = []
-            for policy in _sorted(config.of_kind(ImagePolicy)):
-                stored = store.get_object(POLICY_KIND, policy.namespace, policy.name)
-                views.append(policy_view(policy, stored.status if stored else {}))
-        return views
-
-    views = run_guarded(body)
+    views = run_guarded(lambda: stored_views(files, state, ImagePolicy))
     if output is Output.json:
         print_json(views)
         return

@@ -20,9 +20,12 @@ from tagpilot.cli.common import (
     print_json,
     print_table,
     run_guarded,
+    sorted_objects,
+    stored_views,
 )
 from tagpilot.config.flux_image import ImageRepository
-from tagpilot.engine.scan import KIND, Scanner, ScanOutcome, repository_view
+from tagpilot.engine.scan import Scanner, ScanOutcome
+from tagpilot.engine.status import object_view
 from tagpilot.registry.client import RegistryClient
 
 
@@ -46,7 +49,7 @@ def _render(views: list[dict[str, Any]], output: Output) -> None:
 
 async def _scan(files: list[Path], state: Path | None) -> tuple[list[ScanOutcome], bool]:
     config = load(files)
-    repos = sorted(config.of_kind(ImageRepository), key=lambda r: (r.namespace, r.name))
+    repos = sorted_objects(config, ImageRepository)
     with open_store(state) as store:
         async with RegistryClient(cache=store) as client:
             scanner = Scanner(config, store, client)
@@ -71,7 +74,7 @@ def scan(
     Exit 0 when every scan succeeded, 1 when any failed (its status says why), 2 for invalid configuration.
     """
     outcomes, ok = run_guarded(lambda: asyncio.run(_scan(files, state)))
-    _render([repository_view(o.repository, o.status) for o in outcomes], output)
+    _render([object_view(o.repository, o.status) for o in outcomes], output)
     for outcome in outcomes:
         if not outcome.ok:
             print(f"error: {outcome.repository.ref}: {outcome.error}", file=sys.stderr)
@@ -86,17 +89,7 @@ def get_repositories(
 ) -> None:
     """Show the stored status of every ImageRepository, without scanning."""
 
-    def body() -> list[dict[str, Any]]:
-        config = load(files)
-        repos = sorted(config.of_kind(ImageRepository), key=lambda r: (r.namespace, r.name))
-        with open_store(state) as store:
-            views = []
-            for repo in repos:
-                stored = store.get_object(KIND, repo.namespace, repo.name)
-                views.append(repository_view(repo, stored.status if stored else {}))
-        return views
-
-    _render(run_guarded(body), output)
+    _render(run_guarded(lambda: stored_views(files, state, ImageRepository)), output)
 
 
 def register(app: typer.Typer, get_app: typer.Typer) -> None:

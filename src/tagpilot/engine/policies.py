@@ -20,14 +20,11 @@ from tagpilot.config.loader import Config
 from tagpilot.engine.access import access_for
 from tagpilot.engine.scan import tags_key
 from tagpilot.engine.status import (
-    READY,
-    STALLED,
-    SUCCEEDED,
     is_ready,
+    mark_failed,
+    mark_ready,
     parse_rfc3339,
-    remove_condition,
     rfc3339,
-    set_condition,
     spec_hash,
 )
 from tagpilot.errors import InvalidPolicy, TagpilotError
@@ -86,7 +83,6 @@ class PolicyReconciler:
 
     async def _evaluate(self, policy: ImagePolicy, status: dict[str, Any], generation: int) -> PolicyOutcome:
         now = self.clock()
-        status["observedGeneration"] = generation
         repo_ref = policy.spec.image_repository_ref
         repo_ns = repo_ref.namespace or policy.namespace
         repo = self.repository_of(policy)
@@ -131,8 +127,7 @@ class PolicyReconciler:
             message = f"Latest image tag for {repo.spec.image} resolved to {selection.tag}"
         if repo_status and not is_ready(repo_status.status):
             message += " (from the last successful scan; the latest scan failed)"
-        set_condition(status, READY, True, SUCCEEDED, message, now, generation)
-        remove_condition(status, STALLED)
+        mark_ready(status, message, now, generation)
         return PolicyOutcome(policy, status, ok=True, changed=changed or previous is None)
 
     async def _digest(self, policy: ImagePolicy, repo: ImageRepository, tag: str, previous: dict[str, Any] | None,
@@ -157,18 +152,8 @@ class PolicyReconciler:
 
     def _fail(self, policy: ImagePolicy, status: dict[str, Any], generation: int, reason: str, message: str, *,
               stalled: bool = False) -> PolicyOutcome:
-        now = self.clock()
-        set_condition(status, READY, False, reason, message, now, generation)
-        if stalled:
-            set_condition(status, STALLED, True, reason, message, now, generation)
-        else:
-            remove_condition(status, STALLED)
+        mark_failed(status, reason, message, self.clock(), generation, stalled=stalled)
         return PolicyOutcome(policy, status, ok=False, error=message)
-
-
-def policy_view(policy: ImagePolicy, status: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": KIND, "namespace": policy.namespace, "name": policy.name,
-            "spec": policy.spec.to_yaml_dict(), "status": status}
 
 
 def latest_text(status: dict[str, Any]) -> str:

@@ -23,13 +23,12 @@ from tagpilot.engine.access import access_for
 from tagpilot.engine.status import (
     READY,
     RECONCILING,
-    STALLED,
-    SUCCEEDED,
     get_condition,
+    mark_failed,
+    mark_ready,
     parse_rfc3339,
     remove_condition,
     rfc3339,
-    set_condition,
     spec_hash,
 )
 from tagpilot.errors import InvalidReference, TagpilotError
@@ -150,29 +149,19 @@ class Scanner:
         revision = scan_revision(tags)
         self.store.set_tags(tags_key(repo), tags, revision)
         status["observedExclusionList"] = list(repo.spec.exclusion_list)
-        status["observedGeneration"] = generation
         status["lastScanResult"] = {
             "tagCount": len(tags),
             "scanTime": rfc3339(now),
             "revision": revision,
             "latestTags": latest_tags(tags),
         }
-        set_condition(status, READY, True, SUCCEEDED, f"successful scan: found {len(tags)} tags", now, generation)
-        remove_condition(status, STALLED)
+        mark_ready(status, f"successful scan: found {len(tags)} tags", now, generation)
         return ScanOutcome(repo, status, ok=True)
 
     def _fail(self, repo: ImageRepository, status: dict[str, Any], generation: int, exc: TagpilotError, *,
               stalled: bool = False, reason: str | None = None) -> ScanOutcome:
-        now = self.clock()
-        reason = reason or exc.reason
-        message = str(exc)
-        status["observedGeneration"] = generation
-        set_condition(status, READY, False, reason, message, now, generation)
-        if stalled:
-            set_condition(status, STALLED, True, reason, message, now, generation)
-        else:
-            remove_condition(status, STALLED)
-        return ScanOutcome(repo, status, ok=False, error=message)
+        mark_failed(status, reason or exc.reason, str(exc), self.clock(), generation, stalled=stalled)
+        return ScanOutcome(repo, status, ok=False, error=str(exc))
 
     async def scan_all(self, repos: Sequence[ImageRepository], *, only_if_due: bool = False,
                        progress: Callable[[ScanOutcome], None] | None = None) -> list[ScanOutcome]:
@@ -187,12 +176,3 @@ class Scanner:
         return list(await asyncio.gather(*(run(r) for r in repos)))
 
 
-def repository_view(repo: ImageRepository, status: dict[str, Any]) -> dict[str, Any]:
-    """The `{"kind", "namespace", "name", "spec", "status"}` object the CLI prints."""
-    return {
-        "kind": KIND,
-        "namespace": repo.namespace,
-        "name": repo.name,
-        "spec": repo.spec.to_yaml_dict(),
-        "status": status,
-    }

@@ -55,6 +55,30 @@ def set_condition(
     conditions.append(new)
 
 
+def mark_failed(status: dict[str, Any], reason: str, message: str, now: datetime, generation: int, *,
+                stalled: bool = False) -> None:
+    """Ready=False with `reason`; Stalled=True too when retrying cannot help (invalid spec)."""
+    status["observedGeneration"] = generation
+    set_condition(status, READY, False, reason, message, now, generation)
+    if stalled:
+        set_condition(status, STALLED, True, reason, message, now, generation)
+    else:
+        remove_condition(status, STALLED)
+
+
+def mark_ready(status: dict[str, Any], message: str, now: datetime, generation: int) -> None:
+    """Ready=True with reason Succeeded; clears Stalled."""
+    status["observedGeneration"] = generation
+    set_condition(status, READY, True, SUCCEEDED, message, now, generation)
+    remove_condition(status, STALLED)
+
+
+def object_view(obj: Any, status: dict[str, Any]) -> dict[str, Any]:
+    """The `{"kind", "namespace", "name", "spec", "status"}` object `-o json` prints for any kind."""
+    return {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name,
+            "spec": obj.spec.to_yaml_dict(), "status": status}
+
+
 def remove_condition(status: dict[str, Any], type_: str) -> None:
     status["conditions"] = [c for c in status.get("conditions", []) if c.get("type") != type_]
 

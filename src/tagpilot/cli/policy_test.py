@@ -1,0 +1,261 @@
+"""`tagpilot policy test IMAGE`: Argo CD Image Updater's `test` command, against the live registry.
+
+`policy eval` answers "which tag would this policy pick from these tags?"; `policy test` asks the
+registry for the tags (and, for `newest-build`, the image configs; for `digest`, the current digest)
+and answers the same question for real, with the same rendering of the choice and its explanation.
+
+As in Argo, IMAGE may carry the semver constraint (or, for `digest`, the tag to follow) where the
+tag goes: `nginx:~1.26`. Credentials come from the Docker config (`$DOCKER_CONFIG` or
+`~/.docker/config.json`) like a scan's, or from `--credentials env:VAR` where VAR holds
+`user:password`: a password never travels in argv, where `ps` would show it to every local user.
+
+The work is in `policy_test` (plain arguments in, `(exit code, text)` out); `register` wires it into
+the `tagpilot policy` typer group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform as host_platform
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import typer
+
+from tagpilot.cli.common import StateOption, open_store
+from tagpilot.cli.policy_eval import _explain_lines
+from tagpilot.engine.live_policy import test_policy
+from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
+from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
+from tagpilot.registry.client import RegistryClient, RepositoryAccess
+from tagpilot.registry.credentials import Credentials
+from tagpilot.registry.manifest import Platform
+from tagpilot.registry.reference import Reference, parse_reference, parse_repository
+
+__all__ = ["STRATEGY_NAMES", "default_platform", "policy_test", "register"]
+
+USAGE = 2
+STRATEGY_NAMES = ("semver", "newest-build", "digest", "alphabetical", "latest", "name")
+# Python's names for machine architectures → the OCI/Go names registries use.
+_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm/v7",
+    "armv6l": "arm/v6",
+    "i386": "386",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+class _Usage(Exception):
+    """A misuse of the command line (exit 2)."""
+
+
+def default_platform() -> str:
+    """`linux/<this machine's architecture>`: Argo's `test` defaults to its own platform.
+
+    The OS is always linux: tagpilot may run on a laptop, but the images it chooses run on cluster
+    nodes, and a `darwin/arm64` default would find no image at all.
+    """
+    machine = host_platform.machine().lower()
+    return f"linux/{_ARCH.get(machine, machine or 'amd64')}"
+
+
+def _split_image(image: str) -> tuple[Reference, str | None]:
+    """(repository, tag part). The tag part may be a constraint Docker would not take as a tag."""
+    try:
+        ref = parse_reference(image)
+    except InvalidReference:
+        colon, slash = image.rfind(":"), image.rfind("/")
+        if colon <= slash or "@" in image:
+            raise
+        # Argo writes the semver constraint where the tag goes (`nginx:~1.26`, `app:>=1.0 <2`):
+        # only the part before it is an image reference.
+        return parse_repository(image[:colon]), image[colon + 1 :]
+    if ref.digest is not None:
+        raise _Usage(f"IMAGE {image!r} is pinned to a digest; give a repository, a tag or a constraint")
+    return ref.repository(), ref.tag
+
+
+def _credentials(spec: str | None, environ: Mapping[str, str]) -> tuple[Credentials | None, str | None]:
+    """(credentials, where they came from) for `--credentials`; None means the Docker config."""
+    if spec is None:
+        return None, None
+    kind, sep, var = spec.partition(":")
+    if not sep or kind != "env" or not var:
+        # never repeat the value: it may be the password itself, typed where it should not be
+        raise _Usage(
+            "--credentials must be env:VAR, naming an environment variable that holds user:password "
+            "(passwords on the command line are visible to every user through ps; the value given is not shown)"
+        )
+    value = environ.get(var)
+    if value is None:
+        raise CredentialsError(f"--credentials env:{var}: the environment variable {var} is not set")
+    username, sep, password = value.partition(":")
+    if not sep or not username:
+        raise CredentialsError(f"--credentials env:{var}: the environment variable {var} must hold user:password")
+    return Credentials(username=username, password=password), f"environment variable {var}"
+
+
+def _platforms(text: str | None) -> list[str]:
+    items = [p.strip() for p in (text if text is not None else default_platform()).split(",") if p.strip()]
+    for item in items:
+        try:
+            Platform.parse(item)
+        except ValueError as exc:
+            raise _Usage(f"--platforms: {exc}") from None
+    return items
+
+
+def _policies(
+    *,
+    tag_part: str | None,
+    semver: str | None,
+    alphabetical: str | None,
+    numerical: str | None,
+    strategy: str | None,
+    constraint: str | None,
+    allow_tags: str | None,
+    ignore_tags: Sequence[str],
+    platforms: str | None,
+    pattern: str | None,
+    extract: str | None,
+) -> tuple[FluxPolicy | None, ArgoPolicy | None]:
+    flux_given = [n for n, v in (("--semver", semver), ("--alphabetical", alphabetical),
+                                 ("--numerical", numerical)) if v is not None]
+    if len(flux_given) + (strategy is not None) > 1:
+        raise _Usage("give at most one of --semver, --alphabetical, --numerical, --strategy")
+    if flux_given:
+        argo_only = [n for n, v in (("--constraint", constraint), ("--allow-tags", allow_tags),
+                                    ("--platforms", platforms)) if v is not None]
+        if ignore_tags:
+            argo_only.append("--ignore-tags")
+        if argo_only:
+            raise _Usage(f"{', '.join(argo_only)}: Argo options; with {flux_given[0]} use --pattern/--extract")
+        if tag_part is not None:
+            raise _Usage(f"{flux_given[0]} takes a repository without a tag (got the tag part {tag_part!r})")
+        if semver is not None:
+            return FluxPolicy.semver(semver, pattern=pattern, extract=extract), None
+        if alphabetical is not None:
+            return FluxPolicy.alphabetical(alphabetical, pattern=pattern, extract=extract), None
+        return FluxPolicy.numerical(numerical or "asc", pattern=pattern, extract=extract), None
+    if pattern is not None or extract is not None:
+        raise _Usage("--pattern/--extract are Flux options (with --semver, --alphabetical or --numerical); "
+                     "use --allow-tags/--ignore-tags with --strategy")
+    name = (strategy or "semver").strip().lower()
+    if name not in STRATEGY_NAMES:
+        raise _Usage(f"--strategy {strategy!r}: must be one of {', '.join(STRATEGY_NAMES)}")
+    if constraint is not None and tag_part is not None:
+        raise _Usage(f"give the constraint either as IMAGE's tag ({tag_part!r}) or with --constraint, not both")
+    return None, ArgoPolicy(
+        strategy=name,
+        constraint=constraint if constraint is not None else (tag_part or ""),
+        allow_tags=allow_tags or "",
+        ignore_tags=list(ignore_tags),
+        platforms=_platforms(platforms),
+    )
+
+
+async def _run(
+    access: RepositoryAccess, flux: FluxPolicy | None, argo: ArgoPolicy | None, explain: bool, state: Path | None
+) -> Selection:
+    with open_store(state) as store:
+        async with RegistryClient(cache=store) as client:
+            return await test_policy(client, access, flux=flux, argo=argo, explain=explain)
+
+
+def policy_test(
+    image: str,
+    *,
+    semver: str | None = None,
+    alphabetical: str | None = None,
+    numerical: str | None = None,
+    strategy: str | None = None,
+    constraint: str | None = None,
+    allow_tags: str | None = None,
+    ignore_tags: Sequence[str] = (),
+    platforms: str | None = None,
+    pattern: str | None = None,
+    extract: str | None = None,
+    credentials: str | None = None,
+    insecure: bool = False,
+    explain: bool = False,
+    state: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[int, str]:
+    """Scan IMAGE's repository and select a tag: (0, choice [+ explanation]), (1, error [+ explanation])
+    for a policy, credential or registry failure, (2, error) for a misuse of the options."""
+    try:
+        ref, tag_part = _split_image(image)
+        flux, argo = _policies(
+            tag_part=tag_part, semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
+            constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
+            pattern=pattern, extract=extract,
+        )
+        creds, source = _credentials(credentials, os.environ if environ is None else environ)
+    except (_Usage, InvalidReference) as exc:
+        return USAGE, f"error: {exc}"
+    except TagpilotError as exc:  # a bad range or pattern, an unset variable
+        return exc.exit_code, f"error: {exc}"
+    access = RepositoryAccess(reference=ref, credentials=creds, insecure=insecure, credentials_source=source)
+    try:
+        selection = asyncio.run(_run(access, flux, argo, explain, state))
+    except SelectionFailed as exc:
+        return 1, "\n".join([f"error: {ref.name}: {exc}", *(_explain_lines(exc.verdicts) if explain else [])])
+    except TagpilotError as exc:
+        return 1, f"error: {exc}"
+    out = [selection.value if argo is not None and selection.value != selection.tag else selection.tag]
+    if explain:
+        out.extend(_explain_lines(selection.verdicts))
+    return 0, "\n".join(out)
+
+
+def register(policy_app: typer.Typer) -> None:
+    """Add `test` to the `tagpilot policy` group."""
+
+    @policy_app.command("test")
+    def test_command(
+        image: str = typer.Argument(..., help="Repository, or repository:CONSTRAINT (nginx:~1.26, app:latest)."),
+        semver: str | None = typer.Option(None, "--semver", help="Flux semver range (Masterminds syntax)."),
+        alphabetical: str | None = typer.Option(None, "--alphabetical", help="Flux alphabetical order: asc|desc."),
+        numerical: str | None = typer.Option(None, "--numerical", help="Flux numerical order: asc|desc."),
+        strategy: str | None = typer.Option(
+            None, "--strategy", help="Argo update strategy: semver (default)|newest-build|digest|alphabetical."
+        ),
+        constraint: str | None = typer.Option(
+            None, "--constraint", help="Argo: semver constraint, or the tag to follow for digest (else IMAGE's tag)."
+        ),
+        allow_tags: str | None = typer.Option(None, "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
+        ignore_tags: list[str] = typer.Option([], "--ignore-tags", help="Argo: glob to ignore (repeatable)."),
+        platforms: str | None = typer.Option(
+            None, "--platforms", help="Argo: os/arch[/variant],... for newest-build (default linux/<this machine>)."
+        ),
+        pattern: str | None = typer.Option(None, "--pattern", help="Flux filterTags.pattern (RE2)."),
+        extract: str | None = typer.Option(None, "--extract", help="Flux filterTags.extract ($1, ${name})."),
+        credentials: str | None = typer.Option(
+            None, "--credentials", help="env:VAR, VAR holding user:password (default: the Docker config)."
+        ),
+        insecure: bool = typer.Option(False, "--insecure", help="Plain HTTP to the registry."),
+        explain: bool = typer.Option(False, "--explain", help="Say why every other tag lost."),
+        state: StateOption = None,
+    ) -> None:
+        """Scan IMAGE's registry now and print the tag the policy selects (tag@digest for digest).
+
+        Exit 0 on a selection, 1 when no tag qualifies or the registry fails, 2 on misuse.
+        """
+        code, text = policy_test(
+            image, semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
+            constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
+            pattern=pattern, extract=extract, credentials=credentials, insecure=insecure, explain=explain,
+            state=state,
+        )
+        if text:
+            print(text, file=sys.stderr if code else sys.stdout, flush=True)
+        raise typer.Exit(code)
