@@ -65,7 +65,7 @@ class FakeRegistry:
         class _Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _handle(self) -> None:
@@ -103,7 +103,7 @@ class FakeRegistry:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def host(self) -> str:
@@ -118,7 +118,9 @@ class FakeRegistry:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and close the port (also when never started: the port then refuses)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> FakeRegistry:
@@ -129,16 +131,10 @@ class FakeRegistry:
 
     def count(self, method: str | None = None, path_contains: str = "") -> int:
         with self._lock:
-            return sum(
-                1
-                for r in self.requests
-                if (method is None or r.method == method) and path_contains in r.path
-            )
+            return sum(1 for r in self.requests if (method is None or r.method == method) and path_contains in r.path)
 
 
-def paginated_tags(
-    repository: str, tags: list[str], page_size: int, *, absolute: str | None = None
-) -> Handler:
+def paginated_tags(repository: str, tags: list[str], page_size: int, *, absolute: str | None = None) -> Handler:
     """A handler that pages `tags` like distribution 3 (``n``, ``last``, ``Link``); others 404."""
 
     def handler(request: FakeRequest) -> FakeReply:

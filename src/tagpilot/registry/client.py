@@ -385,7 +385,7 @@ class RegistryClient:
             try:
                 async with self.limits_for(host):
                     response = await self._send_once(access, method, url, headers, cap, what, follow_redirects)
-            except (httpx.TransportError, TimeoutError) as exc:
+            except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
                 if attempt < self.retries:
                     await self._sleep(self._delay(attempt, None))
                     attempt += 1
@@ -517,7 +517,7 @@ class RegistryClient:
                         body = await self._read_body(response, MiB, what)
                     finally:
                         await response.aclose()
-            except (httpx.TransportError, TimeoutError) as exc:
+            except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
                 if attempt < self.retries:
                     await self._sleep(self._delay(attempt, None))
                     continue
@@ -744,6 +744,8 @@ def _basic_header(creds: Credentials) -> str:
 def _describe_transport_error(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"[:_MAX_ERROR_DETAIL]
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or "connection failed"
         return f"connection failed: {reason[:_MAX_ERROR_DETAIL]}"

@@ -93,10 +93,12 @@ class TokenBucket:
         """Wait until a token is available and take it (FIFO among waiters thanks to the lock)."""
         async with self._lock:
             self._refill()
-            while self._tokens < 1:
-                await self._sleep((1 - self._tokens) / self.rate)
+            # The epsilon and the minimum sleep keep float rounding from spinning forever on a token
+            # that is 0.9999999 full while the clock cannot advance by less than its resolution.
+            while self._tokens < 1 - 1e-9:
+                await self._sleep(max((1 - self._tokens) / self.rate, 1e-4))
                 self._refill()
-            self._tokens -= 1
+            self._tokens = max(0.0, self._tokens - 1)
 
 
 class HostLimits:
