@@ -126,3 +126,31 @@ class UpdateError(TagpilotError):
     """
 
     reason = "UpdateFailed"
+
+
+class GitError(TagpilotError):
+    """A git operation failed (clone, fetch, commit, push). Flux's reason is `GitOperationFailed`."""
+
+    reason = "GitOperationFailed"
+
+
+class GitAuthError(GitError):
+    """The remote refused our credentials, or asked for credentials we do not have."""
+
+    reason = "AuthenticationFailed"
+
+
+class GitTimeout(GitError):
+    """A git command ran longer than the GitRepository's `spec.timeout`; it was killed."""
+
+
+class GitRefNotFound(GitError):
+    """The branch, tag, name, semver range or commit to check out does not exist on the remote."""
+
+
+class GitPushRejected(GitError):
+    """The remote rejected the push: the branch kept moving for every retry, or a hook refused it."""
+
+
+class SigningError(GitError):
+    """A commit could not be signed: the key does not import, is encrypted without a passphrase..."""

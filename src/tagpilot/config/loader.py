@@ -16,7 +16,9 @@ from pydantic import ValidationError
 
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
+from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
 
@@ -27,6 +29,8 @@ KINDS: dict[str, type[Object]] = {
     "ImageRepository": ImageRepository,
     "ImagePolicy": ImagePolicy,
     "Secret": Secret,
+    "GitRepository": GitRepository,
+    "ImageUpdateAutomation": ImageUpdateAutomation,
 }
 
 

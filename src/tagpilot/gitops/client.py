@@ -1,0 +1,394 @@
+"""GitClient: check out a remote into a cached, locked workspace; commit a change; push it safely.
+
+The flow Flux's image-automation-controller runs, with the part Flux lacks: when the push is
+rejected because the branch moved, tagpilot fetches the new tip, resets to it, runs the same update
+again (the caller's `apply`, which recomputes from the files, so the other writer's commits are kept)
+and pushes again, a bounded number of times with jittered backoff. Nothing is ever force-pushed.
+
+This module knows nothing about image policies: `apply(worktree) -> changes` does the rewrite and
+`message(changes) -> str` writes the commit message. No staged difference after `apply` means no commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import random
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from tagpilot.errors import GitError, GitPushRejected, GitRefNotFound, GitTimeout, InvalidPolicy, SigningError
+from tagpilot.gitops.auth import GitAuth, Redactor, config_env, credential_env, ensure_askpass, strip_userinfo
+from tagpilot.gitops.process import GitResult, base_env, raise_for, run_git
+from tagpilot.gitops.signing import SigningKey, signing_config
+from tagpilot.gitops.workspace import CheckoutRef, Workspace, WorkspaceLock, workspace_key
+
+T = TypeVar("T")
+_RETRYABLE = ("fetch first", "non-fast-forward", "stale info")
+CHECKOUT_REF = "refs/tagpilot/checkout"
+
+
+@dataclass
+class PushResult(Generic[T]):
+    """What a successful push did. `changes` is what the last (pushed) `apply` returned."""
+
+    commit: str
+    branch: str | None
+    refspec: str | None
+    pushed_at: datetime
+    attempts: int
+    changes: T | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _PushOutcome:
+    ok: bool
+    retryable: bool
+    detail: str
+
+
+class GitClient:
+    """Runs git for tagpilot. One instance per state directory; safe to share between tasks."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        git: str = "git",
+        ssh: str = "ssh",
+        gpg: str = "gpg",
+        ssh_keygen: str = "ssh-keygen",
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.git, self.ssh, self.gpg, self.ssh_keygen = git, ssh, gpg, ssh_keygen
+        self._extra_env = dict(env or {})
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._backoff, self._max_backoff = backoff, max_backoff
+        self._rng = rng or random.Random()
+        self._askpass: Path | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.state_dir / "workspaces"
+
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = base_env(self._extra_env)
+        if extra:
+            env.update(extra)
+        return env
+
+    async def _git(
+        self, path: Path, args: Sequence[str], *, timeout: float, redact: Redactor, check: bool = True,
+        extra_env: Mapping[str, str] | None = None, input: bytes | None = None,
+    ) -> str:  # fmt: skip
+        result = await run_git(
+            self.git, ["-C", str(path), *args], env=self._env(extra_env), timeout=timeout, redact=redact,
+            input=input, check=check, what=f"git {args[0]}",
+        )  # fmt: skip
+        return result.stdout.strip()
+
+    @contextlib.contextmanager
+    def _cred_env(self, auth: GitAuth | None) -> Any:
+        if self._askpass is None:
+            self._askpass = ensure_askpass(self.state_dir / "bin")
+        with credential_env(auth, askpass=self._askpass, ssh=self.ssh, tmp_root=self.state_dir / "tmp") as env:
+            yield env
+
+    async def _remote(
+        self, path: Path, args: Sequence[str], auth: GitAuth | None, *, timeout: float, redact: Redactor,
+        check: bool = True,
+    ) -> tuple[int, str, str]:  # fmt: skip
+        """A git command that talks to the remote: credentials for this one process only."""
+        with self._cred_env(auth) as cred:
+            result = await run_git(
+                self.git, ["-C", str(path), *args], env=self._env(cred), timeout=timeout, redact=redact,
+                check=check, what=f"git {args[0]}",
+            )  # fmt: skip
+        return result.returncode, result.stdout, result.stderr
+
+    # -- prepare ----------------------------------------------------------------------------------
+
+    async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float) -> Workspace:
+        """A locked workspace with `ref` of `url` checked out (detached) and a clean tree.
+
+        The first use makes a shallow clone (`init` + `fetch --depth 1`); later uses fetch and hard-reset
+        to the remote tip, discarding anything a previous, interrupted run left behind.
+        """
+        _check_url(url)
+        key = workspace_key(url, ref)
+        path = self.workspaces_dir / key
+        lock = WorkspaceLock(self.workspaces_dir / f"{key}.lock")
+        await lock.acquire()
+        try:
+            redact = Redactor(auth.secrets() if auth else [])
+            await self._init(path, url, timeout=timeout, redact=redact)
+            head, branch = await self._fetch_ref(path, ref, auth, timeout=timeout, redact=redact, url=url)
+            await self._reset(path, ["--detach", head], timeout=timeout, redact=redact)
+            return Workspace(path=path, url=url, ref=ref, timeout=timeout, head=head, checkout_branch=branch,
+                             auth=auth, lock=lock)  # fmt: skip
+        except BaseException:
+            lock.release()
+            raise
+
+    @contextlib.asynccontextmanager
+    async def checkout(
+        self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float
+    ) -> AsyncIterator[Workspace]:
+        """`prepare` as a context manager: the workspace lock is released when the block ends."""
+        ws = await self.prepare(url, ref, auth, timeout=timeout)
+        try:
+            yield ws
+        finally:
+            ws.release()
+
+    async def _init(self, path: Path, url: str, *, timeout: float, redact: Redactor) -> None:
+        if not (path / ".git").is_dir():
+            if path.exists():  # a clone interrupted before `git init` finished
+                shutil.rmtree(path)
+            path.mkdir(parents=True)
+            await self._git(path, ["init", "--quiet"], timeout=timeout, redact=redact)
+            await self._git(path, ["remote", "add", "origin", url], timeout=timeout, redact=redact)
+        else:
+            await self._git(path, ["remote", "set-url", "origin", url], timeout=timeout, redact=redact)
+        # a previous run killed mid-operation may leave index.lock behind; we hold the workspace lock
+        (path / ".git" / "index.lock").unlink(missing_ok=True)
+
+    async def _fetch_ref(
+        self, path: Path, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float, redact: Redactor, url: str
+    ) -> tuple[str, str | None]:
+        """Fetch what `ref` names; return (commit, branch to push to by default or None)."""
+        where = f"{strip_userinfo(url)}"
+        fetch = ["fetch", "--quiet", "--no-tags", "--depth", "1", "origin"]
+
+        async def fetch_into(src: str, dst: str) -> str:
+            try:
+                await self._remote(path, [*fetch, f"+{src}:{dst}"], auth, timeout=timeout, redact=redact)
+            except GitRefNotFound:
+                raise GitRefNotFound(f"{ref.describe()} not found in {where}") from None
+            return await self._git(path, ["rev-parse", "--verify", f"{dst}^{{commit}}"], timeout=timeout,
+                                   redact=redact)  # fmt: skip
+
+        if ref.commit:
+            return await self._fetch_commit(path, ref, auth, timeout=timeout, redact=redact, where=where), ref.branch
+        if ref.name:
+            branch = ref.name.removeprefix("refs/heads/") if ref.name.startswith("refs/heads/") else None
+            return await fetch_into(ref.name, CHECKOUT_REF), branch
+        if ref.semver:
+            tag = await self._resolve_semver(path, ref.semver, auth, timeout=timeout, redact=redact, where=where)
+            return await fetch_into(f"refs/tags/{tag}", CHECKOUT_REF), None
+        if ref.tag:
+            return await fetch_into(f"refs/tags/{ref.tag}", CHECKOUT_REF), None
+        branch = ref.branch or "master"
+        return await fetch_into(f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"), branch
+
+    async def _fetch_commit(
+        self, path: Path, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float, redact: Redactor, where: str
+    ) -> str:
+        assert ref.commit is not None
+        if len(ref.commit) == 40:
+            args = ["fetch", "--quiet", "--no-tags", "--depth", "1", "origin", ref.commit]
+            code, _, _ = await self._remote(path, args, auth, timeout=timeout, redact=redact, check=False)
+            if code == 0:
+                return ref.commit.lower()
+        # servers that refuse unadvertised objects, or an abbreviated id: fetch the history and look
+        src = f"refs/heads/{ref.branch}" if ref.branch else "refs/heads/*"
+        dst = f"refs/remotes/origin/{ref.branch}" if ref.branch else "refs/remotes/origin/*"
+        shallow = await self._git(path, ["rev-parse", "--is-shallow-repository"], timeout=timeout, redact=redact)
+        args = ["fetch", "--quiet", "--no-tags", *(["--unshallow"] if shallow == "true" else []), "origin",
+                f"+{src}:{dst}"]  # fmt: skip
+        await self._remote(path, args, auth, timeout=timeout, redact=redact)
+        try:
+            return await self._git(path, ["rev-parse", "--verify", f"{ref.commit}^{{commit}}"], timeout=timeout,
+                                   redact=redact)  # fmt: skip
+        except GitError:
+            raise GitRefNotFound(f"commit {ref.commit!r} not found in {where}") from None
+
+    async def _resolve_semver(
+        self, path: Path, range_: str, auth: GitAuth | None, *, timeout: float, redact: Redactor, where: str
+    ) -> str:
+        """The highest tag satisfying `range_` (Masterminds semver, as Flux's source-controller)."""
+        from tagpilot.policy.semver import parse_constraint, parse_version
+
+        try:
+            constraint = parse_constraint(range_)
+        except InvalidPolicy as exc:
+            raise GitError(f"invalid semver range {range_!r} in spec.ref.semver: {exc}") from None
+        _, out, _ = await self._remote(path, ["ls-remote", "--tags", "--refs", "origin"], auth, timeout=timeout,
+                                       redact=redact)  # fmt: skip
+        best = None
+        for line in out.splitlines():
+            _, _, name = line.partition("\t")
+            tag = name.removeprefix("refs/tags/")
+            version = parse_version(tag)
+            if version is not None and constraint.check(version) and (best is None or version.key > best.key):
+                best = version
+        if best is None:
+            raise GitRefNotFound(f"no tag in {where} satisfies semver range {range_!r}")
+        return best.original
+
+    async def _reset(self, path: Path, target: list[str], *, timeout: float, redact: Redactor) -> None:
+        await self._git(path, ["checkout", "--quiet", "--force", *target], timeout=timeout, redact=redact)
+        await self._git(path, ["clean", "-ffdxq"], timeout=timeout, redact=redact)
+
+    # -- commit and push --------------------------------------------------------------------------
+
+    async def commit_and_push(
+        self,
+        ws: Workspace,
+        *,
+        apply: Callable[[Path], Awaitable[T] | T],
+        message: Callable[[T], str],
+        author: tuple[str | None, str],
+        signing: SigningKey | None = None,
+        push_branch: str | None = None,
+        refspec: str | None = None,
+        push_options: Sequence[str] = (),
+        retries: int = 4,
+    ) -> PushResult[T] | None:
+        """Apply, commit and push; None when `apply` changed nothing (no commit is made).
+
+        `push_branch` defaults to the checkout branch (unless only `refspec` is given, as in Flux).
+        A different push branch that exists remotely is checked out and built on; otherwise it is
+        created from the checkout. On a non-fast-forward rejection: fetch, reset, re-apply, push again,
+        at most `retries` more times. A refspec is pushed once the branch push has succeeded.
+        """
+        if ws.lock is not None and not ws.lock.held:
+            raise GitError("the workspace was released; prepare it again")
+        redact = Redactor(ws.auth.secrets() if ws.auth else [])
+        target = push_branch or (None if refspec else ws.checkout_branch)
+        if target is None and refspec is None:
+            raise GitError(f"nothing to push to: {ws.ref.describe()} is not a branch; set spec.git.push.branch")
+        _check_refspec(refspec, ws.checkout_branch)
+        local = target or ws.checkout_branch or "tagpilot"
+        base_branch = target or ws.checkout_branch
+        need_sync = target is not None and target != ws.checkout_branch
+        attempts = 0
+        while True:
+            attempts += 1
+            base = ws.head
+            if need_sync and base_branch is not None:
+                base = await self._sync(ws, base_branch, redact)
+            await self._reset(ws.path, ["-B", local, base], timeout=ws.timeout, redact=redact)
+            changes = apply(ws.path)
+            if inspect.isawaitable(changes):
+                changes = await changes
+            sha = await self._commit(ws, message(changes), author, signing, redact)  # type: ignore[arg-type]
+            if sha is None:
+                return None
+            spec = f"HEAD:refs/heads/{target}" if target else refspec
+            assert spec is not None
+            outcome = await self._push(ws, spec, push_options, redact)
+            if outcome.ok:
+                break
+            if not outcome.retryable or attempts > retries:
+                raise GitPushRejected(
+                    f"push to {strip_userinfo(ws.url)} ({spec}) rejected after {attempts} attempt(s): {outcome.detail}"
+                )
+            await asyncio.sleep(self._jitter(attempts))
+            need_sync = True
+        if target and refspec:
+            outcome = await self._push(ws, refspec, push_options, redact)
+            if not outcome.ok:
+                raise GitPushRejected(
+                    f"commit {sha[:7]} was pushed to branch {target!r}, but the push of refspec {refspec!r} "
+                    f"to {strip_userinfo(ws.url)} was rejected: {outcome.detail}"
+                )
+        ws.head = sha
+        return PushResult(commit=sha, branch=target, refspec=refspec, pushed_at=self._clock(), attempts=attempts,
+                          changes=changes)  # type: ignore[arg-type]  # fmt: skip
+
+    def _jitter(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base·2^(attempt-1))], so racing writers spread out."""
+        return self._rng.uniform(0, min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
+
+    async def _sync(self, ws: Workspace, branch: str, redact: Redactor) -> str:
+        """Fetch `branch`'s current tip; a push branch that does not exist yet starts at the checkout."""
+        tracking = f"refs/remotes/origin/{branch}"
+        args = ["fetch", "--quiet", "--no-tags", "--depth", "1", "origin", f"+refs/heads/{branch}:{tracking}"]
+        try:
+            await self._remote(ws.path, args, ws.auth, timeout=ws.timeout, redact=redact)
+        except GitRefNotFound:
+            if branch == ws.checkout_branch:
+                raise GitRefNotFound(f"branch {branch!r} no longer exists in {strip_userinfo(ws.url)}") from None
+            if ws.checkout_branch is not None:  # new push branch: from the checkout branch's current tip
+                return await self._sync(ws, ws.checkout_branch, redact)
+            return ws.head
+        return await self._git(ws.path, ["rev-parse", "--verify", f"{tracking}^{{commit}}"], timeout=ws.timeout,
+                               redact=redact)  # fmt: skip
+
+    async def _commit(
+        self, ws: Workspace, text: str, author: tuple[str | None, str], signing: SigningKey | None, redact: Redactor
+    ) -> str | None:
+        await self._git(ws.path, ["add", "--all"], timeout=ws.timeout, redact=redact)
+        code = await run_git(self.git, ["-C", str(ws.path), "diff", "--cached", "--quiet"], env=self._env(),
+                             timeout=ws.timeout, redact=redact, check=False)  # fmt: skip
+        if code.returncode == 0:
+            return None
+        name, email = author
+        ident = {
+            "GIT_AUTHOR_NAME": name or email,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name or email,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        env = self._env(ident)
+        if self._askpass is None:
+            self._askpass = ensure_askpass(self.state_dir / "bin")
+        env["SSH_ASKPASS"] = str(self._askpass)
+        async with signing_config(signing, env, gpg=self.gpg, ssh_keygen=self.ssh_keygen) as (pairs, extra):
+            env.update(extra)
+            env.update(config_env(pairs))
+            try:
+                await run_git(self.git, ["-C", str(ws.path), "commit", "--quiet", "--no-verify", "--cleanup=verbatim",
+                                         "--file=-"], env=env, timeout=ws.timeout, redact=redact,
+                              input=text.encode("utf-8"), what="git commit")  # fmt: skip
+            except GitError as exc:
+                if signing is None or isinstance(exc, GitTimeout):
+                    raise
+                raise SigningError(f"could not sign the commit with the {signing.kind} key: {exc}") from None
+        return await self._git(ws.path, ["rev-parse", "HEAD"], timeout=ws.timeout, redact=redact)
+
+    async def _push(self, ws: Workspace, spec: str, options: Sequence[str], redact: Redactor) -> _PushOutcome:
+        args = ["push", "--porcelain", *[f"--push-option={o}" for o in options], "origin", spec]
+        code, out, err = await self._remote(ws.path, args, ws.auth, timeout=ws.timeout, redact=redact, check=False)
+        refs = [line for line in out.splitlines() if line[:1] in "!= +-*" and line.count("\t") >= 2]
+        if code == 0 and refs:
+            return _PushOutcome(True, False, "")
+        rejected = [line for line in refs if line.startswith("!")]
+        if not rejected:
+            raise_for(GitResult(code, out, err), "git push", redact)
+        summary = rejected[0].split("\t", 2)[2]
+        retryable = summary.startswith("[rejected]") and any(r in summary for r in _RETRYABLE)
+        detail = redact(summary)
+        hints = [ln.removeprefix("remote: ") for ln in err.splitlines() if ln.startswith("remote: ")]
+        if hints and not retryable:
+            detail += " (" + redact("; ".join(h.strip() for h in hints if h.strip())) + ")"
+        return _PushOutcome(False, retryable, detail)
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.password is not None:
+        raise GitError(f"{strip_userinfo(url)}: credentials in the URL are not allowed; use the Secret")
+
+
+def _check_refspec(refspec: str | None, checkout_branch: str | None) -> None:
+    """A `+src:dst` refspec would force-push; refuse it when it targets the checkout branch."""
+    if not refspec or not refspec.startswith("+") or checkout_branch is None:
+        return
+    dst = refspec[1:].partition(":")[2] or refspec[1:]
+    if dst in (checkout_branch, f"refs/heads/{checkout_branch}"):
+        raise GitError(f"refspec {refspec!r} would force-push the checkout branch {checkout_branch!r}")
