@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagpilot import __version__
-from tagpilot.cli import policy_eval, reconcile, template_cmd, update_cmd
+from tagpilot.cli import policy_eval, policy_test, reconcile, template_cmd, update_cmd
 from tagpilot.cli import scan as scan_cmd
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ reconcile.register(app, get_app)
 policy_app = typer.Typer(help="Evaluate and test image policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 policy_eval.register(policy_app)
+policy_test.register(policy_app)
 update_cmd.register(app)
 template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
 app.add_typer(template_app, name="template")

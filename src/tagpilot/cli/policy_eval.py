@@ -36,7 +36,7 @@ __all__ = ["eval_batch", "eval_policy", "register"]
 USAGE = 2
 
 
-def _explain_lines(verdicts: Sequence[TagVerdict] | None) -> list[str]:
+def explain_lines(verdicts: Sequence[TagVerdict] | None) -> list[str]:
     if not verdicts:
         return []
     width = max(len(v.outcome) for v in verdicts)
@@ -130,14 +130,14 @@ def eval_policy(
                 flux = FluxPolicy.numerical(numerical or "asc", pattern=pattern, extract=extract)
             sel = select_flux(tags, flux, explain=explain)
     except SelectionFailed as e:
-        return 1, "\n".join([f"error: {e}", *(_explain_lines(e.verdicts) if explain else [])])
+        return 1, "\n".join([f"error: {e}", *(explain_lines(e.verdicts) if explain else [])])
     except TagpilotError as e:
         return 1, f"error: {e}"
     except ValueError as e:
         return 1, f"error: {e}"
     out = [sel.value if strategy is not None and sel.value != sel.tag else sel.tag]
     if explain:
-        out.extend(_explain_lines(sel.verdicts))
+        out.extend(explain_lines(sel.verdicts))
     return 0, "\n".join(out)
 
 

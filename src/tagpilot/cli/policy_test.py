@@ -25,7 +25,7 @@ from pathlib import Path
 import typer
 
 from tagpilot.cli.common import StateOption, open_store
-from tagpilot.cli.policy_eval import _explain_lines
+from tagpilot.cli.policy_eval import explain_lines
 from tagpilot.engine.live_policy import test_policy
 from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
 from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
@@ -208,12 +208,12 @@ def policy_test(
     try:
         selection = asyncio.run(_run(access, flux, argo, explain, state))
     except SelectionFailed as exc:
-        return 1, "\n".join([f"error: {ref.name}: {exc}", *(_explain_lines(exc.verdicts) if explain else [])])
+        return 1, "\n".join([f"error: {ref.name}: {exc}", *(explain_lines(exc.verdicts) if explain else [])])
     except TagpilotError as exc:
         return 1, f"error: {exc}"
     out = [selection.value if argo is not None and selection.value != selection.tag else selection.tag]
     if explain:
-        out.extend(_explain_lines(selection.verdicts))
+        out.extend(explain_lines(selection.verdicts))
     return 0, "\n".join(out)
 
 
@@ -222,7 +222,9 @@ def register(policy_app: typer.Typer) -> None:
 
     @policy_app.command("test")
     def test_command(
-        image: str = typer.Argument(..., help="Repository, or repository:CONSTRAINT (nginx:~1.26, app:latest)."),
+        image: str = typer.Argument(
+            ..., metavar="IMAGE", help="Repository, or repository:CONSTRAINT (nginx:~1.26, app:latest)."
+        ),
         semver: str | None = typer.Option(None, "--semver", help="Flux semver range (Masterminds syntax)."),
         alphabetical: str | None = typer.Option(None, "--alphabetical", help="Flux alphabetical order: asc|desc."),
         numerical: str | None = typer.Option(None, "--numerical", help="Flux numerical order: asc|desc."),
@@ -235,7 +237,10 @@ def register(policy_app: typer.Typer) -> None:
         allow_tags: str | None = typer.Option(None, "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
         ignore_tags: list[str] = typer.Option([], "--ignore-tags", help="Argo: glob to ignore (repeatable)."),
         platforms: str | None = typer.Option(
-            None, "--platforms", help="Argo: os/arch[/variant],... for newest-build (default linux/<this machine>)."
+            None,
+            "--platforms",
+            help="Argo: platforms for newest-build, e.g. linux/amd64,linux/arm64/v8 "
+            "(default: linux on this machine's architecture).",
         ),
         pattern: str | None = typer.Option(None, "--pattern", help="Flux filterTags.pattern (RE2)."),
         extract: str | None = typer.Option(None, "--extract", help="Flux filterTags.extract ($1, ${name})."),

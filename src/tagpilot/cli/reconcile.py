@@ -1,14 +1,16 @@
-"""`tagpilot reconcile` and `tagpilot get policies`.
+"""`tagpilot reconcile`, `tagpilot get policies` and `tagpilot get automations`.
 
 `reconcile` runs one round of the controllers, in dependency order: scan the ImageRepositories that
-are due, then evaluate every ImagePolicy against the stored tags.
+are due, evaluate every ImagePolicy against the stored tags, then run every ImageUpdateAutomation
+(commit and push, or with `--dry-run` print the diff and the commit message and push nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -27,17 +29,22 @@ from tagpilot.cli.common import (
     sorted_objects,
     stored_views,
 )
+from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+from tagpilot.engine.automation import AutomationOutcome, AutomationReconciler
 from tagpilot.engine.policies import PolicyReconciler, latest_text
 from tagpilot.engine.scan import Scanner
 from tagpilot.engine.status import object_view
+from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 
 
-async def _reconcile(files: list[Path], state: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+async def _reconcile(files: list[Path], state: Path | None, dry_run: bool
+                     ) -> tuple[list[dict[str, Any]], list[str], list[AutomationOutcome]]:
     config = load(files)
     views: list[dict[str, Any]] = []
     failures: list[str] = []
+    automations: list[AutomationOutcome] = []
     with open_store(state) as store:
         async with RegistryClient(cache=store) as client:
             scans = await Scanner(config, store, client).scan_all(
@@ -51,7 +58,15 @@ async def _reconcile(files: list[Path], state: Path | None) -> tuple[list[dict[s
                 views.append(object_view(outcome.policy, outcome.status))
                 if not outcome.ok:
                     failures.append(f"{outcome.policy.ref}: {outcome.error}")
-    return views, failures
+        runner = AutomationReconciler(config, store, GitClient(store.path.parent))
+        results = await asyncio.gather(*(runner.reconcile(a, dry_run=dry_run)
+                                         for a in sorted_objects(config, ImageUpdateAutomation)))
+        for result in results:
+            automations.append(result)
+            views.append(object_view(result.automation, result.status))
+            if not result.ok:
+                failures.append(f"{result.automation.ref}: {result.error}")
+    return views, failures, automations
 
 
 def _summary_rows(views: list[dict[str, Any]]) -> list[list[str]]:
@@ -64,18 +79,38 @@ def _summary_rows(views: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def _print_dry_run(outcomes: list[AutomationOutcome]) -> None:
+    for outcome in outcomes:
+        if not outcome.ok or outcome.skipped:
+            continue
+        if not outcome.diff:
+            print(f"# {outcome.automation.ref}: no change")
+            continue
+        print(f"# {outcome.automation.ref}: would commit {len(outcome.files)} file(s) with the message:")
+        print("\n".join(f"#   {line}" for line in outcome.message.splitlines()) or "#")
+        sys.stdout.write(outcome.diff if outcome.diff.endswith("\n") else outcome.diff + "\n")
+
+
 def reconcile(
     files: FilesOption = [],  # noqa: B006 - typer needs a literal default
     output: OutputOption = Output.table,
     state: StateOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff and commit message; push nothing.")]
+    = False,
 ) -> None:
-    """Run every controller once: scan the ImageRepositories that are due, then evaluate every ImagePolicy.
+    """Run every controller once: scan what is due, evaluate every ImagePolicy, run every ImageUpdateAutomation.
 
     Exit 0 on success, 1 if any object failed, 2 for invalid configuration.
     """
-    views, failures = run_guarded(lambda: asyncio.run(_reconcile(files, state)))
+    views, failures, automations = run_guarded(lambda: asyncio.run(_reconcile(files, state, dry_run)))
     if output is Output.json:
+        if dry_run:
+            for view, outcome in zip((v for v in views if v["kind"] == "ImageUpdateAutomation"), automations,
+                                     strict=True):
+                view["dryRun"] = {"files": outcome.files, "diff": outcome.diff, "message": outcome.message}
         print_json(views)
+    elif dry_run:
+        _print_dry_run(automations)
     else:
         print_table(["KIND", "NAMESPACE", "NAME", "READY", "MESSAGE"], _summary_rows(views))
     for failure in failures:
@@ -102,7 +137,28 @@ def get_policies(
     print_table(["NAMESPACE", "NAME", "LATEST IMAGE", "READY", "MESSAGE"], rows)
 
 
+def get_automations(
+    files: FilesOption = [],  # noqa: B006
+    output: OutputOption = Output.table,
+    state: StateOption = None,
+) -> None:
+    """Show the stored status of every ImageUpdateAutomation (last run, last push, Ready)."""
+    views = run_guarded(lambda: stored_views(files, state, ImageUpdateAutomation))
+    if output is Output.json:
+        print_json(views)
+        return
+    rows = []
+    for view in views:
+        status = view["status"]
+        ready, message = condition_summary(status)
+        rows.append([view["namespace"], view["name"], status.get("lastAutomationRunTime", "-"),
+                     (status.get("lastPushCommit") or "-")[:7], status.get("lastPushTime", "-"), ready, message])
+    print_table(["NAMESPACE", "NAME", "LAST RUN", "LAST PUSH", "PUSHED AT", "READY", "MESSAGE"], rows)
+
+
 def register(app: typer.Typer, get_app: typer.Typer) -> None:
     app.command("reconcile")(reconcile)
     get_app.command("policies")(get_policies)
     get_app.command("policy", hidden=True)(get_policies)
+    get_app.command("automations")(get_automations)
+    get_app.command("automation", hidden=True)(get_automations)

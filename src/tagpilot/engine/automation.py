@@ -1,0 +1,176 @@
+"""Reconciling ImageUpdateAutomations: write the policies' choices into the git repository.
+
+Flux's image-automation-controller without a cluster: check out the GitRepository (a cached, locked
+workspace), apply the setters markers of the selected ImagePolicies under `update.path` with the
+byte-exact rewriter, render the commit message from the Go template, commit (signed if asked) and
+push. When the push is rejected because the branch moved, `GitClient.commit_and_push` fetches the
+new tip and runs `apply` again there, so the same policy results land on top of the other writer's
+commits. No change means no commit. Status mirrors Flux's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
+from tagpilot.config.flux_image import ImagePolicy
+from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.loader import Config
+from tagpilot.engine.commit_data import build_commit_data, render_commit_message
+from tagpilot.engine.status import mark_failed, mark_ready, rfc3339, spec_hash
+from tagpilot.errors import TagpilotError
+from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
+from tagpilot.store import Store
+from tagpilot.update import ImageRef, TreeResult, update_tree
+
+KIND = "ImageUpdateAutomation"
+DEPENDENCY_NOT_READY = "DependencyNotReady"
+
+
+@dataclass
+class AutomationOutcome:
+    automation: ImageUpdateAutomation
+    status: dict[str, Any]
+    ok: bool
+    skipped: str | None = None
+    error: str | None = None
+    commit: str | None = None
+    # dry runs: what would be committed
+    diff: str = ""
+    message: str = ""
+    files: list[str] = field(default_factory=list)
+
+
+def selected_policies(config: Config, store: Store, automation: ImageUpdateAutomation
+                      ) -> dict[tuple[str, str], ImageRef]:
+    """The automation's namespace's ImagePolicies that match `policySelector` and have a `latestRef`."""
+    chosen: dict[tuple[str, str], ImageRef] = {}
+    for policy in config.of_kind(ImagePolicy):
+        if policy.namespace != automation.namespace:
+            continue
+        if not selector_matches(automation.spec.policy_selector, policy.metadata.labels):
+            continue
+        stored = store.get_object(policy.kind, policy.namespace, policy.name)
+        latest = (stored.status if stored else {}).get("latestRef")
+        if latest and latest.get("tag"):
+            chosen[(policy.namespace, policy.name)] = ImageRef(
+                name=latest["name"], tag=latest["tag"], digest=latest.get("digest"))
+    return chosen
+
+
+class AutomationReconciler:
+    """Runs ImageUpdateAutomations: one at a time per workspace (the GitClient's lock), many in parallel."""
+
+    def __init__(self, config: Config, store: Store, git: GitClient, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config = config
+        self.store = store
+        self.git = git
+        self.clock = clock
+
+    async def reconcile(self, automation: ImageUpdateAutomation, *, dry_run: bool = False) -> AutomationOutcome:
+        generation = self.store.observe_spec(KIND, automation.namespace, automation.name,
+                                             spec_hash(automation.spec.to_yaml_dict()))
+        stored = self.store.get_object(KIND, automation.namespace, automation.name)
+        status = copy.deepcopy(stored.status) if stored else {}
+        if automation.spec.suspend:
+            return AutomationOutcome(automation, status, ok=True, skipped="suspended")
+        try:
+            outcome = await self._run(automation, status, generation, dry_run=dry_run)
+        except TagpilotError as exc:
+            mark_failed(status, exc.reason, str(exc), self.clock(), generation,
+                        stalled=isinstance(exc, _Stalled))
+            outcome = AutomationOutcome(automation, status, ok=False, error=str(exc))
+        if not dry_run:
+            self.store.set_status(KIND, automation.namespace, automation.name, outcome.status)
+        return outcome
+
+    def _source(self, automation: ImageUpdateAutomation) -> GitRepository:
+        ref = automation.spec.source_ref
+        namespace = ref.namespace or automation.namespace
+        source = self.config.get(GitRepository, namespace, ref.name)
+        if source is None:
+            raise _Stalled(f"spec.sourceRef: GitRepository {namespace}/{ref.name} is not in the configuration",
+                           reason=DEPENDENCY_NOT_READY)
+        unsupported = source.spec.unsupported_fields()
+        if unsupported:
+            raise _Stalled(f"GitRepository {namespace}/{ref.name}: {', '.join(unsupported)} not supported yet",
+                           reason="UnsupportedField")
+        return source
+
+    async def _run(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
+                   dry_run: bool) -> AutomationOutcome:
+        now = self.clock()
+        spec = automation.spec
+        if spec.git is None:
+            raise _Stalled("spec.git is required (commit author, optional checkout and push)")
+        source = self._source(automation)
+        secret = None
+        if source.spec.secret_ref is not None:
+            secret = self.config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
+                                        field_name="spec.secretRef")
+        auth = auth_from_secret(secret)
+        checkout = CheckoutRef.from_spec(spec.git.checkout.ref if spec.git.checkout else source.spec.ref)
+        signing = None
+        if spec.git.commit.signing_key is not None:
+            key_secret = self.config.secret(automation.namespace, spec.git.commit.signing_key.secret_ref.name,
+                                            referenced_by=automation, field_name="spec.git.commit.signingKey")
+            signing = signing_key_from_secret(key_secret, spec.git.commit.signing_key.type)
+        policies = selected_policies(self.config, self.store, automation)
+        images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
+
+        def message_for(result: TreeResult) -> str:
+            data = build_commit_data(automation.namespace, automation.name, result.changes, images,
+                                     spec.git.commit.message_template_values)  # type: ignore[union-attr]
+            return render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
+
+        def apply(root: Path) -> TreeResult:
+            # GitClient decides "no change" from what git sees staged, not from this result
+            return update_tree(root, spec.update_path, policies, dry_run=dry_run)
+
+        author = (spec.git.commit.author.name, spec.git.commit.author.email)
+        async with await self.git.prepare(source.spec.url, checkout, auth,
+                                          timeout=source.spec.timeout_seconds) as workspace:
+            try:
+                branch, refspec = spec.push_targets(workspace.checkout_branch)
+            except ValueError as exc:
+                raise _Stalled(str(exc)) from None
+            if dry_run:
+                result = apply(workspace.path)
+                outcome = AutomationOutcome(automation, status, ok=True)
+                if result.files:
+                    outcome.diff = "".join(f.diff for f in result.files)
+                    outcome.message = message_for(result)
+                    outcome.files = [f.path for f in result.files]
+                return outcome
+            pushed = await self.git.commit_and_push(
+                workspace, apply=apply, message=message_for, author=author, signing=signing,
+                push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
+            )
+        status["lastAutomationRunTime"] = rfc3339(now)
+        status["observedPolicies"] = {
+            name: {k: v for k, v in (("name", ref.name), ("tag", ref.tag), ("digest", ref.digest)) if v}
+            for (_ns, name), ref in sorted(policies.items())
+        }
+        if pushed is None:
+            mark_ready(status, "repository up-to-date", now, generation)
+            return AutomationOutcome(automation, status, ok=True)
+        status["lastPushCommit"] = pushed.commit
+        status["lastPushTime"] = rfc3339(pushed.pushed_at)
+        target = pushed.branch or pushed.refspec
+        mark_ready(status, f"pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
+        return AutomationOutcome(automation, status, ok=True, commit=pushed.commit,
+                                 files=[f.path for f in pushed.changes.files] if pushed.changes else [])
+
+
+class _Stalled(TagpilotError):
+    """A failure that retrying cannot fix (missing source, unsupported field, bad spec)."""
+
+    def __init__(self, message: str, *, reason: str = "InvalidSpec") -> None:
+        super().__init__(message)
+        self.reason = reason
