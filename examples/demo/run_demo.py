@@ -1,9 +1,12 @@
 """`make demo`: tagpilot's main job end to end on local defaults, with real servers.
 
-It starts the CNCF registry (Debian's `docker-registry`) on 127.0.0.1, pushes a few images the way
-a CI pipeline would, writes a Flux-style configuration, and runs tagpilot against it, printing each
-command and its output. Everything lives under ./demo-work (state included) and the registry stops
-at the end. The same fixtures serve the test suite (tests/fixtures).
+It starts the CNCF registry (Debian's `docker-registry`) on 127.0.0.1 and a bare git repository
+(the deployment repository, reached over file://), pushes a few images the way a CI pipeline would,
+writes a Flux-style configuration (ImageRepository, ImagePolicy, GitRepository,
+ImageUpdateAutomation), and runs tagpilot against it, printing each command and its output: scan,
+policies, a dry run, the real commit and push, then a new image and the next update. Everything lives
+under ./demo-work (state included) and the registry stops at the end. The same fixtures serve the
+test suite (tests/fixtures).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.git import GitRemote, git_env  # noqa: E402
 from tests.fixtures.pusher import push_image, push_tags  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
 
@@ -82,6 +86,104 @@ spec:
     return config
 
 
+def write_automation(config: Path, registry: RegistryServer, remote: GitRemote) -> None:
+    (config / "automation.yaml").write_text(f"""\
+# The policies: the newest stable podinfo, and the newest main-branch build of devops-demo
+# (tags `main-<sha>-<unix time>`, ordered by the timestamp, as in the Flux tutorial).
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: podinfo
+  namespace: apps
+spec:
+  imageRepositoryRef:
+    name: podinfo
+  policy:
+    semver:
+      range: ">=6.0.0"
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta1
+kind: ImagePolicy
+metadata:
+  name: devops-demo
+  namespace: apps
+spec:
+  imageRepositoryRef:
+    name: devops-demo
+  filterTags:
+    pattern: "^main-[a-fA-F0-9]+-(?P<ts>.*)"
+    extract: "$ts"
+  policy:
+    numerical:
+      order: asc
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: fleet
+  namespace: apps
+spec:
+  url: {remote.url}
+  interval: 1m
+  ref:
+    branch: main
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta1
+kind: ImageUpdateAutomation
+metadata:
+  name: fleet
+  namespace: apps
+spec:
+  interval: 3m
+  sourceRef:
+    kind: GitRepository
+    name: fleet
+  git:
+    checkout:
+      ref:
+        branch: main
+    commit:
+      author:
+        email: tagpilot@example.invalid
+        name: tagpilot
+      messageTemplate: 'skip-ci: {{{{range .Updated.Images}}}}{{{{println .}}}}{{{{end}}}}'
+    push:
+      branch: main
+  update:
+    path: ./apps
+    strategy: Setters
+""")
+
+
+def seed_fleet(remote: GitRemote, registry: RegistryServer) -> None:
+    remote.commit({
+        "apps/podinfo/deployment.yaml": f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+  namespace: apps
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers:
+        - name: podinfo
+          image: {registry.host}/demo/podinfo:6.0.0 # {{"$imagepolicy": "apps:podinfo"}}
+          ports:
+            - containerPort: 9898   # kept exactly as written
+""",
+        "apps/devops-demo/values.yaml": f"""\
+# Helm values: the chart is rendered by Argo CD / Flux, tagpilot only edits the marked fields
+image:
+  repository: {registry.host}/cnych/devops-demo # {{"$imagepolicy": "apps:devops-demo:name"}}
+  tag: "main-25de3e1a-1695469144"   # {{"$imagepolicy": "apps:devops-demo:tag"}}
+resources: {{limits: {{cpu: 100m}}}}
+""",
+        "README.md": "The deployment repository of the demo.\n",
+    }, message="initial manifests")
+
+
 def main() -> int:
     if shutil.which("docker-registry") is None:
         print("docker-registry is not installed: run `make demo` as root (it installs it) or "
@@ -113,7 +215,33 @@ def main() -> int:
 
         banner("the stored status, as `kubectl get imagerepository -o json` would show it")
         proc = tagpilot("get", "repositories", "-f", str(config / "repositories.yaml"), "-o", "json")
-        banner("done: state in demo-work/state, configuration in demo-work/config")
+
+        # the deployment repository and the automation that keeps it up to date
+        (config / "repositories.yaml").write_text(
+            (config / "repositories.yaml").read_text().split("---\napiVersion: image.toolkit.fluxcd.io/v1\n"
+                                                          "kind: ImageRepository\nmetadata:\n  name: missing")[0])
+        remote = GitRemote.create(WORK / "git", "fleet.git", env=git_env(WORK / "git-home"))
+        seed_fleet(remote, registry)
+        write_automation(config, registry, remote)
+        banner(f"a deployment repository at {remote.url}; what would change (nothing is pushed)")
+        tagpilot("reconcile", "-f", str(config), "--dry-run")
+
+        banner("reconcile: scan what is due, evaluate the policies, commit and push")
+        tagpilot("reconcile", "-f", str(config))
+        tagpilot("get", "policies", "-f", str(config))
+        print("$ git log -1 --stat (the deployment repository)")
+        print(remote.git("log", "-1", "--stat", "--format=%h %an%n%n%B", "main"))
+
+        banner("CI pushes a new build; tagpilot picks it up (no change → no commit on the run after)")
+        push_tags(registry, "cnych/devops-demo", ["main-0c0ffee0-1695480000"])
+        print("pushed cnych/devops-demo:main-0c0ffee0-1695480000")
+        tagpilot("scan", "-f", str(config))
+        tagpilot("reconcile", "-f", str(config))
+        print("$ git show --format=%s main (only the marked characters changed)")
+        print(remote.git("show", "--format=%s", "main"))
+        tagpilot("reconcile", "-f", str(config))
+        tagpilot("get", "automations", "-f", str(config))
+        banner("done: state in demo-work/state, configuration in demo-work/config, remote in demo-work/git")
     finally:
         registry.stop()
     return 0
