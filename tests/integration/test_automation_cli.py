@@ -105,7 +105,7 @@ def test_update_commit_push_and_no_change_no_commit(registry: RegistryServer, re
     assert view["status"]["lastPushCommit"] == head
     assert view["status"]["observedPolicies"] == {"app": {"name": image, "tag": "1.1.0"}}
     ready = next(c for c in view["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["message"] == f"pushed commit '{head[:7]}' to branch 'main'"
+    assert ready["message"] == f"committed and pushed commit '{head[:7]}' to branch 'main'"
     # only the marked values changed, byte for byte; the other directory is outside update.path
     assert git_remote_file.read_exact("deploy/app.yaml", "main") == DEPLOYMENT.format(image=image).replace(
         ':1.0.0"', ':1.1.0"')
@@ -119,7 +119,8 @@ def test_update_commit_push_and_no_change_no_commit(registry: RegistryServer, re
     assert again.code == 0, again.stderr
     assert git_remote_file.head("main") == head  # no change, no commit
     ready = next(c for c in automation_view(again)["status"]["conditions"] if c["type"] == "Ready")
-    assert ready["message"] == "repository up-to-date"
+    pushed_at = automation_view(again)["status"]["lastPushTime"]
+    assert ready["message"] == f"no updates made; last commit {head[:7]} at {pushed_at}"
 
     table = run_tagpilot("get", "automations", "-f", cfg, "--state", state)
     assert head[:7] in table.stdout

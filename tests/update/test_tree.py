@@ -44,11 +44,20 @@ def test_safe_subpath_rejects_symlink_escape(tmp_path: Path) -> None:
     assert safe_subpath(repo, "inner") == repo.resolve()
 
 
-def test_update_path_must_be_a_directory(tmp_path: Path) -> None:
-    (tmp_path / "file.yaml").write_text(OLD)
-    with pytest.raises(UpdateError, match="not a directory"):
-        update_tree(tmp_path, "file.yaml", POLICIES)
-    with pytest.raises(UpdateError, match="not a directory"):
+def test_update_path_may_name_one_file(tmp_path: Path) -> None:
+    # the Flux tutorial points update.path at a Helm values file: ./helm/my-values.yaml
+    (tmp_path / "helm").mkdir()
+    (tmp_path / "helm" / "my-values.yaml").write_text(OLD)
+    (tmp_path / "helm" / "other.yaml").write_text(OLD)
+    result = update_tree(tmp_path, "./helm/my-values.yaml", POLICIES)
+    assert [f.path for f in result.files] == ["helm/my-values.yaml"]
+    assert [c.file for c in result.changes] == ["my-values.yaml"] * len(result.changes)
+    assert (tmp_path / "helm" / "other.yaml").read_text() == OLD  # only the named file
+    assert (tmp_path / "helm" / "my-values.yaml").read_text() != OLD
+
+
+def test_missing_update_path(tmp_path: Path) -> None:
+    with pytest.raises(UpdateError, match="neither a directory nor a file"):
         update_tree(tmp_path, "missing", POLICIES)
 
 

@@ -158,12 +158,16 @@ class AutomationReconciler:
             for (_ns, name), ref in sorted(policies.items())
         }
         if pushed is None:
-            mark_ready(status, "repository up-to-date", now, generation)
+            # the wording of Flux's image-automation-controller, which users know from `kubectl describe`
+            last = status.get("lastPushCommit")
+            message = f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}" if last else \
+                "no updates made"
+            mark_ready(status, message, now, generation)
             return AutomationOutcome(automation, status, ok=True)
         status["lastPushCommit"] = pushed.commit
         status["lastPushTime"] = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
-        mark_ready(status, f"pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
+        mark_ready(status, f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
         return AutomationOutcome(automation, status, ok=True, commit=pushed.commit,
                                  files=[f.path for f in pushed.changes.files] if pushed.changes else [])
 

@@ -18,7 +18,7 @@ import difflib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -120,19 +120,25 @@ def update_tree(
 ) -> TreeResult:
     """Apply the markers under `root/path` for `policies`; write the changed files unless `dry_run`.
 
-    `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``);
-    `FileChange.path` and `Skipped.path` are relative to `root` (what git needs).
-    Raises `ConfigError` when `path` escapes `root`, `UpdateError` when it is not a directory.
+    `path` may also name one file (tutorials point Flux's `update.path` at a Helm values file).
+    `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``; the file
+    name when `path` is a file); `FileChange.path` and `Skipped.path` are relative to `root`.
+    Raises `ConfigError` when `path` escapes `root`, `UpdateError` when it does not exist.
     """
     base = root.resolve()
     top = safe_subpath(root, path)
-    if not top.is_dir():
-        raise UpdateError(f"update path {path!r} is not a directory under {root}")
+    if top.is_file() and not top.is_symlink():
+        candidates: Iterable[Path] = [top]
+        top = top.parent
+    elif top.is_dir():
+        candidates = _candidates(top)
+    else:
+        raise UpdateError(f"update path {path!r} is neither a directory nor a file in the repository")
     files: list[FileChange] = []
     skipped: list[Skipped] = []
     notices: list[Notice] = []
     scanned = 0
-    for file in _candidates(top):
+    for file in candidates:
         rel = file.relative_to(base).as_posix()
         if file.is_symlink() or not file.is_file():
             if file.is_symlink():

@@ -1,0 +1,59 @@
+"""The configurations in examples/ load, and their files do what their READMEs say."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tagpilot.config.flux_automation import ImageUpdateAutomation
+from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.loader import load_config
+from tagpilot.engine.commit_data import build_commit_data, render_commit_message
+from tagpilot.gotemplate import TemplateError
+from tagpilot.update import ImageRef, update_tree
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_flux_style_config_loads() -> None:
+    config = load_config([EXAMPLES / "flux-style" / "config"])
+    assert len(config.of_kind(ImageRepository)) == 2
+    assert len(config.of_kind(ImagePolicy)) == 5
+    assert len(config.of_kind(GitRepository)) == 1
+    automations = {a.name: a for a in config.of_kind(ImageUpdateAutomation)}
+    assert automations["k8s-demo"].spec.update_path == "./helm/my-values.yaml"
+    assert config.ignored == []
+
+
+def test_flux_style_deploy_repo_markers(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES / "flux-style" / "deploy-repo", repo)
+    policies = {("default", "k8s-demo"): ImageRef("cnych/devops-demo", "main-e21d5f90-1695526572"),
+                ("default", "dev-docs"): ImageRef("ghcr.io/devops-ws/dev-docs", "20231201000000")}
+    # the automation of the tutorial names one file
+    result = update_tree(repo, "./helm/my-values.yaml", policies)
+    assert [f.path for f in result.files] == ["helm/my-values.yaml"]
+    text = (repo / "helm" / "my-values.yaml").read_text()
+    assert "tag: main-e21d5f90-1695526572 # {" in text and "repository: cnych/devops-demo # {" in text
+    result = update_tree(repo, "./kubernetes", policies)
+    assert "ghcr.io/devops-ws/dev-docs:20231201000000" in (repo / "kubernetes" / "deployment.yaml").read_text()
+    # the v1beta1 template of the tutorial
+    data = build_commit_data("default", "k8s-demo", result.changes, {"default:dev-docs": policies[
+        ("default", "dev-docs")]}, {})
+    message = render_commit_message("skip-ci: {{range .Updated.Images}}{{println .}}{{end}}", data)
+    assert message == "skip-ci: ghcr.io/devops-ws/dev-docs:20231201000000\n"
+
+
+def test_tutorial_template_with_index_as_image_fails_like_go() -> None:
+    # seed 002's last template ranges `$image, $_ := .Updated.Images`: $image is the index (an int),
+    # so `contains "1.0.0" $image` is a type error in Go; tagpilot reports the same error.
+    template = ('{{ range $image, $_ := .Updated.Images -}}{{ if contains "1.0.0" $image -}}- {{ $image }}'
+                "{{ end -}}{{ end -}}")
+    data = build_commit_data("default", "flux-system", [], [ImageRef("cnych/devops-demo", "1.0.0")], {})
+    try:
+        render_commit_message(template, data)
+    except TemplateError as exc:
+        assert "wrong type for value; expected string; got int" in str(exc)
+    else:
+        raise AssertionError("the template must fail as it does in Go")
