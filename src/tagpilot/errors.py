@@ -89,6 +89,10 @@ class RegistryUnavailable(RegistryError):
     """Network failure, timeout, or 5xx/429 after every retry."""
 
 
+class RegistryTLSError(RegistryError):
+    """A TLS failure that retrying cannot heal: certificate not verifiable, client certificate refused."""
+
+
 class InvalidResponse(RegistryError):
     """The registry answered something that is not what the distribution API specifies."""
 

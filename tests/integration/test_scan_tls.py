@@ -5,11 +5,11 @@ Flux's ImageRepository takes TLS material from the Secret named by `spec.certSec
 `caFile`/`certFile`/`keyFile` keys. These tests run the real `tagpilot` command against
 docker-registry 2.8 with `http.tls` (and `http.tls.clientcas`) from the `registry_factory` fixture.
 
-Which host name: go-containerregistry (and tagpilot) take `localhost:*` and loopback or private
-IPs for plain-HTTP registries, so the tests that need an HTTPS-only client name the registry as
-`LOCALHOST:PORT` (`RegistryServer.tls_host`): same server, same certificate (its `localhost` SAN;
-host names compare case-insensitively), but not matched by the case-sensitive `localhost:` test.
-What happens with `127.0.0.1:PORT` itself is pinned down separately below.
+Which host name: go-containerregistry (so Flux) and tagpilot go to `https` only for most hosts;
+for `insecure: true`, `localhost:*` and loopback or private IPs they ping https first and fall back
+to http. Tests run both ways: `127.0.0.1:PORT` (`RegistryServer.host`, probed) and `LOCALHOST:PORT`
+(`RegistryServer.tls_host`, https only: same server and certificate via its `localhost` SAN, as host
+names compare case-insensitively, but not matched by the case-sensitive `localhost:` test).
 """
 
 from __future__ import annotations
@@ -111,28 +111,29 @@ def assert_no_key_material(result: Result, *pems: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "string_data"),
-    [("ca.crt", False), ("ca.crt", True), ("caFile", False)],
-    ids=["ca.crt-data", "ca.crt-stringData", "legacy-caFile"],
+    ("key", "string_data", "host_attr"),
+    [("ca.crt", False, "tls_host"), ("ca.crt", True, "host"), ("caFile", False, "tls_host")],
+    ids=["ca.crt-data-https-only", "ca.crt-stringData-loopback-probed", "legacy-caFile"],
 )
 def test_ca_from_cert_secret_ref_verifies_the_registry(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, key: str, string_data: bool
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, key: str, string_data: bool, host_attr: str
 ) -> None:
     reg = registry_factory(tls=True)
     push_tags(reg, repo_name, ["1.0.0", "1.1.0", "2.0.0"])
+    host = getattr(reg, host_attr)
     result = scan(
         tmp_path,
-        image_repository("app", f"{reg.tls_host}/{repo_name}", cert_secret="registry-ca"),
+        image_repository("app", f"{host}/{repo_name}", cert_secret="registry-ca"),
         tls_secret("registry-ca", {key: reg.ca_pem}, string_data=string_data),
     )
     assert result.code == 0, result.stderr
     (view,) = result.json()
     assert_scanned(view, 3)
-    assert view["status"]["canonicalImageName"] == f"{reg.tls_host}/{repo_name}"
+    assert view["status"]["canonicalImageName"] == f"{host}/{repo_name}"
     assert view["status"]["lastScanResult"]["latestTags"] == ["2.0.0", "1.1.0", "1.0.0"]
 
 
-def test_without_the_ca_the_certificate_is_refused(
+def test_without_the_ca_the_certificate_is_refused_once(
     registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
 ) -> None:
     reg = registry_factory(tls=True)
@@ -149,24 +150,41 @@ def test_without_the_ca_the_certificate_is_refused(
     found = views(result)
     for name in ("no-ref", "other-ca"):
         message = assert_read_failure(result, found[name], reg.tls_host, "CERTIFICATE_VERIFY_FAILED")
-        assert "certificate verify failed" in message
+        assert "certificate verify failed" in message and "ca.crt" in message  # what failed, what to set
     assert_scanned(found["right-ca"], 1)  # one bad object does not spoil the others
+    # a certificate that cannot be verified does not get better: one handshake each, no retries
+    # (go-containerregistry does not retry x509 errors either)
+    assert reg.tls_handshake_errors(at_least=2) == 2
+
+
+def test_loopback_without_the_ca_reports_the_https_and_the_http_attempt(
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
+) -> None:
+    # 127.0.0.1 is probed: https fails verification, the http fallback reaches the TLS port and
+    # gets Go's 400; the message must carry both, or the user sees only the misleading 400
+    reg = registry_factory(tls=True)
+    result = scan(tmp_path, image_repository("app", f"{reg.host}/{repo_name}"))
+    assert_read_failure(result, result.json()[0], reg.host, "CERTIFICATE_VERIFY_FAILED",
+                        "Client sent an HTTP request to an HTTPS server")
 
 
 # -- client certificates --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("keys", [("ca.crt", "tls.crt", "tls.key"), ("caFile", "certFile", "keyFile")],
-                         ids=["tls.crt", "legacy-certFile"])
+@pytest.mark.parametrize(
+    ("keys", "host_attr"),
+    [(("ca.crt", "tls.crt", "tls.key"), "tls_host"), (("caFile", "certFile", "keyFile"), "host")],
+    ids=["tls.crt-https-only", "legacy-certFile-loopback-probed"],
+)
 def test_client_certificate_from_cert_secret_ref(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, keys: tuple[str, str, str]
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, keys: tuple[str, str, str], host_attr: str
 ) -> None:
     reg = registry_factory(tls=True, client_ca=True)
     push_tags(reg, repo_name, ["a", "b"])
     values = dict(zip(keys, (reg.ca_pem, reg.client_cert_pem, reg.client_key_pem), strict=True))
     result = scan(
         tmp_path,
-        image_repository("app", f"{reg.tls_host}/{repo_name}", cert_secret="client-tls"),
+        image_repository("app", f"{getattr(reg, host_attr)}/{repo_name}", cert_secret="client-tls"),
         tls_secret("client-tls", values),
     )
     assert result.code == 0, result.stderr
@@ -174,27 +192,17 @@ def test_client_certificate_from_cert_secret_ref(
     assert_no_key_material(result, reg.client_key_pem)
 
 
-_RAW_SSL_ERROR = (
-    "client bug (racy, so not strict): when the registry rejects the TLS client certificate, the TLS 1.3 "
-    "alert arrives after the handshake; if httpcore's HTTP/2 read sees the alert itself, anyio raises a "
-    "raw ssl.SSLError ('[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate') that httpcore "
-    "does not wrap in an httpx exception. RegistryClient._request only catches (httpx.TransportError, "
-    "TimeoutError), so the SSLError escapes, `tagpilot scan` dies with a traceback and prints no JSON. "
-    "(When the write/read hits the closed socket first it is an httpx.ReadError/WriteError and is "
-    "handled.) Fix: also catch ssl.SSLError around client.send and report it as a TLS failure, unretried"
-)
+def test_refused_client_certificate_fails_clearly(registry_factory: RegistryFactory, tmp_path: Path) -> None:
+    """4 objects with only `ca.crt`, 4 with a client certificate from a foreign CA.
 
-
-@pytest.mark.xfail(strict=False, reason=_RAW_SSL_ERROR)
-def test_client_ca_registry_without_a_client_certificate_fails(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
-) -> None:
-    # several objects, each retried, make the racy crash path near-certain; the assertions are the
-    # behaviour we want: every object fails as a read failure, the command does not crash
+    Eight objects because how the refusal surfaces is racy: the TLS 1.3 alert comes after the
+    handshake, so the client sees an ssl.SSLError if its read meets the alert, a broken pipe if it
+    meets the closed socket first (before c46ce63 the raw SSLError escaped with a traceback; before
+    the alert diagnosis the broken pipe was only "(ReadError)"). Several objects show every path.
+    """
     reg = registry_factory(tls=True, client_ca=True)
-    push_tags(reg, repo_name, ["a"])
-    stranger = TLSMaterial.generate()  # a client certificate from a CA the registry does not trust
-    image = f"{reg.tls_host}/{repo_name}"
+    stranger = TLSMaterial.generate()
+    image = f"{reg.tls_host}/tls/app"  # fixed: repo_name holds the test name, with "certificate" in it
     docs = [image_repository(f"ca-only-{i}", image, cert_secret="ca-only") for i in range(4)]
     docs += [image_repository(f"stranger-{i}", image, cert_secret="stranger") for i in range(4)]
     result = scan(
@@ -208,35 +216,9 @@ def test_client_ca_registry_without_a_client_certificate_fails(
     found = views(result)
     assert len(found) == 8
     for view in found.values():
-        assert_read_failure(result, view, reg.tls_host)
+        message = assert_read_failure(result, view, reg.tls_host)
+        assert "client certificate" in message, message
     assert_no_key_material(result, stranger.client_key_pem)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: a refused client certificate never yields a message that says 'certificate'. "
-    "Either the raw ssl.SSLError crash (see test above), or, when the HTTP/2 read hits the closed "
-    "socket first, an empty httpx.ReadError/WriteError (cause: anyio BrokenResourceError <- "
-    "BrokenPipeError), reported as 'cannot reach HOST (ReadError) after 5 attempt(s)'. Suggested: on "
-    "an https connection describe it as 'TLS connection closed by the registry (does it require a "
-    "client certificate? tls.crt/tls.key in spec.certSecretRef)', with the SSL reason when there is one",
-)
-@pytest.mark.parametrize("case", ["ca-only", "stranger-cert"])
-def test_refused_client_certificate_is_named_in_the_message(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, case: str
-) -> None:
-    reg = registry_factory(tls=True, client_ca=True)
-    values = {"ca.crt": reg.ca_pem}
-    if case == "stranger-cert":
-        stranger = TLSMaterial.generate()
-        values |= {"tls.crt": stranger.client_cert_pem, "tls.key": stranger.client_key_pem}
-    result = scan(
-        tmp_path,
-        image_repository("app", f"{reg.tls_host}/{repo_name}", cert_secret="client-tls"),
-        tls_secret("client-tls", values),
-    )
-    assert "Traceback" not in result.stderr
-    assert_read_failure(result, result.json()[0], reg.tls_host, "certificate")
 
 
 def test_client_certificate_without_its_key_is_a_clear_error(
@@ -262,44 +244,46 @@ def test_garbage_ca_is_a_clear_error(registry_factory: RegistryFactory, repo_nam
     assert_read_failure(result, result.json()[0], f"TLS settings for {reg.tls_host} are invalid")
 
 
-# -- plain HTTP to the TLS port ---------------------------------------------------------------------------
+# -- insecure: true against the TLS port ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("host_attr", ["tls_host", "host"])
-def test_insecure_speaks_plain_http_and_the_tls_port_refuses_it(
+def test_insecure_without_the_ca_fails_clearly(
     registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, host_attr: str
 ) -> None:
-    # `insecure: true` means plain HTTP; Go's TLS server answers such a request with a 400 and
-    # "Client sent an HTTP request to an HTTPS server." (also what go-containerregistry ends with
-    # after its https attempt fails without the CA)
+    # `insecure: true` allows plain HTTP, but (like go-containerregistry) https is tried first: it
+    # fails verification, and plain HTTP to the TLS port gets Go's 400 "Client sent an HTTP request
+    # to an HTTPS server."; the message has both
     reg = registry_factory(tls=True)
     host = getattr(reg, host_attr)
     result = scan(tmp_path, image_repository("app", f"{host}/{repo_name}", insecure=True))
     assert_read_failure(result, result.json()[0], f"{host} answered 400",
-                        "Client sent an HTTP request to an HTTPS server")
+                        "Client sent an HTTP request to an HTTPS server", "CERTIFICATE_VERIFY_FAILED")
 
 
-# -- where tagpilot and go-containerregistry part ways -----------------------------------------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="client bug: registry_scheme() sends 127.0.0.1/localhost/private-IP registries and "
-    "`insecure: true` straight to http://. go-containerregistry's ping (so Flux) tries https first "
-    "and falls back to http only for those hosts, so Flux scans an HTTPS registry on 127.0.0.1 (or "
-    "an insecure one that serves TLS) with the certSecretRef CA. tagpilot gets 'answered 400 "
-    "(Client sent an HTTP request to an HTTPS server.)'",
-)
-@pytest.mark.parametrize("case", ["loopback-ip", "insecure-with-ca"])
-def test_http_hosts_try_https_first_like_go_containerregistry(
-    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, case: str
+@pytest.mark.parametrize("host_attr", ["tls_host", "host"])
+def test_insecure_with_the_ca_uses_https_like_flux(
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path, host_attr: str
 ) -> None:
+    # Flux passes name.Insecure and the certSecretRef transport to go-containerregistry, whose ping
+    # tries https first: a TLS registry marked insecure is still scanned over verified https
     reg = registry_factory(tls=True)
     push_tags(reg, repo_name, ["1", "2"])
-    host = reg.host if case == "loopback-ip" else reg.tls_host
     result = scan(
         tmp_path,
-        image_repository("app", f"{host}/{repo_name}", cert_secret="registry-ca", insecure=case != "loopback-ip"),
+        image_repository("app", f"{getattr(reg, host_attr)}/{repo_name}", cert_secret="registry-ca", insecure=True),
         tls_secret("registry-ca", {"ca.crt": reg.ca_pem}),
     )
+    assert result.code == 0, result.stderr
     assert_scanned(result.json()[0], 2)
+
+
+def test_insecure_plain_registry_is_still_reached_over_http(
+    registry_factory: RegistryFactory, repo_name: str, tmp_path: Path
+) -> None:
+    # the other side of the probe: a plain-HTTP registry under a name that is not local
+    reg = registry_factory()
+    push_tags(reg, repo_name, ["1"])
+    result = scan(tmp_path, image_repository("app", f"{reg.tls_host}/{repo_name}", insecure=True))
+    assert result.code == 0, result.stderr
+    assert_scanned(result.json()[0], 1)

@@ -8,6 +8,13 @@ oversized and malformed bodies, ``{"tags": null}`` and token-cache behaviour, ea
 server a handler function returning the exact reply it wants, and inspects the recorded requests.
 
 It is a threaded ``http.server`` so it runs beside the event loop of an async test.
+
+The base endpoint ``GET /v2/`` is answered by the fake itself (200, recorded in `pings`, not in
+`requests`): the client pings it to choose between https and http for a 127.0.0.1 host, once per
+client, and handlers should only see the API requests their test is about. What the server does
+with a TLS ClientHello on its plain-HTTP port is `tls_hello`: ``"garbage"`` answers an HTTP 400 at
+once (what most servers do: the client fails fast with WRONG_VERSION_NUMBER), ``"hang"`` reads and
+never answers (the client must not wait for its timeout), ``"close"`` hangs up.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -53,12 +61,20 @@ class FakeReply:
 Handler = Callable[[FakeRequest], FakeReply]
 
 
-class FakeRegistry:
-    """Serve `handler` on 127.0.0.1; every request is recorded in `requests`."""
+TLSHello = Literal["garbage", "hang", "close"]
 
-    def __init__(self, handler: Handler) -> None:
+
+class FakeRegistry:
+    """Serve `handler` on 127.0.0.1; every request is recorded in `requests` (pings of /v2/ in `pings`)."""
+
+    def __init__(self, handler: Handler, *, tls_hello: TLSHello = "garbage", ping: FakeReply | None = None) -> None:
         self.handler = handler
+        self.tls_hello = tls_hello
+        self.ping_reply = ping or FakeReply.json({})
         self.requests: list[FakeRequest] = []
+        self.pings: list[FakeRequest] = []
+        self.tls_hellos = 0
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         fake = self
 
@@ -67,6 +83,33 @@ class FakeRegistry:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def handle(self) -> None:
+                try:
+                    first = self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    return
+                if first == b"\x16":  # a TLS handshake record: someone tries https on this port
+                    with fake._lock:
+                        fake.tls_hellos += 1
+                    self._tls_hello()
+                    return
+                super().handle()
+
+            def _tls_hello(self) -> None:
+                with contextlib.suppress(OSError):
+                    if fake.tls_hello == "garbage":
+                        self.connection.recv(65536)
+                        self.connection.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    elif fake.tls_hello == "hang":
+                        # read whatever comes, answer nothing, until the client gives up or we stop
+                        self.connection.settimeout(0.1)
+                        while not fake._stopping.is_set():
+                            try:
+                                if not self.connection.recv(65536):
+                                    return
+                            except TimeoutError:
+                                continue
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -79,9 +122,10 @@ class FakeRegistry:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
+                is_ping = request.method == "GET" and request.path == "/v2/"
                 with fake._lock:
-                    fake.requests.append(request)
-                reply = fake.handler(request)
+                    (fake.pings if is_ping else fake.requests).append(request)
+                reply = fake.ping_reply if is_ping else fake.handler(request)
                 self.send_response(reply.status)
                 for key, value in reply.headers.items():
                     self.send_header(key, value)
@@ -119,6 +163,7 @@ class FakeRegistry:
 
     def stop(self) -> None:
         """Stop serving and close the port (also when never started: the port then refuses)."""
+        self._stopping.set()
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()

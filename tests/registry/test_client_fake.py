@@ -625,3 +625,96 @@ async def test_requests_per_second_limit() -> None:
                 await c.list_tags(access(fake))
     # Five per second on the fake clock: the burst of 5, then 6 more take 1.2 s.
     assert now[0] == pytest.approx(1.2)
+
+
+# -- scheme: https first, http fallback (go-containerregistry's ping) ------------------------------
+
+
+@pytest.mark.parametrize("tls_hello", ["garbage", "hang", "close"])
+async def test_plain_http_loopback_falls_back_to_http_once(tls_hello: str) -> None:
+    # 127.0.0.1 is an http host for ggcr: https is tried first, then http; the answer is kept, so a
+    # client pings once however many requests follow (and a server that hangs on the TLS hello is
+    # overtaken by the http ping after the head start, not waited for until the timeout)
+    with FakeRegistry(lambda r: FakeReply.json({"tags": ["a"]}), tls_hello=tls_hello) as fake:  # type: ignore[arg-type]
+        async with client() as c:
+            for _ in range(3):
+                assert await c.list_tags(access(fake, timeout=30)) == ["a"]
+            assert await c.resolve_scheme(access(fake)) == "http"
+            assert c.probe_count == 2  # one https leg, one http leg
+            assert c.request_count == 3
+        assert fake.tls_hellos == 1
+        assert len(fake.pings) == 1
+        assert len(fake.requests) == 3
+
+
+async def test_concurrent_first_requests_share_one_probe() -> None:
+    import asyncio
+
+    with FakeRegistry(lambda r: FakeReply.json({"tags": ["a"]})) as fake:
+        async with client() as c:
+            results = await asyncio.gather(*(c.list_tags(access(fake, f"r/{i}")) for i in range(6)))
+        assert results == [["a"]] * 6
+        assert fake.tls_hellos == 1 and len(fake.pings) == 1
+
+
+@pytest.mark.parametrize("status", [404, 500])
+async def test_probe_answered_with_an_error_still_settles_on_http(status: int) -> None:
+    # ggcr would fail the ping; we let the real request speak, and remember http (the server answered)
+    with FakeRegistry(lambda r: FakeReply.json({"tags": ["a"]}), ping=FakeReply(status)) as fake:
+        async with client() as c:
+            assert await c.list_tags(access(fake)) == ["a"]
+            assert await c.list_tags(access(fake)) == ["a"]
+        assert len(fake.pings) == 1
+
+
+async def test_probe_is_not_remembered_when_nothing_answers(sleeps: Sleeps) -> None:
+    fake = FakeRegistry(lambda r: FakeReply())
+    fake.stop()  # the port refuses connections: no scheme can be decided
+    async with client(sleeps, retries=0) as c:
+        for _ in range(2):
+            with pytest.raises(RegistryUnavailable) as info:
+                await c.list_tags(RepositoryAccess(parse_reference(f"{fake.host}/demo/app")))
+            assert "connection failed" in str(info.value)
+        assert c.probe_count == 4  # probed again on the second call (the registry may be up by then)
+
+
+async def test_https_hosts_are_not_probed() -> None:
+    async with client() as c:
+        ref = parse_reference("ghcr.io/fluxcd/source-controller")
+        assert await c.resolve_scheme(RepositoryAccess(ref)) == "https"
+        assert c.probe_count == 0
+
+
+# -- 404 on a manifest HEAD: the GET tells the registry's code ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "code"),
+    [
+        (None, "MANIFEST_UNKNOWN"),
+        (lambda r: FakeReply.error(404, "NAME_UNKNOWN", "repository name not known to registry"), "NAME_UNKNOWN"),
+    ],
+    ids=["manifest-unknown", "name-unknown"],
+)
+async def test_head_404_reports_the_registry_code(handler, code: str) -> None:
+    reg = ManifestRegistry()
+    fake = reg.fake if handler is None else FakeRegistry(handler)
+    with fake:
+        async with client() as c:
+            with pytest.raises(NotFoundError) as info:
+                await c.head_digest(access(fake), "nope")
+        assert [r.method for r in fake.requests] == ["HEAD", "GET"]
+    message = str(info.value)
+    assert code in message
+    assert f"{fake.host}/demo/app:nope" in message
+
+
+async def test_head_404_then_get_200_returns_the_digest() -> None:
+    # the tag appeared between the HEAD and the GET: the GET's answer is the truth
+    reg = ManifestRegistry()
+    digest = reg.add_image("1", "2024-01-01T00:00:00Z", ("linux", "amd64", None), {})
+    handle = reg.handle
+    reg.fake.handler = lambda r: FakeReply.error(404, "MANIFEST_UNKNOWN", "x") if r.method == "HEAD" else handle(r)
+    with reg.fake as fake:
+        async with client() as c:
+            assert await c.head_digest(access(fake), "1") == digest

@@ -4,7 +4,7 @@ The public names are re-exported here so callers import from one place.
 """
 
 from tagpilot.registry.cache import DiskCache, MemoryCache, MetadataCache
-from tagpilot.registry.client import RegistryClient, RepositoryAccess, TLSSettings
+from tagpilot.registry.client import RegistryClient, RegistryTLSError, RepositoryAccess, TLSSettings
 from tagpilot.registry.credentials import Credentials, DockerConfig, load_docker_config, lookup, parse_docker_config
 from tagpilot.registry.manifest import ImageMetadata, Manifest
 from tagpilot.registry.reference import Reference, parse_reference, parse_repository
@@ -19,6 +19,7 @@ __all__ = [
     "MetadataCache",
     "Reference",
     "RegistryClient",
+    "RegistryTLSError",
     "RepositoryAccess",
     "TLSSettings",
     "load_docker_config",

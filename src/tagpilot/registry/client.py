@@ -7,15 +7,22 @@ One `RegistryClient` serves every repository of a process. It keeps one ``httpx.
 Behaviour follows the distribution spec and what real registries do (see
 ``shared/reference/registry-behaviour.md``):
 
-- Scheme: ``https`` unless ``insecure: true``, or the host is loopback (``localhost:``, ``127.0.0.1``,
-  ``::1``) or a private RFC 1918 address, which go-containerregistry (and so Flux) reach over ``http``.
+- Scheme: ``https``. For ``insecure: true`` and for loopback (``localhost:``, ``127.0.0.1``, ``::1``)
+  or private RFC 1918 hosts, go-containerregistry (and so Flux) pings ``https://HOST/v2/`` first and
+  falls back to ``http`` ("happy eyeballs": the http ping starts 300 ms after the https one, or at
+  once when https fails; the first ping answered 200 or 401 wins). We do the same, once per host and
+  TLS settings for the client's lifetime, so an HTTPS registry on 127.0.0.1 with a ``certSecretRef``
+  CA works, and a plain-HTTP one that hangs on the TLS hello costs at most the 300 ms head start.
+- TLS failures (an unverifiable certificate, a refused client certificate, a server that does not
+  speak TLS) are not retried: they do not heal. Their messages say which and what to set.
 - Auth: a request is sent; on 401 the ``WWW-Authenticate`` challenge decides: Basic resends with the
   credentials, Bearer fetches a token from the realm (cached per host, scope and credentials). The
   scheme a host asked for is remembered, so later requests carry credentials from the start.
 - Retries: 408/429/5xx and network errors are retried with exponential backoff and jitter, waiting at
   least ``Retry-After``; after the last attempt the error is `RegistryUnavailable`.
 - Bodies are streamed and cut at a cap (`ResponseTooLarge`); JSON that is not what the API specifies
-  is `InvalidResponse`; 404 is `NotFoundError` with the registry's own code (``NAME_UNKNOWN``).
+  is `InvalidResponse`; 404 is `NotFoundError` with the registry's own code (``NAME_UNKNOWN``); a HEAD
+  has no body to carry it, so a 404 on a manifest HEAD is asked again with GET.
 - Tag lists follow ``Link: <...>; rel="next"`` (relative or absolute, same host only), with limits
   on pages and tags so a registry that never stops paginating cannot keep us forever.
 
@@ -31,6 +38,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import socket
 import ssl
 import tempfile
 import time
@@ -46,6 +54,7 @@ from tagpilot.errors import (
     InvalidResponse,
     NotFoundError,
     RegistryError,
+    RegistryTLSError,
     RegistryUnavailable,
     ResponseTooLarge,
 )
@@ -77,6 +86,7 @@ from tagpilot.registry.reference import Reference
 __all__ = [
     "MetadataCache",
     "RegistryClient",
+    "RegistryTLSError",
     "RepositoryAccess",
     "TLSSettings",
     "registry_scheme",
@@ -85,6 +95,9 @@ __all__ = [
 MiB = 1 << 20
 USER_AGENT = "tagpilot/0.1 (+https://github.com/tagpilot)"
 _MAX_ERROR_DETAIL = 200
+HTTPS_HEAD_START = 0.3  # go-containerregistry's fallbackDelay (from Go's happy-eyeballs dialer)
+_ALERT_WAIT = 1.0  # how long the TLS diagnosis waits for a server's alert after the handshake
+
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,28 @@ class _HostAuth:
 
     challenge: Challenge | None = None
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+
+@dataclass
+class _PingResult:
+    """One leg of the scheme probe: the status of ``GET /v2/``, or why no HTTP answer came."""
+
+    status: int | None = None
+    error: BaseException | None = None
+
+    @property
+    def success(self) -> bool:
+        # go-containerregistry's pingSingle: 200 (anonymous) or 401 (a challenge) is a registry
+        return self.status in (200, 401)
+
+
+@dataclass(frozen=True)
+class _TransportFailure:
+    """A transport error put into words; `final` ones (TLS) are not retried."""
+
+    message: str
+    final: bool = False
+    tls_server: bool = False  # the failure proves a TLS server is there (it sent a certificate or an alert)
 
 
 _PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
@@ -227,6 +262,7 @@ class RegistryClient:
         max_manifest_bytes: int = 4 * MiB,
         max_config_bytes: int = 8 * MiB,
         retries: int = 4,
+        https_head_start: float = HTTPS_HEAD_START,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_retry_after: float = 120.0,
@@ -247,6 +283,7 @@ class RegistryClient:
         self.max_manifest_bytes = max_manifest_bytes
         self.max_config_bytes = max_config_bytes
         self.retries = retries
+        self.https_head_start = https_head_start
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
@@ -261,6 +298,12 @@ class RegistryClient:
         self._tokens = TokenCache(clock)
         self._creds: dict[str, tuple[float, Credentials | None]] = {}
         self.request_count = 0  # HTTP requests sent to registries (not token services), for tests/metrics
+        self.probe_count = 0  # scheme probes (``GET /v2/`` over https and http), counted apart
+        # (host, TLS fingerprint) → the scheme the probe settled on, and why https failed there
+        self._schemes: dict[tuple[str, str], str] = {}
+        self._scheme_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._https_failures: dict[tuple[str, str], str] = {}
+        self._contexts: dict[tuple[str, str], ssl.SSLContext] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -286,9 +329,110 @@ class RegistryClient:
             self._limits[host] = limits
         return limits
 
-    def _base_url(self, access: RepositoryAccess) -> str:
+    async def _base_url(self, access: RepositoryAccess) -> str:
         host = access.reference.api_host
-        return f"{registry_scheme(host, access.insecure)}://{host}"
+        return f"{await self.resolve_scheme(access)}://{host}"
+
+    async def resolve_scheme(self, access: RepositoryAccess) -> str:
+        """``https`` or ``http`` for the repository's registry, as go-containerregistry's ping decides.
+
+        Hosts `registry_scheme` gives ``https`` are always https. The others (``insecure: true``,
+        loopback, private IPs) are probed once per host and TLS settings: https first, http after a
+        head start. A result is remembered when a leg got an HTTP answer; when neither did (the
+        registry is down) we use http this time and probe again next time.
+        """
+        host = access.reference.api_host
+        if registry_scheme(host, access.insecure) == "https":
+            return "https"
+        key = (host, access.tls.fingerprint() if access.tls else "")
+        scheme = self._schemes.get(key)
+        if scheme is not None:
+            return scheme
+        async with self._scheme_locks.setdefault(key, asyncio.Lock()):
+            scheme = self._schemes.get(key)
+            if scheme is not None:
+                return scheme
+            scheme, conclusive = await self._probe_scheme(access, key)
+            if conclusive:
+                self._schemes[key] = scheme
+            return scheme
+
+    async def _probe_scheme(self, access: RepositoryAccess, key: tuple[str, str]) -> tuple[str, bool]:
+        """Race ``GET /v2/`` over https and (after the head start) http; see `resolve_scheme`."""
+        host = access.reference.api_host
+        tasks = {asyncio.create_task(self._ping_leg(access, "https")): "https"}
+        results: dict[str, _PingResult] = {}
+        http_started = False
+        try:
+            while tasks:
+                done, _ = await asyncio.wait(
+                    tasks, timeout=None if http_started else self.https_head_start,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for task in done:
+                    scheme = tasks.pop(task)
+                    results[scheme] = task.result()
+                    if results[scheme].success:
+                        self._https_failures.pop(key, None)
+                        return scheme, True
+                if not http_started:  # the head start is over, or https failed already
+                    tasks[asyncio.create_task(self._ping_leg(access, "http"))] = "http"
+                    http_started = True
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        https, http = results["https"], results["http"]
+        if https.status is not None:  # a TLS server answered, just not 200/401: let the request tell
+            return "https", True
+        if https.error is not None:
+            failure = await self._transport_failure(https.error, "https", host, access)
+            if failure.tls_server:
+                # A TLS server refused us; http will fail too (Go answers 400): say both, like ggcr
+                self._https_failures[key] = failure.message
+        return "http", http.status is not None
+
+    async def _ping_leg(self, access: RepositoryAccess, scheme: str) -> _PingResult:
+        host = access.reference.api_host
+        self.probe_count += 1
+        try:
+            client = self._http(scheme, host, access.tls)
+            async with asyncio.timeout(access.timeout):
+                request = client.build_request("GET", f"{scheme}://{host}/v2/", timeout=access.timeout)
+                response = await client.send(request, stream=True)
+                await response.aclose()
+        except (httpx.TransportError, TimeoutError, ssl.SSLError, OSError) as exc:
+            return _PingResult(error=exc)
+        return _PingResult(status=response.status_code)
+
+    def _context(self, host: str, tls: TLSSettings | None) -> ssl.SSLContext:
+        key = (host, tls.fingerprint() if tls else "")
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = _ssl_context(tls, host)
+        return context
+
+    async def _transport_failure(
+        self, exc: BaseException, scheme: str, host: str, access: RepositoryAccess
+    ) -> _TransportFailure:
+        """Say what went wrong; TLS failures are final (not retried) and name the certificate problem.
+
+        A client certificate the registry refuses shows up, with TLS 1.3, after our side of the
+        handshake is done: as a raw ``ssl.SSLError`` alert when the read sees it, but often as an
+        empty ``ReadError``/``WriteError`` (broken pipe, reset) when the write hits the closed socket.
+        For those on https we shake hands once more on a bare socket and wait for the alert.
+        """
+        ssl_error = _find_ssl_error(exc)
+        if ssl_error is None and scheme == "https" and _is_closed_connection(exc):
+            reason = await asyncio.to_thread(
+                _tls_alert, host, self._context(host, access.tls), min(_ALERT_WAIT, access.timeout)
+            )
+            if reason:
+                return _tls_failure(host, reason, None, access.tls)
+        if ssl_error is not None:
+            verify = ssl_error.verify_message if isinstance(ssl_error, ssl.SSLCertVerificationError) else None
+            return _tls_failure(host, ssl_error.reason or str(ssl_error), verify, access.tls)
+        return _TransportFailure(_describe_transport_error(exc))
 
     def _http(self, scheme: str, host: str, tls: TLSSettings | None) -> httpx.AsyncClient:
         key = (scheme, host, tls.fingerprint() if tls else "")
@@ -296,7 +440,7 @@ class RegistryClient:
         if client is None:
             verify: ssl.SSLContext | bool = True
             if scheme == "https":
-                verify = _ssl_context(tls, host)
+                verify = self._context(host, tls)
             client = httpx.AsyncClient(
                 http2=self._transport is None,
                 verify=verify,
@@ -371,6 +515,33 @@ class RegistryClient:
         ok: tuple[int, ...] = (200,),
     ) -> _Response:
         """Send with auth, limits and retries; return a response whose status is in `ok`."""
+        try:
+            return await self._request_once_authenticated(
+                access, method, url, scope=scope, what=what, accept=accept, cap=cap,
+                follow_redirects=follow_redirects, ok=ok,
+            )
+        except RegistryError as exc:
+            # On an http fallback where https found a TLS server that refused us, say both (as ggcr does)
+            parts = urlsplit(url)
+            key = (parts.netloc, access.tls.fingerprint() if access.tls else "")
+            https_failure = self._https_failures.get(key) if parts.scheme == "http" else None
+            if https_failure and not isinstance(exc, NotFoundError | AuthenticationError):
+                raise type(exc)(f"{exc}; https://{parts.netloc} was tried first: {https_failure}") from None
+            raise
+
+    async def _request_once_authenticated(
+        self,
+        access: RepositoryAccess,
+        method: str,
+        url: str,
+        *,
+        scope: str | None,
+        what: str,
+        accept: str | None,
+        cap: int,
+        follow_redirects: bool,
+        ok: tuple[int, ...],
+    ) -> _Response:
         host = access.reference.api_host
         host_auth = self._auth.setdefault(host, _HostAuth())
         creds, source = await self._credentials(access)
@@ -386,12 +557,15 @@ class RegistryClient:
                 async with self.limits_for(host):
                     response = await self._send_once(access, method, url, headers, cap, what, follow_redirects)
             except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+                failure = await self._transport_failure(exc, urlsplit(url).scheme, host, access)
+                if failure.final:
+                    raise RegistryTLSError(f"{what}: {failure.message}") from None
                 if attempt < self.retries:
                     await self._sleep(self._delay(attempt, None))
                     attempt += 1
                     continue
                 raise RegistryUnavailable(
-                    f"{what}: cannot reach {host} ({_describe_transport_error(exc)}) after {attempt + 1} attempt(s)"
+                    f"{what}: cannot reach {host} ({failure.message}) after {attempt + 1} attempt(s)"
                 ) from None
             status = response.status
             if status in ok:
@@ -518,10 +692,13 @@ class RegistryClient:
                     finally:
                         await response.aclose()
             except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+                failure = await self._transport_failure(exc, parts.scheme, parts.netloc, access)
+                if failure.final:
+                    raise RegistryTLSError(f"{what}: {failure.message}") from None
                 if attempt < self.retries:
                     await self._sleep(self._delay(attempt, None))
                     continue
-                raise RegistryUnavailable(f"{what}: unreachable ({_describe_transport_error(exc)})") from None
+                raise RegistryUnavailable(f"{what}: unreachable ({failure.message})") from None
             if response.status_code in RETRYABLE_STATUS and attempt < self.retries:
                 await self._sleep(self._delay(attempt, parse_retry_after(response.headers.get("retry-after"))))
                 continue
@@ -550,7 +727,7 @@ class RegistryClient:
         await self._request(
             access,
             "GET",
-            f"{self._base_url(access)}/v2/",
+            f"{await self._base_url(access)}/v2/",
             scope=None,
             what=f"{access.reference.api_host}",
             cap=MiB,
@@ -559,7 +736,7 @@ class RegistryClient:
     async def list_tags(self, access: RepositoryAccess) -> list[str]:
         """Every tag of the repository, in registry order, following pagination."""
         ref = access.reference
-        base = self._base_url(access)
+        base = await self._base_url(access)
         url = f"{base}/v2/{ref.path}/tags/list?n={self.page_size}"
         scope = repository_scope(ref.path)
         what = f"listing tags of {ref.name}"
@@ -602,12 +779,13 @@ class RegistryClient:
     async def head_digest(self, access: RepositoryAccess, tag: str) -> str:
         """The digest a tag points at now (HEAD; GET and hash when the registry sends no digest)."""
         ref = access.reference
-        url = f"{self._base_url(access)}/v2/{ref.path}/manifests/{tag}"
+        url = f"{await self._base_url(access)}/v2/{ref.path}/manifests/{tag}"
         what = f"manifest {ref.name}:{tag}"
         scope = repository_scope(ref.path)
-        # Some registries refuse HEAD (405) or omit the digest header, yet serve GET.
+        # Some registries refuse HEAD (405) or omit the digest header, yet serve GET. A 404 HEAD has no
+        # body to say MANIFEST_UNKNOWN or NAME_UNKNOWN: the GET below asks again and raises with the code.
         response = await self._request(
-            access, "HEAD", url, scope=scope, what=what, accept=ACCEPT_MANIFESTS, cap=0, ok=(200, 405)
+            access, "HEAD", url, scope=scope, what=what, accept=ACCEPT_MANIFESTS, cap=0, ok=(200, 404, 405)
         )
         digest = response.headers.get("docker-content-digest", "").strip()
         if response.status == 200 and digest.startswith("sha256:") and len(digest) == 71:
@@ -621,7 +799,7 @@ class RegistryClient:
         response = await self._request(
             access,
             "GET",
-            f"{self._base_url(access)}/v2/{ref.path}/manifests/{tag}",
+            f"{await self._base_url(access)}/v2/{ref.path}/manifests/{tag}",
             scope=repository_scope(ref.path),
             what=what,
             accept=ACCEPT_MANIFESTS,
@@ -644,7 +822,7 @@ class RegistryClient:
         response = await self._request(
             access,
             "GET",
-            f"{self._base_url(access)}/v2/{access.reference.path}/manifests/{ref}",
+            f"{await self._base_url(access)}/v2/{access.reference.path}/manifests/{ref}",
             scope=repository_scope(access.reference.path),
             what=what,
             accept=ACCEPT_MANIFESTS,
@@ -666,7 +844,7 @@ class RegistryClient:
             response = await self._request(
                 access,
                 "GET",
-                f"{self._base_url(access)}/v2/{access.reference.path}/blobs/{digest}",
+                f"{await self._base_url(access)}/v2/{access.reference.path}/blobs/{digest}",
                 scope=repository_scope(access.reference.path),
                 what=what,
                 cap=self.max_config_bytes,
@@ -750,6 +928,94 @@ def _describe_transport_error(exc: BaseException) -> str:
         reason = str(exc) or "connection failed"
         return f"connection failed: {reason[:_MAX_ERROR_DETAIL]}"
     return f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR_DETAIL]}" if str(exc) else type(exc).__name__
+
+
+def _find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` behind an httpx/httpcore/anyio exception, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _is_closed_connection(exc: BaseException) -> bool:
+    """An empty read/write error: the peer closed or reset the connection under us."""
+    return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
+
+
+def _split_host(host: str) -> tuple[str, int]:
+    if host.startswith("["):
+        end = host.find("]")
+        name, rest = host[1:end], host[end + 1 :]
+        return name, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 443
+    name, _, port = host.partition(":")
+    return name, int(port) if port.isdigit() else 443
+
+
+def _tls_alert(host: str, context: ssl.SSLContext, wait: float) -> str | None:
+    """Shake hands with `host` and wait briefly for an alert; its reason (``SSLV3_ALERT_BAD_CERTIFICATE``).
+
+    Blocking (run in a thread). Nothing is sent after the handshake, so the server has no unread data
+    and closes with a FIN, not a reset that would discard its alert before we read it.
+    """
+    name, port = _split_host(host)
+    try:
+        with socket.create_connection((name, port), timeout=wait) as raw, context.wrap_socket(
+            raw, server_hostname=name
+        ) as conn:
+            conn.recv(1)
+    except ssl.SSLError as exc:
+        return exc.reason or None
+    except OSError:
+        return None
+    return None
+
+
+_CA_HINT = "set certSecretRef with the registry's CA (ca.crt)"
+
+
+def _tls_failure(host: str, reason: str, verify_message: str | None, tls: TLSSettings | None) -> _TransportFailure:
+    """A TLS error in words: which side refused what, and what to set in the ``certSecretRef``."""
+    reason = reason[:_MAX_ERROR_DETAIL]
+    prefix = f"TLS handshake with {host} failed"
+    if reason == "CERTIFICATE_VERIFY_FAILED" or verify_message:
+        detail = verify_message or "unknown reason"
+        lowered = detail.lower()
+        if "issuer" in lowered or "self-signed" in lowered or "self signed" in lowered:
+            hint = _CA_HINT
+        elif "hostname" in lowered or "ip address mismatch" in lowered:
+            hint = f"the registry's certificate is not valid for {host}"
+        elif "expired" in lowered:
+            hint = "the registry's certificate has expired"
+        else:
+            hint = _CA_HINT if not (tls and tls.ca_pem) else "check the CA in certSecretRef"
+        return _TransportFailure(
+            f"{prefix}: certificate verify failed: {detail} [CERTIFICATE_VERIFY_FAILED] ({hint})",
+            final=True, tls_server=True,
+        )
+    if "ALERT" in reason and any(w in reason for w in ("CERTIFICATE", "UNKNOWN_CA", "ACCESS_DENIED")):
+        if tls is not None and tls.cert_pem:
+            message = (
+                f"{prefix}: the registry rejected our client certificate ({reason}; the registry must "
+                f"trust the CA of tls.crt in certSecretRef)"
+            )
+        else:
+            message = (
+                f"{prefix}: the registry requires a client certificate ({reason}; set tls.crt and tls.key "
+                f"in certSecretRef)"
+            )
+        return _TransportFailure(message, final=True, tls_server=True)
+    if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
+        return _TransportFailure(
+            f"{prefix}: the server does not speak TLS ({reason}); is it a plain-HTTP registry? "
+            f"then set insecure: true",
+            final=True,
+        )
+    return _TransportFailure(f"{prefix}: {reason}", final=True, tls_server="ALERT" in reason)
 
 
 def _ssl_context(tls: TLSSettings | None, host: str) -> ssl.SSLContext:
