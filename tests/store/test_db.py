@@ -58,3 +58,44 @@ def test_unwritable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the state database"):
         Store.open(blocker / "sub")
+
+
+def test_events_log_filters_and_order(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_event("ImageRepository", "ns", "a", "Normal", "Succeeded", "found 2 tags", {"tags": 2})
+        store.add_event("ImagePolicy", "ns", "p", "Warning", "Failed", "no tag")
+        third = store.add_event("ImageRepository", "ns", "a", "Normal", "Succeeded", "found 3 tags")
+        everything = store.events()
+        assert [e["message"] for e in everything] == ["found 2 tags", "no tag", "found 3 tags"]
+        assert [e["message"] for e in store.events(kind="ImageRepository")] == ["found 2 tags", "found 3 tags"]
+        assert store.events(since_id=third) == []
+        assert store.events(limit=1)[0]["id"] == third
+        assert everything[0]["data"] == {"tags": 2}
+
+
+def test_suspensions_persist(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.set_suspended("ImageRepository", "ns", "a", True)
+        store.set_suspended("ImageRepository", "ns", "a", True)
+    with Store.open(tmp_path) as store:
+        assert store.is_suspended("ImageRepository", "ns", "a")
+        assert not store.is_suspended("ImageRepository", "ns", "b")
+        store.set_suspended("ImageRepository", "ns", "a", False)
+        assert not store.is_suspended("ImageRepository", "ns", "a")
+
+
+def test_schema_1_database_is_upgraded(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "state.db")
+    from tagpilot.store.db import MIGRATIONS
+
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO repository_tags VALUES ('ns/a', '[\"1\"]', '1', 0)")
+    db.commit()
+    db.close()
+    with Store.open(tmp_path) as store:
+        assert store.get_tags("ns/a") == ["1"]  # kept
+        store.add_event("K", "ns", "n", "Normal", "R", "m")  # the new table exists

@@ -22,7 +22,7 @@ from tagpilot.config.flux_image import ImagePolicy
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.loader import Config
 from tagpilot.engine.commit_data import build_commit_data, render_commit_message
-from tagpilot.engine.status import mark_failed, mark_ready, rfc3339, spec_hash
+from tagpilot.engine.status import is_suspended, mark_failed, mark_ready, rfc3339, spec_hash
 from tagpilot.errors import TagpilotError
 from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
 from tagpilot.store import Store
@@ -78,7 +78,7 @@ class AutomationReconciler:
                                              spec_hash(automation.spec.to_yaml_dict()))
         stored = self.store.get_object(KIND, automation.namespace, automation.name)
         status = copy.deepcopy(stored.status) if stored else {}
-        if automation.spec.suspend:
+        if is_suspended(automation, self.store):
             return AutomationOutcome(automation, status, ok=True, skipped="suspended")
         try:
             outcome = await self._run(automation, status, generation, dry_run=dry_run)

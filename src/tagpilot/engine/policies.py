@@ -21,6 +21,7 @@ from tagpilot.engine.access import access_for
 from tagpilot.engine.scan import tags_key
 from tagpilot.engine.status import (
     is_ready,
+    is_suspended,
     mark_failed,
     mark_ready,
     parse_rfc3339,
@@ -72,7 +73,7 @@ class PolicyReconciler:
         generation = self.store.observe_spec(KIND, policy.namespace, policy.name, spec_hash(policy.spec.to_yaml_dict()))
         stored = self.store.get_object(KIND, policy.namespace, policy.name)
         status = copy.deepcopy(stored.status) if stored else {}
-        if policy.spec.suspend:
+        if is_suspended(policy, self.store):
             return PolicyOutcome(policy, status, ok=True, skipped="suspended")
         outcome = await self._evaluate(policy, status, generation)
         self.store.set_status(KIND, policy.namespace, policy.name, outcome.status)

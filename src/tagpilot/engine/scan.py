@@ -24,6 +24,7 @@ from tagpilot.engine.status import (
     READY,
     RECONCILING,
     get_condition,
+    is_suspended,
     mark_failed,
     mark_ready,
     parse_rfc3339,
@@ -113,7 +114,7 @@ class Scanner:
 
     async def scan_one(self, repo: ImageRepository, *, only_if_due: bool = False) -> ScanOutcome:
         status, generation = self.stored_status(repo)
-        if repo.spec.suspend:
+        if is_suspended(repo, self.store):
             return ScanOutcome(repo, status, ok=True, skipped="suspended")
         now = self.clock()
         if only_if_due and not is_due(repo, status, generation, now):

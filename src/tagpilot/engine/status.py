@@ -73,6 +73,11 @@ def mark_ready(status: dict[str, Any], message: str, now: datetime, generation: 
     remove_condition(status, STALLED)
 
 
+def is_suspended(obj: Any, store: Any) -> bool:
+    """`spec.suspend` in the file, or `tagpilot suspend KIND/NS/NAME` recorded in the store."""
+    return bool(getattr(obj.spec, "suspend", False)) or store.is_suspended(obj.kind, obj.namespace, obj.name)
+
+
 def object_view(obj: Any, status: dict[str, Any]) -> dict[str, Any]:
     """The `{"kind", "namespace", "name", "spec", "status"}` object `-o json` prints for any kind."""
     return {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name,

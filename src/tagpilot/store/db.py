@@ -40,7 +40,21 @@ MIGRATIONS: list[str] = [
         digest TEXT PRIMARY KEY, media_type TEXT NOT NULL, body BLOB NOT NULL, stored_at REAL NOT NULL
     );
     """,
+    # 2: the events log (scans, selections, commits, webhook deliveries) for `tagpilot events` and the API
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL,
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_object ON events (kind, namespace, name, id);
+    CREATE TABLE suspensions (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, since REAL NOT NULL,
+        PRIMARY KEY (kind, namespace, name)
+    );
+    """,
 ]
+EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,66 @@ class Store:
                     "INSERT INTO objects (kind, namespace, name, status, updated_at) VALUES (?, ?, ?, ?, ?)",
                     (kind, namespace, name, json.dumps(status, sort_keys=True), time.time()),
                 )
+
+    def list_objects(self, kind: str | None = None) -> list[StoredObject]:
+        query = "SELECT kind, namespace, name, generation, status, spec_hash FROM objects"
+        args: tuple[str, ...] = ()
+        if kind:
+            query += " WHERE kind=?"
+            args = (kind,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY kind, namespace, name", args).fetchall()
+        return [StoredObject(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    # --- suspend / resume without editing the user's files (`tagpilot suspend KIND/NS/NAME`) -----------
+
+    def set_suspended(self, kind: str, namespace: str, name: str, suspended: bool) -> None:
+        with self._tx() as db:
+            if suspended:
+                db.execute("INSERT OR IGNORE INTO suspensions (kind, namespace, name, since) VALUES (?, ?, ?, ?)",
+                           (kind, namespace, name, time.time()))
+            else:
+                db.execute("DELETE FROM suspensions WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name))
+
+    def is_suspended(self, kind: str, namespace: str, name: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM suspensions WHERE kind=? AND namespace=? AND name=?",
+                                    (kind, namespace, name)).fetchone() is not None
+
+    # --- events --------------------------------------------------------------------------------------
+
+    def add_event(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
+                  data: dict[str, Any] | None = None) -> int:
+        """Append to the events log (type `Normal` or `Warning`, as Kubernetes events)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO events (time, kind, namespace, name, type, reason, message, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), kind, namespace, name, type_, reason, message, json.dumps(data or {})),
+            )
+            event_id = int(cur.lastrowid or 0)
+            if event_id % 500 == 0:
+                db.execute("DELETE FROM events WHERE id <= ?", (event_id - EVENTS_KEPT,))
+            return event_id
+
+    def events(self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None,
+               since_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Events newest last; filtered by object when given."""
+        clauses, args = ["id > ?"], [since_id]
+        for column, value in (("kind", kind), ("namespace", namespace), ("name", name)):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, time, kind, namespace, name, type, reason, message, data FROM events WHERE "
+                + " AND ".join(clauses) + " ORDER BY id DESC LIMIT ?", (*args, limit),
+            ).fetchall()
+        return [
+            {"id": r[0], "time": r[1], "kind": r[2], "namespace": r[3], "name": r[4], "type": r[5], "reason": r[6],
+             "message": r[7], "data": json.loads(r[8])}
+            for r in reversed(rows)
+        ]
 
     # --- tags ----------------------------------------------------------------------------------------
 
