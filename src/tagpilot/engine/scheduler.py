@@ -1,0 +1,190 @@
+"""The scheduler: keeps every object converged, reacts to triggers at once, never runs one object twice.
+
+Level-triggered like a Kubernetes controller. Each object has at most one run at a time; a trigger
+that arrives while it runs marks it dirty, so exactly one more run follows (no event is lost, none
+is repeated, a storm of webhooks costs one or two runs). Objects are due again after their
+`interval` (with jitter so that many repositories do not hit a registry in the same second), after
+a failure with exponential backoff capped at the interval, and never on their own once `Stalled`
+(an invalid spec: only a configuration change or a manual trigger runs it again). The dependents a
+run reports (policies after a new tag list, automations after a new latest image) run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult
+
+log = logging.getLogger("tagpilot.scheduler")
+
+BACKOFF_BASE = 5.0
+
+
+@dataclass
+class _State:
+    running: bool = False
+    queued: bool = False
+    dirty: bool = False
+    force: bool = False
+    failures: int = 0
+    next_due: float | None = None
+    reason: str = ""
+
+
+class Scheduler:
+    """Runs `controller.reconcile` for due and triggered objects with bounded concurrency."""
+
+    def __init__(self, controller: Controller, *, workers: int = 8, jitter: float = 0.1,
+                 backoff_base: float = BACKOFF_BASE, rng: random.Random | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.controller = controller
+        self.workers = workers
+        self.jitter = jitter
+        self.backoff_base = backoff_base
+        self.rng = rng or random.Random()
+        self._clock = clock
+        self._states: dict[ObjectKey, _State] = {}
+        self._queue: asyncio.Queue[ObjectKey] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.runs = 0  # completed reconciles, for tests and metrics
+
+    def now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    # --- triggers -----------------------------------------------------------------------------------
+
+    def trigger(self, key: ObjectKey, reason: str = "requested", *, force: bool = True) -> bool:
+        """Ask for a run of `key` now; coalesces with a queued or running one. False if unknown."""
+        if self.controller.get(key) is None:
+            return False
+        state = self._states.setdefault(key, _State())
+        state.force = state.force or force
+        state.reason = reason
+        if state.running:
+            state.dirty = True
+        elif not state.queued:
+            state.queued = True
+            self._queue.put_nowait(key)
+        return True
+
+    def trigger_many(self, keys: Iterable[ObjectKey], reason: str) -> int:
+        return sum(self.trigger(key, reason) for key in keys)
+
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def is_busy(self, key: ObjectKey) -> bool:
+        state = self._states.get(key)
+        return bool(state and (state.running or state.queued))
+
+    def sync(self, *, changed: Iterable[ObjectKey] = ()) -> None:
+        """After a configuration (re)load: forget removed objects, run new and changed ones."""
+        keys = set(self.controller.keys())
+        for key in list(self._states):
+            if key not in keys and not self._states[key].running:
+                del self._states[key]
+        for key in sorted(keys):
+            if key not in self._states:
+                # a new object: run it now, but let a repository skip a scan that is not due (restart-safe)
+                self.trigger(key, "startup", force=False)
+        for key in changed:
+            if key in keys:
+                self.trigger(key, "configuration changed")
+        self._wake.set()
+
+    # --- running ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._tasks = [asyncio.create_task(self._worker(i), name=f"tagpilot-worker-{i}") for i in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._timer(), name="tagpilot-timer"))
+        self.sync()
+
+    async def stop(self, *, grace: float = 30.0) -> None:
+        """Let running reconciles finish (up to `grace` seconds), then cancel the rest."""
+        self._stopping = True
+        self._wake.set()
+        workers = [t for t in self._tasks if t.get_name().startswith("tagpilot-worker")]
+        timer = [t for t in self._tasks if t not in workers]
+        for task in timer:
+            task.cancel()
+        for _ in workers:
+            self._queue.put_nowait(("", "", ""))  # a sentinel per worker
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*workers, return_exceptions=True), timeout=grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _worker(self, _index: int) -> None:
+        while True:
+            key = await self._queue.get()
+            if key == ("", "", "") or self._stopping:
+                return
+            state = self._states.setdefault(key, _State())
+            state.queued = False
+            state.running = True
+            force, state.force = state.force, False
+            reason = state.reason
+            try:
+                result = await self.controller.reconcile(key, force=force)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not kill the daemon; report it and back off
+                log.exception("reconcile of %s failed unexpectedly", "/".join(key))
+                result = ReconcileResult(key, ok=False, error=f"internal error: {exc.__class__.__name__}: {exc}")
+            finally:
+                state.running = False
+                self.runs += 1
+            log.info("reconciled %s (%s): %s", "/".join(key), reason,
+                     "ok" if result.ok else f"failed: {result.error}")
+            self._schedule_next(key, state, result)
+            for dependent in result.dependents:
+                self.trigger(dependent, f"input changed: {'/'.join(key)}")
+            if state.dirty and not self._stopping:
+                state.dirty = False
+                self.trigger(key, state.reason or "triggered while running", force=True)
+
+    def _schedule_next(self, key: ObjectKey, state: _State, result: ReconcileResult) -> None:
+        interval = self.controller.interval(key)
+        now = self.now()
+        if result.ok:
+            state.failures = 0
+            if interval:
+                state.next_due = now + interval * (1 + self.rng.uniform(-self.jitter, self.jitter))
+            else:
+                state.next_due = None
+        elif result.stalled:
+            state.next_due = None  # retrying cannot fix it; a change or a manual trigger will
+        else:
+            state.failures += 1
+            delay = self.backoff_base * 2 ** (state.failures - 1)
+            cap = interval or 300.0
+            delay = min(delay, cap) * (1 + self.rng.uniform(0, self.jitter))
+            state.next_due = now + delay
+        self._wake.set()
+
+    async def _timer(self) -> None:
+        while not self._stopping:
+            now = self.now()
+            upcoming: list[float] = []
+            for key, state in list(self._states.items()):
+                if state.next_due is None or state.running or state.queued:
+                    continue
+                if state.next_due <= now:
+                    state.next_due = None
+                    self.trigger(key, "interval")
+                else:
+                    upcoming.append(state.next_due)
+            timeout = min(upcoming) - now if upcoming else 3600.0
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, timeout))
