@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import hashlib
 import ipaddress
 import json
@@ -298,6 +299,10 @@ class RegistryClient:
         self._tokens = TokenCache(clock)
         self._creds: dict[str, tuple[float, Credentials | None]] = {}
         self.request_count = 0  # HTTP requests sent to registries (not token services), for tests/metrics
+        # per registry host, read by the daemon's /metrics: requests sent, and those that failed
+        # (transport errors and answers >= 400 other than the 401 of an auth challenge)
+        self.requests_by_host: collections.Counter[str] = collections.Counter()
+        self.failures_by_host: collections.Counter[str] = collections.Counter()
         self.probe_count = 0  # scheme probes (``GET /v2/`` over https and http), counted apart
         # (host, TLS fingerprint) → the scheme the probe settled on, and why https failed there
         self._schemes: dict[tuple[str, str], str] = {}
@@ -492,13 +497,20 @@ class RegistryClient:
         parts = urlsplit(url)
         client = self._http(parts.scheme, parts.netloc, access.tls)
         self.request_count += 1
-        async with asyncio.timeout(access.timeout):
-            request = client.build_request(method, url, headers=headers, timeout=access.timeout)
-            response = await client.send(request, stream=True, follow_redirects=follow_redirects)
-            try:
-                body = b"" if method == "HEAD" else await self._read_body(response, cap, what)
-            finally:
-                await response.aclose()
+        self.requests_by_host[parts.netloc] += 1
+        try:
+            async with asyncio.timeout(access.timeout):
+                request = client.build_request(method, url, headers=headers, timeout=access.timeout)
+                response = await client.send(request, stream=True, follow_redirects=follow_redirects)
+                try:
+                    body = b"" if method == "HEAD" else await self._read_body(response, cap, what)
+                finally:
+                    await response.aclose()
+        except BaseException:
+            self.failures_by_host[parts.netloc] += 1
+            raise
+        if response.status_code >= 400 and response.status_code != 401:
+            self.failures_by_host[parts.netloc] += 1
         return _Response(response.status_code, response.headers, body, str(response.url))
 
     async def _request(
