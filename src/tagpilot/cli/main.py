@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagpilot import __version__
-from tagpilot.cli import policy_eval, policy_test, reconcile, template_cmd, update_cmd
+from tagpilot.cli import policy_eval, policy_test, reconcile, run, sensor_cmd, template_cmd, update_cmd
 from tagpilot.cli import scan as scan_cmd
 
 app = typer.Typer(
@@ -25,6 +25,10 @@ app.add_typer(policy_app, name="policy")
 policy_eval.register(policy_app)
 policy_test.register(policy_app)
 update_cmd.register(app)
+run.register(app)
+sensor_app = typer.Typer(help="Test Argo Events sensor filters.", no_args_is_help=True)
+app.add_typer(sensor_app, name="sensor")
+sensor_cmd.register(sensor_app)
 template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
 app.add_typer(template_app, name="template")
 template_cmd.register(template_app)

@@ -1,0 +1,60 @@
+"""`tagpilot sensor test --batch FILE`: run Argo Events dependency filters over events.
+
+FILE has one JSON object a line, `{"filters": <EventDependencyFilter>, "event": <event data>}`
+(optional `"filtersLogicalOperator"`), and the command prints one JSON line each,
+`{"pass": true|false, "errors": [...]}`, so a table of cases can be compared with Argo's own
+results. Event numbers keep their JSON text, as gjson sees them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tagpilot.events.filters import apply_filters
+from tagpilot.events.paths import PathError, loads
+
+
+def _test_line(line: str) -> dict[str, Any]:
+    try:
+        obj = loads(line)
+    except PathError as e:
+        return {"pass": False, "errors": [str(e)]}
+    if not isinstance(obj, dict) or not isinstance(obj.get("filters"), (Mapping, type(None))):
+        return {"pass": False, "errors": ['each line must be a JSON object with "filters" and "event"']}
+    operator = obj.get("filtersLogicalOperator") or "and"
+    result = apply_filters(obj.get("filters"), obj.get("event"), operator=str(operator))
+    return {"pass": result.passed, "errors": result.errors}
+
+
+def test_batch(path: str | Path) -> tuple[int, str]:
+    """Evaluate every line of a batch file; exit code 0 unless the file cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        return 2, f"cannot read {path}: {e.strerror}\n"
+    out = [json.dumps(_test_line(line), ensure_ascii=False) + "\n" for line in text.splitlines() if line.strip()]
+    return 0, "".join(out)
+
+
+test_batch.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def register(sensor_app: typer.Typer) -> None:
+    """Add `test` to the `sensor` command group."""
+
+    @sensor_app.command("test")
+    def test_cmd(
+        batch: str = typer.Option(None, "--batch", help="JSON-lines file of {filters, event} cases."),
+    ) -> None:
+        """Apply Argo Events dependency filters (data, exprs) to events, as a sensor would."""
+        if not batch:
+            typer.echo("give --batch FILE\n", nl=False, err=True)
+            raise typer.Exit(2)
+        code, out = test_batch(batch)
+        typer.echo(out, nl=False, err=code != 0)
+        raise typer.Exit(code)
