@@ -44,6 +44,8 @@ class ReconcileResult:
     error: str | None = None
     dependents: list[ObjectKey] = field(default_factory=list)
     seconds: float = 0.0
+    commit: str | None = None  # automations: the commit pushed by this run
+    files_changed: int = 0
 
 
 def parse_key(text: str) -> ObjectKey:
@@ -158,6 +160,7 @@ class Controller:
         outcome = await AutomationReconciler(self.config, self.store, self.git, clock=self.clock).reconcile(automation)
         result = self._result(automation.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
         if outcome.commit:
+            result.commit, result.files_changed = outcome.commit, len(outcome.files)
             ready = get_condition(outcome.status, "Ready") or {}
             self.store.add_event(automation.kind, automation.namespace, automation.name, "Normal", "Pushed",
                                  ready.get("message", "pushed"), {"commit": outcome.commit, "files": outcome.files})

@@ -1,0 +1,89 @@
+"""`tagpilot run`: the daemon, serving its API, health, metrics and webhooks on one address."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tagpilot.cli.common import FilesOption, StateOption, err
+from tagpilot.cli.logs import setup_logging
+from tagpilot.engine.daemon import Daemon, state_dir_from
+from tagpilot.errors import TagpilotError
+
+
+def _parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{listen!r}: expected HOST:PORT, e.g. 127.0.0.1:9440", param_hint="--listen")
+    return host.strip("[]"), int(port)
+
+
+async def serve(files: list[Path], state: Path, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from tagpilot.server.app import create_app
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after its shutdown (the process dies by the signal); the daemon
+        handles signals itself so that it can finish running work and exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    daemon = Daemon(files, state, workers=workers)
+    await daemon.start()
+    server = Server(uvicorn.Config(create_app(daemon), host=host, port=port, log_config=None,
+                                   access_log=False, lifespan="off"))
+    loop = asyncio.get_running_loop()
+
+    def shutdown() -> None:
+        server.should_exit = True
+
+    loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+    loop.add_signal_handler(signal.SIGTERM, shutdown)
+    loop.add_signal_handler(signal.SIGINT, shutdown)
+    try:
+        await server.serve()  # returns once should_exit is set
+    finally:
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await daemon.stop()
+
+
+def run(
+    files: FilesOption = [],  # noqa: B006
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT for the API, webhooks and metrics.")]
+    = "127.0.0.1:9440",
+    state: StateOption = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Objects reconciled at once.")] = 8,
+    log_format: Annotated[str, typer.Option("--log-format", help="auto (text on a terminal), text or json.")]
+    = "auto",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run continuously: reconcile every object on its interval and at once on webhooks; serve the API.
+
+    SIGHUP (or a changed file under -f) reloads the configuration; SIGTERM stops after running work finishes.
+    """
+    if not files:
+        err("error: no configuration given: pass -f FILE or -f DIR")
+        raise typer.Exit(2)
+    host, port = _parse_listen(listen)
+    setup_logging(log_format, log_level)
+    try:
+        asyncio.run(serve(files, state_dir_from(state), host, port, workers))
+    except TagpilotError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,190 @@
+"""The long-running tagpilot: configuration, store, clients, controller and scheduler, wired together.
+
+`tagpilot run` builds one `Daemon` and serves it over HTTP (`tagpilot.server`). The daemon owns the
+lifecycle rules: the configuration loads before anything runs (an invalid one stops the start);
+a reload (SIGHUP, or a changed file under `-f`) swaps the configuration only when the new one is
+valid, and runs new and changed objects at once; a stop lets running reconciles finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tagpilot.config.loader import Config, load_config
+from tagpilot.config.source import expand_paths
+from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult, parse_key
+from tagpilot.engine.metrics import Metrics
+from tagpilot.engine.scheduler import Scheduler
+from tagpilot.engine.status import object_view, spec_hash
+from tagpilot.errors import ConfigError, TagpilotError
+from tagpilot.gitops import GitClient
+from tagpilot.registry.client import RegistryClient
+from tagpilot.store import Store
+
+log = logging.getLogger("tagpilot.daemon")
+
+
+def _fingerprints(config: Config) -> dict[tuple[str, str, str], str]:
+    return {key: spec_hash(obj.model_dump(mode="json", by_alias=True)) for key, obj in config.objects.items()}
+
+
+def _mtimes(files: Sequence[Path]) -> dict[str, float]:
+    out = {}
+    for path in expand_paths(files):
+        with contextlib.suppress(OSError):
+            out[str(path)] = path.stat().st_mtime
+    return out
+
+
+class Daemon:
+    def __init__(self, files: Sequence[Path], state_dir: Path, *, workers: int = 8, watch_interval: float = 2.0,
+                 stop_grace: float = 30.0) -> None:
+        self.files = list(files)
+        self.state_dir = state_dir
+        self.workers = workers
+        self.watch_interval = watch_interval
+        self.stop_grace = stop_grace
+        self.ready = False
+        self.config: Config | None = None
+        self.last_reload_error: str | None = None
+        self.metrics = Metrics(live=self._live_values)
+        self._watch_task: asyncio.Task[None] | None = None
+        self._mtimes: dict[str, float] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the configuration (ConfigError stops the start), open the store, start reconciling."""
+        self.config = load_config(self.files)
+        for message in self.config.ignored:
+            log.warning(message)
+        self._mtimes = _mtimes(self.files)
+        self.store = Store.open(self.state_dir)
+        self.registry = RegistryClient(cache=self.store)
+        self.git = GitClient(self.state_dir)
+        self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe)
+        self.scheduler = Scheduler(self.controller, workers=self.workers)
+        await self.scheduler.start()
+        self._watch_task = asyncio.create_task(self._watch_files(), name="tagpilot-config-watch")
+        self.ready = True
+        self.metrics.ready.set(1)
+        log.info("tagpilot started: %d objects from %s, state in %s", len(self.config.objects),
+                 ", ".join(map(str, self.files)), self.state_dir)
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.metrics.ready.set(0)
+        if self._watch_task:
+            self._watch_task.cancel()
+            await asyncio.gather(self._watch_task, return_exceptions=True)
+        await self.scheduler.stop(grace=self.stop_grace)
+        await self.registry.aclose()
+        self.store.close()
+        log.info("tagpilot stopped")
+
+    def reload(self) -> tuple[bool, str]:
+        """Re-read the configuration; keep the running one when the new one is invalid."""
+        try:
+            new = load_config(self.files)
+        except ConfigError as exc:
+            self.last_reload_error = str(exc)
+            log.error("configuration reload rejected, the running configuration stays: %s", exc)
+            return False, str(exc)
+        assert self.config is not None
+        old, fresh = _fingerprints(self.config), _fingerprints(new)
+        changed = [key for key, digest in fresh.items() if key in old and old[key] != digest]
+        added = [key for key in fresh if key not in old]
+        removed = [key for key in old if key not in fresh]
+        # a changed Secret or GitRepository re-runs what uses it: run its namespace's objects
+        dependencies = {("Secret",), ("GitRepository",)}
+        if any((key[0],) in dependencies for key in changed):
+            changed += [k for k in fresh if k[0] in ("ImageRepository", "ImageUpdateAutomation")]
+        self.config = new
+        self.controller.set_config(new)
+        self.scheduler.sync(changed=changed)
+        self._mtimes = _mtimes(self.files)
+        self.last_reload_error = None
+        message = f"configuration reloaded: {len(added)} added, {len(changed)} changed, {len(removed)} removed"
+        log.info(message)
+        return True, message
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            try:
+                current = _mtimes(self.files)
+            except TagpilotError:
+                continue  # a directory disappeared: the next reload reports it
+            if current != self._mtimes:
+                self._mtimes = current
+                self.reload()
+
+    # --- what the API and CLI ask ---------------------------------------------------------------------
+
+    def request_reconcile(self, key: ObjectKey, reason: str = "requested") -> bool:
+        return self.scheduler.trigger(key, reason)
+
+    def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
+        if self.controller.get(key) is None:
+            return False
+        self.store.set_suspended(*key, suspended)
+        self.store.add_event(*key, "Normal", "Suspended" if suspended else "Resumed",
+                             "suspended" if suspended else "resumed")
+        if not suspended:
+            self.scheduler.trigger(key, "resumed")
+        return True
+
+    def views(self, kind: str | None = None) -> list[dict[str, Any]]:
+        assert self.config is not None
+        out = []
+        for key in sorted(self.config.objects):
+            if key[0] == "Secret" or (kind and key[0] != kind):
+                continue
+            obj = self.config.objects[key]
+            stored = self.store.get_object(*key)
+            view = object_view(obj, stored.status if stored else {})
+            view["suspended"] = bool(getattr(obj.spec, "suspend", False)) or self.store.is_suspended(*key)
+            out.append(view)
+        return out
+
+    def view(self, key: ObjectKey) -> dict[str, Any] | None:
+        return next((v for v in self.views(key[0]) if (v["namespace"], v["name"]) == key[1:]), None)
+
+    @staticmethod
+    def parse_key(text: str) -> ObjectKey:
+        return parse_key(text)
+
+    # --- metrics ------------------------------------------------------------------------------------
+
+    def _observe(self, result: ReconcileResult) -> None:
+        kind, namespace, name = result.key
+        outcome = "skipped" if result.skipped else ("success" if result.ok else "failure")
+        self.metrics.reconciles.labels(kind, outcome).inc()
+        if result.skipped:
+            return
+        self.metrics.reconcile_duration.labels(kind, name, namespace).observe(result.seconds)
+        if kind == "ImageRepository":
+            self.metrics.scans.labels("success" if result.ok else "failure").inc()
+        if result.commit:
+            self.metrics.commits_pushed.inc()
+            self.metrics.images_updated.inc(result.files_changed)
+
+    def _live_values(self) -> dict[str, Any]:
+        if not self.ready:
+            return {}
+        return {
+            "requests_by_host": dict(self.registry.requests_by_host),
+            "failures_by_host": dict(self.registry.failures_by_host),
+            "queue_depth": self.scheduler.queue_depth(),
+            "objects": len(self.controller.keys()),
+        }
+
+
+def state_dir_from(value: Path | None) -> Path:
+    return Path(value or os.environ.get("TAGPILOT_STATE") or ".tagpilot")

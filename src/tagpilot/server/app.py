@@ -1,0 +1,97 @@
+"""The daemon's HTTP interface: health, metrics, the JSON API, and webhook receivers.
+
+Thin by design: every route parses the request, asks the `Daemon`, and renders JSON. FastAPI
+serves the OpenAPI document of the API at `/openapi.json` (and a browsable one at `/docs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from tagpilot import __version__
+from tagpilot.engine.daemon import Daemon
+
+API = "/api/v1"
+
+
+def create_app(daemon: Daemon) -> FastAPI:
+    app = FastAPI(title="tagpilot", version=__version__,
+                  description="Objects, status and events of a running tagpilot; webhook receivers.")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> Response:
+        """Ready once the configuration loaded and the store opened."""
+        if daemon.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "starting"}, status_code=503)
+
+    @app.get("/metrics", tags=["health"])
+    def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get(f"{API}/objects", tags=["objects"])
+    def list_objects(kind: str | None = None) -> list[dict[str, Any]]:
+        """Every object of the configuration (Secrets excepted) with its stored status."""
+        return daemon.views(kind)
+
+    def _key(kind: str, namespace: str, name: str) -> tuple[str, str, str]:
+        try:
+            return daemon.parse_key(f"{kind}/{namespace}/{name}")
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.get(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}", tags=["objects"])
+    def get_object(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        view = daemon.view(_key(kind, namespace, name))
+        if view is None:
+            raise HTTPException(404, f"{kind}/{namespace}/{name} is not in the configuration")
+        return view
+
+    @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/reconcile", status_code=202, tags=["objects"])
+    def reconcile(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """Queue a reconcile now (coalesced with one already queued or running)."""
+        key = _key(kind, namespace, name)
+        if not daemon.request_reconcile(key, "requested through the API"):
+            raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
+        return {"queued": True, "object": "/".join(key)}
+
+    @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/suspend", tags=["objects"])
+    def suspend(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        key = _key(kind, namespace, name)
+        if not daemon.set_suspended(key, True):
+            raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
+        return {"suspended": True, "object": "/".join(key)}
+
+    @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/resume", tags=["objects"])
+    def resume(kind: str, namespace: str, name: str) -> dict[str, Any]:
+        key = _key(kind, namespace, name)
+        if not daemon.set_suspended(key, False):
+            raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
+        return {"suspended": False, "object": "/".join(key)}
+
+    @app.get(f"{API}/events", tags=["events"])
+    def events(kind: str | None = None, namespace: str | None = None, name: str | None = None,
+               since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Recent events (scans, selections, commits, webhook deliveries), oldest first."""
+        return daemon.store.events(kind=kind, namespace=namespace, name=name, since_id=since, limit=limit)
+
+    @app.post(f"{API}/reload", tags=["objects"])
+    def reload() -> Response:
+        """Re-read the configuration files (as SIGHUP does); 400 with the errors when invalid."""
+        ok, message = daemon.reload()
+        return JSONResponse({"reloaded": ok, "message": message}, status_code=200 if ok else 400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:  # never leak a traceback to a client
+        return JSONResponse({"error": f"internal error: {exc.__class__.__name__}"}, status_code=500)
+
+    return app

@@ -1,0 +1,121 @@
+"""`tagpilot run` end to end: a real daemon process, the real registry, a real git remote."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.fixtures.git import GitRemote
+from tests.fixtures.pusher import push_tags
+from tests.fixtures.registry import RegistryServer
+from tests.integration.daemon import DaemonProcess
+from tests.integration.test_automation_cli import config as automation_config
+from tests.integration.test_automation_cli import seed
+
+
+def ready(view: dict) -> dict:
+    return next((c for c in view["status"].get("conditions", []) if c["type"] == "Ready"), {})
+
+
+def test_daemon_converges_reacts_and_exposes_state(registry: RegistryServer, repo_name: str,
+                                                   git_remote_file: GitRemote, tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    # intervals long enough that only startup and explicit triggers cause runs
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        assert daemon.get("/healthz").json() == {"status": "ok"}
+        # startup: scan, select, commit and push without being asked
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="first push")
+        first = git_remote_file.head("main")
+        view = daemon.wait(lambda: (v := daemon.view("ImageUpdateAutomation", "apps", "fleet"))["status"].get(
+            "lastPushCommit") == first and v, what="automation status")
+        assert ready(view)["status"] == "True"
+
+        # a new tag plus one reconcile request on the repository: the dependents follow at once
+        push_tags(registry, repo_name, ["1.2.0"])
+        started = time.monotonic()
+        response = daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        assert response.status_code == 202
+        daemon.wait(lambda: "1.2.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="second push")
+        assert time.monotonic() - started < 15  # event-driven, not the 1h interval
+        assert len(git_remote_file.log("main")) == 4  # initial, manifests, two updates: no duplicate commits
+
+        events = daemon.get("/api/v1/events", params={"kind": "ImageUpdateAutomation"}).json()
+        assert [e["reason"] for e in events].count("Pushed") == 2
+        metrics = daemon.get("/metrics").text
+        assert "tagpilot_commits_pushed_total 2.0" in metrics
+        assert f'tagpilot_registry_requests_total{{registry="{registry.host}"}}' in metrics
+        assert 'gotk_reconcile_duration_seconds_count{kind="ImageRepository",name="app",namespace="apps"}' in metrics
+        assert daemon.get("/openapi.json").json()["info"]["title"] == "tagpilot"
+        assert daemon.post("/api/v1/objects/ImageRepository/apps/nope/reconcile").status_code == 404
+    finally:
+        code = daemon.stop()
+    assert code == 0  # SIGTERM is a clean stop
+
+
+def test_reload_rejects_invalid_configuration_and_applies_valid_changes(registry: RegistryServer, repo_name: str,
+                                                                        tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0"])
+    repo_doc = (f"apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {{name: one}}\n"
+                f"spec: {{image: {image}, interval: 1h, insecure: true}}\n")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(repo_doc)
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        daemon.wait(lambda: ready(daemon.view("ImageRepository", "default", "one")).get("status") == "True",
+                    what="first scan")
+        cfg.write_text(repo_doc.replace("interval: 1h", "interval: 1h, colour: red"))  # invalid: unknown field
+        daemon.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert daemon.get("/readyz").status_code == 200  # still running the old configuration
+        assert [v["name"] for v in daemon.get("/api/v1/objects").json()] == ["one"]
+        bad = daemon.post("/api/v1/reload")
+        assert bad.status_code == 400 and "colour" in bad.json()["message"]
+        cfg.write_text(repo_doc + "---\n" + repo_doc.replace("name: one", "name: two"))
+        daemon.send_signal(signal.SIGHUP)
+        daemon.wait(lambda: ready(daemon.view("ImageRepository", "default", "two")).get("status") == "True",
+                    what="the new object scanned")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_invalid_configuration_refuses_to_start(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: x}\n"
+                   "spec: {image: alpine}\n")
+    daemon = DaemonProcess(cfg, tmp_path / "state").start(wait_ready=False)
+    assert daemon.proc is not None
+    code = daemon.proc.wait(timeout=20)
+    daemon.stop()
+    assert code == 2
+    assert "spec.interval" in daemon.log()
+
+
+def test_kill_9_then_restart_converges_without_duplicate_commits(registry: RegistryServer, repo_name: str,
+                                                                 git_remote_file: GitRemote, tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    state = tmp_path / "state"
+    daemon = DaemonProcess(cfg, state).start()
+    time.sleep(0.3)  # somewhere in the first reconcile round
+    daemon.stop(signal.SIGKILL)
+    daemon = DaemonProcess(cfg, state).start()
+    try:
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="push")
+        daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "True",
+                    what="automation ready")
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        time.sleep(1.5)
+    finally:
+        daemon.stop()
+    subjects = git_remote_file.log("main")
+    assert len([s for s in subjects if s.startswith("skip-ci")]) == 1  # exactly one update commit
