@@ -63,6 +63,8 @@ async def _reconcile(files: list[Path], state: Path | None, dry_run: bool
                                          for a in sorted_objects(config, ImageUpdateAutomation)))
         for result in results:
             automations.append(result)
+            for skipped in result.skipped_files:
+                err(f"warning: {result.automation.ref}: skipped {skipped['path']}: {skipped['reason']}")
             views.append(object_view(result.automation, result.status))
             if not result.ok:
                 failures.append(f"{result.automation.ref}: {result.error}")

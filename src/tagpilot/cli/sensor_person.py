@@ -22,7 +22,14 @@ import typer
 from tagpilot.config.argo_events import EventSource, Sensor
 from tagpilot.config.loader import KINDS, load_config, register_kind
 from tagpilot.errors import ConfigError, TagpilotError
-from tagpilot.events.sensors import Event, TriggerPlan, evaluate, event_from_webhook, match_dependencies
+from tagpilot.events.sensors import (
+    Event,
+    TriggerPlan,
+    evaluate,
+    event_from_webhook,
+    match_dependencies,
+    safe_url,
+)
 
 __all__ = ["register", "run_person"]
 
@@ -84,7 +91,7 @@ def _plan_lines(plan: TriggerPlan) -> list[str]:
     lines += [f"    - {why}" for why in plan.why]
     if plan.fires and plan.request is not None:
         req = plan.request
-        lines.append(f"    request: {req['method']} {req['url']} (timeout {plan.timeout:g}s)")
+        lines.append(f"    request: {req['method']} {safe_url(req['url'])} (timeout {plan.timeout:g}s)")
         for name in sorted(req["headers"]):
             lines.append(f"      {name}: {req['headers'][name]}")
         if plan.basic_auth is not None:

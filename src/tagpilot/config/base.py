@@ -46,8 +46,11 @@ class ObjectMeta(Model):
     """Kubernetes metadata. Fields a cluster adds (uid, resourceVersion...) are accepted and ignored,
     so objects exported with `kubectl get -o yaml` load as they are."""
 
-    name: str = Field(min_length=1, max_length=253)
-    namespace: str = Field(default="default", min_length=1, max_length=63)
+    # Kubernetes' rules: a DNS-1123 subdomain for names, a DNS-1123 label for namespaces. They also
+    # keep `:` and `/` out, which the `NS:NAME` marker syntax and `Kind/NS/NAME` references rely on.
+    name: str = Field(min_length=1, max_length=253,
+                      pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    namespace: str = Field(default="default", min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None

@@ -8,6 +8,7 @@ document is constructed (one parse, no second pass over the text).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,22 +47,80 @@ class Document:
         return Location(file=self.file, line=self.line_of(parts), obj=obj, field=dotted or None)
 
 
-def _index_lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                out[(*path, key_node.value)] = key_node.start_mark.line + 1
-                _index_lines(value_node, (*path, key_node.value), out)
+MAX_DEPTH = 1000  # Kubernetes objects nest a dozen levels; far deeper is an error, not a reason to crash
+MAX_EXPANDED_NODES = 1_000_000  # what a document may grow to once its aliases are expanded
+
+
+def check_structure(text: str, file: str) -> None:
+    """Refuse hostile structure before anything builds it: nesting deeper than MAX_DEPTH (PyYAML's
+    composer recurses per level and crashes deep down) and alias bombs ("billion laughs": a few
+    aliases that expand to billions of nodes). Works on libyaml's event stream, which needs no
+    recursion; the expanded size of every anchor is tracked so an alias costs what it expands to."""
+    anchor_sizes: dict[str, int] = {}
+    stack: list[tuple[int, str | None, int]] = []  # (size so far, anchor, line) per open collection
+    total = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_DEPTH:
+                raise ConfigError(f"nesting deeper than {MAX_DEPTH} levels", Location(file=file, line=line))
+            stack.append((1, event.anchor, line or 0))
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            size, anchor, _ = stack.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            size, anchor = anchor_sizes.get(event.anchor, 1), None
+        elif isinstance(event, yaml.ScalarEvent):
+            size, anchor = 1, event.anchor
+        else:
+            if isinstance(event, yaml.DocumentStartEvent):
+                total = 0
+            continue
+        if anchor:
+            anchor_sizes[anchor] = size
+        if stack:
+            parent_size, parent_anchor, parent_line = stack[-1]
+            stack[-1] = (parent_size + size, parent_anchor, parent_line)
+        else:
+            total += size
+        if total + sum(entry[0] for entry in stack) > MAX_EXPANDED_NODES:
+            raise ConfigError(f"excessive aliasing: the document would expand to more than {MAX_EXPANDED_NODES}"
+                              " nodes", Location(file=file, line=line))
+
+
+def _index_lines(root: yaml.Node, out: dict[Path_, int], file: str) -> None:
+    """Record the line of every field path; each node is visited once (aliases are not re-walked).
+    Duplicate mapping keys are errors, as in Kubernetes' strict decoding."""
+    seen: set[int] = set()
+    todo: list[tuple[yaml.Node, Path_]] = [(root, ())]
+    while todo:
+        node, path = todo.pop()
+        out.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in keys and key_node.value != "<<":
+                    raise ConfigError(f"mapping key {key_node.value!r} already defined at line {keys[key_node.value]}",
+                                      Location(file=file, line=line))
+                keys[key_node.value] = line
                 # the key's line is more useful than the value's for error messages
-                out[(*path, key_node.value)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*path, index), out)
+                out[(*path, key_node.value)] = line
+                todo.append((value_node, (*path, key_node.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                todo.append((item, (*path, index)))
 
 
 def read_documents(text: str, file: str) -> Iterator[Document]:
     """Yield the non-empty documents of one YAML text. A syntax error raises ConfigError with file:line."""
+    with contextlib.suppress(yaml.MarkedYAMLError):  # a syntax error: the loader below reports its line
+        check_structure(text, file)
     loader = _Loader(text)
     try:
         while loader.check_node():
@@ -72,7 +131,7 @@ def read_documents(text: str, file: str) -> Iterator[Document]:
             if data is None:
                 continue
             lines: dict[Path_, int] = {}
-            _index_lines(node, (), lines)
+            _index_lines(node, lines, file)
             yield Document(file=file, line=node.start_mark.line + 1, data=data, lines=lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -44,6 +44,7 @@ class AutomationOutcome:
     diff: str = ""
     message: str = ""
     files: list[str] = field(default_factory=list)
+    skipped_files: list[dict[str, str]] = field(default_factory=list)  # files with markers not updated
 
 
 def selected_policies(config: Config, store: Store, automation: ImageUpdateAutomation
@@ -129,9 +130,13 @@ class AutomationReconciler:
                                      spec.git.commit.message_template_values)  # type: ignore[union-attr]
             return render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
 
+        skipped: list[dict[str, str]] = []
+
         def apply(root: Path) -> TreeResult:
             # GitClient decides "no change" from what git sees staged, not from this result
-            return update_tree(root, spec.update_path, policies, dry_run=dry_run)
+            result = update_tree(root, spec.update_path, policies, dry_run=dry_run)
+            skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
+            return result
 
         author = (spec.git.commit.author.name, spec.git.commit.author.email)
         async with await self.git.prepare(source.spec.url, checkout, auth,
@@ -142,7 +147,7 @@ class AutomationReconciler:
                 raise _Stalled(str(exc)) from None
             if dry_run:
                 result = apply(workspace.path)
-                outcome = AutomationOutcome(automation, status, ok=True)
+                outcome = AutomationOutcome(automation, status, ok=True, skipped_files=list(skipped))
                 if result.files:
                     outcome.diff = "".join(f.diff for f in result.files)
                     outcome.message = message_for(result)
@@ -153,6 +158,11 @@ class AutomationReconciler:
                 push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
             )
         status["lastAutomationRunTime"] = rfc3339(now)
+        # tagpilot: files under update.path that carry markers but could not be updated (Flux only logs them)
+        if skipped:
+            status["skippedFiles"] = list(skipped)
+        else:
+            status.pop("skippedFiles", None)
         status["observedPolicies"] = {
             name: {k: v for k, v in (("name", ref.name), ("tag", ref.tag), ("digest", ref.digest)) if v}
             for (_ns, name), ref in sorted(policies.items())
@@ -163,12 +173,12 @@ class AutomationReconciler:
             message = f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}" if last else \
                 "no updates made"
             mark_ready(status, message, now, generation)
-            return AutomationOutcome(automation, status, ok=True)
+            return AutomationOutcome(automation, status, ok=True, skipped_files=list(skipped))
         status["lastPushCommit"] = pushed.commit
         status["lastPushTime"] = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
         mark_ready(status, f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
-        return AutomationOutcome(automation, status, ok=True, commit=pushed.commit,
+        return AutomationOutcome(automation, status, ok=True, commit=pushed.commit, skipped_files=list(skipped),
                                  files=[f.path for f in pushed.changes.files] if pushed.changes else [])
 
 
