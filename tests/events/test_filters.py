@@ -11,16 +11,28 @@ from tagpilot.cli.sensor_cmd import test_batch as run_batch
 from tagpilot.events.filters import apply_filters
 from tagpilot.events.paths import loads
 
-PUSH = loads(json.dumps({
-    "header": {"X-Gitlab-Event": ["Push Hook"]},
-    "body": {"ref": "refs/heads/main", "commits": [{"message": "bump image [skip-ci]"}], "count": 3,
-             "msg": "aGVsbG8gd29ybGQ=", "draft": False, "name": "dev-docs"},
-}))
+PUSH = loads(
+    json.dumps(
+        {
+            "header": {"X-Gitlab-Event": ["Push Hook"]},
+            "body": {
+                "ref": "refs/heads/main",
+                "commits": [{"message": "bump image [skip-ci]"}],
+                "count": 3,
+                "msg": "aGVsbG8gd29ybGQ=",
+                "draft": False,
+                "name": "dev-docs",
+            },
+        }
+    )
+)
 
 TUTORIAL = {
     "exprs": [
-        {"expr": 'ref =~ "refs/heads/release-" || ref == "refs/heads/main"',
-         "fields": [{"name": "ref", "path": "body.ref"}]},
+        {
+            "expr": 'ref =~ "refs/heads/release-" || ref == "refs/heads/main"',
+            "fields": [{"name": "ref", "path": "body.ref"}],
+        },
         {"expr": 'msg !~ "skip-ci"', "fields": [{"name": "msg", "path": "body.commits.0.message"}]},
     ],
 }
@@ -30,12 +42,15 @@ def _event(ref: str, message: str) -> object:
     return loads(json.dumps({"header": {}, "body": {"ref": ref, "commits": [{"message": message}]}}))
 
 
-@pytest.mark.parametrize(("ref", "message", "passed"), [
-    ("refs/heads/main", "fix: bug", True),
-    ("refs/heads/release-1.2", "fix: bug", True),
-    ("refs/heads/feature/x", "fix: bug", False),
-    ("refs/heads/main", "chore: update image [skip-ci]", False),
-])
+@pytest.mark.parametrize(
+    ("ref", "message", "passed"),
+    [
+        ("refs/heads/main", "fix: bug", True),
+        ("refs/heads/release-1.2", "fix: bug", True),
+        ("refs/heads/feature/x", "fix: bug", False),
+        ("refs/heads/main", "chore: update image [skip-ci]", False),
+    ],
+)
 def test_tutorial_filters(ref: str, message: str, passed: bool) -> None:
     assert apply_filters(TUTORIAL, _event(ref, message)).passed is passed
 
@@ -54,13 +69,22 @@ DATA_CASES = [
     ({"path": "body.count", "type": "number", "value": ["2"], "comparator": ">"}, True, []),
     ({"path": "body.count", "type": "number", "value": ["3"]}, True, []),
     ({"path": "body.count", "type": "number", "value": ["3"], "comparator": "!="}, False, []),
-    ({"path": "body.count", "type": "number", "value": ["abc"]}, False,
-     ['data filter error (strconv.ParseFloat: parsing "abc": invalid syntax)']),
+    (
+        {"path": "body.count", "type": "number", "value": ["abc"]},
+        False,
+        ['data filter error (strconv.ParseFloat: parsing "abc": invalid syntax)'],
+    ),
     ({"path": "body.draft", "type": "bool", "value": ["false"]}, True, []),
-    ({"path": "body.draft", "type": "bool", "value": ["maybe"]}, False,
-     ['data filter error (strconv.ParseBool: parsing "maybe": invalid syntax)']),
-    ({"path": "body.nope", "type": "string", "value": ["x"]}, False,
-     ["data filter error (path 'body.nope' does not exist)"]),
+    (
+        {"path": "body.draft", "type": "bool", "value": ["maybe"]},
+        False,
+        ['data filter error (strconv.ParseBool: parsing "maybe": invalid syntax)'],
+    ),
+    (
+        {"path": "body.nope", "type": "string", "value": ["x"]},
+        False,
+        ["data filter error (path 'body.nope' does not exist)"],
+    ),
     ({"path": "body.name", "type": "string", "value": []}, False, ["data filter error (no values specified)"]),
     ({"path": "body.name", "type": "int", "value": ["1"]}, False, ["data filter error (unsupported JSON type 'int')"]),
     ({"path": "body.msg", "type": "string", "value": ["^hello world$"], "template": "{{ b64dec .Input }}"}, True, []),
@@ -91,17 +115,24 @@ def test_expr_errors_and_non_bool_results() -> None:
 
     assert run("n > 2") == (True, [])
     assert run("n + 1") == (False, [])  # only the boolean true passes
-    assert run('n > "x"') == (False, ["expr filter error (Value '3' cannot be used with the comparator '>', "
-                                      "it is not a number)"])
-    assert run("body.count > 1") == (False, ["expr filter error (Unable to access unexported field 'count' "
-                                             "in token 'body.count')"])
+    assert run('n > "x"') == (
+        False,
+        ["expr filter error (Value '3' cannot be used with the comparator '>', it is not a number)"],
+    )
+    assert run("body.count > 1") == (
+        False,
+        ["expr filter error (Unable to access unexported field 'count' in token 'body.count')"],
+    )
 
 
 def test_expr_or_operator() -> None:
-    filters = {"exprLogicalOperator": "or", "exprs": [
-        {"expr": "x == 1", "fields": [{"name": "x", "path": "body.nope"}]},
-        {"expr": "n == 3", "fields": [{"name": "n", "path": "body.count"}]},
-    ]}
+    filters = {
+        "exprLogicalOperator": "or",
+        "exprs": [
+            {"expr": "x == 1", "fields": [{"name": "x", "path": "body.nope"}]},
+            {"expr": "n == 3", "fields": [{"name": "n", "path": "body.count"}]},
+        ],
+    }
     assert apply_filters(filters, PUSH).passed
     filters["exprs"] = filters["exprs"][:1]
     res = apply_filters(filters, PUSH)
@@ -122,10 +153,14 @@ def test_no_filters_pass() -> None:
 
 def test_batch_cli(tmp_path: Path) -> None:
     lines = [
-        {"filters": TUTORIAL, "event": {"header": {}, "body": {"ref": "refs/heads/main",
-                                                               "commits": [{"message": "ok"}]}}},
-        {"filters": TUTORIAL, "event": {"header": {}, "body": {"ref": "refs/heads/dev",
-                                                               "commits": [{"message": "ok"}]}}},
+        {
+            "filters": TUTORIAL,
+            "event": {"header": {}, "body": {"ref": "refs/heads/main", "commits": [{"message": "ok"}]}},
+        },
+        {
+            "filters": TUTORIAL,
+            "event": {"header": {}, "body": {"ref": "refs/heads/dev", "commits": [{"message": "ok"}]}},
+        },
         {"filters": {"data": [{"path": "body.x", "type": "string", "value": ["a"]}]}, "event": {"body": {}}},
     ]
     f = tmp_path / "cases.jsonl"
@@ -133,7 +168,10 @@ def test_batch_cli(tmp_path: Path) -> None:
     code, out = run_batch(f)
     assert code == 0
     rows = [json.loads(x) for x in out.splitlines()]
-    assert rows[:3] == [{"pass": True, "errors": []}, {"pass": False, "errors": []},
-                        {"pass": False, "errors": ["data filter error (path 'body.x' does not exist)"]}]
+    assert rows[:3] == [
+        {"pass": True, "errors": []},
+        {"pass": False, "errors": []},
+        {"pass": False, "errors": ["data filter error (path 'body.x' does not exist)"]},
+    ]
     assert rows[3]["pass"] is False and rows[3]["errors"]
     assert run_batch(tmp_path / "missing.jsonl")[0] == 2

@@ -51,8 +51,10 @@ TABLE = [
     ('friends.#(last=="Nobody")', None),
     ("children.@reverse", '["Jack","Alex","Sara"]'),
     ("children.@reverse.0", "Jack"),
-    ('{name.first,age,"the_murphys":friends.#(last="Murphy")#.first}',
-     '{"first":"Tom","age":37,"the_murphys":["Dale","Jane"]}'),
+    (
+        '{name.first,age,"the_murphys":friends.#(last="Murphy")#.first}',
+        '{"first":"Tom","age":37,"the_murphys":["Dale","Jane"]}',
+    ),
     ("[age,name.first]", '[37,"Tom"]'),
     ("children.5", None),
     ("missing", None),
@@ -71,8 +73,10 @@ def test_syntax_table(path: str, expected: str | None) -> None:
 
 
 def test_argo_webhook_paths() -> None:
-    event = loads('{"header": {"X-Gitlab-Event": ["Push Hook"]}, "body": {"ref": "refs/heads/main",'
-                  ' "commits": [{"message": "bump [skip-ci]"}], "total": 1.50, "big": 12345678901234567890}}')
+    event = loads(
+        '{"header": {"X-Gitlab-Event": ["Push Hook"]}, "body": {"ref": "refs/heads/main",'
+        ' "commits": [{"message": "bump [skip-ci]"}], "total": 1.50, "big": 12345678901234567890}}'
+    )
     assert get(event, "body.commits.0.message").string() == "bump [skip-ci]"
     assert get(event, "body.commits.#").value == 1.0
     assert get(event, "header.X-Gitlab-Event.0").string() == "Push Hook"
@@ -94,21 +98,36 @@ def test_value_types() -> None:
     assert get(doc, "e").value == [1.0, {"f": 2.0}]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("vals.#(b==~true)#.a", "[1,2,6,7,8]"),
-    ("vals.#(b==~false)#.a", "[3,4,5,9,10,11]"),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("vals.#(b==~true)#.a", "[1,2,6,7,8]"),
+        ("vals.#(b==~false)#.a", "[3,4,5,9,10,11]"),
+    ],
+)
 def test_tilde_queries(query: str, expected: str) -> None:
-    doc = loads('{"vals": [{"a": 1, "b": true}, {"a": 2, "b": true}, {"a": 3, "b": false}, {"a": 4, "b": "0"},'
-                ' {"a": 5, "b": 0}, {"a": 6, "b": "1"}, {"a": 7, "b": 1}, {"a": 8, "b": "true"},'
-                ' {"a": 9, "b": false}, {"a": 10, "b": null}, {"a": 11}]}')
+    doc = loads(
+        '{"vals": [{"a": 1, "b": true}, {"a": 2, "b": true}, {"a": 3, "b": false}, {"a": 4, "b": "0"},'
+        ' {"a": 5, "b": 0}, {"a": 6, "b": "1"}, {"a": 7, "b": 1}, {"a": 8, "b": "true"},'
+        ' {"a": 9, "b": false}, {"a": 10, "b": null}, {"a": 11}]}'
+    )
     assert get(doc, query).string() == expected
 
 
-@pytest.mark.parametrize(("raw", "bool_", "float_"), [
-    ('"true"', True, 0.0), ('"T"', True, 0.0), ('"1"', True, 1.0), ('"yes"', False, 0.0),
-    ("0", False, 0.0), ("2.5", True, 2.5), ("true", True, 1.0), ("false", False, 0.0), ('"3.25"', False, 3.25),
-])
+@pytest.mark.parametrize(
+    ("raw", "bool_", "float_"),
+    [
+        ('"true"', True, 0.0),
+        ('"T"', True, 0.0),
+        ('"1"', True, 1.0),
+        ('"yes"', False, 0.0),
+        ("0", False, 0.0),
+        ("2.5", True, 2.5),
+        ("true", True, 1.0),
+        ("false", False, 0.0),
+        ('"3.25"', False, 3.25),
+    ],
+)
 def test_bool_and_float(raw: str, bool_: bool, float_: float) -> None:
     res = get(loads('{"v": ' + raw + "}"), "v")
     assert res.bool() is bool_

@@ -45,16 +45,30 @@ test_batch.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def register(sensor_app: typer.Typer) -> None:
-    """Add `test` to the `sensor` command group."""
+    """Add `test` to the `sensor` command group: `--batch FILE` for machines, `-f PATH --event FILE` for people."""
 
     @sensor_app.command("test")
     def test_cmd(
         batch: str = typer.Option(None, "--batch", help="JSON-lines file of {filters, event} cases."),
+        files: list[Path] = typer.Option([], "-f", "--file", help="Sensor/EventSource YAML files or directories."),
+        event: Path = typer.Option(None, "--event", help="A webhook body (JSON) to run through the sensors."),
+        header: list[str] = typer.Option([], "--header", help="A request header NAME:VALUE (repeatable)."),
+        source: str = typer.Option(None, "--source", help="The EventSource name the event comes from."),
+        event_name: str = typer.Option(None, "--event-name", help="The event name within the EventSource."),
     ) -> None:
-        """Apply Argo Events dependency filters (data, exprs) to events, as a sensor would."""
-        if not batch:
-            typer.echo("give --batch FILE\n", nl=False, err=True)
+        """Apply Argo Events dependency filters to events, as a sensor would.
+
+        `--batch FILE`: one JSON object a line, {"filters": ..., "event": ...}; prints {"pass", "errors"} lines.
+        `-f PATH --event payload.json [--header K:V]`: which sensors and triggers would fire, and why.
+        """
+        if batch:
+            code, out = test_batch(batch)
+        elif files and event:
+            from tagpilot.cli.sensor_person import run_person
+
+            code, out = run_person(files, event, header, source=source, event_name=event_name)
+        else:
+            typer.echo("give --batch FILE, or -f PATH --event FILE\n", nl=False, err=True)
             raise typer.Exit(2)
-        code, out = test_batch(batch)
         typer.echo(out, nl=False, err=code != 0)
         raise typer.Exit(code)

@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import typer
-
 from tagpilot.config.argo_events import EventSource, Sensor
-from tagpilot.config.loader import KINDS, load_config, register_kind
+from tagpilot.config.loader import load_config
 from tagpilot.errors import ConfigError, TagpilotError
 from tagpilot.events.sensors import (
     Event,
@@ -31,7 +29,7 @@ from tagpilot.events.sensors import (
     safe_url,
 )
 
-__all__ = ["register", "run_person"]
+__all__ = ["run_person"]
 
 USAGE = 2
 PAYLOAD_SHOWN = 4096
@@ -39,13 +37,6 @@ PAYLOAD_SHOWN = 4096
 
 class _Usage(Exception):
     """A misuse of the command line (exit 2)."""
-
-
-def _ensure_kinds() -> None:
-    # The loader registers these once the lead wires them; until then (and harmlessly after) do it here.
-    for model in (Sensor, EventSource):
-        if KINDS.get(model.model_fields["kind"].annotation.__args__[0]) is not model:  # type: ignore[union-attr]
-            register_kind(model)
 
 
 def _parse_headers(items: Sequence[str]) -> list[tuple[str, str]]:
@@ -117,7 +108,6 @@ def run_person(
     method: str = "POST",
 ) -> tuple[int, str]:
     """Explain what the sensors under `files` would do with the payload in `event_file`."""
-    _ensure_kinds()
     try:
         if not files:
             raise _Usage("no configuration given: pass -f FILE or -f DIR")
@@ -168,20 +158,3 @@ def run_person(
     out.append("")
     out.append(f"{firing} of {len(plans)} trigger(s) would fire")
     return 0, "\n".join(out) + "\n"
-
-
-def register(sensor_app: typer.Typer, name: str = "explain") -> None:
-    """Add the person form as its own command (`sensor explain`) until the lead merges it into `sensor test`."""
-
-    @sensor_app.command(name)
-    def explain_cmd(
-        files: list[Path] = typer.Option(..., "-f", "--file", help="Sensor/EventSource YAML files or directories."),
-        event: Path = typer.Option(..., "--event", help="The webhook body (JSON) to test."),
-        header: list[str] = typer.Option([], "--header", help="A request header NAME:VALUE (repeatable)."),
-        source: str = typer.Option(None, "--source", help="The EventSource name the event comes from."),
-        event_name: str = typer.Option(None, "--event-name", help="The event name within the EventSource."),
-    ) -> None:
-        """Show which sensors and triggers a webhook payload would fire, and why."""
-        code, text = run_person(files, event, header, source=source, event_name=event_name)
-        typer.echo(text, nl=False, err=code != 0)
-        raise typer.Exit(code)

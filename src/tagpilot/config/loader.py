@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from tagpilot.config.argo_events import EventSource, Sensor
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
@@ -31,6 +33,9 @@ KINDS: dict[str, type[Object]] = {
     "Secret": Secret,
     "GitRepository": GitRepository,
     "ImageUpdateAutomation": ImageUpdateAutomation,
+    "Receiver": Receiver,
+    "EventSource": EventSource,
+    "Sensor": Sensor,
 }
 
 

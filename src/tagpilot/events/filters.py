@@ -111,7 +111,8 @@ def _template(tpl: str, res: PathResult) -> tuple[PathResult | None, str | None]
 
 def _compare_number(comparator: str, a: float, b: float) -> bool:
     return {">=": a >= b, ">": a > b, "<": a < b, "<=": a <= b, "!=": a != b, "=": a == b, "": a == b}.get(
-        comparator, False)
+        comparator, False
+    )
 
 
 def _one_data_filter(f: Mapping[str, Any], data: Any) -> bool:
@@ -215,4 +216,3 @@ def apply_filters(filters: Mapping[str, Any] | None, event: Any, operator: str =
             return FilterResult(False, [_SEP.join(errors)])
         return FilterResult(True)
     return FilterResult(expr_ok and data_ok)
-

@@ -237,8 +237,21 @@ class _Ctx:
         self.piped = False
 
 
-_MODIFIERS = {"pretty", "ugly", "reverse", "this", "flatten", "join", "valid", "keys", "values",
-              "tostr", "fromstr", "group", "dig"}
+_MODIFIERS = {
+    "pretty",
+    "ugly",
+    "reverse",
+    "this",
+    "flatten",
+    "join",
+    "valid",
+    "keys",
+    "values",
+    "tostr",
+    "fromstr",
+    "group",
+    "dig",
+}
 
 
 def _is_dot_piper(s: str) -> bool:
@@ -268,14 +281,14 @@ def _parse_object_path(path: str) -> _ObjPath:
     while i < n:
         c = path[i]
         if c == "|":
-            r.part, r.pipe, r.piped = path[:i], path[i + 1:], True
+            r.part, r.pipe, r.piped = path[:i], path[i + 1 :], True
             return r
         if c == ".":
             r.part = path[:i]
-            if i < n - 1 and _is_dot_piper(path[i + 1:]):
-                r.pipe, r.piped = path[i + 1:], True
+            if i < n - 1 and _is_dot_piper(path[i + 1 :]):
+                r.pipe, r.piped = path[i + 1 :], True
                 return r
-            r.path, r.more = path[i + 1:], True
+            r.path, r.more = path[i + 1 :], True
             return r
         if c in "*?":
             r.wild = True
@@ -295,13 +308,13 @@ def _parse_object_path(path: str) -> _ObjPath:
                         continue
                     if c == ".":
                         r.part = "".join(epart)
-                        if i < n - 1 and _is_dot_piper(path[i + 1:]):
-                            r.pipe, r.piped = path[i + 1:], True
+                        if i < n - 1 and _is_dot_piper(path[i + 1 :]):
+                            r.pipe, r.piped = path[i + 1 :], True
                             return r
-                        r.path, r.more = path[i + 1:], True
+                        r.path, r.more = path[i + 1 :], True
                         return r
                     if c == "|":
-                        r.part, r.pipe, r.piped = "".join(epart), path[i + 1:], True
+                        r.part, r.pipe, r.piped = "".join(epart), path[i + 1 :], True
                         return r
                     if c in "*?":
                         r.wild = True
@@ -416,14 +429,14 @@ def _parse_array_path(path: str) -> _ArrPath:
     while i < n:
         c = path[i]
         if c == "|":
-            r.part, r.pipe, r.piped = path[:i], path[i + 1:], True
+            r.part, r.pipe, r.piped = path[:i], path[i + 1 :], True
             return r
         if c == ".":
             r.part = path[:i]
-            if not r.arrch and i < n - 1 and _is_dot_piper(path[i + 1:]):
-                r.pipe, r.piped = path[i + 1:], True
+            if not r.arrch and i < n - 1 and _is_dot_piper(path[i + 1 :]):
+                r.pipe, r.piped = path[i + 1 :], True
                 return r
-            r.path, r.more = path[i + 1:], True
+            r.path, r.more = path[i + 1 :], True
             return r
         if c == "#":
             r.arrch = True
@@ -492,7 +505,7 @@ def _split_possible_pipe(path: str) -> tuple[str, str, bool]:
                     continue
                 continue
         elif c == "|":
-            return path[:i], path[i + 1:], True
+            return path[:i], path[i + 1 :], True
         i += 1
     return "", "", False
 
@@ -580,8 +593,13 @@ def _query_matches(q: _Query, value: PathResult) -> bool:
     if value.kind == _STRING:
         s = value.str_
         return {
-            "=": lambda: s == rpv, "!=": lambda: s != rpv, "<": lambda: s < rpv, "<=": lambda: s <= rpv,
-            ">": lambda: s > rpv, ">=": lambda: s >= rpv, "%": lambda: wildcard_match(s, rpv),
+            "=": lambda: s == rpv,
+            "!=": lambda: s != rpv,
+            "<": lambda: s < rpv,
+            "<=": lambda: s <= rpv,
+            ">": lambda: s > rpv,
+            ">=": lambda: s >= rpv,
+            "%": lambda: wildcard_match(s, rpv),
             "!%": lambda: not wildcard_match(s, rpv),
         }.get(op, lambda: False)()
     if value.kind == _NUMBER:
@@ -664,8 +682,7 @@ def _parse_array(c: _Ctx, arr: list[Any], path: str) -> bool:
             c.value = _array_result(found)
             return True
         if rp.piped or not rp.more:
-            c.value = PathResult(True, float(len(arr)), str(len(arr)), _NUMBER, num=float(len(arr)),
-                                 _doc=len(arr))
+            c.value = PathResult(True, float(len(arr)), str(len(arr)), _NUMBER, num=float(len(arr)), _doc=len(arr))
             return True
         return False
     idx = _parse_uint(rp.part)
@@ -688,7 +705,7 @@ def _parse_sub_selectors(path: str) -> tuple[list[tuple[str, str]], str, bool]:
 
     def push(i: int) -> None:
         nonlocal colon, modifier, start
-        sels.append((path[start:colon], path[colon + 1:i]) if colon else ("", path[start:i]))
+        sels.append((path[start:colon], path[colon + 1 : i]) if colon else ("", path[start:i]))
         colon = modifier = 0
         start = i + 1
 
@@ -720,7 +737,7 @@ def _parse_sub_selectors(path: str) -> tuple[list[tuple[str, str]], str, bool]:
             depth -= 1
             if depth == 0:
                 push(i)
-                return sels, path[i + 1:], True
+                return sels, path[i + 1 :], True
         i += 1
     return [], path, False
 
@@ -728,7 +745,7 @@ def _parse_sub_selectors(path: str) -> tuple[list[tuple[str, str]], str, bool]:
 def _name_of_last(path: str) -> str:
     for i in range(len(path) - 1, -1, -1):
         if path[i] in "|." and not (i > 0 and path[i - 1] == "\\"):
-            return path[i + 1:]
+            return path[i + 1 :]
     return path
 
 
@@ -798,8 +815,11 @@ def _walk(doc: Any, path: str) -> PathResult:
                     for name, r in results:
                         d.setdefault(name, r._doc)
                     out = _result_of(d)
-                    out.raw = "{" + ",".join(_encode_string(nm) + ":" + (r.raw or r.string() or "null")
-                                             for nm, r in results) + "}"
+                    out.raw = (
+                        "{"
+                        + ",".join(_encode_string(nm) + ":" + (r.raw or r.string() or "null") for nm, r in results)
+                        + "}"
+                    )
                 return _walk(out._doc, rest[1:]) if rest else out
     c = _Ctx()
     if isinstance(doc, dict):
