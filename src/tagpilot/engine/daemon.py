@@ -22,6 +22,7 @@ from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult, p
 from tagpilot.engine.metrics import Metrics
 from tagpilot.engine.scheduler import Scheduler
 from tagpilot.engine.status import object_view, spec_hash
+from tagpilot.engine.webhooks import Webhooks
 from tagpilot.errors import ConfigError, TagpilotError
 from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
@@ -70,6 +71,9 @@ class Daemon:
         self.git = GitClient(self.state_dir)
         self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe)
         self.scheduler = Scheduler(self.controller, workers=self.workers)
+        self.webhooks = Webhooks(self.store, self.scheduler.trigger,
+                                 lambda receiver, outcome: self.metrics.webhooks.labels(receiver, outcome).inc())
+        self.webhooks.set_config(self.config)
         await self.scheduler.start()
         self._watch_task = asyncio.create_task(self._watch_files(), name="tagpilot-config-watch")
         self.ready = True
@@ -84,6 +88,7 @@ class Daemon:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self.scheduler.stop(grace=self.stop_grace)
+        await self.webhooks.aclose()
         await self.registry.aclose()
         self.store.close()
         log.info("tagpilot stopped")
@@ -107,6 +112,7 @@ class Daemon:
             changed += [k for k in fresh if k[0] in ("ImageRepository", "ImageUpdateAutomation")]
         self.config = new
         self.controller.set_config(new)
+        self.webhooks.set_config(new)
         self.scheduler.sync(changed=changed)
         self._mtimes = _mtimes(self.files)
         self.last_reload_error = None
@@ -144,7 +150,7 @@ class Daemon:
         assert self.config is not None
         out = []
         for key in sorted(self.config.objects):
-            if key[0] == "Secret" or (kind and key[0] != kind):
+            if key[0] == "Secret" or (kind and key[0] != kind) or not hasattr(self.config.objects[key], "spec"):
                 continue
             obj = self.config.objects[key]
             stored = self.store.get_object(*key)

@@ -90,6 +90,42 @@ def create_app(daemon: Daemon) -> FastAPI:
         ok, message = daemon.reload()
         return JSONResponse({"reloaded": ok, "message": message}, status_code=200 if ok else 400)
 
+    async def read_body(request: Request, limit: int) -> bytes | None:
+        """The request body, or None when it is larger than `limit` (read no further: 413)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @app.post("/hook/{digest}", tags=["webhooks"])
+    async def flux_receiver(digest: str, request: Request) -> Response:
+        """Flux `Receiver` webhooks: the path is /hook/ + sha256(token + name + namespace)."""
+        body = await read_body(request, daemon.webhooks.body_limit())
+        if body is None:
+            return JSONResponse({"message": "request body too large"}, status_code=413)
+        delivery = daemon.webhooks.receiver(f"/hook/{digest}", dict(request.headers), body,
+                                            request.client.host if request.client else None)
+        return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def event_source(path: str, request: Request) -> Response:
+        """Argo Events webhook EventSources: `endpoint` and `method` from their spec (served on --listen)."""
+        full = "/" + path
+        if not daemon.webhooks.serves(request.method, full):
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        body = await read_body(request, 64 << 20)
+        if body is None:
+            return JSONResponse({"message": "request body too large"}, status_code=413)
+        delivery = await daemon.webhooks.event_source(request.method, full, dict(request.headers), body,
+                                                      request.url.query)
+        return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> Response:  # never leak a traceback to a client
         return JSONResponse({"error": f"internal error: {exc.__class__.__name__}"}, status_code=500)

@@ -1,0 +1,153 @@
+"""Webhook deliveries inside the daemon: Flux Receivers and Argo Events webhook EventSources + Sensors.
+
+The verification and filtering are pure (`tagpilot.events.receivers`, `tagpilot.events.sensors`);
+this module looks up tokens in Secrets, turns accepted deliveries into scheduler triggers (which
+coalesce, so a storm of posts costs one run per object), runs sensor triggers, and records every
+delivery with its decision in the events log. No secret reaches a log line, an event or a response.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tagpilot.config.argo_events import EventSource, Sensor
+from tagpilot.config.core import Secret
+from tagpilot.config.flux_notification import Receiver
+from tagpilot.config.loader import Config
+from tagpilot.engine.controller import ObjectKey
+from tagpilot.events.receivers import MAX_BODY, HookRequest, match_path, verify
+from tagpilot.events.sensors import Event, evaluate, event_from_webhook, execute
+from tagpilot.store import Store
+
+log = logging.getLogger("tagpilot.webhooks")
+ARGO_DEFAULT_MAX_PAYLOAD = 1 << 20  # Argo's webhook event source: 1 MiB unless maxPayloadSize says otherwise
+
+
+@dataclass
+class Delivery:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _secret_text(config: Config, namespace: str, name: str, key: str) -> str | None:
+    secret = config.get(Secret, namespace, name)
+    return secret.text(key) if secret is not None else None
+
+
+class Webhooks:
+    def __init__(self, store: Store, trigger: Callable[[ObjectKey, str], bool],
+                 count: Callable[[str, str], None]) -> None:
+        self.store = store
+        self.trigger = trigger
+        self.count = count  # (receiver name, outcome) → metrics
+        self.http = httpx.AsyncClient(timeout=30)
+        self._receivers: list[tuple[Receiver, str]] = []
+        self._endpoints: dict[tuple[str, str], tuple[EventSource, str, Any]] = {}
+        self.config: Config | None = None
+
+    def set_config(self, config: Config) -> None:
+        """Index receivers by their secret path and event-source webhooks by (method, endpoint)."""
+        self.config = config
+        receivers = []
+        for receiver in config.of_kind(Receiver):
+            token = _secret_text(config, receiver.namespace, receiver.spec.secret_ref.name, "token")
+            if token is None:
+                log.warning("%s: Secret %s/%s has no key 'token'; the receiver is not served", receiver.ref,
+                            receiver.namespace, receiver.spec.secret_ref.name)
+                continue
+            receivers.append((receiver, token))
+        self._receivers = receivers
+        endpoints = {}
+        for source in config.of_kind(EventSource):
+            for event_name, hook in source.spec.webhook.items():
+                path = "/" + hook.endpoint.lstrip("/")
+                endpoints[(hook.method.upper(), path)] = (source, event_name, hook)
+        self._endpoints = endpoints
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # --- Flux Receivers -------------------------------------------------------------------------------
+
+    def receiver(self, path: str, headers: Mapping[str, str], body: bytes, remote: str | None) -> Delivery:
+        assert self.config is not None
+        found = match_path(path, self._receivers)
+        if found is None:
+            self.count("unknown", "not_found")
+            return Delivery(404, {"message": "no receiver at this path"})
+        receiver, token = found
+        result = verify(receiver, token, HookRequest(headers, body, remote), self.config.objects.values())
+        outcome = "accepted" if result.ok else f"rejected_{result.status}"
+        self.count(receiver.name, outcome)
+        for key in result.reconcile:
+            self.trigger(key, f"webhook {receiver.ref}")
+        self.store.add_event(
+            "Receiver", receiver.namespace, receiver.name, "Normal" if result.ok else "Warning",
+            "Accepted" if result.ok else "Rejected", result.message,
+            {"status": result.status, "reconcile": ["/".join(k) for k in result.reconcile],
+             "event": result.event or {}})
+        return Delivery(result.status, {"message": result.message}, dict(result.headers))
+
+    # --- Argo Events webhook event sources -----------------------------------------------------------
+
+    def serves(self, method: str, path: str) -> bool:
+        return (method.upper(), path) in self._endpoints or any(p == path for _m, p in self._endpoints)
+
+    async def event_source(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
+                           query: str = "") -> Delivery:
+        assert self.config is not None
+        entry = self._endpoints.get((method.upper(), path))
+        if entry is None:
+            if self.serves(method, path):
+                return Delivery(405, {"message": f"method {method} not allowed"})
+            return Delivery(404, {"message": "not found"})
+        source, event_name, hook = entry
+        limit = hook.max_payload_size or ARGO_DEFAULT_MAX_PAYLOAD
+        if len(body) > limit:
+            self.count(source.name, "rejected_413")
+            return Delivery(413, {"message": f"payload larger than {limit} bytes"})
+        if hook.auth_secret is not None:
+            expected = _secret_text(self.config, source.namespace, hook.auth_secret.name, hook.auth_secret.key)
+            given = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+            scheme, _, presented = given.partition(" ")
+            if expected is None or scheme.lower() != "bearer" or not hmac.compare_digest(
+                    presented.strip().encode(), expected.encode()):
+                self.count(source.name, "rejected_401")
+                return Delivery(401, {"message": "invalid or missing bearer token"})
+        try:
+            data = event_from_webhook(headers.items(), body, method=method, query=query)
+        except Exception as exc:  # WebhookPayloadError and friends: the body is not what Argo accepts
+            self.count(source.name, "rejected_400")
+            return Delivery(400, {"message": f"invalid payload: {exc}"})
+        event = Event(source=source.name, name=event_name, data=data, id=f"{time.time_ns():x}",
+                      time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        sensors = [s for s in self.config.of_kind(Sensor) if s.namespace == source.namespace]
+        plans = evaluate(sensors, event)
+        fired = []
+        for plan in plans:
+            decision = {"sensor": plan.sensor, "trigger": plan.trigger, "fires": plan.fires,
+                        "why": list(plan.why)}
+            if plan.fires:
+                outcome = await execute(
+                    plan, http_client=self.http,
+                    reconcile=lambda kind, ns, name, why=f"sensor {plan.sensor}": self.trigger((kind, ns, name), why),
+                    secret=lambda ns, name, key: _secret_text(self.config, ns, name, key),  # type: ignore[arg-type]
+                    logger=log)
+                decision["ok"], decision["detail"] = outcome.ok, outcome.detail
+                fired.append(plan.trigger)
+            self.store.add_event("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal",
+                                 "Fired" if plan.fires else "Filtered", "; ".join(plan.why)[:2000], decision)
+        self.count(source.name, "accepted")
+        return Delivery(200, {"message": "success", "fired": fired})
+
+    @staticmethod
+    def body_limit() -> int:
+        return MAX_BODY
