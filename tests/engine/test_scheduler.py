@@ -72,7 +72,7 @@ async def test_storm_of_triggers_coalesces_into_one_more_run() -> None:
     await asyncio.sleep(0.05)  # the startup run of REPO is in progress
     for _ in range(1000):
         scheduler.trigger(REPO, "webhook")
-    await settle(scheduler, 0.8)
+    await settle(scheduler, 1.6)
     await scheduler.stop()
     repo_runs = [c for c in controller.calls if c[0] == REPO]
     assert repo_runs == [(REPO, False), (REPO, True)]  # the startup run, then exactly one more
@@ -94,7 +94,7 @@ async def test_triggers_while_queued_do_not_duplicate() -> None:
 async def test_dependents_run_after_a_change() -> None:
     controller = RecordingController()
     controller.dependents = {REPO: [POLICY], POLICY: [AUTO]}
-    scheduler = Scheduler(controller, workers=2)  # type: ignore[arg-type]
+    scheduler = Scheduler(controller, workers=2, min_gap=0.0)  # type: ignore[arg-type]
     await scheduler.start()
     await settle(scheduler)
     controller.calls.clear()
@@ -108,7 +108,7 @@ async def test_interval_reruns_and_failures_back_off_and_stalled_stops() -> None
     controller = RecordingController(intervals={REPO: 0.2})
     controller.results[POLICY] = [ReconcileResult(POLICY, ok=False, error="registry down")] * 3
     controller.results[AUTO] = [ReconcileResult(AUTO, ok=False, stalled=True, error="bad spec")]
-    scheduler = Scheduler(controller, workers=3, backoff_base=0.1, jitter=0.0,  # type: ignore[arg-type]
+    scheduler = Scheduler(controller, workers=3, backoff_base=0.1, jitter=0.0, min_gap=0.0,  # type: ignore[arg-type]
                           rng=random.Random(1))
     await scheduler.start()
     await settle(scheduler, 0.75)
@@ -129,3 +129,17 @@ async def test_unknown_objects_are_refused_and_stop_is_graceful() -> None:
     await asyncio.sleep(0.05)
     await scheduler.stop(grace=2.0)  # waits for the run in progress
     assert controller.running == set()
+
+
+async def test_triggers_after_a_run_wait_for_the_minimum_gap() -> None:
+    controller = RecordingController()
+    scheduler = Scheduler(controller, workers=2, min_gap=0.5)  # type: ignore[arg-type]
+    await scheduler.start()
+    await settle(scheduler, 0.1)  # startup runs done
+    controller.calls.clear()
+    for _ in range(20):  # a storm spread over 0.4 s
+        scheduler.trigger(REPO, "webhook")
+        await asyncio.sleep(0.02)
+    await settle(scheduler, 0.8)
+    await scheduler.stop()
+    assert controller.calls == [(REPO, True)]  # one run for the whole storm, none lost

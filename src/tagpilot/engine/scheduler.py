@@ -7,6 +7,8 @@ is repeated, a storm of webhooks costs one or two runs). Objects are due again a
 a failure with exponential backoff capped at the interval, and never on their own once `Stalled`
 (an invalid spec: only a configuration change or a manual trigger runs it again). The dependents a
 run reports (policies after a new tag list, automations after a new latest image) run at once.
+Triggered runs of one object are at least `min_gap` seconds apart: a storm of webhooks for the same
+repository costs about one registry scan a second, not one per delivery (registries rate-limit).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -34,18 +37,20 @@ class _State:
     failures: int = 0
     next_due: float | None = None
     reason: str = ""
+    last_finished: float | None = None
 
 
 class Scheduler:
     """Runs `controller.reconcile` for due and triggered objects with bounded concurrency."""
 
     def __init__(self, controller: Controller, *, workers: int = 8, jitter: float = 0.1,
-                 backoff_base: float = BACKOFF_BASE, rng: random.Random | None = None,
+                 backoff_base: float = BACKOFF_BASE, min_gap: float = 1.0, rng: random.Random | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         self.controller = controller
         self.workers = workers
         self.jitter = jitter
         self.backoff_base = backoff_base
+        self.min_gap = min_gap
         self.rng = rng or random.Random()
         self._clock = clock
         self._states: dict[ObjectKey, _State] = {}
@@ -56,7 +61,7 @@ class Scheduler:
         self.runs = 0  # completed reconciles, for tests and metrics
 
     def now(self) -> float:
-        return self._clock() if self._clock else asyncio.get_running_loop().time()
+        return self._clock() if self._clock else time.monotonic()  # the event loop's clock on Linux
 
     # --- triggers -----------------------------------------------------------------------------------
 
@@ -70,9 +75,18 @@ class Scheduler:
         if state.running:
             state.dirty = True
         elif not state.queued:
-            state.queued = True
-            self._queue.put_nowait(key)
+            now = self.now()
+            if state.last_finished is not None and now - state.last_finished < self.min_gap:
+                due = state.last_finished + self.min_gap  # too soon after the last run: coalesce until then
+                state.next_due = due if state.next_due is None else min(state.next_due, due)
+                self._wake.set()
+            else:
+                self._enqueue(key, state)
         return True
+
+    def _enqueue(self, key: ObjectKey, state: _State) -> None:
+        state.queued = True
+        self._queue.put_nowait(key)
 
     def trigger_many(self, keys: Iterable[ObjectKey], reason: str) -> int:
         return sum(self.trigger(key, reason) for key in keys)
@@ -143,6 +157,7 @@ class Scheduler:
                 result = ReconcileResult(key, ok=False, error=f"internal error: {exc.__class__.__name__}: {exc}")
             finally:
                 state.running = False
+                state.last_finished = self.now()
                 self.runs += 1
             log.info("reconciled %s (%s): %s", "/".join(key), reason,
                      "ok" if result.ok else f"failed: {result.error}")
@@ -181,7 +196,10 @@ class Scheduler:
                     continue
                 if state.next_due <= now:
                     state.next_due = None
-                    self.trigger(key, "interval")
+                    if self.controller.get(key) is not None:
+                        state.force = True
+                        state.reason = state.reason or "interval"
+                        self._enqueue(key, state)
                 else:
                     upcoming.append(state.next_due)
             timeout = min(upcoming) - now if upcoming else 3600.0

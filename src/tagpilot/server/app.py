@@ -39,7 +39,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get(f"{API}/objects", tags=["objects"])
-    def list_objects(kind: str | None = None) -> list[dict[str, Any]]:
+    async def list_objects(kind: str | None = None) -> list[dict[str, Any]]:
         """Every object of the configuration (Secrets excepted) with its stored status."""
         return daemon.views(kind)
 
@@ -50,14 +50,14 @@ def create_app(daemon: Daemon) -> FastAPI:
             raise HTTPException(400, str(exc)) from None
 
     @app.get(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}", tags=["objects"])
-    def get_object(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def get_object(kind: str, namespace: str, name: str) -> dict[str, Any]:
         view = daemon.view(_key(kind, namespace, name))
         if view is None:
             raise HTTPException(404, f"{kind}/{namespace}/{name} is not in the configuration")
         return view
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/reconcile", status_code=202, tags=["objects"])
-    def reconcile(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def reconcile(kind: str, namespace: str, name: str) -> dict[str, Any]:
         """Queue a reconcile now (coalesced with one already queued or running)."""
         key = _key(kind, namespace, name)
         if not daemon.request_reconcile(key, "requested through the API"):
@@ -65,27 +65,27 @@ def create_app(daemon: Daemon) -> FastAPI:
         return {"queued": True, "object": "/".join(key)}
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/suspend", tags=["objects"])
-    def suspend(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def suspend(kind: str, namespace: str, name: str) -> dict[str, Any]:
         key = _key(kind, namespace, name)
         if not daemon.set_suspended(key, True):
             raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
         return {"suspended": True, "object": "/".join(key)}
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/resume", tags=["objects"])
-    def resume(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def resume(kind: str, namespace: str, name: str) -> dict[str, Any]:
         key = _key(kind, namespace, name)
         if not daemon.set_suspended(key, False):
             raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
         return {"suspended": False, "object": "/".join(key)}
 
     @app.get(f"{API}/events", tags=["events"])
-    def events(kind: str | None = None, namespace: str | None = None, name: str | None = None,
+    async def events(kind: str | None = None, namespace: str | None = None, name: str | None = None,
                since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """Recent events (scans, selections, commits, webhook deliveries), oldest first."""
         return daemon.store.events(kind=kind, namespace=namespace, name=name, since_id=since, limit=limit)
 
     @app.post(f"{API}/reload", tags=["objects"])
-    def reload() -> Response:
+    async def reload() -> Response:
         """Re-read the configuration files (as SIGHUP does); 400 with the errors when invalid."""
         ok, message = daemon.reload()
         return JSONResponse({"reloaded": ok, "message": message}, status_code=200 if ok else 400)

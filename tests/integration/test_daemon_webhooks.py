@@ -1,0 +1,306 @@
+"""The daemon reacting to webhooks: the registry's own notifications, GitLab pushes through an Argo
+Events sensor (with the skip-ci loop stopper), a storm of deliveries, and outages of registry and git."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.fixtures.git import GitRemote
+from tests.fixtures.pusher import push_tags
+from tests.fixtures.registry import RegistryServer
+from tests.integration.daemon import DaemonProcess
+from tests.integration.test_automation_cli import config as automation_config
+from tests.integration.test_automation_cli import seed
+
+TOKEN = "s3cret-webhook-token"
+
+
+def hook_path(name: str, namespace: str, token: str = TOKEN) -> str:
+    return "/hook/" + hashlib.sha256((token + name + namespace).encode()).hexdigest()
+
+
+def receiver_docs(kind: str, name: str = "registry", namespace: str = "apps", extra: str = "") -> str:
+    return f"""---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  type: {kind}
+  secretRef: {{name: webhook-token}}
+{extra}---
+apiVersion: v1
+kind: Secret
+metadata: {{name: webhook-token, namespace: {namespace}}}
+stringData: {{token: {TOKEN}}}
+"""
+
+
+def ready(view: dict) -> dict:
+    return next((c for c in view["status"].get("conditions", []) if c["type"] == "Ready"), {})
+
+
+def test_registry_notifications_drive_the_update(registry_factory, repo_name: str, git_remote_file: GitRemote,
+                                                 tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cfg = tmp_path / "config.yaml"
+    daemon = DaemonProcess(cfg, state)  # its port is known before it starts
+    registry = registry_factory(notifications=[{
+        "name": "tagpilot", "url": daemon.url + hook_path("registry", "apps"),
+        "headers": {"Authorization": [f"Bearer {TOKEN}"]}, "timeout": "2s", "threshold": 3, "backoff": "1s",
+    }])
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0"])
+    seed(git_remote_file, image)
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+                   + receiver_docs("distribution"))
+    daemon.start()
+    try:
+        daemon.wait(lambda: ready(daemon.view("ImageRepository", "apps", "app")).get("status") == "True",
+                    what="first scan")
+        before = git_remote_file.head("main")
+        push_tags(registry, repo_name, ["1.1.0"])  # the registry posts its notification to the daemon
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="push",
+                    timeout=30)
+        assert git_remote_file.head("main") != before
+        deliveries = daemon.get("/api/v1/events", params={"kind": "Receiver"}).json()
+        accepted = [e for e in deliveries if e["reason"] == "Accepted"]
+        assert accepted and any("ImageRepository/apps/app" in e["data"]["reconcile"] for e in accepted)
+        assert TOKEN not in json.dumps(deliveries) and TOKEN not in daemon.log()
+        # a wrong token is refused and changes nothing
+        bad = daemon.post(hook_path("registry", "apps"), content=b'{"events": []}',
+                          headers={"Authorization": "Bearer nope",
+                                   "Content-Type": "application/vnd.docker.distribution.events.v1+json"})
+        assert bad.status_code == 401
+        assert daemon.post("/hook/" + "0" * 64, content=b"{}").status_code == 404
+        metrics = daemon.get("/metrics").text
+        assert 'tagpilot_webhook_requests_total{outcome="accepted",receiver="registry"}' in metrics
+        assert 'tagpilot_webhook_requests_total{outcome="rejected_401",receiver="registry"}' in metrics
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_storm_of_webhooks_coalesces(registry: RegistryServer, repo_name: str, tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0"])
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"""apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {{name: app, namespace: apps}}
+spec: {{image: {image}, interval: 1h, insecure: true}}
+""" + receiver_docs("generic", extra="  resources:\n    - {kind: ImageRepository, name: app}\n"))
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        daemon.wait(lambda: ready(daemon.view("ImageRepository", "apps", "app")).get("status") == "True",
+                    what="first scan")
+        rss_before = _rss(daemon)
+        push_tags(registry, repo_name, ["9.9.9"])
+        path = hook_path("registry", "apps")
+        statuses: dict[int, int] = {}
+        with httpx.Client(base_url=daemon.url, timeout=10) as client:
+            for _ in range(1000):
+                code = client.post(path, content=b"{}").status_code
+                statuses[code] = statuses.get(code, 0) + 1
+        assert statuses == {200: 1000}
+        # none lost: the last scan saw the tag pushed before the storm
+        daemon.wait(lambda: "9.9.9" in daemon.view("ImageRepository", "apps", "app")["status"][
+            "lastScanResult"]["latestTags"], what="scan after the storm")
+        scans = sum(1 for e in daemon.get("/api/v1/events", params={"kind": "ImageRepository", "limit": 1000}).json()
+                    if e["reason"] == "NewTags")
+        assert scans <= 3  # the startup scan, then one or two coalesced runs, not a thousand
+        metrics = daemon.get("/metrics").text
+        runs = _metric(metrics, 'tagpilot_reconciles_total{kind="ImageRepository",result="success"}')
+        assert runs < 50, runs
+        assert _rss(daemon) - rss_before < 60 * 1024  # KiB: memory stays flat
+    finally:
+        daemon.stop()
+
+
+def _rss(daemon: DaemonProcess) -> int:
+    assert daemon.proc is not None
+    for line in Path(f"/proc/{daemon.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+class _Pipeline(http.server.ThreadingHTTPServer):
+    """A stand-in CI pipeline endpoint for the sensor's http trigger: it records what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                owner.received.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/build"
+
+
+def gitlab_push(message: str, ref: str = "refs/heads/main") -> bytes:
+    return json.dumps({"object_kind": "push", "ref": ref, "project": {"name": "dev-docs"},
+                       "commits": [{"id": "abc", "message": message}], "total_commits_count": 1}).encode()
+
+
+def test_sensor_stops_the_update_loop(registry: RegistryServer, repo_name: str, git_remote_file: GitRemote,
+                                      tmp_path: Path) -> None:
+    """A push that is tagpilot's own update commit (skip-ci) must not start the pipeline again."""
+    pipeline = _Pipeline()
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h") + f"""---
+apiVersion: argoproj.io/v1alpha1
+kind: EventSource
+metadata: {{name: gitlab, namespace: apps}}
+spec:
+  webhook:
+    push:
+      endpoint: /gitlab/push
+      method: POST
+      port: "12000"
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Sensor
+metadata: {{name: dev-docs-release, namespace: apps}}
+spec:
+  dependencies:
+    - name: push
+      eventSourceName: gitlab
+      eventName: push
+      filters:
+        data:
+          - {{path: body.object_kind, type: string, value: [push]}}
+          - {{path: body.project.name, type: string, value: [dev-docs]}}
+        exprs:
+          - expr: ref =~ "refs/heads/release-" || ref == "refs/heads/main"
+            fields: [{{name: ref, path: body.ref}}]
+          - expr: msg !~ "skip-ci"
+            fields: [{{name: msg, path: body.commits.0.message}}]
+  triggers:
+    - template:
+        name: pipeline
+        http:
+          url: {pipeline.url}
+          method: POST
+          payload:
+            - src: {{dependencyName: push, dataKey: body.ref}}
+              dest: branch
+            - src: {{dependencyName: push, dataKey: body.commits.0.message}}
+              dest: message
+""")
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="update")
+        update_message = git_remote_file.message()
+        assert update_message.startswith("skip-ci")
+        # the git server posts its push hook for tagpilot's commit: filtered, the pipeline stays quiet
+        response = daemon.post("/gitlab/push", content=gitlab_push(update_message),
+                               headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"})
+        assert response.status_code == 200 and response.json()["fired"] == []
+        # a developer's push starts the pipeline, with the parameters built from the event
+        response = daemon.post("/gitlab/push", content=gitlab_push("fix the docs"),
+                               headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"})
+        assert response.json()["fired"] == ["pipeline"]
+        deadline = time.monotonic() + 10
+        while not pipeline.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pipeline.received == [{"branch": "refs/heads/main", "message": "fix the docs"}]
+        decisions = daemon.get("/api/v1/events", params={"kind": "Sensor"}).json()
+        assert [e["reason"] for e in decisions] == ["Filtered", "Fired"]
+        assert daemon.post("/gitlab/push", content=b"x" * (1 << 20 + 1)).status_code == 413
+    finally:
+        pipeline.shutdown()
+        daemon.stop()
+
+
+def test_registry_and_git_outages_recover(registry_factory, repo_name: str, git_remote_file: GitRemote,
+                                          tmp_path: Path) -> None:
+    registry = registry_factory()
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="first push")
+        good = daemon.view("ImageRepository", "apps", "app")["status"]["lastScanResult"]
+        # the registry goes away: the scan fails, the last good result stays
+        registry.stop()
+        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        daemon.wait(lambda: ready(daemon.view("ImageRepository", "apps", "app")).get("status") == "False",
+                    what="scan failure", timeout=60)
+        assert daemon.view("ImageRepository", "apps", "app")["status"]["lastScanResult"] == good
+        assert daemon.view("ImagePolicy", "apps", "app")["status"]["latestRef"]["tag"] == "1.1.0"
+        # the registry comes back (same storage) with a new tag; the git remote is away meanwhile
+        registry.start()
+        push_tags(registry, repo_name, ["1.2.0"])
+        hidden = git_remote_file.path.with_name("hidden.git")
+        git_remote_file.path.rename(hidden)
+        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "False",
+                    what="git failure", timeout=60)
+        hidden.rename(git_remote_file.path)
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        daemon.wait(lambda: "1.2.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="push after",
+                    timeout=60)
+        assert [s for s in git_remote_file.log("main") if s.startswith("skip-ci")].__len__() == 2
+    finally:
+        daemon.stop()
+
+
+def test_github_push_signature(tmp_path: Path) -> None:
+    """A GitHub receiver checks X-Hub-Signature-256 (the reference vector's algorithm)."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(receiver_docs("github", name="gh", extra="  events: [push]\n  resources:\n"
+                                 "    - {kind: ImageRepository, name: app}\n")
+                   + "---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
+                     "metadata: {name: app, namespace: apps}\nspec: {image: 127.0.0.1:1/x/y, interval: 1h}\n")
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        body = b'{"ref": "refs/heads/main"}'
+        signature = "sha256=" + hmac.new(TOKEN.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
+        ok = daemon.post(hook_path("gh", "apps"), content=body, headers={**headers, "X-Hub-Signature-256": signature})
+        assert ok.status_code == 200, ok.text
+        bad = daemon.post(hook_path("gh", "apps"), content=body,
+                          headers={**headers, "X-Hub-Signature-256": "sha256=00"})
+        assert bad.status_code == 400
+        other = daemon.post(hook_path("gh", "apps"), content=body,
+                            headers={**headers, "X-GitHub-Event": "issues", "X-Hub-Signature-256": signature})
+        # an event not in spec.events is refused, as Flux does ("GitHub event 'issues' is not allowed")
+        assert other.status_code == 400
+        assert daemon.get("/api/v1/events", params={"kind": "Receiver"}).json()[-1]["data"]["reconcile"] == []
+    finally:
+        daemon.stop()
