@@ -71,6 +71,21 @@ def open_store(state: Path | None) -> Store:
     return Store.open(state if state is not None else os.environ.get("TAGPILOT_STATE"))
 
 
+def running_daemon(state: Path | None) -> str | None:
+    """The API URL of a `tagpilot run` using this state directory, if one answers; else None."""
+    import httpx
+
+    directory = Path(state if state is not None else os.environ.get("TAGPILOT_STATE") or DEFAULT_STATE_DIR)
+    try:
+        pointer = json.loads((directory / "daemon.json").read_text())
+        os.kill(int(pointer["pid"]), 0)
+        url = str(pointer["url"])
+        httpx.get(url + "/healthz", timeout=2).raise_for_status()
+    except (OSError, ValueError, KeyError, TypeError, httpx.HTTPError):
+        return None
+    return url
+
+
 def sorted_objects(config: Config, model: type[T]) -> list[T]:
     return sorted(config.of_kind(model), key=lambda o: (o.namespace, o.name))  # type: ignore[attr-defined]
 

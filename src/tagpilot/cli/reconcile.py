@@ -26,6 +26,7 @@ from tagpilot.cli.common import (
     print_json,
     print_table,
     run_guarded,
+    running_daemon,
     sorted_objects,
     stored_views,
 )
@@ -35,6 +36,7 @@ from tagpilot.engine.automation import AutomationOutcome, AutomationReconciler
 from tagpilot.engine.policies import PolicyReconciler, latest_text
 from tagpilot.engine.scan import Scanner
 from tagpilot.engine.status import object_view
+from tagpilot.errors import ConfigError
 from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 
@@ -93,7 +95,36 @@ def _print_dry_run(outcomes: list[AutomationOutcome]) -> None:
         sys.stdout.write(outcome.diff if outcome.diff.endswith("\n") else outcome.diff + "\n")
 
 
+async def _reconcile_one(files: list[Path], state: Path | None, target: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Without a daemon: run the object now, then whatever its result makes due (as the daemon would)."""
+    from tagpilot.engine.controller import Controller, parse_key
+
+    config = load(files)
+    key = parse_key(target)
+    views, failures = [], []
+    with open_store(state) as store:
+        async with RegistryClient(cache=store) as client:
+            controller = Controller(config, store, client, GitClient(store.path.parent))
+            if controller.get(key) is None:
+                raise ConfigError(f"{'/'.join(key)} is not in the configuration")
+            todo, done = [key], set()
+            while todo:
+                current = todo.pop(0)
+                if current in done:
+                    continue
+                done.add(current)
+                result = await controller.reconcile(current, force=True)
+                views.append(object_view(controller.get(current), store.get_object(*current).status))
+                if not result.ok:
+                    failures.append(f"{'/'.join(current)}: {result.error}")
+                todo.extend(result.dependents)
+    return views, failures
+
+
 def reconcile(
+    target: Annotated[str | None, typer.Argument(
+        metavar="[KIND/NAMESPACE/NAME]",
+        help="Only this object (and what its result makes due). Asks a running daemon when there is one.")] = None,
     files: FilesOption = [],  # noqa: B006 - typer needs a literal default
     output: OutputOption = Output.table,
     state: StateOption = None,
@@ -102,9 +133,31 @@ def reconcile(
 ) -> None:
     """Run every controller once: scan what is due, evaluate every ImagePolicy, run every ImageUpdateAutomation.
 
-    Exit 0 on success, 1 if any object failed, 2 for invalid configuration.
+    With KIND/NAMESPACE/NAME: reconcile that object now, through a running `tagpilot run` (it queues it and
+    returns) or, without one, here (-f needed). Exit 0 on success, 1 if any object failed, 2 for invalid
+    configuration.
     """
-    views, failures, automations = run_guarded(lambda: asyncio.run(_reconcile(files, state, dry_run)))
+    if target is not None and not dry_run:
+        url = running_daemon(state)
+        if url is not None:
+            import httpx
+
+            from tagpilot.engine.controller import parse_key
+
+            try:
+                key = parse_key(target)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from None
+            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/reconcile", timeout=10)
+            if response.status_code != 202:
+                err(f"error: {response.json().get('detail', response.text)}")
+                raise typer.Exit(1)
+            print(f"{'/'.join(key)}: reconcile queued by the daemon at {url}")
+            return
+        views, failures = run_guarded(lambda: asyncio.run(_reconcile_one(files, state, target)))
+        automations: list[AutomationOutcome] = []
+    else:
+        views, failures, automations = run_guarded(lambda: asyncio.run(_reconcile(files, state, dry_run)))
     if output is Output.json:
         if dry_run:
             for view, outcome in zip((v for v in views if v["kind"] == "ImageUpdateAutomation"), automations,

@@ -46,6 +46,7 @@ async def serve(files: list[Path], state: Path, host: str, port: int, workers: i
     def shutdown() -> None:
         server.should_exit = True
 
+    daemon.announce(f"http://{host if ':' not in host else f'[{host}]'}:{port}")
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
     loop.add_signal_handler(signal.SIGTERM, shutdown)
     loop.add_signal_handler(signal.SIGINT, shutdown)

@@ -60,6 +60,19 @@ class Daemon:
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
+    @property
+    def pointer_file(self) -> Path:
+        """`<state>/daemon.json`: where CLI commands find the running daemon's API."""
+        return Path(self.state_dir) / "daemon.json"
+
+    def announce(self, url: str) -> None:
+        """Tell CLI commands on this machine where the API is (they read it from the state directory)."""
+        import json
+
+        tmp = self.pointer_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        os.replace(tmp, self.pointer_file)
+
     async def start(self) -> None:
         """Load the configuration (ConfigError stops the start), open the store, start reconciling."""
         self.config = load_config(self.files)
@@ -91,6 +104,8 @@ class Daemon:
         await self.webhooks.aclose()
         await self.registry.aclose()
         self.store.close()
+        with contextlib.suppress(OSError):
+            self.pointer_file.unlink()
         log.info("tagpilot stopped")
 
     def reload(self) -> tuple[bool, str]:
