@@ -57,3 +57,15 @@ def test_tutorial_template_with_index_as_image_fails_like_go() -> None:
         assert "wrong type for value; expected string; got int" in str(exc)
     else:
         raise AssertionError("the template must fail as it does in Go")
+
+
+def test_webhooks_examples_load_and_the_sensor_fires_for_a_developer_push() -> None:
+    from tagpilot.cli.sensor_person import run_person
+    from tagpilot.config.argo_events import EventSource, Sensor
+    from tagpilot.config.flux_notification import Receiver
+
+    config = load_config([EXAMPLES / "flux-style" / "config", EXAMPLES / "webhooks"])
+    assert len(config.of_kind(Receiver)) == 2
+    assert len(config.of_kind(Sensor)) == 1 and len(config.of_kind(EventSource)) == 1
+    code, text = run_person([EXAMPLES / "webhooks" / "sensor.yaml"], EXAMPLES / "webhooks" / "push.json")
+    assert code == 0 and "2 of 2 trigger(s) would fire" in text
