@@ -11,6 +11,7 @@ test suite (tests/fixtures).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import shutil
@@ -24,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.git import GitRemote, git_env  # noqa: E402
 from tests.fixtures.pusher import push_image, push_tags  # noqa: E402
-from tests.fixtures.registry import RegistryServer  # noqa: E402
+from tests.fixtures.registry import RegistryServer, free_port  # noqa: E402
 
 WORK = ROOT / "demo-work"
+DEMO_TOKEN = "demo-webhook-token"
 TAGPILOT = [sys.executable, "-m", "tagpilot"]
 
 
@@ -184,6 +186,70 @@ resources: {{limits: {{cpu: 100m}}}}
     }, message="initial manifests")
 
 
+def run_daemon(config: Path, registry: RegistryServer, remote: GitRemote, port: int) -> None:
+    """The daemon: the registry's notification of a push becomes a commit, with no polling."""
+    import time
+
+    import httpx
+
+    (config / "receiver.yaml").write_text(f"""\
+# The registry posts its notifications here; tagpilot rescans only the repository that was pushed.
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: registry
+  namespace: apps
+spec:
+  type: distribution
+  secretRef:
+    name: webhook-token
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: webhook-token
+  namespace: apps
+stringData:
+  token: {DEMO_TOKEN}
+""")
+    banner(f"tagpilot run: the daemon on 127.0.0.1:{port}; the registry notifies it of every push")
+    env = dict(os.environ, TAGPILOT_STATE=str(WORK / "state"))
+    log = open(WORK / "daemon.log", "wb")  # noqa: SIM115 - closed below
+    print(f"$ tagpilot run -f demo-work/config --listen 127.0.0.1:{port} &")
+    proc = subprocess.Popen([*TAGPILOT, "run", "-f", str(config), "--listen", f"127.0.0.1:{port}",
+                             "--log-format", "text"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        time.sleep(1.5)  # let the startup round settle
+        before = remote.head("main")
+        push_tags(registry, "cnych/devops-demo", ["main-feedbeef-1695490000"])
+        pushed_at = time.monotonic()
+        print("CI pushed cnych/devops-demo:main-feedbeef-1695490000")
+        while remote.head("main") == before and time.monotonic() - pushed_at < 30:
+            time.sleep(0.02)
+        elapsed = time.monotonic() - pushed_at
+        if remote.head("main") == before:
+            raise SystemExit("demo failed: the daemon did not commit the new image:\n"
+                             + (WORK / "daemon.log").read_text()[-3000:])
+        print(f"commit {remote.head('main')[:7]} in the deployment repository {elapsed:.2f}s after the push:")
+        print(remote.git("show", "--format=%s", "--stat", "main"))
+        tagpilot("events", "--limit", "8")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        print("$ curl /metrics | grep tagpilot_commits_pushed_total")
+        print("\n".join(line for line in metrics.splitlines() if line.startswith("tagpilot_commits_pushed_total")))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        print(f"tagpilot run stopped (exit {proc.returncode})")
+
+
 def main() -> int:
     if shutil.which("docker-registry") is None:
         print("docker-registry is not installed: run `make demo` as root (it installs it) or "
@@ -191,7 +257,12 @@ def main() -> int:
         return 1
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
-    registry = RegistryServer(workdir=WORK / "registry", auth="none")
+    daemon_port = free_port()
+    hook = "/hook/" + hashlib.sha256(f"{DEMO_TOKEN}registryapps".encode()).hexdigest()
+    # the registry notifies tagpilot of every push (used by the daemon at the end of the demo)
+    registry = RegistryServer(workdir=WORK / "registry", auth="none", notifications=[{
+        "name": "tagpilot", "url": f"http://127.0.0.1:{daemon_port}{hook}",
+        "headers": {"Authorization": [f"Bearer {DEMO_TOKEN}"]}, "timeout": "1s", "threshold": 3, "backoff": "1s"}])
     registry.start()
     try:
         banner(f"a local registry on {registry.url}; CI pushes images")
@@ -241,6 +312,7 @@ def main() -> int:
         print(remote.git("show", "--format=%s", "main"))
         tagpilot("reconcile", "-f", str(config))
         tagpilot("get", "automations", "-f", str(config))
+        run_daemon(config, registry, remote, daemon_port)
         banner("done: state in demo-work/state, configuration in demo-work/config, remote in demo-work/git")
     finally:
         registry.stop()
