@@ -239,9 +239,11 @@ class GitClient:
             raise GitRefNotFound(f"no tag in {where} satisfies semver range {range_!r}")
         return best.original
 
-    async def _reset(self, path: Path, target: list[str], *, timeout: float, redact: Redactor) -> None:
+    async def _reset(self, path: Path, target: list[str], *, timeout: float, redact: Redactor,
+                     clean: bool = True) -> None:
         await self._git(path, ["checkout", "--quiet", "--force", *target], timeout=timeout, redact=redact)
-        await self._git(path, ["clean", "-ffdxq"], timeout=timeout, redact=redact)
+        if clean:
+            await self._git(path, ["clean", "-ffdxq"], timeout=timeout, redact=redact)
 
     # -- commit and push --------------------------------------------------------------------------
 
@@ -281,7 +283,10 @@ class GitClient:
             base = ws.head
             if need_sync and base_branch is not None:
                 base = await self._sync(ws, base_branch, redact)
-            await self._reset(ws.path, ["-B", local, base], timeout=ws.timeout, redact=redact)
+            # prepare() left the tree clean at ws.head: the first attempt on it only needs the branch
+            # (a second `clean` walks the whole tree again: most of a no-change run on a big repository)
+            await self._reset(ws.path, ["-B", local, base], timeout=ws.timeout, redact=redact,
+                              clean=not (attempts == 1 and base == ws.head))
             changes = apply(ws.path)
             if inspect.isawaitable(changes):
                 changes = await changes
