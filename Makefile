@@ -41,6 +41,7 @@ bench: system-deps install
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/update.py
+	$(BIN)/python bench/latency.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples
