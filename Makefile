@@ -11,7 +11,7 @@ APT_PACKAGES := docker-registry skopeo apache2-utils git gnupg openssh-client
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,test]'
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -236,8 +236,10 @@ spec:
         while not pipeline.received and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pipeline.received == [{"branch": "refs/heads/main", "message": "fix the docs"}]
-        decisions = daemon.get("/api/v1/events", params={"kind": "Sensor"}).json()
+        decisions = daemon.wait(lambda: len(d := daemon.get("/api/v1/events", params={"kind": "Sensor"}).json()) == 2
+                                and d, what="the trigger's outcome recorded")
         assert [e["reason"] for e in decisions] == ["Filtered", "Fired"]
+        assert decisions[1]["data"]["ok"] is True
         assert daemon.post("/gitlab/push", content=b"x" * (1 << 20 + 1)).status_code == 413
     finally:
         pipeline.shutdown()
@@ -302,5 +304,31 @@ def test_github_push_signature(tmp_path: Path) -> None:
         # an event not in spec.events is refused, as Flux does ("GitHub event 'issues' is not allowed")
         assert other.status_code == 400
         assert daemon.get("/api/v1/events", params={"kind": "Receiver"}).json()[-1]["data"]["reconcile"] == []
+    finally:
+        daemon.stop()
+
+
+def test_git_push_receiver_runs_the_automations_of_its_repository(registry: RegistryServer, repo_name: str,
+                                                                  git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """A GitLab push hook naming the GitRepository re-runs the automations that write to it at once."""
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+                   + receiver_docs("gitlab", name="git", extra="  events: [Push Hook]\n  resources:\n"
+                                   "    - {kind: GitRepository, name: fleet}\n"))
+    daemon = DaemonProcess(cfg, tmp_path / "state").start()
+    try:
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="first push")
+        # someone reverts the tag by hand; the push hook makes tagpilot put it right at once (no 1h wait)
+        git_remote_file.commit({"deploy/app.yaml": git_remote_file.read_exact("deploy/app.yaml").replace(
+            "1.1.0", "1.0.0")}, message="manual revert")
+        response = daemon.post(hook_path("git", "apps"), content=gitlab_push("manual revert"),
+                               headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": TOKEN})
+        assert response.status_code == 200, response.text
+        daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="re-applied")
+        delivery = daemon.get("/api/v1/events", params={"kind": "Receiver"}).json()[-1]
+        assert delivery["data"]["reconcile"] == ["GitRepository/apps/fleet"]
     finally:
         daemon.stop()

@@ -93,23 +93,30 @@ def events(
 def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
     key = key_of(target)
     verb = "suspend" if suspended else "resume"
+    done = "suspended" if suspended else "resumed"
     url = running_daemon(state)
     if url is not None:
-        response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", timeout=10)
+        try:
+            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", timeout=10)
+        except httpx.HTTPError as exc:
+            err(f"error: the daemon at {url} did not answer: {exc.__class__.__name__}")
+            raise typer.Exit(1) from None
         if response.status_code == 404:
             err(f"error: {'/'.join(key)} is not in the running daemon's configuration")
             raise typer.Exit(1)
-        response.raise_for_status()
-        print(f"{'/'.join(key)} {verb}ed (through the daemon at {url})")
+        if response.status_code >= 400:
+            err(f"error: the daemon at {url} answered {response.status_code}")
+            raise typer.Exit(1)
+        print(f"{'/'.join(key)} {done} (through the daemon at {url})")
         return
 
     def body() -> None:
         with open_store(state) as store:
             store.set_suspended(*key, suspended)
-            store.add_event(*key, "Normal", "Suspended" if suspended else "Resumed", f"{verb}ed from the CLI")
+            store.add_event(*key, "Normal", "Suspended" if suspended else "Resumed", f"{done} from the CLI")
 
     run_guarded(body)
-    print(f"{'/'.join(key)} {verb}ed")
+    print(f"{'/'.join(key)} {done}")
 
 
 def suspend(target: ObjectArg, state: StateOption = None) -> None:

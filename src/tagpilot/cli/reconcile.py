@@ -137,20 +137,27 @@ def reconcile(
     returns) or, without one, here (-f needed). Exit 0 on success, 1 if any object failed, 2 for invalid
     configuration.
     """
-    if target is not None and not dry_run:
+    if target is not None and dry_run:
+        raise typer.BadParameter("--dry-run runs every automation; it cannot be combined with KIND/NAMESPACE/NAME")
+    if target is not None:
+        from tagpilot.engine.controller import parse_key
+
+        try:
+            parse_key(target)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         url = running_daemon(state)
         if url is not None:
             import httpx
 
-            from tagpilot.engine.controller import parse_key
-
+            key = parse_key(target)
             try:
-                key = parse_key(target)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc)) from None
-            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/reconcile", timeout=10)
+                response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/reconcile", timeout=10)
+            except httpx.HTTPError as exc:
+                err(f"error: the daemon at {url} did not answer: {exc.__class__.__name__}")
+                raise typer.Exit(1) from None
             if response.status_code != 202:
-                err(f"error: {response.json().get('detail', response.text)}")
+                err(f"error: the daemon at {url} answered {response.status_code}: {response.text[:300]}")
                 raise typer.Exit(1)
             print(f"{'/'.join(key)}: reconcile queued by the daemon at {url}")
             return

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,19 @@ from tagpilot.cli.common import FilesOption, StateOption, err
 from tagpilot.cli.logs import setup_logging
 from tagpilot.engine.daemon import Daemon, state_dir_from
 from tagpilot.errors import TagpilotError
+
+
+class LogFormat(StrEnum):
+    auto = "auto"
+    text = "text"
+    json = "json"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def _parse_listen(listen: str) -> tuple[str, int]:
@@ -64,9 +78,9 @@ def run(
     = "127.0.0.1:9440",
     state: StateOption = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Objects reconciled at once.")] = 8,
-    log_format: Annotated[str, typer.Option("--log-format", help="auto (text on a terminal), text or json.")]
-    = "auto",
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
+    log_format: Annotated[LogFormat, typer.Option("--log-format", help="auto (text on a terminal), text or json.")]
+    = LogFormat.auto,
+    log_level: Annotated[LogLevel, typer.Option("--log-level")] = LogLevel.info,
 ) -> None:
     """Run continuously: reconcile every object on its interval and at once on webhooks; serve the API.
 
@@ -76,7 +90,7 @@ def run(
         err("error: no configuration given: pass -f FILE or -f DIR")
         raise typer.Exit(2)
     host, port = _parse_listen(listen)
-    setup_logging(log_format, log_level)
+    setup_logging(log_format.value, log_level.value)
     try:
         asyncio.run(serve(files, state_dir_from(state), host, port, workers))
     except TagpilotError as exc:

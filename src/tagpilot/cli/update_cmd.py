@@ -28,7 +28,7 @@ def parse_set(text: str) -> tuple[tuple[str, str], ImageRef]:
     key, eq, image = text.partition("=")
     parts = key.split(":")
     if not eq or len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set {text!r}: expected NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST][@DIGEST]", where)
+        raise ConfigError(f"--set {text!r}: expected NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST]", where)
     ref = parse_reference(image)
     name = image.partition("@")[0]
     if ref.tag is not None:
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
     def update(
         path: str = typer.Option(".", "--path", help="Directory whose YAML files carry setters markers."),
         set_: list[str] = typer.Option(
-            [], "--set", help="NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST][@DIGEST]; repeat for several policies."
+            [], "--set", help="NAMESPACE:POLICY=IMAGE\\[:TAG]\\[@DIGEST]; repeat for several policies."
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
     ) -> None:

@@ -10,6 +10,7 @@ commits. No change means no commit. Status mirrors Flux's.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,9 +133,10 @@ class AutomationReconciler:
 
         skipped: list[dict[str, str]] = []
 
-        def apply(root: Path) -> TreeResult:
-            # GitClient decides "no change" from what git sees staged, not from this result
-            result = update_tree(root, spec.update_path, policies, dry_run=dry_run)
+        async def apply(root: Path) -> TreeResult:
+            # GitClient decides "no change" from what git sees staged, not from this result. The tree
+            # walk, YAML parsing and fsyncs run in a thread: the daemon keeps answering webhooks meanwhile.
+            result = await asyncio.to_thread(update_tree, root, spec.update_path, policies, dry_run=dry_run)
             skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
             return result
 
@@ -146,7 +148,7 @@ class AutomationReconciler:
             except ValueError as exc:
                 raise _Stalled(str(exc)) from None
             if dry_run:
-                result = apply(workspace.path)
+                result = await apply(workspace.path)
                 outcome = AutomationOutcome(automation, status, ok=True, skipped_files=list(skipped))
                 if result.files:
                     outcome.diff = "".join(f.diff for f in result.files)

@@ -85,6 +85,16 @@ class Controller:
         model = _MODELS.get(key[0])
         return self.config.get(model, key[1], key[2]) if model else None
 
+    def expand(self, key: ObjectKey) -> list[ObjectKey]:
+        """What a request to reconcile `key` runs: a GitRepository (a git push webhook) runs the
+        automations whose `sourceRef` names it; reconciled kinds run themselves; others nothing."""
+        if key[0] == "GitRepository":
+            return sorted(
+                auto.key for auto in self.config.of_kind(ImageUpdateAutomation)
+                if (auto.spec.source_ref.namespace or auto.namespace, auto.spec.source_ref.name) == key[1:]
+            )
+        return [key] if self.get(key) is not None else []
+
     def interval(self, key: ObjectKey) -> float | None:
         """How often the object is due on its own. Policies follow their repository's scans."""
         obj = self.get(key)

@@ -84,7 +84,7 @@ class Daemon:
         self.git = GitClient(self.state_dir)
         self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe)
         self.scheduler = Scheduler(self.controller, workers=self.workers)
-        self.webhooks = Webhooks(self.store, self.scheduler.trigger,
+        self.webhooks = Webhooks(self.store, self.request_reconcile,
                                  lambda receiver, outcome: self.metrics.webhooks.labels(receiver, outcome).inc())
         self.webhooks.set_config(self.config)
         await self.scheduler.start()
@@ -149,7 +149,11 @@ class Daemon:
     # --- what the API and CLI ask ---------------------------------------------------------------------
 
     def request_reconcile(self, key: ObjectKey, reason: str = "requested") -> bool:
-        return self.scheduler.trigger(key, reason)
+        """Queue `key` (a GitRepository queues its automations). False when nothing matches."""
+        targets = self.controller.expand(key)
+        for target in targets:
+            self.scheduler.trigger(target, reason)
+        return bool(targets)
 
     def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
         if self.controller.get(key) is None:

@@ -8,6 +8,7 @@ delivery with its decision in the events log. No secret reaches a log line, an e
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -23,7 +24,7 @@ from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.loader import Config
 from tagpilot.engine.controller import ObjectKey
 from tagpilot.events.receivers import MAX_BODY, HookRequest, match_path, verify
-from tagpilot.events.sensors import Event, evaluate, event_from_webhook, execute
+from tagpilot.events.sensors import Event, LogThrottle, evaluate, event_from_webhook, execute
 from tagpilot.store import Store
 
 log = logging.getLogger("tagpilot.webhooks")
@@ -51,6 +52,8 @@ class Webhooks:
         self.http = httpx.AsyncClient(timeout=30)
         self._receivers: list[tuple[Receiver, str]] = []
         self._endpoints: dict[tuple[str, str], tuple[EventSource, str, Any]] = {}
+        self._running: set[asyncio.Task[None]] = set()  # trigger executions still in flight
+        self._throttle = LogThrottle()  # log triggers' intervalSeconds
         self.config: Config | None = None
 
     def set_config(self, config: Config) -> None:
@@ -72,7 +75,12 @@ class Webhooks:
                 endpoints[(hook.method.upper(), path)] = (source, event_name, hook)
         self._endpoints = endpoints
 
-    async def aclose(self) -> None:
+    async def aclose(self, grace: float = 30.0) -> None:
+        """Let trigger executions in flight finish (up to `grace` seconds), then close the client."""
+        if self._running:
+            _done, pending = await asyncio.wait(self._running, timeout=grace)
+            for task in pending:
+                task.cancel()
         await self.http.aclose()
 
     # --- Flux Receivers -------------------------------------------------------------------------------
@@ -87,13 +95,12 @@ class Webhooks:
         result = verify(receiver, token, HookRequest(headers, body, remote), self.config.objects.values())
         outcome = "accepted" if result.ok else f"rejected_{result.status}"
         self.count(receiver.name, outcome)
-        for key in result.reconcile:
-            self.trigger(key, f"webhook {receiver.ref}")
+        queued = [key for key in result.reconcile if self.trigger(key, f"webhook {receiver.ref}")]
         self.store.add_event(
             "Receiver", receiver.namespace, receiver.name, "Normal" if result.ok else "Warning",
             "Accepted" if result.ok else "Rejected", result.message,
-            {"status": result.status, "reconcile": ["/".join(k) for k in result.reconcile],
-             "event": result.event or {}})
+            {"status": result.status, "reconcile": ["/".join(k) for k in queued],
+             "ignored": ["/".join(k) for k in result.reconcile if k not in queued], "event": result.event or {}})
         return Delivery(result.status, {"message": result.message}, dict(result.headers))
 
     # --- Argo Events webhook event sources -----------------------------------------------------------
@@ -131,22 +138,36 @@ class Webhooks:
                       time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         sensors = [s for s in self.config.of_kind(Sensor) if s.namespace == source.namespace]
         plans = evaluate(sensors, event)
-        fired = []
+        fired = [plan.trigger for plan in plans if plan.fires]
         for plan in plans:
-            decision = {"sensor": plan.sensor, "trigger": plan.trigger, "fires": plan.fires,
-                        "why": list(plan.why)}
-            if plan.fires:
-                outcome = await execute(
-                    plan, http_client=self.http,
-                    reconcile=lambda kind, ns, name, why=f"sensor {plan.sensor}": self.trigger((kind, ns, name), why),
-                    secret=lambda ns, name, key: _secret_text(self.config, ns, name, key),  # type: ignore[arg-type]
-                    logger=log)
-                decision["ok"], decision["detail"] = outcome.ok, outcome.detail
-                fired.append(plan.trigger)
-            self.store.add_event("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal",
-                                 "Fired" if plan.fires else "Filtered", "; ".join(plan.why)[:2000], decision)
+            if not plan.fires:
+                self.store.add_event("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
+                                     "; ".join(plan.why)[:2000], {"sensor": plan.sensor, "trigger": plan.trigger,
+                                                                  "fires": False, "why": list(plan.why)})
+                continue
+            # answer the webhook now and run the trigger after (as Argo's event source does): a slow
+            # pipeline endpoint must not make the git server time out and redeliver
+            task = asyncio.create_task(self._fire(plan, self.config))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         self.count(source.name, "accepted")
         return Delivery(200, {"message": "success", "fired": fired})
+
+    async def _fire(self, plan: Any, config: Config) -> None:
+        decision: dict[str, Any] = {"sensor": plan.sensor, "trigger": plan.trigger, "fires": True,
+                                    "why": list(plan.why)}
+        try:
+            outcome = await execute(
+                plan, http_client=self.http,
+                reconcile=lambda kind, ns, name, why=f"sensor {plan.sensor}": self.trigger((kind, ns, name), why),
+                secret=lambda ns, name, key: _secret_text(config, ns, name, key), logger=log,
+                throttle=self._throttle, now=time.monotonic())
+            decision["ok"], decision["detail"] = outcome.ok, outcome.detail
+        except Exception as exc:  # a trigger must never take the daemon down
+            log.exception("trigger %s of %s failed", plan.trigger, plan.sensor)
+            decision["ok"], decision["detail"] = False, f"internal error: {exc.__class__.__name__}"
+        self.store.add_event("Sensor", plan.namespace, plan.sensor.split("/")[-1],
+                             "Normal" if decision["ok"] else "Warning", "Fired", "; ".join(plan.why)[:2000], decision)
 
     @staticmethod
     def body_limit() -> int:

@@ -270,6 +270,19 @@ def set_path(doc: Any, path: str, value: Any) -> Any:
 _STRING, _JSON = "String", "JSON"
 
 
+# request headers that carry credentials: never written to a log line (Argo logs them; we do not)
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token",
+                            "x-hub-signature", "x-hub-signature-256", "x-signature"})
+
+
+def _redacted_json(data: Any) -> str:
+    """Event data as JSON for a log line, with credential headers replaced by `<redacted>`."""
+    if isinstance(data, dict) and isinstance(data.get("header"), dict):
+        headers = {k: (["<redacted>"] if k.lower() in SECRET_HEADERS else v) for k, v in data["header"].items()}
+        data = {**data, "header": headers}
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def _template_value(data_json: str, template: str) -> str:
     out = render(template, {"Input": from_json(data_json)}, name="param")
     if out in ("", "<no value>"):
@@ -529,7 +542,7 @@ def _plan(sensor: Sensor, trigger: Trigger, deps: list[DependencyResult], satisf
         elif template.log is not None:
             plan.log_interval = template.log.interval_seconds
             plan.log_lines = [
-                f"dependency={name} source={ev.source}/{ev.name} data={ev.data_json()}"
+                f"dependency={name} source={ev.source}/{ev.name} data={_redacted_json(ev.data)}"
                 for name, ev in sorted(satisfied.items())
             ]
             plan.why.append(f"would log {len(plan.log_lines)} event(s)")

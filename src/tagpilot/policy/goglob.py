@@ -8,8 +8,10 @@ regex once per pattern; matching is then linear.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
+from typing import Any
+
+from tagpilot.regex import compile_regex
 
 __all__ = ["GlobError", "compile_glob", "glob_match"]
 
@@ -38,7 +40,7 @@ def _class(pattern: str, i: int) -> tuple[str, int]:
             hi, i = _class_char(pattern, i + 1)
             if hi < lo:
                 raise GlobError("bad range in character class")
-        items.append(re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}")
+        items.append(_lit(lo) if lo == hi else f"{_lit(lo)}-{_lit(hi)}")
         first = False
     body = "".join(items)
     # unlike `*` and `?`, a class may match the separator in Go
@@ -57,7 +59,12 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
 
 
 @lru_cache(maxsize=1024)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+def _lit(ch: str) -> str:
+    """One character as an RE2 literal (escaped by code point: RE2 rejects some backslash escapes)."""
+    return ch if ch.isalnum() or ch == "_" else f"\\x{{{ord(ch):x}}}"
+
+
+def compile_glob(pattern: str) -> Any:
     """Translate a Go glob to a compiled regex; GlobError if Go would say ErrBadPattern."""
     out: list[str] = []
     i, n = 0, len(pattern)
@@ -78,11 +85,12 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
             i += 1
             if i >= n:
                 raise GlobError("trailing backslash")
-            out.append(re.escape(pattern[i]))
+            out.append(_lit(pattern[i]))
         else:
-            out.append(re.escape(ch))
+            out.append(_lit(ch))
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    # RE2 (linear time): a glob like `*a*a*a*a*b` must not backtrack on a long tag
+    return compile_regex("(?s)" + "".join(out))
 
 
 def glob_match(pattern: str, name: str) -> bool:

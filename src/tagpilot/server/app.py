@@ -22,19 +22,19 @@ def create_app(daemon: Daemon) -> FastAPI:
                   description="Objects, status and events of a running tagpilot; webhook receivers.")
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
-    def readyz() -> Response:
+    async def readyz() -> Response:
         """Ready once the configuration loaded and the store opened."""
         if daemon.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "starting"}, status_code=503)
 
     @app.get("/metrics", tags=["health"])
-    def metrics() -> Response:
+    async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

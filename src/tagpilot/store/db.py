@@ -8,6 +8,7 @@ database written by an older tagpilot is upgraded in place on open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -103,10 +104,16 @@ class Store:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+            try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
                 raise
 
     def _migrate(self) -> None:
@@ -225,11 +232,15 @@ class Store:
             if value:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        # following with `since` must not skip: the oldest after it first; otherwise the newest `limit`
+        order = "ASC" if since_id > 0 else "DESC"
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, time, kind, namespace, name, type, reason, message, data FROM events WHERE "
-                + " AND ".join(clauses) + " ORDER BY id DESC LIMIT ?", (*args, limit),
+                + " AND ".join(clauses) + f" ORDER BY id {order} LIMIT ?", (*args, limit),
             ).fetchall()
+        if order == "ASC":
+            rows.reverse()
         return [
             {"id": r[0], "time": r[1], "kind": r[2], "namespace": r[3], "name": r[4], "type": r[5], "reason": r[6],
              "message": r[7], "data": json.loads(r[8])}
