@@ -35,9 +35,40 @@ def _reason(exc: Exception) -> str:
     return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
 
 
+MAX_NESTING = 1000  # Go's regexp/syntax refuses deeper patterns ("expression nests too deeply")
+
+
+def _nesting(pattern: str) -> int:
+    """The deepest group nesting, ignoring escaped characters and character classes."""
+    depth = deepest = 0
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]":
+                i += 1  # a literal ] first in a class
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        i += 1
+    return deepest
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_regex(pattern: str) -> Any:
     """Compile `pattern` with RE2 (cached). Raises RegexError with RE2's reason."""
+    if isinstance(pattern, str) and pattern.count("(") > MAX_NESTING and _nesting(pattern) > MAX_NESTING:
+        # the same limit as Go, whose configurations we read: what Flux refuses, we refuse
+        raise RegexError(pattern[:80] + ("..." if len(pattern) > 80 else ""), "expression nests too deeply")
     try:
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
