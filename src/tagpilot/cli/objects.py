@@ -21,16 +21,18 @@ from tagpilot.cli.common import (
     StateOption,
     condition_summary,
     err,
+    load,
     open_store,
     print_json,
     print_table,
     run_guarded,
     running_daemon,
-    stored_views,
+    sorted_objects,
 )
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.engine.controller import ObjectKey, parse_key
+from tagpilot.engine.status import object_view
 
 ObjectArg = Annotated[str, typer.Argument(metavar="KIND/NAMESPACE/NAME",
                                           help="e.g. ImageRepository/apps/podinfo (KIND/NAME means namespace default)")]
@@ -51,8 +53,14 @@ def get_all(
     """Every ImageRepository, ImagePolicy and ImageUpdateAutomation with its stored status."""
 
     def body() -> list[dict[str, Any]]:
-        return [view for model in (ImageRepository, ImagePolicy, ImageUpdateAutomation)
-                for view in stored_views(files, state, model)]
+        config = load(files)  # once, and one store, for the three kinds
+        with open_store(state) as store:
+            views = []
+            for model in (ImageRepository, ImagePolicy, ImageUpdateAutomation):
+                for obj in sorted_objects(config, model):
+                    stored = store.get_object(obj.kind, obj.namespace, obj.name)
+                    views.append(object_view(obj, stored.status if stored else {}))
+            return views
 
     views = run_guarded(body)
     if output is Output.json:

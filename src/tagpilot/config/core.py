@@ -53,10 +53,14 @@ class Secret(Object):
         return self
 
     def values(self) -> dict[str, bytes]:
-        """Decoded values; `stringData` wins over `data` for the same key, as in Kubernetes."""
-        out = {k: base64.b64decode(v) for k, v in self.data.items()}
-        out.update({k: v.encode("utf-8") for k, v in self.string_data.items()})
-        return out
+        """Decoded values; `stringData` wins over `data` for the same key, as in Kubernetes.
+        Decoded once per object (Secrets are read on every scan and webhook)."""
+        cached = self.__dict__.get("_decoded")
+        if cached is None:
+            cached = {k: base64.b64decode(v) for k, v in self.data.items()}
+            cached.update({k: v.encode("utf-8") for k, v in self.string_data.items()})
+            object.__setattr__(self, "_decoded", cached)
+        return dict(cached)
 
     def text(self, key: str) -> str | None:
         value = self.values().get(key)

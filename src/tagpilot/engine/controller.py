@@ -74,9 +74,15 @@ class Controller:
         self.clock = clock
         self.on_result = on_result
         self.config = config
+        # one of each for the process: the scanner's global concurrency bound then holds across runs
+        self.scanner = Scanner(config, store, registry, clock=clock)
+        self.policies = PolicyReconciler(config, store, registry, clock=clock)
+        self.automations = AutomationReconciler(config, store, git, clock=clock)
 
     def set_config(self, config: Config) -> None:
         self.config = config
+        for reconciler in (self.scanner, self.policies, self.automations):
+            reconciler.config = config
 
     def keys(self) -> list[ObjectKey]:
         return sorted(key for key in self.config.objects if key[0] in RECONCILED_KINDS)
@@ -144,8 +150,7 @@ class Controller:
     async def _scan(self, repo: ImageRepository, force: bool) -> ReconcileResult:
         previous = self.store.get_object(repo.kind, repo.namespace, repo.name)
         before = ((previous.status if previous else {}).get("lastScanResult") or {}).get("revision")
-        outcome = await Scanner(self.config, self.store, self.registry, clock=self.clock).scan_one(
-            repo, only_if_due=not force)
+        outcome = await self.scanner.scan_one(repo, only_if_due=not force)
         result = self._result(repo.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
         if outcome.ok and not outcome.skipped:
             after = (outcome.status.get("lastScanResult") or {}).get("revision")
@@ -157,7 +162,7 @@ class Controller:
         return result
 
     async def _policy(self, policy: ImagePolicy) -> ReconcileResult:
-        outcome = await PolicyReconciler(self.config, self.store, self.registry, clock=self.clock).reconcile(policy)
+        outcome = await self.policies.reconcile(policy)
         result = self._result(policy.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
         if outcome.ok and outcome.changed:
             latest = outcome.status.get("latestRef") or {}
@@ -167,7 +172,7 @@ class Controller:
         return result
 
     async def _automation(self, automation: ImageUpdateAutomation) -> ReconcileResult:
-        outcome = await AutomationReconciler(self.config, self.store, self.git, clock=self.clock).reconcile(automation)
+        outcome = await self.automations.reconcile(automation)
         result = self._result(automation.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
         if outcome.commit:
             result.commit, result.files_changed = outcome.commit, len(outcome.files)
