@@ -19,6 +19,7 @@ import typer
 from tagpilot.config.loader import Config, load_config
 from tagpilot.errors import TagpilotError
 from tagpilot.store import DEFAULT_STATE_DIR, Store
+from tagpilot.store.db import state_dir
 
 T = TypeVar("T")
 
@@ -68,14 +69,15 @@ def load(files: Sequence[Path]) -> Config:
 
 
 def open_store(state: Path | None) -> Store:
-    return Store.open(state if state is not None else os.environ.get("TAGPILOT_STATE"))
+    """The state database of `--state` (else `$TAGPILOT_STATE`, else ./.tagpilot: `store.db.state_dir`)."""
+    return Store.open(state)
 
 
 def running_daemon(state: Path | None) -> str | None:
     """The API URL of a `tagpilot run` using this state directory, if one answers; else None."""
     import httpx
 
-    directory = Path(state if state is not None else os.environ.get("TAGPILOT_STATE") or DEFAULT_STATE_DIR)
+    directory = state_dir(state)
     try:
         pointer = json.loads((directory / "daemon.json").read_text())
         os.kill(int(pointer["pid"]), 0)

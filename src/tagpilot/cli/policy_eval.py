@@ -18,10 +18,9 @@ from pathlib import Path
 
 import typer
 
+from tagpilot.cli.policy_options import UsageError, policies
 from tagpilot.errors import TagpilotError
 from tagpilot.policy import (
-    ArgoPolicy,
-    FluxPolicy,
     Selection,
     SelectionFailed,
     TagMetadata,
@@ -85,50 +84,30 @@ def eval_policy(
     alphabetical: str | None = None,
     numerical: str | None = None,
     strategy: str | None = None,
-    constraint: str = "",
-    allow_tags: str = "",
+    constraint: str | None = None,
+    allow_tags: str | None = None,
     ignore_tags: Sequence[str] = (),
-    platforms: str = "",
+    platforms: str | None = None,
     pattern: str | None = None,
     extract: str | None = None,
     explain: bool = False,
 ) -> tuple[int, str]:
     """Run one policy; (0, selected tag [+ explanation]) or (1, error [+ explanation]); 2 on misuse."""
-    chosen = [
-        n
-        for n, v in (
-            ("--semver", semver),
-            ("--alphabetical", alphabetical),
-            ("--numerical", numerical),
-            ("--strategy", strategy),
-        )
-        if v is not None
-    ]
-    if len(chosen) != 1:
-        return USAGE, "error: give exactly one of --semver, --alphabetical, --numerical, --strategy"
-    if strategy is not None and (pattern is not None or extract is not None):
-        return USAGE, "error: --pattern/--extract are Flux options; use --allow-tags/--ignore-tags with --strategy"
     rows = _parse_lines(tags_text)
     try:
-        if strategy is not None:
-            tags, metadata, digest = _argo_inputs(rows, strategy.lower(), constraint)
-            policy = ArgoPolicy(
-                strategy=strategy,
-                constraint=constraint,
-                allow_tags=allow_tags,
-                ignore_tags=list(ignore_tags),
-                platforms=[p.strip() for p in platforms.split(",") if p.strip()],
-            )
-            sel: Selection = select_argo(tags, policy, metadata=metadata, digest=digest, explain=explain)
+        flux, argo = policies(
+            semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
+            constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
+            pattern=pattern, extract=extract, default_strategy=None,
+        )
+        if argo is not None:
+            tags, metadata, digest = _argo_inputs(rows, argo.strategy, argo.constraint)
+            sel: Selection = select_argo(tags, argo, metadata=metadata, digest=digest, explain=explain)
         else:
-            tags = [r[0] for r in rows]
-            if semver is not None:
-                flux = FluxPolicy.semver(semver, pattern=pattern, extract=extract)
-            elif alphabetical is not None:
-                flux = FluxPolicy.alphabetical(alphabetical, pattern=pattern, extract=extract)
-            else:
-                flux = FluxPolicy.numerical(numerical or "asc", pattern=pattern, extract=extract)
-            sel = select_flux(tags, flux, explain=explain)
+            assert flux is not None
+            sel = select_flux([r[0] for r in rows], flux, explain=explain)
+    except UsageError as e:
+        return USAGE, f"error: {e}"
     except SelectionFailed as e:
         return 1, "\n".join([f"error: {e}", *(explain_lines(e.verdicts) if explain else [])])
     except TagpilotError as e:
@@ -174,10 +153,12 @@ def register(policy_app: typer.Typer) -> None:
         strategy: str | None = typer.Option(
             None, "--strategy", help="Argo update strategy: semver|newest-build|digest|alphabetical."
         ),
-        constraint: str = typer.Option("", "--constraint", help="Argo: semver constraint, or the tag for digest."),
-        allow_tags: str = typer.Option("", "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
+        constraint: str | None = typer.Option(
+            None, "--constraint", help="Argo: semver constraint, or the tag for digest."
+        ),
+        allow_tags: str | None = typer.Option(None, "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
         ignore_tags: list[str] = typer.Option([], "--ignore-tags", help="Argo: glob to ignore (repeatable)."),
-        platforms: str = typer.Option("", "--platforms", help="Argo: e.g. linux/amd64,linux/arm64."),
+        platforms: str | None = typer.Option(None, "--platforms", help="Argo: e.g. linux/amd64,linux/arm64."),
         pattern: str | None = typer.Option(None, "--pattern", help="Flux filterTags.pattern (RE2)."),
         extract: str | None = typer.Option(None, "--extract", help="Flux filterTags.extract ($1, ${name})."),
         tags_file: Path | None = typer.Option(None, "--tags-file", help="Tags, one a line (default: stdin)."),

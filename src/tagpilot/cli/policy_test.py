@@ -26,18 +26,17 @@ import typer
 
 from tagpilot.cli.common import StateOption, open_store
 from tagpilot.cli.policy_eval import explain_lines
+from tagpilot.cli.policy_options import STRATEGY_NAMES, UsageError, policies
 from tagpilot.engine.live_policy import test_policy
 from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
 from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
 from tagpilot.registry.credentials import Credentials
-from tagpilot.registry.manifest import Platform
 from tagpilot.registry.reference import Reference, parse_reference, parse_repository
 
 __all__ = ["STRATEGY_NAMES", "default_platform", "policy_test", "register"]
 
 USAGE = 2
-STRATEGY_NAMES = ("semver", "newest-build", "digest", "alphabetical", "latest", "name")
 # Python's names for machine architectures → the OCI/Go names registries use.
 _ARCH = {
     "x86_64": "amd64",
@@ -52,10 +51,7 @@ _ARCH = {
     "s390x": "s390x",
     "riscv64": "riscv64",
 }
-
-
-class _Usage(Exception):
-    """A misuse of the command line (exit 2)."""
+_Usage = UsageError  # the name this module's callers and tests know
 
 
 def default_platform() -> str:
@@ -104,65 +100,6 @@ def _credentials(spec: str | None, environ: Mapping[str, str]) -> tuple[Credenti
     return Credentials(username=username, password=password), f"environment variable {var}"
 
 
-def _platforms(text: str | None) -> list[str]:
-    items = [p.strip() for p in (text if text is not None else default_platform()).split(",") if p.strip()]
-    for item in items:
-        try:
-            Platform.parse(item)
-        except ValueError as exc:
-            raise _Usage(f"--platforms: {exc}") from None
-    return items
-
-
-def _policies(
-    *,
-    tag_part: str | None,
-    semver: str | None,
-    alphabetical: str | None,
-    numerical: str | None,
-    strategy: str | None,
-    constraint: str | None,
-    allow_tags: str | None,
-    ignore_tags: Sequence[str],
-    platforms: str | None,
-    pattern: str | None,
-    extract: str | None,
-) -> tuple[FluxPolicy | None, ArgoPolicy | None]:
-    flux_given = [n for n, v in (("--semver", semver), ("--alphabetical", alphabetical),
-                                 ("--numerical", numerical)) if v is not None]
-    if len(flux_given) + (strategy is not None) > 1:
-        raise _Usage("give at most one of --semver, --alphabetical, --numerical, --strategy")
-    if flux_given:
-        argo_only = [n for n, v in (("--constraint", constraint), ("--allow-tags", allow_tags),
-                                    ("--platforms", platforms)) if v is not None]
-        if ignore_tags:
-            argo_only.append("--ignore-tags")
-        if argo_only:
-            raise _Usage(f"{', '.join(argo_only)}: Argo options; with {flux_given[0]} use --pattern/--extract")
-        if tag_part is not None:
-            raise _Usage(f"{flux_given[0]} takes a repository without a tag (got the tag part {tag_part!r})")
-        if semver is not None:
-            return FluxPolicy.semver(semver, pattern=pattern, extract=extract), None
-        if alphabetical is not None:
-            return FluxPolicy.alphabetical(alphabetical, pattern=pattern, extract=extract), None
-        return FluxPolicy.numerical(numerical or "asc", pattern=pattern, extract=extract), None
-    if pattern is not None or extract is not None:
-        raise _Usage("--pattern/--extract are Flux options (with --semver, --alphabetical or --numerical); "
-                     "use --allow-tags/--ignore-tags with --strategy")
-    name = (strategy or "semver").strip().lower()
-    if name not in STRATEGY_NAMES:
-        raise _Usage(f"--strategy {strategy!r}: must be one of {', '.join(STRATEGY_NAMES)}")
-    if constraint is not None and tag_part is not None:
-        raise _Usage(f"give the constraint either as IMAGE's tag ({tag_part!r}) or with --constraint, not both")
-    return None, ArgoPolicy(
-        strategy=name,
-        constraint=constraint if constraint is not None else (tag_part or ""),
-        allow_tags=allow_tags or "",
-        ignore_tags=list(ignore_tags),
-        platforms=_platforms(platforms),
-    )
-
-
 async def _run(
     access: RepositoryAccess, flux: FluxPolicy | None, argo: ArgoPolicy | None, explain: bool, state: Path | None
 ) -> Selection:
@@ -194,10 +131,10 @@ def policy_test(
     for a policy, credential or registry failure, (2, error) for a misuse of the options."""
     try:
         ref, tag_part = _split_image(image)
-        flux, argo = _policies(
+        flux, argo = policies(
             tag_part=tag_part, semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
             constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
-            pattern=pattern, extract=extract,
+            pattern=pattern, extract=extract, default_platforms=default_platform(),
         )
         creds, source = _credentials(credentials, os.environ if environ is None else environ)
     except (_Usage, InvalidReference) as exc:

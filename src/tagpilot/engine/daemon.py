@@ -27,6 +27,7 @@ from tagpilot.errors import ConfigError, TagpilotError
 from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.store import Store
+from tagpilot.store.db import state_dir as resolve_state_dir
 
 log = logging.getLogger("tagpilot.daemon")
 
@@ -212,4 +213,5 @@ class Daemon:
 
 
 def state_dir_from(value: Path | None) -> Path:
-    return Path(value or os.environ.get("TAGPILOT_STATE") or ".tagpilot")
+    """The daemon's state directory: the same rule as every command's (`tagpilot.store.db.state_dir`)."""
+    return resolve_state_dir(value)

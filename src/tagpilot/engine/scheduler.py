@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult
+from tagpilot.registry.limits import backoff_delay
 
 log = logging.getLogger("tagpilot.scheduler")
 
@@ -181,9 +182,8 @@ class Scheduler:
             state.next_due = None  # retrying cannot fix it; a change or a manual trigger will
         else:
             state.failures += 1
-            delay = self.backoff_base * 2 ** (state.failures - 1)
-            cap = interval or 300.0
-            delay = min(delay, cap) * (1 + self.rng.uniform(0, self.jitter))
+            delay = backoff_delay(state.failures - 1, base=self.backoff_base, cap=interval or 300.0,
+                                  rand=self.rng.random, jitter=self.jitter, jitter_above=True)
             state.next_due = now + delay
         self._wake.set()
 

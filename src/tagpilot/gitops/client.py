@@ -28,6 +28,7 @@ from tagpilot.gitops.auth import GitAuth, Redactor, config_env, credential_env, 
 from tagpilot.gitops.process import GitResult, base_env, raise_for, run_git
 from tagpilot.gitops.signing import SigningKey, signing_config
 from tagpilot.gitops.workspace import CheckoutRef, Workspace, WorkspaceLock, workspace_key
+from tagpilot.registry.limits import backoff_delay
 
 T = TypeVar("T")
 _RETRYABLE = ("fetch first", "non-fast-forward", "stale info")
@@ -317,7 +318,7 @@ class GitClient:
 
     def _jitter(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base·2^(attempt-1))], so racing writers spread out."""
-        return self._rng.uniform(0, min(self._max_backoff, self._backoff * 2 ** (attempt - 1)))
+        return backoff_delay(attempt - 1, base=self._backoff, cap=self._max_backoff, rand=self._rng.random, jitter=1.0)
 
     async def _sync(self, ws: Workspace, branch: str, redact: Redactor) -> str:
         """Fetch `branch`'s current tip; a push branch that does not exist yet starts at the checkout."""

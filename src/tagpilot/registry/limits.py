@@ -49,15 +49,22 @@ def backoff_delay(
     retry_after: float | None = None,
     max_retry_after: float = 120.0,
     rand: Callable[[], float] = random.random,
+    jitter: float = 0.5,
+    jitter_above: bool = False,
 ) -> float:
-    """Delay before retry number `attempt` (0-based): "equal jitter" exponential backoff.
+    """Delay before retry number `attempt` (0-based): exponential backoff with jitter.
 
-    The exponential part is ``base * 2**attempt`` capped at `cap`, of which half is fixed and half
-    random so that many clients do not retry in lockstep. A ``Retry-After`` wins when it is longer,
-    but never beyond `max_retry_after`.
+    The exponential part is ``exp = base * 2**attempt`` capped at `cap`. Jitter keeps many clients
+    (registry scanners, racing git pushers, failing objects) from retrying in lockstep: by default
+    a fraction `jitter` of it is random, the delay in ``[exp·(1-jitter), exp]`` ("equal jitter" at
+    0.5, "full jitter" at 1.0), so it never exceeds `cap`. With `jitter_above` the random part is
+    added on top instead, in ``[exp, exp·(1+jitter)]``: the scheduler's backoff, whose `cap` is an
+    object's interval and whose retries must not come sooner than the plain exponential. `rand`
+    (uniform in [0, 1)) is injectable so tests get exact delays. A ``Retry-After`` wins when it is
+    longer, but never beyond `max_retry_after`.
     """
     exp = min(cap, base * (2**attempt))
-    delay = exp / 2 + rand() * exp / 2
+    delay = exp * (1 + rand() * jitter) if jitter_above else exp - exp * jitter + rand() * exp * jitter
     if retry_after is not None:
         delay = max(delay, min(retry_after, max_retry_after))
     return delay

@@ -25,6 +25,17 @@ from tagpilot.errors import StoreError
 DEFAULT_STATE_DIR = ".tagpilot"
 DB_FILE = "state.db"
 
+
+def state_dir(value: str | os.PathLike[str] | None = None) -> Path:
+    """The state directory: `value` (`--state`), else `$TAGPILOT_STATE`, else `./.tagpilot`.
+
+    One rule for every command and the daemon, so that `tagpilot get` reads the database a
+    `tagpilot run` writes and finds its `daemon.json`. An empty string counts as absent (an
+    exported but empty `TAGPILOT_STATE` must not mean the current directory).
+    """
+    return Path(value or os.environ.get("TAGPILOT_STATE") or DEFAULT_STATE_DIR)
+
+
 MIGRATIONS: list[str] = [
     # 1: object status, tags per scanned repository, metadata cache by digest
     """
@@ -85,9 +96,9 @@ class Store:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str] | None = None) -> Store:
-        directory = Path(state_dir or os.environ.get("TAGPILOT_STATE") or DEFAULT_STATE_DIR)
-        return cls(directory / DB_FILE)
+    def open(cls, directory: str | os.PathLike[str] | None = None) -> Store:
+        """The database in the state directory `directory` resolves to (see `state_dir`)."""
+        return cls(state_dir(directory) / DB_FILE)
 
     def close(self) -> None:
         with self._lock:
