@@ -74,7 +74,9 @@ FLOATS = [
     ("1e-400", 0.0),
     ("007", 7.0),
     ("1e400", None),
-    ("1_000", None),
+    ("1_000", 1000.0),  # Go accepts underscores between digits (atof_test.go: "1_23.50_0_0e+1_2")
+    ("1__000", None),
+    ("_1000", None),
     (" 1", None),
     ("1 ", None),
     ("0x1", None),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from tagpilot.engine.status import (
     spec_hash,
 )
 from tagpilot.errors import InvalidReference, TagpilotError
+from tagpilot.golang import json_string
 from tagpilot.regex import compile_regex
 from tagpilot.registry.client import RegistryClient
 from tagpilot.registry.reference import parse_repository
@@ -44,11 +44,7 @@ LATEST_TAGS_COUNT = 10
 
 def go_json_marshal_strings(values: Sequence[str]) -> bytes:
     """`json.Marshal([]string)` byte for byte: compact, HTML characters escaped as Go escapes them."""
-    text = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                         ("\u2029", "\\u2029")):
-        text = text.replace(char, escape)
-    return text.encode("utf-8")
+    return ("[" + ",".join(json_string(v) for v in values) + "]").encode("utf-8")
 
 
 def scan_revision(tags: Sequence[str]) -> str:

@@ -6,6 +6,7 @@ gjson's exact rules (`body.commits.0.message`, `body.commits.#`, `#(action=="pus
 wildcards, `\\.` escapes, `|` pipes) and on `Result.String()` formatting, and no maintained Python
 port exists, so this module ports the parts of gjson.go that sensors use. It walks decoded values
 instead of bytes; `loads` keeps each number's JSON text so that `raw` and `string()` match Go.
+Go's number parsing and JSON encoding come from `tagpilot.golang`, shared with the template engine.
 
 Not ported: JSON literals (`!true`), the `..` JSON-lines prefix, modifier arguments, and the
 modifiers @pretty, @join, @tostr, @fromstr, @group, @dig. Like gjson, `commits[0]` is a key
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tagpilot.errors import TagpilotError
+from tagpilot.golang import format_float, json_float, json_string, parse_float, parse_float_or_none
 
 __all__ = ["GoNumber", "PathResult", "dumps", "get", "go_parse_float", "loads"]
 
@@ -53,37 +55,15 @@ def loads(text: str) -> Any:
 
 
 def _number_raw(v: float | int) -> str:
+    """A number's JSON text: its source text if it has one, else what json.Marshal would write."""
     raw = getattr(v, "raw", None)
     if raw is not None:
         return raw
     if isinstance(v, int):
         return str(v)
-    if math.isfinite(v) and v == int(v) and abs(v) < 1e21:
-        return str(int(v))
-    return repr(v).replace("inf", "Infinity")
-
-
-def _encode_string(s: str) -> str:
-    # encoding/json (json.Marshal compacts event data with HTML escaping on)
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or ch in "<>&" or o in (0x2028, 0x2029):
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    if math.isfinite(v):
+        return json_float(v)
+    return repr(v).replace("inf", "Infinity")  # not JSON at all; only reachable from Python data
 
 
 def dumps(v: Any) -> str:
@@ -97,35 +77,25 @@ def dumps(v: Any) -> str:
     if isinstance(v, (int, float)):
         return _number_raw(v)
     if isinstance(v, str):
-        return _encode_string(v)
+        return json_string(v)
     if isinstance(v, dict):
-        return "{" + ",".join(_encode_string(str(k)) + ":" + dumps(x) for k, x in v.items()) + "}"
+        return "{" + ",".join(json_string(str(k)) + ":" + dumps(x) for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(dumps(x) for x in v) + "]"
-    return _encode_string(str(v))
+    return json_string(str(v))
 
 
 def go_parse_float(s: str) -> float | None:
-    """strconv.ParseFloat(s, 64) or None on a syntax error (out of range gives ±Inf like Go)."""
-    if not s or any(c.isspace() or c == "_" for c in s):
-        return None
-    body = s[1:] if s[0] in "+-" else s
-    low = body.lower()
-    if low in ("inf", "infinity", "nan"):
-        return float(s[0] + "inf" if s[0] in "+-" and low != "nan" else low.replace("infinity", "inf"))
-    if low.startswith("0x"):
-        if "p" not in low:
-            return None
-        try:
-            return float.fromhex(s)
-        except (ValueError, OverflowError):
-            return None
-    if not all(c in "0123456789.eE+-" for c in body) or not any(c.isdigit() for c in body):
-        return None
-    try:
-        return float(s)
-    except ValueError:
-        return None
+    """strconv.ParseFloat(s, 64), or None where Go returns an error (syntax, or `1e400` out of range).
+
+    For a caller that fails on the error, as Argo's data filter does with a filter's `value`.
+    """
+    return parse_float_or_none(s)
+
+
+def _gjson_float(s: str) -> float:
+    # gjson calls strconv.ParseFloat and drops the error: 0 on bad syntax, ±Inf on overflow
+    return parse_float(s)[0]
 
 
 _NULL, _FALSE, _NUMBER, _STRING, _TRUE, _JSON = "Null", "False", "Number", "String", "True", "JSON"
@@ -158,8 +128,6 @@ class PathResult:
             digits = raw[1:] if raw.startswith("-") else raw
             if raw and digits.isdigit() and digits.isascii():
                 return raw
-            from tagpilot.gotemplate.gofmt import format_float
-
             return format_float(self.num, "f", -1)
         return ""
 
@@ -179,8 +147,7 @@ class PathResult:
         if self.kind == _TRUE:
             return 1.0
         if self.kind == _STRING:
-            f = go_parse_float(self.str_)
-            return 0.0 if f is None else f
+            return _gjson_float(self.str_)
         if self.kind == _NUMBER:
             return self.num
         return 0.0
@@ -215,7 +182,7 @@ def _result_of(v: Any) -> PathResult:
     if isinstance(v, (int, float)):
         return PathResult(True, float(v), _number_raw(v), _NUMBER, num=float(v), _doc=v)
     if isinstance(v, str):
-        return PathResult(True, v, _encode_string(v), _STRING, str_=v, _doc=v)
+        return PathResult(True, v, json_string(v), _STRING, str_=v, _doc=v)
     if isinstance(v, (dict, list, tuple)):
         return PathResult(True, _go_value(v), dumps(v), _JSON, _doc=v)
     return _result_of(str(v))
@@ -603,8 +570,7 @@ def _query_matches(q: _Query, value: PathResult) -> bool:
             "!%": lambda: not wildcard_match(s, rpv),
         }.get(op, lambda: False)()
     if value.kind == _NUMBER:
-        f = go_parse_float(rpv)
-        n = 0.0 if f is None else f
+        n = _gjson_float(rpv)
         x = value.num
         return {"=": x == n, "!=": x != n, "<": x < n, "<=": x <= n, ">": x > n, ">=": x >= n}.get(op, False)
     if value.kind == _TRUE:
@@ -817,7 +783,7 @@ def _walk(doc: Any, path: str) -> PathResult:
                     out = _result_of(d)
                     out.raw = (
                         "{"
-                        + ",".join(_encode_string(nm) + ":" + (r.raw or r.string() or "null") for nm, r in results)
+                        + ",".join(json_string(nm) + ":" + (r.raw or r.string() or "null") for nm, r in results)
                         + "}"
                     )
                 return _walk(out._doc, rest[1:]) if rest else out

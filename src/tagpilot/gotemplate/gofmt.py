@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tagpilot.golang import format_float
 from tagpilot.gotemplate.values import (
     MISSING,
     GoSlice,
@@ -23,81 +24,7 @@ from tagpilot.gotemplate.values import (
 
 # ---------------------------------------------------------------- strconv
 
-
-def _shortest_digits(f: float) -> tuple[str, int]:
-    """Shortest decimal digits d1d2... and dp such that |f| = 0.d1d2... x 10^dp (0 → ('', 0))."""
-    if f == 0:
-        return "", 0
-    s = repr(abs(f))
-    if "e" in s:
-        mant, exp_s = s.split("e")
-        exp = int(exp_s)
-    else:
-        mant, exp = s, 0
-    if "." in mant:
-        ip, fp = mant.split(".")
-    else:
-        ip, fp = mant, ""
-    digits = ip + fp
-    dp = len(ip) + exp
-    stripped = digits.lstrip("0")
-    dp -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0")
-    return digits, dp
-
-
-def _fmt_e(neg: bool, digits: str, dp: int, prec: int, ch: str) -> str:
-    out = ["-" if neg else ""]
-    out.append(digits[0] if digits else "0")
-    if prec > 0:
-        frac = digits[1 : 1 + prec]
-        out.append("." + frac + "0" * (prec - len(frac)))
-    exp = dp - 1 if digits else 0
-    sign = "-" if exp < 0 else "+"
-    exp = abs(exp)
-    out.append(f"{ch}{sign}{exp:02d}")
-    return "".join(out)
-
-
-def _fmt_f(neg: bool, digits: str, dp: int, prec: int) -> str:
-    out = ["-" if neg else ""]
-    if dp > 0:
-        ip = digits[:dp]
-        out.append(ip + "0" * (dp - len(ip)))
-    else:
-        out.append("0")
-    if prec > 0:
-        frac = []
-        for i in range(prec):
-            j = dp + i
-            frac.append(digits[j] if 0 <= j < len(digits) else "0")
-        out.append("." + "".join(frac))
-    return "".join(out)
-
-
-def format_float(f: float, fmt: str = "g", prec: int = -1) -> str:
-    """strconv.FormatFloat(f, fmt, prec, 64) for fmt in e E f F g G."""
-    if f != f:
-        return "NaN"
-    if f in (float("inf"), float("-inf")):
-        return "+Inf" if f > 0 else "-Inf"
-    neg = f < 0 or (f == 0 and str(f).startswith("-"))
-    if prec < 0:
-        digits, dp = _shortest_digits(f)
-        nd = len(digits)
-        if fmt in "eE":
-            return _fmt_e(neg, digits, dp, max(nd - 1, 0), fmt)
-        if fmt in "fF":
-            return _fmt_f(neg, digits, dp, max(nd - dp, 0))
-        exp = dp - 1 if digits else 0
-        if digits and (exp < -4 or exp >= 6):
-            return _fmt_e(neg, digits, dp, max(nd - 1, 0), "e" if fmt == "g" else "E")
-        return _fmt_f(neg, digits, dp, max(nd - dp, 0))
-    if fmt in "fF":
-        return ("%." + str(prec) + "f") % f
-    if fmt in "eE":
-        return ("%." + str(prec) + fmt) % f
-    return ("%." + str(prec) + fmt) % f
+# strconv.FormatFloat is shared with the JSON and gjson ports: it lives in tagpilot.golang.
 
 
 def quote(s: str, ascii_only: bool = False, q: str = '"') -> str:

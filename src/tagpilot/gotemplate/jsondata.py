@@ -2,7 +2,8 @@
 
 Decoding into `interface{}` makes every number a float64 (Python float), which is what gives
 `{{.n}}` → `3` and `{{eq .n 3}}` → "incompatible types for comparison" in Go. Encoding (Sprig's
-`toJson`) sorts map keys, escapes `<`, `>` and `&`, and formats floats as Go does (`3`, `1e+21`).
+`toJson`) sorts map keys, escapes `<`, `>` and `&`, and formats floats as Go does (`3`, `1e+21`);
+the string and float encodings themselves are `tagpilot.golang`'s, shared with the gjson port.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 import math
 from typing import Any
 
+from tagpilot.golang import json_float, json_string
 from tagpilot.gotemplate.errors import TemplateError
-from tagpilot.gotemplate.gofmt import format_float
 from tagpilot.gotemplate.values import MISSING, is_struct, sorted_items, stringer, struct_fields
 
 
@@ -39,41 +40,11 @@ class JSONEncodeError(Exception):
     pass
 
 
-def _encode_string(s: str, escape_html: bool) -> str:
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or (escape_html and ch in "<>&") or o in (0x2028, 0x2029):
-            out.append(f"\\u{o:04x}")
-        elif 0xD800 <= o < 0xE000:
-            out.append("\\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _encode_float(f: float) -> str:
-    if math.isnan(f) or math.isinf(f):
-        raise JSONEncodeError(f"json: unsupported value: {format_float(f)}")
-    a = abs(f)
-    fmt = "f"
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        fmt = "e"
-    s = format_float(f, fmt, -1)
-    if fmt == "e" and len(s) >= 4 and s[-4] == "e" and s[-3] == "-" and s[-2] == "0":
-        s = s[:-2] + s[-1]
-    return s
+    try:
+        return json_float(f)
+    except ValueError as e:  # NaN, ±Inf: Go's *json.UnsupportedValueError
+        raise JSONEncodeError(str(e)) from None
 
 
 def to_json(v: Any, *, escape_html: bool = True, indent: str = "") -> str:
@@ -92,7 +63,7 @@ def to_json(v: Any, *, escape_html: bool = True, indent: str = "") -> str:
         if isinstance(x, float):
             return _encode_float(x)
         if isinstance(x, str):
-            return _encode_string(x, escape_html)
+            return json_string(x, escape_html)
         if isinstance(x, (bytes, bytearray)):
             import base64
 
@@ -106,17 +77,17 @@ def to_json(v: Any, *, escape_html: bool = True, indent: str = "") -> str:
                 return "{}"
             items = [(str(k), val) for k, val in sorted_items(x)]
             items.sort(key=lambda kv: kv[0].encode("utf-8", "surrogatepass"))
-            return "{" + ",".join(nl + _encode_string(k, escape_html) + colon + enc(val, level + 1)
+            return "{" + ",".join(nl + json_string(k, escape_html) + colon + enc(val, level + 1)
                                   for k, val in items) + end + "}"
         if is_struct(x):
             fields = [(k, val) for k, val in struct_fields(x) if k[:1].isupper()]
             if not fields:
                 return "{}"
-            return "{" + ",".join(nl + _encode_string(k, escape_html) + colon + enc(val, level + 1)
+            return "{" + ",".join(nl + json_string(k, escape_html) + colon + enc(val, level + 1)
                                   for k, val in fields) + end + "}"
         m = stringer(x)
         if m is not None:
-            return _encode_string(str(m()), escape_html)
+            return json_string(str(m()), escape_html)
         raise JSONEncodeError(f"json: unsupported type: {type(x).__name__}")
 
     return enc(v, 0)

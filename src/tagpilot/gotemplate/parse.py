@@ -7,9 +7,11 @@ messages, `template: NAME:LINE: ...`. Node `str()` is Go's `String()`, used in e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from tagpilot.golang import parse_float_or_none
 from tagpilot.gotemplate.errors import TemplateParseError
 from tagpilot.gotemplate.lex import Item, Lexer, T
 
@@ -339,22 +341,6 @@ def _parse_go_int(text: str) -> int | None:
     return -v if neg else v
 
 
-def _parse_go_float(text: str) -> float | None:
-    t = text
-    if "_" in t:
-        return None
-    try:
-        low = t.lower()
-        stripped = low.lstrip("+-")
-        if stripped.startswith("0x"):
-            return float.fromhex(t)
-        if stripped in ("inf", "infinity", "nan") or not any(c.isdigit() for c in t):
-            return None
-        return float(t)
-    except (ValueError, OverflowError):
-        return None
-
-
 def new_number(pos: int, text: str, typ: T) -> NumberNode:
     n = NumberNode(pos, text=text)
     if typ == T.CHAR_CONSTANT:
@@ -381,7 +367,7 @@ def new_number(pos: int, text: str, typ: T) -> NumberNode:
         n.simplify_complex()
         return n
     if len(text) > 0 and text[-1] == "i":
-        f = _parse_go_float(text[:-1])
+        f = parse_float_or_none(text[:-1])
         if f is None:
             iv = _parse_go_int(text[:-1])
             f = float(iv) if iv is not None else None
@@ -407,8 +393,8 @@ def new_number(pos: int, text: str, typ: T) -> NumberNode:
         n.int_val = iv or 0
         n.float_val = float(iv or 0)
     else:
-        f = _parse_go_float(text)
-        if f is not None and f not in (float("inf"), float("-inf")):
+        f = parse_float_or_none(text)
+        if f is not None and math.isfinite(f):  # the lexer never yields inf/nan; guard int() anyway
             if not any(c in text for c in ".eEpP"):
                 raise ValueError(f"integer overflow: {_quote(text)}")
             n.is_float = True
