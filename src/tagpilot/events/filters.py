@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tagpilot.events.paths import PathResult, _result_of, get, go_parse_float
+from tagpilot.events.paths import PathResult, _result_of, get
 from tagpilot.expr import ExprError
 from tagpilot.expr import parse as parse_expr
+from tagpilot.golang import parse_float
 from tagpilot.gotemplate import TemplateError, render
 from tagpilot.regex import RegexError, compile_regex
 
@@ -143,9 +144,9 @@ def _one_data_filter(f: Mapping[str, Any], data: Any) -> bool:
         return False
     if typ == "number":
         for v in values:
-            n = go_parse_float(str(v))
-            if n is None:
-                raise _Fail(f'strconv.ParseFloat: parsing "{v}": invalid syntax')
+            n, error = parse_float(str(v))
+            if error is not None:
+                raise _Fail(str(error))  # Go's own text: invalid syntax, or value out of range
             if _compare_number(comparator, res.float(), n):
                 return True
         return False
