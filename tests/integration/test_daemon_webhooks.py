@@ -16,7 +16,7 @@ import httpx
 
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
-from tests.fixtures.registry import RegistryServer
+from tests.fixtures.registry import RegistryServer, free_port
 from tests.integration.daemon import DaemonProcess
 from tests.integration.test_automation_cli import config as automation_config
 from tests.integration.test_automation_cli import seed
@@ -175,6 +175,7 @@ def test_sensor_stops_the_update_loop(registry: RegistryServer, repo_name: str, 
                                       tmp_path: Path) -> None:
     """A push that is tagpilot's own update commit (skip-ci) must not start the pipeline again."""
     pipeline = _Pipeline()
+    hook_port = free_port()  # the EventSource's own port, served besides --listen
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
@@ -188,7 +189,17 @@ spec:
     push:
       endpoint: /gitlab/push
       method: POST
-      port: "12000"
+      port: "{hook_port}"
+    guarded:
+      endpoint: /guarded
+      method: POST
+      port: "{hook_port}"
+      authSecret: {{name: webhook-token, key: token}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: webhook-token, namespace: apps}}
+stringData: {{token: {TOKEN}}}
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: Sensor
@@ -228,9 +239,10 @@ spec:
         response = daemon.post("/gitlab/push", content=gitlab_push(update_message),
                                headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"})
         assert response.status_code == 200 and response.json()["fired"] == []
-        # a developer's push starts the pipeline, with the parameters built from the event
-        response = daemon.post("/gitlab/push", content=gitlab_push("fix the docs"),
-                               headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"})
+        # a developer's push starts the pipeline, with the parameters built from the event; this one
+        # arrives on the port the EventSource names, as a git server set up for Argo Events sends it
+        response = httpx.post(f"http://127.0.0.1:{hook_port}/gitlab/push", content=gitlab_push("fix the docs"),
+                              headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"}, timeout=10)
         assert response.json()["fired"] == ["pipeline"]
         deadline = time.monotonic() + 10
         while not pipeline.received and time.monotonic() < deadline:
@@ -241,6 +253,11 @@ spec:
         assert [e["reason"] for e in decisions] == ["Filtered", "Fired"]
         assert decisions[1]["data"]["ok"] is True
         assert daemon.post("/gitlab/push", content=b"x" * (1 << 20 + 1)).status_code == 413
+        # an EventSource with authSecret wants the bearer token
+        assert daemon.post("/guarded", content=b"{}").status_code == 401
+        assert daemon.post("/guarded", content=b"{}", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert daemon.post("/guarded", content=b"{}", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert daemon.get("/gitlab/push").status_code == 405
     finally:
         pipeline.shutdown()
         daemon.stop()

@@ -53,19 +53,28 @@ async def serve(files: list[Path], state: Path, host: str, port: int, workers: i
 
     daemon = Daemon(files, state, workers=workers)
     await daemon.start()
-    server = Server(uvicorn.Config(create_app(daemon), host=host, port=port, log_config=None,
-                                   access_log=False, lifespan="off"))
+    app = create_app(daemon)
+
+    def server_on(listen_port: int) -> Server:
+        return Server(uvicorn.Config(app, host=host, port=listen_port, log_config=None, access_log=False,
+                                     lifespan="off"))
+
+    server = server_on(port)
+    # Argo EventSources name the port their webhook listens on (`port: "12000"`): serve those too, so
+    # git servers configured for Argo Events reach tagpilot unchanged (ports known at start-up)
+    extra = [server_on(p) for p in daemon.webhooks.ports() if p != port]
     loop = asyncio.get_running_loop()
 
     def shutdown() -> None:
-        server.should_exit = True
+        for each in (server, *extra):
+            each.should_exit = True
 
     daemon.announce(f"http://{host if ':' not in host else f'[{host}]'}:{port}")
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
     loop.add_signal_handler(signal.SIGTERM, shutdown)
     loop.add_signal_handler(signal.SIGINT, shutdown)
     try:
-        await server.serve()  # returns once should_exit is set
+        await asyncio.gather(server.serve(), *(each.serve() for each in extra))  # return once should_exit is set
     finally:
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

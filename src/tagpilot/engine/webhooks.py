@@ -105,6 +105,17 @@ class Webhooks:
 
     # --- Argo Events webhook event sources -----------------------------------------------------------
 
+    def ports(self) -> list[int]:
+        """The ports the webhook EventSources name (served besides --listen)."""
+        out = set()
+        for source, _name, hook in self._endpoints.values():
+            if str(hook.port).isdigit() and 0 < int(hook.port) < 65536:
+                out.add(int(hook.port))
+            else:
+                log.warning("%s: webhook port %r is not a port number; served on --listen only", source.ref,
+                            hook.port)
+        return sorted(out)
+
     def serves(self, method: str, path: str) -> bool:
         return (method.upper(), path) in self._endpoints or any(p == path for _m, p in self._endpoints)
 
