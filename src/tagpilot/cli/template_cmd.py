@@ -15,7 +15,6 @@ from typing import Any
 import typer
 
 from tagpilot.gotemplate import TemplateError, from_json, render
-from tagpilot.gotemplate.jsondata import to_json
 
 
 def _render_line(line: str) -> dict[str, str]:
@@ -85,5 +84,3 @@ def register(template_app: typer.Typer) -> None:
             typer.echo(out, nl=False, err=True)
         raise typer.Exit(code)
 
-
-_ = to_json

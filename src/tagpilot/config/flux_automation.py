@@ -11,7 +11,7 @@ says which the object asked for.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -167,15 +167,3 @@ class ImageUpdateAutomation(Object):
         """Which commit template data Flux gives this apiVersion: `.Changed` (v1) or `.Updated`."""
         return "v1" if self.api_version.endswith("/v1") else "v1beta"
 
-
-class ImageUpdateAutomationStatus(Model):
-    """Status in Flux's shape; times are RFC 3339 strings (see engine/status.py `rfc3339`)."""
-
-    observed_generation: int | None = None
-    last_automation_run_time: str | None = None
-    last_push_commit: str | None = None
-    last_push_time: str | None = None
-    observed_policies: dict[str, dict[str, str]] = Field(default_factory=dict)
-    observed_source_revision: str | None = None
-    last_handled_reconcile_at: str | None = None
-    conditions: list[dict[str, Any]] = Field(default_factory=list)

@@ -39,13 +39,6 @@ KINDS: dict[str, type[Object]] = {
 }
 
 
-def register_kind(model: type[Object]) -> type[Object]:
-    """Class decorator for models defined outside this module (keeps imports one-directional)."""
-    kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
-    KINDS[kind] = model
-    return model
-
-
 @dataclass
 class Config:
     """Every object of a configuration, by (kind, namespace, name), with where it was defined."""

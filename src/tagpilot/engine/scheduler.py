@@ -89,15 +89,8 @@ class Scheduler:
         state.queued = True
         self._queue.put_nowait(key)
 
-    def trigger_many(self, keys: Iterable[ObjectKey], reason: str) -> int:
-        return sum(self.trigger(key, reason) for key in keys)
-
     def queue_depth(self) -> int:
         return self._queue.qsize()
-
-    def is_busy(self, key: ObjectKey) -> bool:
-        state = self._states.get(key)
-        return bool(state and (state.running or state.queued))
 
     def sync(self, *, changed: Iterable[ObjectKey] = ()) -> None:
         """After a configuration (re)load: forget removed objects, run new and changed ones."""

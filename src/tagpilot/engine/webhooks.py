@@ -105,6 +105,11 @@ class Webhooks:
 
     # --- Argo Events webhook event sources -----------------------------------------------------------
 
+    def payload_limit(self, method: str, path: str) -> int:
+        """The body cap of the webhook at (method, path): its maxPayloadSize, or Argo's 1 MiB."""
+        entry = self._endpoints.get((method.upper(), path))
+        return (entry[2].max_payload_size or ARGO_DEFAULT_MAX_PAYLOAD) if entry else ARGO_DEFAULT_MAX_PAYLOAD
+
     def ports(self) -> list[int]:
         """The ports the webhook EventSources name (served besides --listen)."""
         out = set()
@@ -117,7 +122,8 @@ class Webhooks:
         return sorted(out)
 
     def serves(self, method: str, path: str) -> bool:
-        return (method.upper(), path) in self._endpoints or any(p == path for _m, p in self._endpoints)
+        """Whether some webhook listens at `path` (with any method: a wrong one gets 405)."""
+        return any(p == path for _m, p in self._endpoints)
 
     async def event_source(self, method: str, path: str, headers: Mapping[str, str], body: bytes,
                            query: str = "") -> Delivery:
@@ -128,7 +134,7 @@ class Webhooks:
                 return Delivery(405, {"message": f"method {method} not allowed"})
             return Delivery(404, {"message": "not found"})
         source, event_name, hook = entry
-        limit = hook.max_payload_size or ARGO_DEFAULT_MAX_PAYLOAD
+        limit = self.payload_limit(method, path)
         if len(body) > limit:
             self.count(source.name, "rejected_413")
             return Delivery(413, {"message": f"payload larger than {limit} bytes"})

@@ -257,11 +257,6 @@ def _ge(a: Any, b: Any) -> bool:
     return not _lt(a, b)
 
 
-def html_escape(s: str) -> str:
-    return (s.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;"))
-
-
 def _html(*args: Any) -> str:
     s = eval_args(args)
     out = []

@@ -518,10 +518,6 @@ def _swapcase(s: str) -> str:
     return s.swapcase()
 
 
-def _words(s: str) -> list[str]:
-    return re2.findall(r"[A-Z]+(?:[a-z0-9]*)|[a-z0-9]+", s)
-
-
 def _snakecase(s: str) -> str:
     s1 = re2.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", s)
     return re2.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s1).lower()

@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -132,10 +132,6 @@ class RepositoryAccess:
     tls: TLSSettings | None = None
     timeout: float = 30.0  # seconds, for each request as a whole
     credentials_source: str | None = None  # for messages: "Secret default/regcred"
-
-
-class _CredentialLookup(Protocol):
-    async def __call__(self, config: DockerConfig, host: str) -> Credentials | None: ...
 
 
 @dataclass

@@ -119,7 +119,7 @@ def create_app(daemon: Daemon) -> FastAPI:
         full = "/" + path
         if not daemon.webhooks.serves(request.method, full):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        body = await read_body(request, 64 << 20)
+        body = await read_body(request, daemon.webhooks.payload_limit(request.method, full))
         if body is None:
             return JSONResponse({"message": "request body too large"}, status_code=413)
         delivery = await daemon.webhooks.event_source(request.method, full, dict(request.headers), body,

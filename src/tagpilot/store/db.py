@@ -194,16 +194,6 @@ class Store:
                     (kind, namespace, name, json.dumps(status, sort_keys=True), time.time()),
                 )
 
-    def list_objects(self, kind: str | None = None) -> list[StoredObject]:
-        query = "SELECT kind, namespace, name, generation, status, spec_hash FROM objects"
-        args: tuple[str, ...] = ()
-        if kind:
-            query += " WHERE kind=?"
-            args = (kind,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY kind, namespace, name", args).fetchall()
-        return [StoredObject(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
-
     # --- suspend / resume without editing the user's files (`tagpilot suspend KIND/NS/NAME`) -----------
 
     def set_suspended(self, kind: str, namespace: str, name: str, suspended: bool) -> None:
