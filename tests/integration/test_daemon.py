@@ -119,3 +119,35 @@ def test_kill_9_then_restart_converges_without_duplicate_commits(registry: Regis
         daemon.stop()
     subjects = git_remote_file.log("main")
     assert len([s for s in subjects if s.startswith("skip-ci")]) == 1  # exactly one update commit
+
+
+def test_kill_9_during_the_push_then_restart_converges(registry: RegistryServer, repo_name: str,
+                                                       git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """The daemon dies while its `git push` is inside the remote's receive hook: after a restart the
+    repository holds the update exactly once, whether or not the orphaned push completed."""
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    marker = tmp_path / "push-in-progress"
+    hook = git_remote_file.path / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\ncat >/dev/null\ntouch {marker}\nsleep 2\nexit 0\n")
+    hook.chmod(0o755)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    state = tmp_path / "state"
+    daemon = DaemonProcess(cfg, state).start()
+    daemon.wait(marker.exists, what="the push to reach the remote's hook", timeout=30)
+    daemon.stop(signal.SIGKILL)  # mid-push
+    hook.unlink()
+    time.sleep(2.5)  # an orphaned push may still land; either way the next start must converge
+    daemon = DaemonProcess(cfg, state).start()
+    try:
+        daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "True",
+                    what="automation ready after restart")
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        time.sleep(1.5)
+    finally:
+        daemon.stop()
+    assert "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main")
+    assert len([s for s in git_remote_file.log("main") if s.startswith("skip-ci")]) == 1
+    assert git_remote_file.git("fsck", "--no-progress") == ""
