@@ -83,13 +83,26 @@ def safe_subpath(root: Path, path: str) -> Path:
     return target
 
 
-def _candidates(top: Path) -> Iterator[Path]:
-    """Files under `top` whose name qualifies, sorted, without following symbolic links."""
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        for name in sorted(filenames):
-            if name.endswith(_SUFFIXES) or name in _NAMES:
-                yield Path(dirpath) / name
+def _candidates(top: str) -> Iterator[tuple[str, bool, bool]]:
+    """(path, is a symlink, is a regular file) of every file under `top` whose name qualifies: sorted,
+    depth first, `.git` skipped, symbolic links not followed. Plain strings and scandir's cached
+    types: on a 10,000-file tree, pathlib objects and stat calls cost more than reading the files."""
+    stack = [top]
+    while stack:
+        with os.scandir(stack.pop()) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    subdirs.append(entry.path)
+            elif entry.name.endswith(_SUFFIXES) or entry.name in _NAMES:
+                yield entry.path, entry.is_symlink(), entry.is_file(follow_symlinks=False)
+        stack.extend(reversed(subdirs))
+
+
+def _posix_rel(path: str, start: str) -> str:
+    return os.path.relpath(path, start).replace(os.sep, "/")
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
@@ -125,36 +138,38 @@ def update_tree(
     name when `path` is a file); `FileChange.path` and `Skipped.path` are relative to `root`.
     Raises `ConfigError` when `path` escapes `root`, `UpdateError` when it does not exist.
     """
-    base = root.resolve()
+    base = str(root.resolve())
     top = safe_subpath(root, path)
     if top.is_file() and not top.is_symlink():
-        candidates: Iterable[Path] = [top]
+        candidates: Iterable[tuple[str, bool, bool]] = [(str(top), False, True)]
         top = top.parent
     elif top.is_dir():
-        candidates = _candidates(top)
+        candidates = _candidates(str(top))
     else:
         raise UpdateError(f"update path {path!r} is neither a directory nor a file in the repository")
     files: list[FileChange] = []
     skipped: list[Skipped] = []
     notices: list[Notice] = []
     scanned = 0
-    for file in candidates:
-        rel = file.relative_to(base).as_posix()
-        if file.is_symlink() or not file.is_file():
-            if file.is_symlink():
-                skipped.append(Skipped(rel, "symbolic link not followed"))
+    for file, is_symlink, is_file in candidates:
+        if is_symlink:
+            skipped.append(Skipped(_posix_rel(file, base), "symbolic link not followed"))
+            continue
+        if not is_file:
             continue
         scanned += 1
-        data = file.read_bytes()
+        with open(file, "rb") as fh:
+            data = fh.read()
         if _TOKEN not in data:
             continue
+        rel = _posix_rel(file, base)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
             skipped.append(Skipped(rel, f"not UTF-8 text (byte {e.start})"))
             continue
         try:
-            result = rewrite(text, policies, filename=file.relative_to(top).as_posix())
+            result = rewrite(text, policies, filename=_posix_rel(file, str(top)))
         except UpdateError as e:
             skipped.append(Skipped(rel, str(e)))
             continue
@@ -162,6 +177,6 @@ def update_tree(
         if not result.changes:
             continue
         if not dry_run:
-            _write_atomic(file, result.text.encode("utf-8"))
+            _write_atomic(Path(file), result.text.encode("utf-8"))
         files.append(FileChange(rel, result.changes, _diff(text, result.text, rel)))
     return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned)
