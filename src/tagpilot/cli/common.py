@@ -12,14 +12,16 @@ import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from tagpilot.config.loader import Config, load_config
 from tagpilot.errors import TagpilotError
 from tagpilot.store import DEFAULT_STATE_DIR, Store
 from tagpilot.store.db import state_dir
+
+if TYPE_CHECKING:
+    from tagpilot.config.loader import Config
 
 T = TypeVar("T")
 
@@ -62,6 +64,8 @@ def load(files: Sequence[Path]) -> Config:
         from tagpilot.errors import ConfigError
 
         raise ConfigError("no configuration given: pass -f FILE or -f DIR")
+    from tagpilot.config.loader import load_config  # the models are the heaviest import: load on use
+
     config = load_config(files)
     for message in config.ignored:
         err(f"warning: {message}")

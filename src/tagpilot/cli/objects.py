@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from tagpilot.cli.common import (
@@ -29,9 +28,7 @@ from tagpilot.cli.common import (
     running_daemon,
     sorted_objects,
 )
-from tagpilot.config.flux_automation import ImageUpdateAutomation
-from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.engine.controller import ObjectKey, parse_key
+from tagpilot.engine.keys import ObjectKey, parse_key
 from tagpilot.engine.status import object_view
 
 ObjectArg = Annotated[str, typer.Argument(metavar="KIND/NAMESPACE/NAME",
@@ -51,6 +48,9 @@ def get_all(
     state: StateOption = None,
 ) -> None:
     """Every ImageRepository, ImagePolicy and ImageUpdateAutomation with its stored status."""
+
+    from tagpilot.config.flux_automation import ImageUpdateAutomation
+    from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 
     def body() -> list[dict[str, Any]]:
         config = load(files)  # once, and one store, for the three kinds
@@ -104,6 +104,8 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
     done = "suspended" if suspended else "resumed"
     url = running_daemon(state)
     if url is not None:
+        import httpx
+
         try:
             response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", timeout=10)
         except httpx.HTTPError as exc:

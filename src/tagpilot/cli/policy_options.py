@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from tagpilot.errors import ConfigError
 from tagpilot.policy import ArgoPolicy, FluxPolicy
-from tagpilot.registry.manifest import Platform
 
 __all__ = ["STRATEGY_NAMES", "UsageError", "policies"]
 
@@ -28,6 +27,8 @@ def _platforms(text: str) -> list[str]:
     items = [p.strip() for p in text.split(",") if p.strip()]
     for item in items:
         try:
+            from tagpilot.registry.manifest import Platform  # the registry client is heavy to import
+
             Platform.parse(item)
         except ValueError as exc:
             raise UsageError(f"--platforms: {exc}") from None

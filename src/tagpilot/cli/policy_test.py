@@ -21,16 +21,15 @@ import platform as host_platform
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from tagpilot.cli.common import StateOption, open_store
 from tagpilot.cli.policy_eval import explain_lines
 from tagpilot.cli.policy_options import STRATEGY_NAMES, UsageError, policies
-from tagpilot.engine.live_policy import test_policy
 from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
 from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
-from tagpilot.registry.client import RegistryClient, RepositoryAccess
 from tagpilot.registry.credentials import Credentials
 from tagpilot.registry.reference import Reference, parse_reference, parse_repository
 
@@ -101,9 +100,12 @@ def _credentials(spec: str | None, environ: Mapping[str, str]) -> tuple[Credenti
 
 
 async def _run(
-    access: RepositoryAccess, flux: FluxPolicy | None, argo: ArgoPolicy | None, explain: bool, state: Path | None
+    access: Any, flux: FluxPolicy | None, argo: ArgoPolicy | None, explain: bool, state: Path | None
 ) -> Selection:
     with open_store(state) as store:
+        from tagpilot.engine.live_policy import test_policy
+        from tagpilot.registry.client import RegistryClient
+
         async with RegistryClient(cache=store) as client:
             return await test_policy(client, access, flux=flux, argo=argo, explain=explain)
 
@@ -141,6 +143,8 @@ def policy_test(
         return USAGE, f"error: {exc}"
     except TagpilotError as exc:  # a bad range or pattern, an unset variable
         return exc.exit_code, f"error: {exc}"
+    from tagpilot.registry.client import RepositoryAccess
+
     access = RepositoryAccess(reference=ref, credentials=creds, insecure=insecure, credentials_source=source)
     try:
         selection = asyncio.run(_run(access, flux, argo, explain, state))

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tagpilot.engine.automation import AutomationOutcome
 
 from tagpilot.cli.common import (
     FilesOption,
@@ -30,19 +33,20 @@ from tagpilot.cli.common import (
     sorted_objects,
     stored_views,
 )
-from tagpilot.config.flux_automation import ImageUpdateAutomation
-from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.engine.automation import AutomationOutcome, AutomationReconciler
-from tagpilot.engine.policies import PolicyReconciler, latest_text
-from tagpilot.engine.scan import Scanner
-from tagpilot.engine.status import object_view
 from tagpilot.errors import ConfigError
-from tagpilot.gitops import GitClient
-from tagpilot.registry.client import RegistryClient
 
 
 async def _reconcile(files: list[Path], state: Path | None, dry_run: bool
                      ) -> tuple[list[dict[str, Any]], list[str], list[AutomationOutcome]]:
+    from tagpilot.config.flux_automation import ImageUpdateAutomation
+    from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+    from tagpilot.engine.automation import AutomationReconciler
+    from tagpilot.engine.policies import PolicyReconciler
+    from tagpilot.engine.scan import Scanner
+    from tagpilot.engine.status import object_view
+    from tagpilot.gitops import GitClient
+    from tagpilot.registry.client import RegistryClient
+
     config = load(files)
     views: list[dict[str, Any]] = []
     failures: list[str] = []
@@ -98,6 +102,9 @@ def _print_dry_run(outcomes: list[AutomationOutcome]) -> None:
 async def _reconcile_one(files: list[Path], state: Path | None, target: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Without a daemon: run the object now, then whatever its result makes due (as the daemon would)."""
     from tagpilot.engine.controller import Controller, parse_key
+    from tagpilot.engine.status import object_view
+    from tagpilot.gitops import GitClient
+    from tagpilot.registry.client import RegistryClient
 
     config = load(files)
     key = parse_key(target)
@@ -188,6 +195,9 @@ def get_policies(
 ) -> None:
     """Show the stored `latestRef` and Ready condition of every ImagePolicy."""
 
+    from tagpilot.config.flux_image import ImagePolicy
+    from tagpilot.engine.policies import latest_text
+
     views = run_guarded(lambda: stored_views(files, state, ImagePolicy))
     if output is Output.json:
         print_json(views)
@@ -205,6 +215,8 @@ def get_automations(
     state: StateOption = None,
 ) -> None:
     """Show the stored status of every ImageUpdateAutomation (last run, last push, Ready)."""
+    from tagpilot.config.flux_automation import ImageUpdateAutomation
+
     views = run_guarded(lambda: stored_views(files, state, ImageUpdateAutomation))
     if output is Output.json:
         print_json(views)

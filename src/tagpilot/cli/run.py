@@ -14,7 +14,6 @@ import typer
 
 from tagpilot.cli.common import FilesOption, StateOption, err
 from tagpilot.cli.logs import setup_logging
-from tagpilot.engine.daemon import Daemon, state_dir_from
 from tagpilot.errors import TagpilotError
 
 
@@ -41,6 +40,7 @@ def _parse_listen(listen: str) -> tuple[str, int]:
 async def serve(files: list[Path], state: Path, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from tagpilot.engine.daemon import Daemon
     from tagpilot.server.app import create_app
 
     class Server(uvicorn.Server):
@@ -98,6 +98,8 @@ def run(
     if not files:
         err("error: no configuration given: pass -f FILE or -f DIR")
         raise typer.Exit(2)
+    from tagpilot.engine.daemon import state_dir_from
+
     host, port = _parse_listen(listen)
     setup_logging(log_format.value, log_level.value)
     try:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from tagpilot.engine.scan import ScanOutcome
 
 from tagpilot.cli.common import (
     FilesOption,
@@ -23,10 +26,7 @@ from tagpilot.cli.common import (
     sorted_objects,
     stored_views,
 )
-from tagpilot.config.flux_image import ImageRepository
-from tagpilot.engine.scan import Scanner, ScanOutcome
 from tagpilot.engine.status import object_view
-from tagpilot.registry.client import RegistryClient
 
 
 def _render(views: list[dict[str, Any]], output: Output) -> None:
@@ -48,6 +48,10 @@ def _render(views: list[dict[str, Any]], output: Output) -> None:
 
 
 async def _scan(files: list[Path], state: Path | None) -> tuple[list[ScanOutcome], bool]:
+    from tagpilot.config.flux_image import ImageRepository
+    from tagpilot.engine.scan import Scanner
+    from tagpilot.registry.client import RegistryClient
+
     config = load(files)
     repos = sorted_objects(config, ImageRepository)
     with open_store(state) as store:
@@ -88,6 +92,8 @@ def get_repositories(
     state: StateOption = None,
 ) -> None:
     """Show the stored status of every ImageRepository, without scanning."""
+
+    from tagpilot.config.flux_image import ImageRepository
 
     _render(run_guarded(lambda: stored_views(files, state, ImageRepository)), output)
 

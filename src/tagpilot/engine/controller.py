@@ -19,6 +19,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matc
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.loader import Config
 from tagpilot.engine.automation import AutomationReconciler
+from tagpilot.engine.keys import RECONCILED_KINDS, ObjectKey, parse_key
 from tagpilot.engine.policies import PolicyReconciler
 from tagpilot.engine.scan import Scanner
 from tagpilot.engine.status import STALLED, get_condition
@@ -26,8 +27,8 @@ from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.store import Store
 
-ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
-RECONCILED_KINDS = ("ImageRepository", "ImagePolicy", "ImageUpdateAutomation")
+__all__ = ["RECONCILED_KINDS", "Controller", "ObjectKey", "ReconcileResult", "parse_key"]
+
 _MODELS: dict[str, type[Any]] = {
     "ImageRepository": ImageRepository,
     "ImagePolicy": ImagePolicy,
@@ -47,19 +48,6 @@ class ReconcileResult:
     commit: str | None = None  # automations: the commit pushed by this run
     files_changed: int = 0
 
-
-def parse_key(text: str) -> ObjectKey:
-    """`Kind/namespace/name` (or `Kind/name` in `default`) as the CLI and API name objects."""
-    parts = text.split("/")
-    if len(parts) == 2:
-        parts = [parts[0], "default", parts[1]]
-    if len(parts) != 3 or not all(parts):
-        raise ValueError(f"{text!r}: expected KIND/NAMESPACE/NAME, e.g. ImageRepository/apps/podinfo")
-    aliases = {k.lower(): k for k in RECONCILED_KINDS}
-    aliases.update({"imagerepositories": "ImageRepository", "imagepolicies": "ImagePolicy",
-                    "imageupdateautomations": "ImageUpdateAutomation"})
-    kind = aliases.get(parts[0].lower(), parts[0])
-    return (kind, parts[1], parts[2])
 
 
 class Controller:
