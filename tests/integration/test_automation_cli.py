@@ -228,3 +228,31 @@ def test_other_writer_commits_survive(registry: RegistryServer, repo_name: str, 
     assert log[1] == "docs"  # the human's commit is kept, ours is on top
     assert f"{image}:1.2.0" in git_remote_file.read_file("deploy/app.yaml", "main")
     assert git_remote_file.read_exact("README.md", "main") == "edited by a human\n"
+
+
+def test_nothing_moved_skips_the_checkout_and_a_moved_branch_does_not(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    import shutil
+
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(config(image, git_remote_file.url))
+    state = tmp_path / "s"
+    first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr
+    assert automation_view(first)["status"]["observedSourceRevision"] == git_remote_file.head("main")
+    # same policies, same branch tip: answered from `git ls-remote`, no workspace needed
+    shutil.rmtree(state / "workspaces")
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert again.code == 0, again.stderr
+    assert not any(p.is_dir() for p in (state / "workspaces").iterdir())
+    assert automation_view(again)["status"]["conditions"][0]["message"].startswith("no updates made")
+    # someone reverts the tag by hand: the tip moved, so the checkout happens and the value is set again
+    git_remote_file.commit({"deploy/app.yaml": git_remote_file.read_exact("deploy/app.yaml").replace(
+        ":1.1.0", ":1.0.0")}, message="manual revert")
+    third = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert third.code == 0, third.stderr
+    assert f"{image}:1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main")
+    assert automation_view(third)["status"]["observedSourceRevision"] == git_remote_file.head("main")

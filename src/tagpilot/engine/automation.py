@@ -141,6 +141,24 @@ class AutomationReconciler:
             return result
 
         author = (spec.git.commit.author.name, spec.git.commit.author.email)
+        observed = {
+            name: {k: v for k, v in (("name", ref.name), ("tag", ref.tag), ("digest", ref.digest)) if v}
+            for (_ns, name), ref in sorted(policies.items())
+        }
+        # Nothing moved since the last run (same spec, same policy results, same branch tip): the last
+        # run left the branch up to date, so skip the checkout (Flux v1 skips on the same grounds).
+        push = spec.git.push
+        simple = checkout.branch and not (push and (push.refspec or (push.branch and push.branch != checkout.branch)))
+        if not dry_run and simple and status.get("observedSourceRevision") and \
+                status.get("observedGeneration") == generation and status.get("observedPolicies") == observed:
+            tip = await self.git.remote_head(source.spec.url, checkout.branch, auth,  # type: ignore[arg-type]
+                                             timeout=source.spec.timeout_seconds)
+            if tip == status["observedSourceRevision"]:
+                status["lastAutomationRunTime"] = rfc3339(now)
+                last = status.get("lastPushCommit")
+                mark_ready(status, f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}"
+                           if last else "no updates made", now, generation)
+                return AutomationOutcome(automation, status, ok=True)
         async with await self.git.prepare(source.spec.url, checkout, auth,
                                           timeout=source.spec.timeout_seconds) as workspace:
             try:
@@ -155,20 +173,19 @@ class AutomationReconciler:
                     outcome.message = message_for(result)
                     outcome.files = [f.path for f in result.files]
                 return outcome
+            tip_after = workspace.head  # the remote tip we started from (what the branch is if nothing is pushed)
             pushed = await self.git.commit_and_push(
                 workspace, apply=apply, message=message_for, author=author, signing=signing,
                 push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
             )
         status["lastAutomationRunTime"] = rfc3339(now)
+        status["observedSourceRevision"] = pushed.commit if pushed is not None else tip_after
         # tagpilot: files under update.path that carry markers but could not be updated (Flux only logs them)
         if skipped:
             status["skippedFiles"] = list(skipped)
         else:
             status.pop("skippedFiles", None)
-        status["observedPolicies"] = {
-            name: {k: v for k, v in (("name", ref.name), ("tag", ref.tag), ("digest", ref.digest)) if v}
-            for (_ns, name), ref in sorted(policies.items())
-        }
+        status["observedPolicies"] = observed
         if pushed is None:
             # the wording of Flux's image-automation-controller, which users know from `kubectl describe`
             last = status.get("lastPushCommit")

@@ -120,6 +120,23 @@ class GitClient:
             )  # fmt: skip
         return result.returncode, result.stdout, result.stderr
 
+    async def remote_head(self, url: str, branch: str, auth: GitAuth | None, *, timeout: float) -> str | None:
+        """The commit `branch` points at on the remote, without a workspace (`git ls-remote`); None if absent.
+
+        Cheap enough to ask before every automation run: when neither the branch nor the policies
+        moved since the last run, there is nothing to check out.
+        """
+        _check_url(url)
+        redact = Redactor(auth.secrets() if auth else [])
+        self.workspaces_dir.mkdir(parents=True, exist_ok=True)
+        _code, out, _err = await self._remote(self.workspaces_dir, ["ls-remote", "--", url, f"refs/heads/{branch}"],
+                                             auth, timeout=timeout, redact=redact)
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name.strip() == f"refs/heads/{branch}":
+                return sha.strip()
+        return None
+
     # -- prepare ----------------------------------------------------------------------------------
 
     async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float) -> Workspace:
