@@ -127,6 +127,7 @@ def test_htpasswd_with_secret_right_and_wrong(registry_htpasswd: RegistryServer,
     views = {v["name"]: v for v in result.json()}
     assert views["good"]["status"]["lastScanResult"]["tagCount"] == 2
     assert ready(views["wrong"])["reason"] == "AuthenticationFailed"
+    assert "Secret default/badcred" in ready(views["wrong"])["message"]  # says which Secret to fix
     assert ready(views["anon"])["reason"] == "AuthenticationFailed"
     for text in (result.stdout, result.stderr):
         assert "not-the-password" not in text and reg.password not in text

@@ -63,4 +63,7 @@ async def access_for(repo: ImageRepository, config: Config, ref: Reference | Non
         insecure=repo.spec.insecure,
         tls=tls_for(repo, config),
         timeout=repo.spec.timeout_seconds,
+        # named in authentication errors, so a user knows which Secret to fix
+        credentials_source=(f"Secret {repo.namespace}/{repo.spec.secret_ref.name} (spec.secretRef)"
+                            if repo.spec.secret_ref else None),
     )
