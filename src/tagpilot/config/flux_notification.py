@@ -29,22 +29,7 @@ WEBHOOK_PATH_PREFIX = "/hook/"
 TOKEN_KEY = "token"  # the Secret key Flux reads the receiver token from
 DEFAULT_INTERVAL = "10m"
 
-# Flux's `spec.type` enum, in Flux's order, then tagpilot's own types.
-FLUX_RECEIVER_TYPES = (
-    "generic",
-    "generic-hmac",
-    "github",
-    "gitlab",
-    "bitbucket",
-    "harbor",
-    "dockerhub",
-    "quay",
-    "gcr",
-    "nexus",
-    "acr",
-    "cdevents",
-)
-TAGPILOT_RECEIVER_TYPES = ("distribution",)
+# Flux's `spec.type` enum, in Flux's order, then tagpilot's own `distribution`.
 ReceiverType = Literal[
     "generic",
     "generic-hmac",

@@ -384,19 +384,7 @@ class Lexer:
         return c == self.right[0]
 
     def lex_char(self):
-        while True:
-            c = self.next()
-            if c == "\\":
-                c2 = self.next()
-                if c2 not in ("", "\n"):
-                    continue
-                return self.errorf("unterminated character constant")
-            if c in ("", "\n"):
-                return self.errorf("unterminated character constant")
-            if c == "'":
-                break
-        self.emit(T.CHAR_CONSTANT)
-        return self.lex_inside_action
+        return self._lex_escaped("'", T.CHAR_CONSTANT, "unterminated character constant")
 
     def lex_number(self):
         if not self.scan_number():
@@ -435,18 +423,21 @@ class Lexer:
         return True
 
     def lex_quote(self):
+        return self._lex_escaped('"', T.STRING, "unterminated quoted string")
+
+    def _lex_escaped(self, close: str, token: T, unterminated: str):
+        """A '...' or "..." literal: backslash escapes, no newline (Go's lexChar and lexQuote)."""
         while True:
             c = self.next()
             if c == "\\":
-                c2 = self.next()
-                if c2 not in ("", "\n"):
+                if self.next() not in ("", "\n"):
                     continue
-                return self.errorf("unterminated quoted string")
+                return self.errorf(unterminated)
             if c in ("", "\n"):
-                return self.errorf("unterminated quoted string")
-            if c == '"':
+                return self.errorf(unterminated)
+            if c == close:
                 break
-        self.emit(T.STRING)
+        self.emit(token)
         return self.lex_inside_action
 
     def lex_raw_quote(self):
