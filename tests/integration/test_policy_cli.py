@@ -111,7 +111,9 @@ def test_new_tag_updates_latest_and_records_previous(registry: RegistryServer, r
     assert ready(by_name(second.json())["p"])["message"].endswith("updated from 1.0.0 to 1.1.0")
 
 
-def test_repository_not_due_is_not_rescanned(registry: RegistryServer, repo_name: str, tmp_path: Path) -> None:
+def test_reconcile_sees_the_image_a_ci_job_just_pushed(registry: RegistryServer, repo_name: str,
+                                                      tmp_path: Path) -> None:
+    """A CI job pushes an image, then runs `reconcile -f`: every repository is scanned now, due or not."""
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0"])
     config = write(tmp_path, repository("app", image, interval="1h"),
@@ -120,10 +122,22 @@ def test_repository_not_due_is_not_rescanned(registry: RegistryServer, repo_name
     run_tagpilot("reconcile", "-f", config, "--state", state)
     push_tags(registry, repo_name, ["1.1.0"])
     again = run_tagpilot("reconcile", "-f", config, "--state", state, "-o", "json")
+    assert by_name(again.json())["p"]["status"]["latestRef"]["tag"] == "1.1.0"
+
+
+def test_repository_not_due_is_not_rescanned(registry: RegistryServer, repo_name: str, tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0"])
+    config = write(tmp_path, repository("app", image, interval="1h"),
+                   policy("p", "app", "  policy:\n    semver:\n      range: '*'\n"))
+    state = tmp_path / "state"
+    run_tagpilot("reconcile", "-f", config, "--state", state)
+    push_tags(registry, repo_name, ["1.1.0"])
+    again = run_tagpilot("reconcile", "--due-only", "-f", config, "--state", state, "-o", "json")
     assert by_name(again.json())["p"]["status"]["latestRef"]["tag"] == "1.0.0"  # the scan was not due
     scanned = run_tagpilot("scan", "-f", config, "--state", state)
     assert scanned.code == 0
-    after = run_tagpilot("reconcile", "-f", config, "--state", state, "-o", "json")
+    after = run_tagpilot("reconcile", "--due-only", "-f", config, "--state", state, "-o", "json")
     assert by_name(after.json())["p"]["status"]["latestRef"]["tag"] == "1.1.0"
 
 

@@ -7,7 +7,6 @@ the error's exit code (2 for invalid configuration, 1 otherwise).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -18,10 +17,10 @@ import typer
 
 from tagpilot.errors import TagpilotError
 from tagpilot.store import DEFAULT_STATE_DIR, Store
-from tagpilot.store.db import state_dir
 
 if TYPE_CHECKING:
     from tagpilot.config.loader import Config
+    from tagpilot.engine.keys import ObjectKey
 
 T = TypeVar("T")
 
@@ -77,19 +76,14 @@ def open_store(state: Path | None) -> Store:
     return Store.open(state)
 
 
-def running_daemon(state: Path | None) -> str | None:
-    """The API URL of a `tagpilot run` using this state directory, if one answers; else None."""
-    import httpx
+def key_of(text: str) -> ObjectKey:
+    """`KIND/NAMESPACE/NAME` from the command line, or a usage error (exit 2)."""
+    from tagpilot.engine.keys import parse_key
 
-    directory = state_dir(state)
     try:
-        pointer = json.loads((directory / "daemon.json").read_text())
-        os.kill(int(pointer["pid"]), 0)
-        url = str(pointer["url"])
-        httpx.get(url + "/healthz", timeout=2).raise_for_status()
-    except (OSError, ValueError, KeyError, TypeError, httpx.HTTPError):
-        return None
-    return url
+        return parse_key(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def sorted_objects(config: Config, model: type[T]) -> list[T]:

@@ -13,33 +13,25 @@ from typing import Annotated, Any
 
 import typer
 
+from tagpilot.cli.api_client import DaemonClient
 from tagpilot.cli.common import (
     FilesOption,
     Output,
     OutputOption,
     StateOption,
     condition_summary,
-    err,
+    key_of,
     load,
     open_store,
     print_json,
     print_table,
     run_guarded,
-    running_daemon,
     sorted_objects,
 )
-from tagpilot.engine.keys import ObjectKey, parse_key
 from tagpilot.engine.status import object_view
 
 ObjectArg = Annotated[str, typer.Argument(metavar="KIND/NAMESPACE/NAME",
                                           help="e.g. ImageRepository/apps/podinfo (KIND/NAME means namespace default)")]
-
-
-def key_of(text: str) -> ObjectKey:
-    try:
-        return parse_key(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def get_all(
@@ -102,28 +94,22 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
     key = key_of(target)
     verb = "suspend" if suspended else "resume"
     done = "suspended" if suspended else "resumed"
-    url = running_daemon(state)
-    if url is not None:
-        import httpx
-
-        try:
-            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", timeout=10)
-        except httpx.HTTPError as exc:
-            err(f"error: the daemon at {url} did not answer: {exc.__class__.__name__}")
-            raise typer.Exit(1) from None
-        if response.status_code == 404:
-            err(f"error: {'/'.join(key)} is not in the running daemon's configuration")
-            raise typer.Exit(1)
-        if response.status_code >= 400:
-            err(f"error: the daemon at {url} answered {response.status_code}")
-            raise typer.Exit(1)
-        print(f"{'/'.join(key)} {done} (through the daemon at {url})")
+    client = DaemonClient.find(state)
+    if client is not None:
+        run_guarded(lambda: client.object_action(key, verb))
+        print(f"{'/'.join(key)} {done} (through the daemon at {client.url})")
         return
 
     def body() -> None:
+        from tagpilot.engine.events import NORMAL, EventStream, Reason, event_log
+        from tagpilot.engine.kinds import KINDS
+
+        normalized = KINDS.normalize(key)
         with open_store(state) as store:
-            store.set_suspended(*key, suspended)
-            store.add_event(*key, "Normal", "Suspended" if suspended else "Resumed", f"{done} from the CLI")
+            store.set_suspended(*normalized, suspended)
+            stream = EventStream()
+            stream.subscribe(event_log(store))
+            stream.emit(normalized, NORMAL, Reason.SUSPENDED if suspended else Reason.RESUMED, f"{done} from the CLI")
 
     run_guarded(body)
     print(f"{'/'.join(key)} {done}")

@@ -1,8 +1,9 @@
 """`tagpilot reconcile`, `tagpilot get policies` and `tagpilot get automations`.
 
-`reconcile` runs one round of the controllers, in dependency order: scan the ImageRepositories that
-are due, evaluate every ImagePolicy against the stored tags, then run every ImageUpdateAutomation
-(commit and push, or with `--dry-run` print the diff and the commit message and push nothing).
+`reconcile` runs one round of the controllers, in dependency order: scan the ImageRepositories
+(`--due-only`: those that are due), evaluate every ImagePolicy against the stored tags, then run
+every ImageUpdateAutomation (commit and push, or with `--dry-run` print the diff and the commit
+message and push nothing).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from tagpilot.engine.automation import AutomationOutcome
+    from tagpilot.engine.controller import ReconcileResult
 
+from tagpilot.cli.api_client import DaemonClient
 from tagpilot.cli.common import (
     FilesOption,
     Output,
@@ -24,57 +26,46 @@ from tagpilot.cli.common import (
     StateOption,
     condition_summary,
     err,
+    key_of,
     load,
-    open_store,
     print_json,
     print_table,
     run_guarded,
-    running_daemon,
-    sorted_objects,
     stored_views,
 )
 from tagpilot.errors import ConfigError
 
 
-async def _reconcile(files: list[Path], state: Path | None, dry_run: bool
-                     ) -> tuple[list[dict[str, Any]], list[str], list[AutomationOutcome]]:
-    from tagpilot.config.flux_automation import ImageUpdateAutomation
-    from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-    from tagpilot.engine.automation import AutomationReconciler
-    from tagpilot.engine.policies import PolicyReconciler
-    from tagpilot.engine.scan import Scanner
+async def _reconcile(files: list[Path], state: Path | None, target: str | None, *, dry_run: bool, force: bool
+                     ) -> tuple[list[dict[str, Any]], list[str], list[ReconcileResult]]:
+    """One round here (no daemon): every object, or `target` and what its result makes due."""
+    from tagpilot.engine.keys import parse_key
+    from tagpilot.engine.local import local_controller, reconcile_round
     from tagpilot.engine.status import object_view
-    from tagpilot.gitops import GitClient
-    from tagpilot.registry.client import RegistryClient
 
     config = load(files)
     views: list[dict[str, Any]] = []
     failures: list[str] = []
-    automations: list[AutomationOutcome] = []
-    with open_store(state) as store:
-        async with RegistryClient(cache=store) as client:
-            scans = await Scanner(config, store, client).scan_all(
-                sorted_objects(config, ImageRepository), only_if_due=True)
-            for scan in scans:
-                views.append(object_view(scan.repository, scan.status))
-                if not scan.ok:
-                    failures.append(f"{scan.repository.ref}: {scan.error}")
-            reconciler = PolicyReconciler(config, store, client)
-            for outcome in await reconciler.reconcile_all(sorted_objects(config, ImagePolicy)):
-                views.append(object_view(outcome.policy, outcome.status))
-                if not outcome.ok:
-                    failures.append(f"{outcome.policy.ref}: {outcome.error}")
-        runner = AutomationReconciler(config, store, GitClient(store.path.parent))
-        results = await asyncio.gather(*(runner.reconcile(a, dry_run=dry_run)
-                                         for a in sorted_objects(config, ImageUpdateAutomation)))
-        for result in results:
-            automations.append(result)
-            for skipped in result.skipped_files:
-                err(f"warning: {result.automation.ref}: skipped {skipped['path']}: {skipped['reason']}")
-            views.append(object_view(result.automation, result.status))
-            if not result.ok:
-                failures.append(f"{result.automation.ref}: {result.error}")
-    return views, failures, automations
+    async with local_controller(config, state) as controller:
+        keys = None
+        if target is not None:
+            key = controller.kinds.normalize(parse_key(target))
+            keys = controller.expand(key)
+            if not keys:
+                raise ConfigError(f"{'/'.join(key)} is not in the configuration (or runs nothing)")
+        results = await reconcile_round(controller, keys, force=force, dry_run=dry_run)
+    for result in results:
+        name = "/".join(result.key)
+        outcome = result.outcome
+        assert outcome is not None
+        views.append(object_view(controller.get(result.key), outcome.status))
+        for skipped in outcome.skipped_files:
+            err(f"warning: {name}: skipped {skipped['path']}: {skipped['reason']}")
+        for warning in outcome.warnings:
+            failures.append(f"{name}: {warning.message}")
+        if not result.ok:
+            failures.append(f"{name}: {result.error}")
+    return views, failures, results
 
 
 def _summary_rows(views: list[dict[str, Any]]) -> list[list[str]]:
@@ -87,45 +78,18 @@ def _summary_rows(views: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def _print_dry_run(outcomes: list[AutomationOutcome]) -> None:
-    for outcome in outcomes:
-        if not outcome.ok or outcome.skipped:
+def _print_dry_run(results: list[ReconcileResult]) -> None:
+    for result in results:
+        outcome = result.outcome
+        if outcome is None or not outcome.ok or outcome.skipped or not outcome.dry_run:
             continue
+        name = "/".join(result.key)
         if not outcome.diff:
-            print(f"# {outcome.automation.ref}: no change")
+            print(f"# {name}: no change")
             continue
-        print(f"# {outcome.automation.ref}: would commit {len(outcome.files)} file(s) with the message:")
+        print(f"# {name}: would commit {len(outcome.files)} file(s) with the message:")
         print("\n".join(f"#   {line}" for line in outcome.message.splitlines()) or "#")
         sys.stdout.write(outcome.diff if outcome.diff.endswith("\n") else outcome.diff + "\n")
-
-
-async def _reconcile_one(files: list[Path], state: Path | None, target: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Without a daemon: run the object now, then whatever its result makes due (as the daemon would)."""
-    from tagpilot.engine.controller import Controller, parse_key
-    from tagpilot.engine.status import object_view
-    from tagpilot.gitops import GitClient
-    from tagpilot.registry.client import RegistryClient
-
-    config = load(files)
-    key = parse_key(target)
-    views, failures = [], []
-    with open_store(state) as store:
-        async with RegistryClient(cache=store) as client:
-            controller = Controller(config, store, client, GitClient(store.path.parent))
-            if controller.get(key) is None:
-                raise ConfigError(f"{'/'.join(key)} is not in the configuration")
-            todo, done = [key], set()
-            while todo:
-                current = todo.pop(0)
-                if current in done:
-                    continue
-                done.add(current)
-                result = await controller.reconcile(current, force=True)
-                views.append(object_view(controller.get(current), store.get_object(*current).status))
-                if not result.ok:
-                    failures.append(f"{'/'.join(current)}: {result.error}")
-                todo.extend(result.dependents)
-    return views, failures
 
 
 def reconcile(
@@ -137,8 +101,11 @@ def reconcile(
     state: StateOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff and commit message; push nothing.")]
     = False,
+    due_only: Annotated[bool, typer.Option(
+        "--due-only", help="Scan only the ImageRepositories whose interval has passed (for cron jobs).")] = False,
 ) -> None:
-    """Run every controller once: scan what is due, evaluate every ImagePolicy, run every ImageUpdateAutomation.
+    """Run every controller once: scan every ImageRepository, evaluate every ImagePolicy, run every
+    ImageUpdateAutomation (in that order; `--due-only` skips scans that are not due).
 
     With KIND/NAMESPACE/NAME: reconcile that object now, through a running `tagpilot run` (it queues it and
     returns) or, without one, here (-f needed). Exit 0 on success, 1 if any object failed, 2 for invalid
@@ -147,39 +114,23 @@ def reconcile(
     if target is not None and dry_run:
         raise typer.BadParameter("--dry-run runs every automation; it cannot be combined with KIND/NAMESPACE/NAME")
     if target is not None:
-        from tagpilot.engine.controller import parse_key
-
-        try:
-            parse_key(target)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-        url = running_daemon(state)
-        if url is not None:
-            import httpx
-
-            key = parse_key(target)
-            try:
-                response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/reconcile", timeout=10)
-            except httpx.HTTPError as exc:
-                err(f"error: the daemon at {url} did not answer: {exc.__class__.__name__}")
-                raise typer.Exit(1) from None
-            if response.status_code != 202:
-                err(f"error: the daemon at {url} answered {response.status_code}: {response.text[:300]}")
-                raise typer.Exit(1)
-            print(f"{'/'.join(key)}: reconcile queued by the daemon at {url}")
+        key = key_of(target)
+        client = DaemonClient.find(state)
+        if client is not None:
+            run_guarded(lambda: client.object_action(key, "reconcile"))
+            print(f"{'/'.join(key)}: reconcile queued by the daemon at {client.url}")
             return
-        views, failures = run_guarded(lambda: asyncio.run(_reconcile_one(files, state, target)))
-        automations: list[AutomationOutcome] = []
-    else:
-        views, failures, automations = run_guarded(lambda: asyncio.run(_reconcile(files, state, dry_run)))
+    views, failures, results = run_guarded(
+        lambda: asyncio.run(_reconcile(files, state, target, dry_run=dry_run, force=not due_only)))
     if output is Output.json:
         if dry_run:
-            for view, outcome in zip((v for v in views if v["kind"] == "ImageUpdateAutomation"), automations,
-                                     strict=True):
-                view["dryRun"] = {"files": outcome.files, "diff": outcome.diff, "message": outcome.message}
+            for view, result in zip(views, results, strict=True):
+                outcome = result.outcome
+                if outcome is not None and outcome.dry_run:
+                    view["dryRun"] = {"files": outcome.files, "diff": outcome.diff, "message": outcome.message}
         print_json(views)
     elif dry_run:
-        _print_dry_run(automations)
+        _print_dry_run(results)
     else:
         print_table(["KIND", "NAMESPACE", "NAME", "READY", "MESSAGE"], _summary_rows(views))
     for failure in failures:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
-
-if TYPE_CHECKING:
-    from tagpilot.engine.scan import ScanOutcome
 
 from tagpilot.cli.common import (
     FilesOption,
@@ -19,7 +16,6 @@ from tagpilot.cli.common import (
     StateOption,
     condition_summary,
     load,
-    open_store,
     print_json,
     print_table,
     run_guarded,
@@ -47,25 +43,29 @@ def _render(views: list[dict[str, Any]], output: Output) -> None:
     print_table(["NAMESPACE", "NAME", "IMAGE", "TAGS", "LATEST TAG", "LAST SCAN", "READY", "MESSAGE"], rows)
 
 
-async def _scan(files: list[Path], state: Path | None) -> tuple[list[ScanOutcome], bool]:
+async def _scan(files: list[Path], state: Path | None) -> list[tuple[dict[str, Any], str | None]]:
+    """Scan every ImageRepository now, through the controller (status, events and metrics as the daemon)."""
     from tagpilot.config.flux_image import ImageRepository
-    from tagpilot.engine.scan import Scanner
-    from tagpilot.registry.client import RegistryClient
+    from tagpilot.engine.local import local_controller
 
     config = load(files)
     repos = sorted_objects(config, ImageRepository)
-    with open_store(state) as store:
-        async with RegistryClient(cache=store) as client:
-            scanner = Scanner(config, store, client)
-            if sys.stderr.isatty() and len(repos) > 1:
-                from rich.progress import Progress
+    async with local_controller(config, state) as controller:
 
-                with Progress(transient=True) as bar:
-                    task = bar.add_task("scanning", total=len(repos))
-                    outcomes = await scanner.scan_all(repos, progress=lambda _o: bar.advance(task))
-            else:
-                outcomes = await scanner.scan_all(repos)
-    return outcomes, all(o.ok for o in outcomes)
+        async def run(repo: Any, advance: Any = None) -> tuple[dict[str, Any], str | None]:
+            result = await controller.reconcile(repo.key, force=True)
+            if advance:
+                advance()
+            status = result.outcome.status if result.outcome else {}
+            return object_view(repo, status), None if result.ok else f"{repo.ref}: {result.error}"
+
+        if sys.stderr.isatty() and len(repos) > 1:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("scanning", total=len(repos))
+                return list(await asyncio.gather(*(run(r, lambda: bar.advance(task)) for r in repos)))
+        return list(await asyncio.gather(*(run(r) for r in repos)))
 
 
 def scan(
@@ -77,12 +77,12 @@ def scan(
 
     Exit 0 when every scan succeeded, 1 when any failed (its status says why), 2 for invalid configuration.
     """
-    outcomes, ok = run_guarded(lambda: asyncio.run(_scan(files, state)))
-    _render([object_view(o.repository, o.status) for o in outcomes], output)
-    for outcome in outcomes:
-        if not outcome.ok:
-            print(f"error: {outcome.repository.ref}: {outcome.error}", file=sys.stderr)
-    if not ok:
+    scanned = run_guarded(lambda: asyncio.run(_scan(files, state)))
+    _render([view for view, _error in scanned], output)
+    errors = [error for _view, error in scanned if error]
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    if errors:
         raise typer.Exit(1)
 
 

@@ -11,44 +11,27 @@ commits. No change means no commit. Status mirrors Flux's.
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
 from tagpilot.config.flux_image import ImagePolicy
 from tagpilot.config.flux_source import GitRepository
-from tagpilot.config.loader import Config
 from tagpilot.engine.commit_data import build_commit_data, render_commit_message
-from tagpilot.engine.status import is_suspended, mark_failed, mark_ready, rfc3339, spec_hash
-from tagpilot.errors import TagpilotError
+from tagpilot.engine.events import Reason
+from tagpilot.engine.keys import ObjectKey
+from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
+from tagpilot.engine.status import get_condition, mark_ready, rfc3339
 from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
-from tagpilot.store import Store
+from tagpilot.store.protocols import ObjectSource, StatusStore
 from tagpilot.update import ImageRef, TreeResult, update_tree
 
 KIND = "ImageUpdateAutomation"
 DEPENDENCY_NOT_READY = "DependencyNotReady"
 
 
-@dataclass
-class AutomationOutcome:
-    automation: ImageUpdateAutomation
-    status: dict[str, Any]
-    ok: bool
-    skipped: str | None = None
-    error: str | None = None
-    commit: str | None = None
-    # dry runs: what would be committed
-    diff: str = ""
-    message: str = ""
-    files: list[str] = field(default_factory=list)
-    skipped_files: list[dict[str, str]] = field(default_factory=list)  # files with markers not updated
-
-
-def selected_policies(config: Config, store: Store, automation: ImageUpdateAutomation
+def selected_policies(config: ObjectSource, store: StatusStore, automation: ImageUpdateAutomation
                       ) -> dict[tuple[str, str], ImageRef]:
     """The automation's namespace's ImagePolicies that match `policySelector` and have a `latestRef`."""
     chosen: dict[tuple[str, str], ImageRef] = {}
@@ -68,62 +51,57 @@ def selected_policies(config: Config, store: Store, automation: ImageUpdateAutom
 class AutomationReconciler:
     """Runs ImageUpdateAutomations: one at a time per workspace (the GitClient's lock), many in parallel."""
 
-    def __init__(self, config: Config, store: Store, git: GitClient, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.config = config
-        self.store = store
-        self.git = git
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
-    async def reconcile(self, automation: ImageUpdateAutomation, *, dry_run: bool = False) -> AutomationOutcome:
-        generation = self.store.observe_spec(KIND, automation.namespace, automation.name,
-                                             spec_hash(automation.spec.to_yaml_dict()))
-        stored = self.store.get_object(KIND, automation.namespace, automation.name)
-        status = copy.deepcopy(stored.status) if stored else {}
-        if is_suspended(automation, self.store):
-            return AutomationOutcome(automation, status, ok=True, skipped="suspended")
-        try:
-            outcome = await self._run(automation, status, generation, dry_run=dry_run)
-        except TagpilotError as exc:
-            mark_failed(status, exc.reason, str(exc), self.clock(), generation,
-                        stalled=isinstance(exc, _Stalled))
-            outcome = AutomationOutcome(automation, status, ok=False, error=str(exc))
-        if not dry_run:
-            self.store.set_status(KIND, automation.namespace, automation.name, outcome.status)
+    @property
+    def git(self) -> GitClient:
+        assert self.ctx.git is not None, "automations need a GitClient in the context"
+        return self.ctx.git
+
+    async def reconcile(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
+                        force: bool = True, dry_run: bool = False) -> Outcome:
+        outcome = await self._run(automation, status, generation, dry_run=dry_run)
+        outcome.persist = outcome.persist and not dry_run
+        outcome.dry_run = dry_run
+        if outcome.commit:
+            ready = get_condition(outcome.status, "Ready") or {}
+            outcome.notes.append(Note(Reason.PUSHED, ready.get("message", "pushed"),
+                                      {"commit": outcome.commit, "files": outcome.files}))
         return outcome
 
     def _source(self, automation: ImageUpdateAutomation) -> GitRepository:
         ref = automation.spec.source_ref
         namespace = ref.namespace or automation.namespace
-        source = self.config.get(GitRepository, namespace, ref.name)
+        source = self.ctx.config.get(GitRepository, namespace, ref.name)
         if source is None:
-            raise _Stalled(f"spec.sourceRef: GitRepository {namespace}/{ref.name} is not in the configuration",
+            raise Stalled(f"spec.sourceRef: GitRepository {namespace}/{ref.name} is not in the configuration",
                            reason=DEPENDENCY_NOT_READY)
         unsupported = source.spec.unsupported_fields()
         if unsupported:
-            raise _Stalled(f"GitRepository {namespace}/{ref.name}: {', '.join(unsupported)} not supported yet",
+            raise Stalled(f"GitRepository {namespace}/{ref.name}: {', '.join(unsupported)} not supported yet",
                            reason="UnsupportedField")
         return source
 
     async def _run(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
-                   dry_run: bool) -> AutomationOutcome:
-        now = self.clock()
+                   dry_run: bool) -> Outcome:
+        now = self.ctx.clock()
         spec = automation.spec
         if spec.git is None:
-            raise _Stalled("spec.git is required (commit author, optional checkout and push)")
+            raise Stalled("spec.git is required (commit author, optional checkout and push)")
         source = self._source(automation)
         secret = None
         if source.spec.secret_ref is not None:
-            secret = self.config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
+            secret = self.ctx.config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
                                         field_name="spec.secretRef")
         auth = auth_from_secret(secret)
         checkout = CheckoutRef.from_spec(spec.git.checkout.ref if spec.git.checkout else source.spec.ref)
         signing = None
         if spec.git.commit.signing_key is not None:
-            key_secret = self.config.secret(automation.namespace, spec.git.commit.signing_key.secret_ref.name,
+            key_secret = self.ctx.config.secret(automation.namespace, spec.git.commit.signing_key.secret_ref.name,
                                             referenced_by=automation, field_name="spec.git.commit.signingKey")
             signing = signing_key_from_secret(key_secret, spec.git.commit.signing_key.type)
-        policies = selected_policies(self.config, self.store, automation)
+        policies = selected_policies(self.ctx.config, self.ctx.store, automation)
         images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
 
         def message_for(result: TreeResult) -> str:
@@ -158,16 +136,16 @@ class AutomationReconciler:
                 last = status.get("lastPushCommit")
                 mark_ready(status, f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}"
                            if last else "no updates made", now, generation)
-                return AutomationOutcome(automation, status, ok=True)
+                return Outcome(status, ok=True)
         async with await self.git.prepare(source.spec.url, checkout, auth,
                                           timeout=source.spec.timeout_seconds) as workspace:
             try:
                 branch, refspec = spec.push_targets(workspace.checkout_branch)
             except ValueError as exc:
-                raise _Stalled(str(exc)) from None
+                raise Stalled(str(exc)) from None
             if dry_run:
                 result = await apply(workspace.path)
-                outcome = AutomationOutcome(automation, status, ok=True, skipped_files=list(skipped))
+                outcome = Outcome(status, ok=True, skipped_files=list(skipped))
                 if result.files:
                     outcome.diff = "".join(f.diff for f in result.files)
                     outcome.message = message_for(result)
@@ -192,18 +170,42 @@ class AutomationReconciler:
             message = f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}" if last else \
                 "no updates made"
             mark_ready(status, message, now, generation)
-            return AutomationOutcome(automation, status, ok=True, skipped_files=list(skipped))
+            return Outcome(status, ok=True, skipped_files=list(skipped))
         status["lastPushCommit"] = pushed.commit
         status["lastPushTime"] = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
         mark_ready(status, f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
-        return AutomationOutcome(automation, status, ok=True, commit=pushed.commit, skipped_files=list(skipped),
+        return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped),
                                  files=[f.path for f in pushed.changes.files] if pushed.changes else [])
 
 
-class _Stalled(TagpilotError):
-    """A failure that retrying cannot fix (missing source, unsupported field, bad spec)."""
+def _interval(automation: ImageUpdateAutomation) -> float | None:
+    return automation.spec.interval_seconds
 
-    def __init__(self, message: str, *, reason: str = "InvalidSpec") -> None:
-        super().__init__(message)
-        self.reason = reason
+
+def _automations_reading(source: ObjectSource, repo: GitRepository) -> list[ObjectKey]:
+    """A GitRepository (a git push webhook) runs the automations whose sourceRef names it."""
+    return sorted(
+        auto.key for auto in source.of_kind(ImageUpdateAutomation)
+        if (auto.spec.source_ref.namespace or auto.namespace, auto.spec.source_ref.name) == (repo.namespace, repo.name)
+    )
+
+
+def _last_push(view: dict[str, Any]) -> str:
+    return (view["status"].get("lastPushCommit") or "-")[:7]
+
+
+KINDS = (
+    Kind(
+        name=KIND, model=ImageUpdateAutomation, plural="imageupdateautomations", short=("automations", "automation"),
+        reconciler=AutomationReconciler, order=30, interval=_interval, webhook_target=True,
+        columns=(
+            Column("LAST RUN", lambda v: v["status"].get("lastAutomationRunTime", "-")),
+            Column("LAST PUSH", _last_push),
+            Column("PUSHED AT", lambda v: v["status"].get("lastPushTime", "-")),
+        ),
+    ),
+    Kind(name="GitRepository", model=GitRepository, plural="gitrepositories", runs=_automations_reading,
+         rerun_on_change=True, webhook_target=True,
+         columns=(Column("URL", lambda v: v["spec"].get("url", "-")),)),
+)

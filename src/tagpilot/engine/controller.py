@@ -1,39 +1,34 @@
-"""One entry point to reconcile any object by key, and the dependencies between objects.
+"""One entry point to reconcile any object by key: the reconcile skeleton, for every kind.
 
 The scheduler knows nothing about kinds; it asks the controller to reconcile `(kind, namespace,
 name)` and gets back whether it worked, whether retrying can help, and which other objects must
 run now because their inputs changed: a scan with a new tag list re-evaluates the policies over
 that repository; a policy whose `latestRef` moved runs the automations that select it. This is how
 a registry webhook turns into a commit within a second, without polling.
+
+The controller does the parts every kind shares (generation, stored status, suspension, failure
+conditions, saving, events, dependents) and finds the kind's reconciler, interval and dependents in
+the kind registry (`engine/kinds.py`): no kind is named here.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
-from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.config.loader import Config
-from tagpilot.engine.automation import AutomationReconciler
-from tagpilot.engine.keys import RECONCILED_KINDS, ObjectKey, parse_key
-from tagpilot.engine.policies import PolicyReconciler
-from tagpilot.engine.scan import Scanner
-from tagpilot.engine.status import STALLED, get_condition
-from tagpilot.gitops import GitClient
-from tagpilot.registry.client import RegistryClient
-from tagpilot.store import Store
+from tagpilot.engine.events import NORMAL, WARNING, EventStream
+from tagpilot.engine.keys import ObjectKey, parse_key
+from tagpilot.engine.kinds import KINDS, Kind, KindRegistry
+from tagpilot.engine.reconciler import Context, Outcome, Reconciler, Stalled
+from tagpilot.engine.status import READY, STALLED, get_condition, is_suspended, mark_failed, spec_hash
+from tagpilot.errors import TagpilotError
+from tagpilot.store.protocols import ObjectSource, Store
 
-__all__ = ["RECONCILED_KINDS", "Controller", "ObjectKey", "ReconcileResult", "parse_key"]
-
-_MODELS: dict[str, type[Any]] = {
-    "ImageRepository": ImageRepository,
-    "ImagePolicy": ImagePolicy,
-    "ImageUpdateAutomation": ImageUpdateAutomation,
-}
+__all__ = ["Controller", "ObjectKey", "ReconcileResult", "parse_key"]
 
 
 @dataclass
@@ -47,132 +42,130 @@ class ReconcileResult:
     seconds: float = 0.0
     commit: str | None = None  # automations: the commit pushed by this run
     files_changed: int = 0
-
+    outcome: Outcome | None = None  # the reconciler's full answer (status, dry-run diff, warnings)
 
 
 class Controller:
     """Reconciles objects of the current configuration; the configuration can be swapped at run time."""
 
-    def __init__(self, config: Config, store: Store, registry: RegistryClient, git: GitClient, *,
+    def __init__(self, config: ObjectSource, store: Store, registry: Any = None, git: Any = None, *,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 on_result: Callable[[ReconcileResult], None] | None = None) -> None:
-        self.store = store
-        self.registry = registry
-        self.git = git
-        self.clock = clock
+                 on_result: Callable[[ReconcileResult], None] | None = None,
+                 events: EventStream | None = None, kinds: KindRegistry = KINDS) -> None:
+        self.ctx = Context(config=config, store=store, registry=registry, git=git, clock=clock)
+        self.kinds = kinds
         self.on_result = on_result
-        self.config = config
-        # one of each for the process: the scanner's global concurrency bound then holds across runs
-        self.scanner = Scanner(config, store, registry, clock=clock)
-        self.policies = PolicyReconciler(config, store, registry, clock=clock)
-        self.automations = AutomationReconciler(config, store, git, clock=clock)
+        self.events = events or EventStream()
+        # one reconciler of each kind for the process: e.g. the scanner's global concurrency bound
+        # then holds across runs
+        self._reconcilers: dict[str, Reconciler] = {}
 
-    def set_config(self, config: Config) -> None:
-        self.config = config
-        for reconciler in (self.scanner, self.policies, self.automations):
-            reconciler.config = config
+    @property
+    def config(self) -> ObjectSource:
+        return self.ctx.config
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    def set_config(self, config: ObjectSource) -> None:
+        self.ctx.config = config
+
+    def reconciler(self, kind: Kind) -> Reconciler:
+        if kind.name not in self._reconcilers:
+            assert kind.reconciler is not None
+            self._reconcilers[kind.name] = kind.reconciler(self.ctx)
+        return self._reconcilers[kind.name]
+
+    # --- what exists and how it relates ------------------------------------------------------------
 
     def keys(self) -> list[ObjectKey]:
-        return sorted(key for key in self.config.objects if key[0] in RECONCILED_KINDS)
+        """Every reconciled object, in dependency order (kinds' `order`), then by namespace and name."""
+        order = {kind.name: kind.order for kind in self.kinds.reconciled()}
+        return sorted((key for key in self.config.objects if key[0] in order), key=lambda k: (order[k[0]], k))
+
+    def order(self, key: ObjectKey) -> int:
+        """Where the object's kind runs in a round (its inputs' kinds first)."""
+        kind = self.kinds.get(key[0])
+        return kind.order if kind else 0
 
     def get(self, key: ObjectKey) -> Any:
-        model = _MODELS.get(key[0])
-        return self.config.get(model, key[1], key[2]) if model else None
+        """The reconciled object named by `key`, or None."""
+        kind = self.kinds.get(key[0])
+        if kind is None or not kind.reconciled:
+            return None
+        return self.config.get(kind.model, key[1], key[2])
 
     def expand(self, key: ObjectKey) -> list[ObjectKey]:
-        """What a request to reconcile `key` runs: a GitRepository (a git push webhook) runs the
-        automations whose `sourceRef` names it; reconciled kinds run themselves; others nothing."""
-        if key[0] == "GitRepository":
-            return sorted(
-                auto.key for auto in self.config.of_kind(ImageUpdateAutomation)
-                if (auto.spec.source_ref.namespace or auto.namespace, auto.spec.source_ref.name) == key[1:]
-            )
-        return [key] if self.get(key) is not None else []
+        """What a request to reconcile `key` runs: itself for reconciled kinds; for an input kind (a
+        GitRepository named by a git push webhook) what its kind says it runs; otherwise nothing."""
+        key = self.kinds.normalize(key)
+        kind = self.kinds.get(key[0])
+        if kind is None:
+            return []
+        if kind.reconciled:
+            return [key] if self.get(key) is not None else []
+        obj = self.config.get(kind.model, key[1], key[2])
+        return kind.runs(self.config, obj) if kind.runs and obj is not None else []
 
     def interval(self, key: ObjectKey) -> float | None:
-        """How often the object is due on its own. Policies follow their repository's scans."""
+        """How often the object is due on its own (None: only when its inputs change)."""
         obj = self.get(key)
-        if isinstance(obj, ImageRepository):
-            return obj.spec.interval_seconds
-        if isinstance(obj, ImageUpdateAutomation):
-            return obj.spec.interval_seconds
-        if isinstance(obj, ImagePolicy) and obj.spec.digest_reflection_policy == "Always" and obj.spec.interval:
-            from tagpilot.config.base import seconds
+        kind = self.kinds.get(key[0])
+        return kind.interval(obj) if obj is not None and kind else None
 
-            return seconds(obj.spec.interval)
-        return None
+    def rerun_after_change(self, changed: Iterable[ObjectKey]) -> list[ObjectKey]:
+        """A changed input that any object may read (a Secret, a GitRepository) re-runs every
+        reconciled object that talks to the outside (those with an interval of their own)."""
+        if not any((kind := self.kinds.get(key[0])) and kind.rerun_on_change for key in changed):
+            return []
+        return [key for key in self.keys() if self.interval(key) is not None]
 
-    def policies_of(self, repo: ImageRepository) -> list[ObjectKey]:
-        out = []
-        for policy in self.config.of_kind(ImagePolicy):
-            ref = policy.spec.image_repository_ref
-            if (ref.namespace or policy.namespace, ref.name) == (repo.namespace, repo.name):
-                out.append(policy.key)
-        return sorted(out)
+    # --- the skeleton -------------------------------------------------------------------------------
 
-    def automations_of(self, policy: ImagePolicy) -> list[ObjectKey]:
-        return sorted(
-            auto.key for auto in self.config.of_kind(ImageUpdateAutomation)
-            if auto.namespace == policy.namespace
-            and selector_matches(auto.spec.policy_selector, policy.metadata.labels)
-        )
-
-    async def reconcile(self, key: ObjectKey, *, force: bool = True) -> ReconcileResult:
-        """Reconcile one object. `force=False` lets an ImageRepository skip a scan that is not due."""
+    async def reconcile(self, key: ObjectKey, *, force: bool = True, dry_run: bool = False) -> ReconcileResult:
+        """Reconcile one object. `force=False` lets a kind skip work that is not due (scans)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        key = self.kinds.normalize(key)
         obj = self.get(key)
         if obj is None:
             result = ReconcileResult(key, ok=False, error=f"{'/'.join(key)} is not in the configuration")
-        elif isinstance(obj, ImageRepository):
-            result = await self._scan(obj, force)
-        elif isinstance(obj, ImagePolicy):
-            result = await self._policy(obj)
         else:
-            result = await self._automation(obj)
+            result = await self._reconcile(self.kinds.get(key[0]), key, obj,  # type: ignore[arg-type]
+                                           force=force, dry_run=dry_run)
         result.seconds = loop.time() - started
         if self.on_result:
             self.on_result(result)
         return result
 
-    async def _scan(self, repo: ImageRepository, force: bool) -> ReconcileResult:
-        previous = self.store.get_object(repo.kind, repo.namespace, repo.name)
-        before = ((previous.status if previous else {}).get("lastScanResult") or {}).get("revision")
-        outcome = await self.scanner.scan_one(repo, only_if_due=not force)
-        result = self._result(repo.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
-        if outcome.ok and not outcome.skipped:
-            after = (outcome.status.get("lastScanResult") or {}).get("revision")
-            if after != before:
-                self.store.add_event(repo.kind, repo.namespace, repo.name, "Normal", "NewTags",
-                                     outcome.status["conditions"][0]["message"] if outcome.status.get("conditions")
-                                     else "scanned", {"revision": after})
-                result.dependents = self.policies_of(repo)
-        return result
-
-    async def _policy(self, policy: ImagePolicy) -> ReconcileResult:
-        outcome = await self.policies.reconcile(policy)
-        result = self._result(policy.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
+    async def _reconcile(self, kind: Kind, key: ObjectKey, obj: Any, *, force: bool, dry_run: bool) -> ReconcileResult:
+        store = self.store
+        generation = store.observe_spec(*key, spec_hash(obj.spec.to_yaml_dict()))
+        stored = store.get_object(*key)
+        status = copy.deepcopy(stored.status) if stored else {}
+        if is_suspended(obj, store):
+            outcome = Outcome(status, skipped="suspended", persist=False)
+        else:
+            try:
+                outcome = await self.reconciler(kind).reconcile(obj, status, generation, force=force, dry_run=dry_run)
+            except TagpilotError as exc:
+                stalled = isinstance(exc, Stalled)
+                mark_failed(status, exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
+                outcome = Outcome(status, ok=False, error=str(exc), stalled=stalled, persist=not dry_run)
+        if outcome.persist:
+            store.set_status(*key, outcome.status)
+        for note in outcome.notes:
+            self.events.emit(key, NORMAL, note.reason, note.message, **note.metadata)
+        for warning in outcome.warnings:
+            self.events.emit(key, WARNING, warning.reason, warning.message, **warning.metadata)
+        stalled = (get_condition(outcome.status, STALLED) or {}).get("status") == "True"
+        result = ReconcileResult(key, ok=outcome.ok, skipped=outcome.skipped, stalled=stalled and not outcome.ok,
+                                 error=outcome.error, commit=outcome.commit, files_changed=len(outcome.files),
+                                 outcome=outcome)
+        if not outcome.ok and outcome.error:
+            ready = get_condition(outcome.status, READY) or {}
+            self.events.emit(key, WARNING, ready.get("reason", "Failed"), outcome.error)
         if outcome.ok and outcome.changed:
-            latest = outcome.status.get("latestRef") or {}
-            self.store.add_event(policy.kind, policy.namespace, policy.name, "Normal", "LatestImageChanged",
-                                 f"latest image {latest.get('name')}:{latest.get('tag')}", {"latestRef": latest})
-            result.dependents = self.automations_of(policy)
+            result.dependents = kind.dependents(self.config, obj)
         return result
-
-    async def _automation(self, automation: ImageUpdateAutomation) -> ReconcileResult:
-        outcome = await self.automations.reconcile(automation)
-        result = self._result(automation.key, outcome.ok, outcome.skipped, outcome.error, outcome.status)
-        if outcome.commit:
-            result.commit, result.files_changed = outcome.commit, len(outcome.files)
-            ready = get_condition(outcome.status, "Ready") or {}
-            self.store.add_event(automation.kind, automation.namespace, automation.name, "Normal", "Pushed",
-                                 ready.get("message", "pushed"), {"commit": outcome.commit, "files": outcome.files})
-        return result
-
-    def _result(self, key: ObjectKey, ok: bool, skipped: str | None, error: str | None,
-                status: dict[str, Any]) -> ReconcileResult:
-        stalled = bool((get_condition(status, STALLED) or {}).get("status") == "True")
-        if not ok and error:
-            ready = get_condition(status, "Ready") or {}
-            self.store.add_event(key[0], key[1], key[2], "Warning", ready.get("reason", "Failed"), error)
-        return ReconcileResult(key, ok=ok, skipped=skipped, stalled=stalled and not ok, error=error)

@@ -19,6 +19,8 @@ from typing import Any
 from tagpilot.config.loader import Config, load_config
 from tagpilot.config.source import expand_paths
 from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult, parse_key
+from tagpilot.engine.events import NORMAL, EventStream, Reason, event_log, log_lines
+from tagpilot.engine.kinds import KINDS
 from tagpilot.engine.metrics import Metrics
 from tagpilot.engine.scheduler import Scheduler
 from tagpilot.engine.status import object_view, spec_hash
@@ -83,7 +85,11 @@ class Daemon:
         self.store = Store.open(self.state_dir)
         self.registry = RegistryClient(cache=self.store)
         self.git = GitClient(self.state_dir)
-        self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe)
+        self.events = EventStream()
+        self.events.subscribe(event_log(self.store))
+        self.events.subscribe(log_lines(logging.getLogger("tagpilot.events")))
+        self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe,
+                                     events=self.events)
         self.scheduler = Scheduler(self.controller, workers=self.workers)
         self.webhooks = Webhooks(self.store, self.request_reconcile,
                                  lambda receiver, outcome: self.metrics.webhooks.labels(receiver, outcome).inc())
@@ -122,12 +128,10 @@ class Daemon:
         changed = [key for key, digest in fresh.items() if key in old and old[key] != digest]
         added = [key for key in fresh if key not in old]
         removed = [key for key in old if key not in fresh]
-        # a changed Secret or GitRepository re-runs what uses it: run its namespace's objects
-        dependencies = {("Secret",), ("GitRepository",)}
-        if any((key[0],) in dependencies for key in changed):
-            changed += [k for k in fresh if k[0] in ("ImageRepository", "ImageUpdateAutomation")]
         self.config = new
         self.controller.set_config(new)
+        # a changed Secret or GitRepository re-runs what may read it
+        changed += self.controller.rerun_after_change(changed)
         self.webhooks.set_config(new)
         self.scheduler.sync(changed=changed)
         self._mtimes = _mtimes(self.files)
@@ -157,11 +161,12 @@ class Daemon:
         return bool(targets)
 
     def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
+        key = self.controller.kinds.normalize(key)
         if self.controller.get(key) is None:
             return False
         self.store.set_suspended(*key, suspended)
-        self.store.add_event(*key, "Normal", "Suspended" if suspended else "Resumed",
-                             "suspended" if suspended else "resumed")
+        self.events.emit(key, NORMAL, Reason.SUSPENDED if suspended else Reason.RESUMED,
+                         "suspended" if suspended else "resumed")
         if not suspended:
             self.scheduler.trigger(key, "resumed")
         return True
@@ -169,8 +174,10 @@ class Daemon:
     def views(self, kind: str | None = None) -> list[dict[str, Any]]:
         assert self.config is not None
         out = []
+        wanted = KINDS.find(kind).name if kind and KINDS.find(kind) else kind
+        listed = {k.name for k in KINDS.all() if k.listed}
         for key in sorted(self.config.objects):
-            if key[0] == "Secret" or (kind and key[0] != kind) or not hasattr(self.config.objects[key], "spec"):
+            if key[0] not in listed or (wanted and key[0] != wanted):
                 continue
             obj = self.config.objects[key]
             stored = self.store.get_object(*key)
@@ -180,11 +187,12 @@ class Daemon:
         return out
 
     def view(self, key: ObjectKey) -> dict[str, Any] | None:
+        key = KINDS.normalize(key)
         return next((v for v in self.views(key[0]) if (v["namespace"], v["name"]) == key[1:]), None)
 
     @staticmethod
     def parse_key(text: str) -> ObjectKey:
-        return parse_key(text)
+        return KINDS.normalize(parse_key(text))
 
     # --- metrics ------------------------------------------------------------------------------------
 
@@ -195,7 +203,7 @@ class Daemon:
         if result.skipped:
             return
         self.metrics.reconcile_duration.labels(kind, name, namespace).observe(result.seconds)
-        if kind == "ImageRepository":
+        if result.outcome is not None and result.outcome.operation == "scan":
             self.metrics.scans.labels("success" if result.ok else "failure").inc()
         if result.commit:
             self.metrics.commits_pushed.inc()

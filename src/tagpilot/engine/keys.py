@@ -7,18 +7,16 @@ loading the engine.
 from __future__ import annotations
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
-RECONCILED_KINDS = ("ImageRepository", "ImagePolicy", "ImageUpdateAutomation")
 
 def parse_key(text: str) -> ObjectKey:
-    """`Kind/namespace/name` (or `Kind/name` in `default`) as the CLI and API name objects."""
+    """`Kind/namespace/name` (or `Kind/name` in `default`) as the CLI and API name objects.
+
+    The kind is returned as written; `KINDS.normalize` (engine/kinds.py) maps aliases such as
+    `imagepolicies` to the kind's name where the registry is loaded."""
     parts = text.split("/")
     if len(parts) == 2:
         parts = [parts[0], "default", parts[1]]
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"{text!r}: expected KIND/NAMESPACE/NAME, e.g. ImageRepository/apps/podinfo")
-    aliases = {k.lower(): k for k in RECONCILED_KINDS}
-    aliases.update({"imagerepositories": "ImageRepository", "imagepolicies": "ImagePolicy",
-                    "imageupdateautomations": "ImageUpdateAutomation"})
-    kind = aliases.get(parts[0].lower(), parts[0])
-    return (kind, parts[1], parts[2])
+    return (parts[0], parts[1], parts[2])
 

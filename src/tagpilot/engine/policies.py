@@ -8,44 +8,31 @@ the chosen tag when `digestReflectionPolicy` asks for it, and writes `latestRef`
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tagpilot.config.base import seconds
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.config.loader import Config
 from tagpilot.engine.access import access_for
+from tagpilot.engine.events import Reason
+from tagpilot.engine.keys import ObjectKey
+from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.scan import tags_key
 from tagpilot.engine.status import (
     is_ready,
-    is_suspended,
     mark_failed,
     mark_ready,
     parse_rfc3339,
     rfc3339,
-    spec_hash,
 )
 from tagpilot.errors import InvalidPolicy, TagpilotError
 from tagpilot.policy import parse_flux_policy, select_flux
-from tagpilot.registry.client import RegistryClient
-from tagpilot.store import Store
+from tagpilot.store.protocols import ObjectSource
 
 KIND = "ImagePolicy"
 DEPENDENCY_NOT_READY = "DependencyNotReady"
 ACCESS_DENIED = "AccessDenied"
-
-
-@dataclass
-class PolicyOutcome:
-    policy: ImagePolicy
-    status: dict[str, Any]
-    ok: bool
-    changed: bool = False  # latestRef differs from before
-    skipped: str | None = None
-    error: str | None = None
 
 
 def _ref_text(ref: dict[str, Any] | None) -> str:
@@ -58,32 +45,24 @@ def _ref_text(ref: dict[str, Any] | None) -> str:
 class PolicyReconciler:
     """Evaluates ImagePolicies against the tags the scanner stored."""
 
-    def __init__(self, config: Config, store: Store, client: RegistryClient | None = None, *,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.config = config
-        self.store = store
-        self.client = client
-        self.clock = clock
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     def repository_of(self, policy: ImagePolicy) -> ImageRepository | None:
         ref = policy.spec.image_repository_ref
-        return self.config.get(ImageRepository, ref.namespace or policy.namespace, ref.name)
+        return self.ctx.config.get(ImageRepository, ref.namespace or policy.namespace, ref.name)
 
-    async def reconcile(self, policy: ImagePolicy) -> PolicyOutcome:
-        generation = self.store.observe_spec(KIND, policy.namespace, policy.name, spec_hash(policy.spec.to_yaml_dict()))
-        stored = self.store.get_object(KIND, policy.namespace, policy.name)
-        status = copy.deepcopy(stored.status) if stored else {}
-        if is_suspended(policy, self.store):
-            return PolicyOutcome(policy, status, ok=True, skipped="suspended")
+    async def reconcile(self, policy: ImagePolicy, status: dict[str, Any], generation: int, *, force: bool,
+                        dry_run: bool = False) -> Outcome:
         outcome = await self._evaluate(policy, status, generation)
-        self.store.set_status(KIND, policy.namespace, policy.name, outcome.status)
+        if outcome.changed:
+            latest = outcome.status.get("latestRef") or {}
+            outcome.notes.append(Note(Reason.LATEST_IMAGE_CHANGED,
+                                      f"latest image {latest.get('name')}:{latest.get('tag')}", {"latestRef": latest}))
         return outcome
 
-    async def reconcile_all(self, policies: Sequence[ImagePolicy]) -> list[PolicyOutcome]:
-        return [await self.reconcile(p) for p in policies]
-
-    async def _evaluate(self, policy: ImagePolicy, status: dict[str, Any], generation: int) -> PolicyOutcome:
-        now = self.clock()
+    async def _evaluate(self, policy: ImagePolicy, status: dict[str, Any], generation: int) -> Outcome:
+        now = self.ctx.clock()
         repo_ref = policy.spec.image_repository_ref
         repo_ns = repo_ref.namespace or policy.namespace
         repo = self.repository_of(policy)
@@ -94,8 +73,8 @@ class PolicyReconciler:
             return self._fail(policy, status, generation, ACCESS_DENIED,
                               f"cross-namespace reference to ImageRepository {repo_ns}/{repo.name} is not allowed: "
                               "the ImageRepository has no spec.accessFrom", stalled=True)
-        tags = self.store.get_tags(tags_key(repo))
-        repo_status = self.store.get_object("ImageRepository", repo.namespace, repo.name)
+        tags = self.ctx.store.get_tags(tags_key(repo))
+        repo_status = self.ctx.store.get_object("ImageRepository", repo.namespace, repo.name)
         if tags is None:
             return self._fail(policy, status, generation, DEPENDENCY_NOT_READY,
                               f"ImageRepository {repo.namespace}/{repo.name} has not been scanned successfully yet")
@@ -129,7 +108,7 @@ class PolicyReconciler:
         if repo_status and not is_ready(repo_status.status):
             message += " (from the last successful scan; the latest scan failed)"
         mark_ready(status, message, now, generation)
-        return PolicyOutcome(policy, status, ok=True, changed=changed or previous is None)
+        return Outcome(status, changed=changed or previous is None)
 
     async def _digest(self, policy: ImagePolicy, repo: ImageRepository, tag: str, previous: dict[str, Any] | None,
                       status: dict[str, Any], now: datetime) -> str | None:
@@ -144,18 +123,42 @@ class PolicyReconciler:
             reflected = status.get("lastDigestReflectionTime")
             if reflected and parse_rfc3339(reflected) + timedelta(seconds=seconds(policy.spec.interval)) > now:
                 return previous["digest"]  # type: ignore[index]
-        if self.client is None:
+        if self.ctx.registry is None:
             raise TagpilotError("no registry client to reflect digests")
-        access = await access_for(repo, self.config)
-        digest = await self.client.head_digest(access, tag)
+        access = await access_for(repo, self.ctx.config)
+        digest = await self.ctx.registry.head_digest(access, tag)
         status["lastDigestReflectionTime"] = rfc3339(now)
         return digest
 
     def _fail(self, policy: ImagePolicy, status: dict[str, Any], generation: int, reason: str, message: str, *,
-              stalled: bool = False) -> PolicyOutcome:
-        mark_failed(status, reason, message, self.clock(), generation, stalled=stalled)
-        return PolicyOutcome(policy, status, ok=False, error=message)
+              stalled: bool = False) -> Outcome:
+        mark_failed(status, reason, message, self.ctx.clock(), generation, stalled=stalled)
+        return Outcome(status, ok=False, error=message, stalled=stalled)
 
 
 def latest_text(status: dict[str, Any]) -> str:
     return _ref_text(status.get("latestRef")) or "-"
+
+
+def _interval(policy: ImagePolicy) -> float | None:
+    """Policies follow their repository's scans; `digestReflectionPolicy: Always` also runs on its own."""
+    if policy.spec.digest_reflection_policy == "Always" and policy.spec.interval:
+        return seconds(policy.spec.interval)
+    return None
+
+
+def _automations_of(source: ObjectSource, policy: ImagePolicy) -> list[ObjectKey]:
+    """The automations whose policySelector selects this policy: a new latest image runs them."""
+    from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
+
+    return sorted(
+        auto.key for auto in source.of_kind(ImageUpdateAutomation)
+        if auto.namespace == policy.namespace and selector_matches(auto.spec.policy_selector, policy.metadata.labels)
+    )
+
+
+KINDS = (Kind(
+    name=KIND, model=ImagePolicy, plural="imagepolicies", short=("policies", "policy"),
+    reconciler=PolicyReconciler, order=20, interval=_interval, dependents=_automations_of, webhook_target=True,
+    columns=(Column("LATEST IMAGE", lambda v: latest_text(v["status"])),),
+),)

@@ -9,34 +9,32 @@ makes a policy forget what it knew.
 from __future__ import annotations
 
 import asyncio
-import copy
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from tagpilot.config.flux_image import ImageRepository
-from tagpilot.config.loader import Config
 from tagpilot.engine.access import access_for
+from tagpilot.engine.events import Reason
+from tagpilot.engine.keys import ObjectKey
+from tagpilot.engine.kinds import Column, Kind, same_namespace_ref
+from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.status import (
     READY,
     RECONCILING,
     get_condition,
-    is_suspended,
     mark_failed,
     mark_ready,
     parse_rfc3339,
     remove_condition,
     rfc3339,
-    spec_hash,
 )
 from tagpilot.errors import InvalidReference, TagpilotError
 from tagpilot.golang import json_string
 from tagpilot.regex import compile_regex
-from tagpilot.registry.client import RegistryClient
 from tagpilot.registry.reference import parse_repository
-from tagpilot.store import Store
+from tagpilot.store.protocols import ObjectSource
 
 KIND = "ImageRepository"
 LATEST_TAGS_COUNT = 10
@@ -68,15 +66,6 @@ def tags_key(repo: ImageRepository) -> str:
     return f"{repo.namespace}/{repo.name}"
 
 
-@dataclass
-class ScanOutcome:
-    repository: ImageRepository
-    status: dict[str, Any]
-    ok: bool
-    skipped: str | None = None  # "suspended", "not due"
-    error: str | None = None
-
-
 def is_due(repo: ImageRepository, stored_status: dict[str, Any], generation: int, now: datetime) -> bool:
     """A scan is due when never scanned, the spec changed, the last one failed, or the interval passed."""
     last = stored_status.get("lastScanResult")
@@ -93,58 +82,53 @@ def is_due(repo: ImageRepository, stored_status: dict[str, Any], generation: int
 
 
 class Scanner:
-    """Scans ImageRepositories concurrently and records results in the store."""
+    """Scans ImageRepositories concurrently (bounded globally) and records the tags in the store."""
 
-    def __init__(self, config: Config, store: Store, client: RegistryClient, *, concurrency: int = 64,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.config = config
-        self.store = store
-        self.client = client
-        self.clock = clock
+    def __init__(self, ctx: Context, *, concurrency: int = 64) -> None:
+        self.ctx = ctx
         self._global = asyncio.Semaphore(concurrency)
 
-    def stored_status(self, repo: ImageRepository) -> tuple[dict[str, Any], int]:
-        generation = self.store.observe_spec(KIND, repo.namespace, repo.name, spec_hash(repo.spec.to_yaml_dict()))
-        stored = self.store.get_object(KIND, repo.namespace, repo.name)
-        return (copy.deepcopy(stored.status) if stored else {}), generation
-
-    async def scan_one(self, repo: ImageRepository, *, only_if_due: bool = False) -> ScanOutcome:
-        status, generation = self.stored_status(repo)
-        if is_suspended(repo, self.store):
-            return ScanOutcome(repo, status, ok=True, skipped="suspended")
-        now = self.clock()
-        if only_if_due and not is_due(repo, status, generation, now):
-            return ScanOutcome(repo, status, ok=True, skipped="not due")
+    async def reconcile(self, repo: ImageRepository, status: dict[str, Any], generation: int, *, force: bool,
+                        dry_run: bool = False) -> Outcome:
+        if not force and not is_due(repo, status, generation, self.ctx.clock()):
+            return Outcome(status, skipped="not due", persist=False)
+        before = (status.get("lastScanResult") or {}).get("revision")
         async with self._global:
             outcome = await self._scan(repo, status, generation)
-        self.store.set_status(KIND, repo.namespace, repo.name, outcome.status)
+        outcome.operation = "scan"
+        after = (outcome.status.get("lastScanResult") or {}).get("revision")
+        if outcome.ok and after != before:
+            outcome.changed = True
+            ready = get_condition(outcome.status, READY) or {}
+            outcome.notes.append(Note(Reason.NEW_TAGS, ready.get("message", "scanned"), {"revision": after}))
         return outcome
 
-    async def _scan(self, repo: ImageRepository, status: dict[str, Any], generation: int) -> ScanOutcome:
-        now = self.clock()
+    async def _scan(self, repo: ImageRepository, status: dict[str, Any], generation: int) -> Outcome:
+        now = self.ctx.clock()
         remove_condition(status, RECONCILING)
         try:
             ref = parse_repository(repo.spec.image)
         except InvalidReference as exc:
-            return self._fail(repo, status, generation, exc, stalled=True)
+            return self._fail(status, generation, exc, stalled=True)
         status["canonicalImageName"] = ref.canonical_name
         if repo.spec.provider != "generic":
-            return self._fail(repo, status, generation, TagpilotError(
+            return self._fail(status, generation, TagpilotError(
                 f"provider {repo.spec.provider!r} is not supported yet: use provider generic with a "
                 "secretRef (e.g. credentials from your cloud CLI in a dockerconfigjson Secret)"),
                 stalled=True, reason="ProviderNotSupported")
         if repo.spec.proxy_secret_ref is not None:
-            return self._fail(repo, status, generation, TagpilotError(
+            return self._fail(status, generation, TagpilotError(
                 "spec.proxySecretRef is not supported yet; set HTTPS_PROXY in tagpilot's environment"),
                 stalled=True, reason="ProxyNotSupported")
+        assert self.ctx.registry is not None
         try:
-            access = await access_for(repo, self.config, ref)
-            all_tags = await self.client.list_tags(access)
+            access = await access_for(repo, self.ctx.config, ref)
+            all_tags = await self.ctx.registry.list_tags(access)
         except TagpilotError as exc:
-            return self._fail(repo, status, generation, exc)
+            return self._fail(status, generation, exc)
         tags = exclude_tags(all_tags, repo.spec.exclusion_list)
         revision = scan_revision(tags)
-        self.store.set_tags(tags_key(repo), tags, revision)
+        self.ctx.store.set_tags(tags_key(repo), tags, revision)
         status["observedExclusionList"] = list(repo.spec.exclusion_list)
         status["lastScanResult"] = {
             "tagCount": len(tags),
@@ -153,23 +137,39 @@ class Scanner:
             "latestTags": latest_tags(tags),
         }
         mark_ready(status, f"successful scan: found {len(tags)} tags", now, generation)
-        return ScanOutcome(repo, status, ok=True)
+        return Outcome(status)
 
-    def _fail(self, repo: ImageRepository, status: dict[str, Any], generation: int, exc: TagpilotError, *,
-              stalled: bool = False, reason: str | None = None) -> ScanOutcome:
-        mark_failed(status, reason or exc.reason, str(exc), self.clock(), generation, stalled=stalled)
-        return ScanOutcome(repo, status, ok=False, error=str(exc))
-
-    async def scan_all(self, repos: Sequence[ImageRepository], *, only_if_due: bool = False,
-                       progress: Callable[[ScanOutcome], None] | None = None) -> list[ScanOutcome]:
-        """Scan every repository concurrently; results come back in the order of `repos`."""
-
-        async def run(repo: ImageRepository) -> ScanOutcome:
-            outcome = await self.scan_one(repo, only_if_due=only_if_due)
-            if progress:
-                progress(outcome)
-            return outcome
-
-        return list(await asyncio.gather(*(run(r) for r in repos)))
+    def _fail(self, status: dict[str, Any], generation: int, exc: TagpilotError, *,
+              stalled: bool = False, reason: str | None = None) -> Outcome:
+        mark_failed(status, reason or exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
+        return Outcome(status, ok=False, error=str(exc), stalled=stalled)
 
 
+def _interval(repo: ImageRepository) -> float | None:
+    return repo.spec.interval_seconds
+
+
+def _policies_of(source: ObjectSource, repo: ImageRepository) -> list[ObjectKey]:
+    """The ImagePolicies over this repository: a new tag list re-evaluates them."""
+    from tagpilot.config.flux_image import ImagePolicy
+
+    return sorted(
+        policy.key for policy in source.of_kind(ImagePolicy)
+        if same_namespace_ref(policy.namespace, policy.spec.image_repository_ref.namespace,
+                              policy.spec.image_repository_ref.name) == (repo.namespace, repo.name)
+    )
+
+
+def _latest_tags_cell(view: dict[str, Any]) -> str:
+    return ",".join((view["status"].get("lastScanResult") or {}).get("latestTags", [])[:3]) or "-"
+
+
+KINDS = (Kind(
+    name=KIND, model=ImageRepository, plural="imagerepositories", short=("repositories", "repository", "repo"),
+    reconciler=Scanner, order=10, interval=_interval, dependents=_policies_of, webhook_target=True,
+    columns=(
+        Column("IMAGE", lambda v: v["spec"]["image"]),
+        Column("TAGS", lambda v: str((v["status"].get("lastScanResult") or {}).get("tagCount", "-"))),
+        Column("LAST SCAN", lambda v: (v["status"].get("lastScanResult") or {}).get("scanTime", "-")),
+    ),
+),)

@@ -60,6 +60,8 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.runs = 0  # completed reconciles, for tests and metrics
+        self.first_round_done = False
+        self._finished = asyncio.Condition()
 
     def now(self) -> float:
         return self._clock() if self._clock else time.monotonic()  # the event loop's clock on Linux
@@ -110,10 +112,22 @@ class Scheduler:
     # --- running ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the workers and the timer, and the first round: every object once, in dependency order
+        (the same path as `tagpilot reconcile`), so no policy runs before its repository's scan."""
         self._stopping = False
         self._tasks = [asyncio.create_task(self._worker(i), name=f"tagpilot-worker-{i}") for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._timer(), name="tagpilot-timer"))
-        self.sync()
+        keys = [key for key in self.controller.keys() if key not in self._states]  # not already triggered
+        for key in keys:
+            self._states.setdefault(key, _State()).reason = "startup"
+        self._tasks.append(asyncio.create_task(self._first_round(keys), name="tagpilot-first-round"))
+
+    async def _first_round(self, keys: list[ObjectKey]) -> None:
+        from tagpilot.engine.rounds import run_round
+
+        order = getattr(self.controller, "order", lambda _key: 0)
+        await run_round(keys, lambda key: self._run(key, "startup", force=False, follow=False), order)
+        self.first_round_done = True
 
     async def stop(self, *, grace: float = 30.0) -> None:
         """Let running reconciles finish (up to `grace` seconds), then cancel the rest."""
@@ -139,28 +153,57 @@ class Scheduler:
                 return
             state = self._states.setdefault(key, _State())
             state.queued = False
-            state.running = True
+            if state.running:  # the first round runs it right now: one more run after it
+                state.dirty = True
+                continue
             force, state.force = state.force, False
-            reason = state.reason
-            try:
-                result = await self.controller.reconcile(key, force=force)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug must not kill the daemon; report it and back off
-                log.exception("reconcile of %s failed unexpectedly", "/".join(key))
-                result = ReconcileResult(key, ok=False, error=f"internal error: {exc.__class__.__name__}: {exc}")
-            finally:
-                state.running = False
-                state.last_finished = self.now()
-                self.runs += 1
-            log.info("reconciled %s (%s): %s", "/".join(key), reason,
-                     "ok" if result.ok else f"failed: {result.error}")
-            self._schedule_next(key, state, result)
+            await self._run(key, state.reason, force=force)
+
+    async def _run(self, key: ObjectKey, reason: str, *, force: bool, follow: bool = True) -> ReconcileResult:
+        """Run `key` now, never twice at once (waits for a run in progress), then schedule what follows.
+
+        `follow=False` (the first round) leaves the dependents to the caller."""
+        state = self._states.setdefault(key, _State())
+        async with self._finished:
+            await self._finished.wait_for(lambda: not state.running)
+            state.running = True
+        try:
+            result = await self.controller.reconcile(key, force=force)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must not kill the daemon; report it and back off
+            log.exception("reconcile of %s failed unexpectedly", "/".join(key))
+            result = ReconcileResult(key, ok=False, error=f"internal error: {exc.__class__.__name__}: {exc}")
+        finally:
+            state.running = False
+            state.last_finished = self.now()
+            self.runs += 1
+            async with self._finished:
+                self._finished.notify_all()
+        self._log(key, reason, result)
+        state.reason = ""
+        self._schedule_next(key, state, result)
+        if follow:
             for dependent in result.dependents:
                 self.trigger(dependent, f"input changed: {'/'.join(key)}")
-            if state.dirty and not self._stopping:
-                state.dirty = False
-                self.trigger(key, state.reason or "triggered while running", force=True)
+        if state.dirty and not self._stopping:
+            state.dirty = False
+            self.trigger(key, "triggered while running", force=True)
+        return result
+
+    @staticmethod
+    def _log(key: ObjectKey, reason: str, result: ReconcileResult) -> None:
+        """One line per run: failures at warning level; successes name what they did."""
+        name = "/".join(key)
+        why = f" ({reason})" if reason else ""
+        if result.skipped:
+            log.debug("skipped %s%s: %s", name, why, result.skipped)
+        elif not result.ok:
+            log.warning("reconcile of %s%s failed: %s", name, why, result.error)
+        elif result.commit:
+            log.info("reconciled %s%s: pushed %s (%d file(s))", name, why, result.commit[:7], result.files_changed)
+        else:
+            log.info("reconciled %s%s: ok%s", name, why, " (output changed)" if result.dependents else "")
 
     def _schedule_next(self, key: ObjectKey, state: _State, result: ReconcileResult) -> None:
         interval = self.controller.interval(key)

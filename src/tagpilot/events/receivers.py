@@ -56,9 +56,12 @@ MAX_BODY = 3 * 1024 * 1024  # Flux's receiver body cap (3 MiB)
 
 Key = tuple[str, str, str]  # (kind, namespace, name), as `Object.key`
 
-# Kinds tagpilot reconciles. A Flux Receiver may also list Kustomizations, HelmReleases...: those
-# load, resolve to nothing and are reported under `ignored` in the event.
-RECONCILED_KINDS = frozenset({"ImageRepository", "ImagePolicy", "ImageUpdateAutomation", "GitRepository"})
+def _webhook_targets() -> frozenset[str]:
+    """Kinds a Receiver may name, from the kind registry. A Flux Receiver may also list
+    Kustomizations, HelmReleases...: those are reported as ignored, not errors."""
+    from tagpilot.engine.kinds import KINDS  # the registry imports the engine's kinds: load on use
+
+    return KINDS.webhook_targets()
 
 # Manifest media types: a push of one of these changes what a tag points to. Blobs (layers,
 # configs) are pushed first and carry no tag; they never matter to a tag scan.
@@ -206,8 +209,9 @@ def resolve(receiver: Receiver, objects: Iterable[Object]) -> Resolution:
     objects = list(objects)
     result = Resolution()
     seen: set[Key] = set()
+    targets = _webhook_targets()
     for resource in receiver.spec.resources:
-        if resource.kind not in RECONCILED_KINDS:
+        if resource.kind not in targets:
             if resource.kind not in result.ignored:
                 result.ignored.append(resource.kind)
             continue

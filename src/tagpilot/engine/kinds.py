@@ -1,0 +1,132 @@
+"""The kind registry: everything the engine, daemon, CLI and receivers need to know about a kind.
+
+Each kind is declared once, in its own module, as a `Kind`: its configuration model, its reconciler,
+how often it is due on its own, which objects must run after its output changed, what a request to
+reconcile it runs (an input kind such as GitRepository runs the automations that read it), its
+columns for `tagpilot get`, and whether a webhook Receiver may name it. The controller, scheduler,
+daemon, `get`, `reconcile KIND/NS/NAME`, suspend/resume and receivers find kinds only here.
+
+Adding a kind = one module that defines `KINDS = (Kind(...),)` + one line in `MODULES` below
+(and its configuration model in `tagpilot.config.loader.KINDS`). This mirrors Flux's policy factory
+and pre-commit's language table: a small interface, a table, one file per variant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tagpilot.engine.keys import ObjectKey
+    from tagpilot.engine.reconciler import Context, Reconciler
+    from tagpilot.store.protocols import ObjectSource
+
+# The modules that declare kinds, in dependency order of their first kind (a full round runs
+# scans, then policies, then automations). One line per module.
+MODULES: tuple[str, ...] = (
+    "tagpilot.engine.scan",
+    "tagpilot.engine.policies",
+    "tagpilot.engine.automation",
+    "tagpilot.engine.inputs",
+)
+
+
+def _none(_source: ObjectSource, _obj: Any) -> list[ObjectKey]:
+    return []
+
+
+def _no_interval(_obj: Any) -> float | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of `tagpilot get <kind>`: a header and how to read it from the object's view."""
+
+    header: str
+    value: Callable[[dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind tagpilot reads, and (when `reconciler` is set) reconciles."""
+
+    name: str  # "ImageRepository"
+    model: type[Any]  # the configuration model (tagpilot.config)
+    plural: str  # "imagerepositories": `tagpilot get imagerepositories`, API aliases
+    short: tuple[str, ...] = ()  # other names accepted on the command line ("repositories", "repo")
+    reconciler: Callable[[Context], Reconciler] | None = None
+    order: int = 100  # a full round runs lower orders first (their outputs are the others' inputs)
+    interval: Callable[[Any], float | None] = _no_interval  # seconds between runs on its own
+    dependents: Callable[[ObjectSource, Any], list[ObjectKey]] = _none  # run after its output changed
+    runs: Callable[[ObjectSource, Any], list[ObjectKey]] | None = None  # input kinds: what a request runs
+    rerun_on_change: bool = False  # a changed object of this kind re-runs the reconciled objects
+    webhook_target: bool = False  # a Flux Receiver's spec.resources may name it
+    listed: bool = True  # shown by `get all` and the API (Secrets are not)
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def reconciled(self) -> bool:
+        return self.reconciler is not None
+
+    def names(self) -> set[str]:
+        return {self.name.lower(), self.plural.lower(), *(s.lower() for s in self.short)}
+
+
+class KindRegistry:
+    """The table of kinds; loaded from `MODULES` on first use (they import the config models)."""
+
+    def __init__(self, modules: Sequence[str] = MODULES) -> None:
+        self._modules = tuple(modules)
+        self._kinds: dict[str, Kind] | None = None
+
+    def _table(self) -> dict[str, Kind]:
+        if self._kinds is None:
+            kinds: dict[str, Kind] = {}
+            for module in self._modules:
+                for kind in importlib.import_module(module).KINDS:
+                    if kind.name in kinds:
+                        raise RuntimeError(f"kind {kind.name} registered twice ({module})")
+                    kinds[kind.name] = kind
+            self._kinds = kinds
+        return self._kinds
+
+    def register(self, kind: Kind) -> None:
+        """Add a kind at run time (tests, plugins)."""
+        self._table()[kind.name] = kind
+
+    def get(self, name: str) -> Kind | None:
+        return self._table().get(name)
+
+    def find(self, text: str) -> Kind | None:
+        """The kind a person means: `ImagePolicy`, `imagepolicy`, `imagepolicies`, `policies`..."""
+        wanted = text.lower()
+        return next((k for k in self._table().values() if wanted in k.names()), None)
+
+    def all(self) -> list[Kind]:
+        return list(self._table().values())
+
+    def reconciled(self) -> list[Kind]:
+        """Reconciled kinds in dependency order."""
+        return sorted((k for k in self._table().values() if k.reconciled), key=lambda k: k.order)
+
+    def reconciled_names(self) -> frozenset[str]:
+        return frozenset(k.name for k in self.reconciled())
+
+    def webhook_targets(self) -> frozenset[str]:
+        return frozenset(k.name for k in self._table().values() if k.webhook_target)
+
+    def normalize(self, key: ObjectKey) -> ObjectKey:
+        """`(alias, ns, name)` → `(Kind, ns, name)`; unknown kinds pass through unchanged."""
+        kind = self.find(key[0])
+        return (kind.name, key[1], key[2]) if kind else key
+
+
+KINDS = KindRegistry()
+
+
+def same_namespace_ref(owner_namespace: str, ref_namespace: str | None, ref_name: str) -> tuple[str, str]:
+    """`(namespace, name)` of a reference whose namespace defaults to its owner's (Flux's rule)."""
+    return (ref_namespace or owner_namespace, ref_name)
