@@ -126,6 +126,29 @@ def test_update_commit_push_and_no_change_no_commit(registry: RegistryServer, re
     assert head[:7] in table.stdout
 
 
+def test_events_after_a_cli_reconcile_show_scan_selection_and_push(registry: RegistryServer, repo_name: str,
+                                                                   git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """CLI runs publish to the same event stream as the daemon: `tagpilot events` shows what they did."""
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    seed(git_remote_file, image)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(config(image, git_remote_file.url))
+    state = tmp_path / "state"
+    assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
+    events = run_tagpilot("events", "--state", state, "-o", "json").json()
+    reasons = [(e["kind"], e["name"], e["reason"]) for e in events]
+    assert reasons == [("ImageRepository", "app", "NewTags"), ("ImagePolicy", "app", "LatestImageChanged"),
+                       ("ImageUpdateAutomation", "fleet", "Pushed")]
+    pushed = events[-1]
+    assert pushed["data"]["commit"] == git_remote_file.head("main")
+    assert pushed["data"]["files"] == ["deploy/app.yaml", "deploy/values.yaml"]
+    assert events[1]["data"]["latestRef"] == {"name": image, "tag": "1.1.0"}
+    # nothing new: a second round publishes nothing
+    assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
+    assert len(run_tagpilot("events", "--state", state, "-o", "json").json()) == 3
+
+
 def test_dry_run_prints_diff_and_message_and_pushes_nothing(registry: RegistryServer, repo_name: str,
                                                             git_remote_file: GitRemote, tmp_path: Path) -> None:
     image = f"{registry.host}/{repo_name}"
