@@ -17,7 +17,7 @@ import pytest
 
 from tagpilot.engine import live_policy
 from tagpilot.errors import InvalidPolicy, NotFoundError
-from tagpilot.policy import ArgoPolicy, FluxPolicy, SelectionFailed
+from tagpilot.policy import ArgoPolicy, FluxPolicy, SelectionFailed, allowed_tags
 from tagpilot.policy.types import IGNORED, LOWER, NO_METADATA, NOT_ALLOWED, SELECTED, WRONG_PLATFORM
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
 from tagpilot.registry.credentials import DockerConfig
@@ -88,15 +88,15 @@ async def test_newest_build_picks_newest_created_ties_on_name(registry, repo_nam
     push_image(registry, repo_name, "d", created=day(2))
     push_tags(registry, repo_name, ["b", "c"], created=day(3))  # same build: the greater name wins
     async with RegistryClient(docker_config=NO_CONFIG) as client:
-        sel = await live_policy.test_policy(
-            client, access(registry, repo_name), argo=ArgoPolicy(strategy="newest-build"), explain=True
+        sel = await live_policy.evaluate_live(
+            client, access(registry, repo_name), ArgoPolicy(strategy="newest-build"), explain=True
         )
         assert (sel.tag, sel.value) == ("c", "c")
         assert outcomes(sel.verdicts) == {"a": LOWER, "b": LOWER, "c": SELECTED, "d": LOWER}
         assert "same time" in next(v.detail for v in sel.verdicts if v.tag == "b")
         # the old name `latest`, and ignore-tags taking the winner out
-        sel = await live_policy.test_policy(
-            client, access(registry, repo_name), argo=ArgoPolicy(strategy="latest", ignore_tags=["c"]), explain=True
+        sel = await live_policy.evaluate_live(
+            client, access(registry, repo_name), ArgoPolicy(strategy="latest", ignore_tags=["c"]), explain=True
         )
         assert sel.tag == "b"
         assert outcomes(sel.verdicts)["c"] == IGNORED
@@ -107,13 +107,13 @@ async def test_platforms_choose_within_an_index(registry, repo_name: str) -> Non
     push_image(registry, repo_name, "amd", created=day(5), platforms=["linux/amd64"])
     acc = access(registry, repo_name)
     async with RegistryClient(docker_config=NO_CONFIG) as client:
-        amd = await live_policy.test_policy(
-            client, acc, argo=ArgoPolicy(strategy="newest-build", platforms=["linux/amd64"]), explain=True
+        amd = await live_policy.evaluate_live(
+            client, acc, ArgoPolicy(strategy="newest-build", platforms=["linux/amd64"]), explain=True
         )
-        arm = await live_policy.test_policy(
-            client, acc, argo=ArgoPolicy(strategy="newest-build", platforms=["linux/arm64"]), explain=True
+        arm = await live_policy.evaluate_live(
+            client, acc, ArgoPolicy(strategy="newest-build", platforms=["linux/arm64"]), explain=True
         )
-        every = await live_policy.test_policy(client, acc, argo=ArgoPolicy(strategy="newest-build"), explain=False)
+        every = await live_policy.evaluate_live(client, acc, ArgoPolicy(strategy="newest-build"), explain=False)
     assert amd.tag == "amd"  # the index's amd64 image is older
     assert arm.tag == "multi"
     assert outcomes(arm.verdicts)["amd"] == WRONG_PLATFORM
@@ -129,11 +129,11 @@ async def test_second_run_reads_manifests_and_configs_from_the_store(registry, r
     policy = ArgoPolicy(strategy="newest-build", ignore_tags=["skip*"], platforms=["linux/amd64", "linux/arm64"])
     with Store.open(tmp_path / "state") as store:
         async with RegistryClient(cache=store, docker_config=NO_CONFIG) as client:
-            first = await live_policy.test_policy(client, access(registry, repo_name), argo=policy, explain=True)
+            first = await live_policy.evaluate_live(client, access(registry, repo_name), policy, explain=True)
             first_requests = client.request_count
         blobs = store.blob_count()
         async with RegistryClient(cache=store, docker_config=NO_CONFIG) as client:
-            second = await live_policy.test_policy(client, access(registry, repo_name), argo=policy, explain=True)
+            second = await live_policy.evaluate_live(client, access(registry, repo_name), policy, explain=True)
             # one tag list and one HEAD per allowed tag; nothing behind a digest is fetched again
             assert client.request_count == 1 + 3
         assert store.blob_count() == blobs
@@ -150,8 +150,8 @@ async def test_a_tag_without_readable_metadata_loses_and_says_why(registry, repo
     for path in config_blob_paths(registry, repo_name, "broken"):
         path.unlink()
     async with RegistryClient(docker_config=NO_CONFIG, retries=0) as client:
-        sel = await live_policy.test_policy(
-            client, access(registry, repo_name), argo=ArgoPolicy(strategy="newest-build"), explain=True
+        sel = await live_policy.evaluate_live(
+            client, access(registry, repo_name), ArgoPolicy(strategy="newest-build"), explain=True
         )
     assert sel.tag == "good"
     broken = next(v for v in sel.verdicts if v.tag == "broken")
@@ -164,10 +164,10 @@ async def test_no_metadata_anywhere_fails_with_the_reasons(registry, repo_name: 
     push_image(registry, repo_name, "only", created=day(1), platforms=["linux/amd64"])
     async with RegistryClient(docker_config=NO_CONFIG) as client:
         with pytest.raises(SelectionFailed) as info:
-            await live_policy.test_policy(
+            await live_policy.evaluate_live(
                 client,
                 access(registry, repo_name),
-                argo=ArgoPolicy(strategy="newest-build", platforms=["linux/s390x"]),
+                ArgoPolicy(strategy="newest-build", platforms=["linux/s390x"]),
                 explain=True,
             )
     assert outcomes(info.value.verdicts) == {"only": WRONG_PLATFORM}
@@ -178,18 +178,18 @@ async def test_digest_follows_the_tag(registry, repo_name: str) -> None:
     push_image(registry, repo_name, "other", created=day(2))
     policy = ArgoPolicy(strategy="digest", constraint="stable")
     async with RegistryClient(docker_config=NO_CONFIG) as client:
-        sel = await live_policy.test_policy(client, access(registry, repo_name), argo=policy, explain=True)
+        sel = await live_policy.evaluate_live(client, access(registry, repo_name), policy, explain=True)
         assert (sel.tag, sel.value) == ("stable", f"stable@{first}")
         moved = push_image(registry, repo_name, "stable", created=day(3))
         assert moved != first
-        sel = await live_policy.test_policy(client, access(registry, repo_name), argo=policy, explain=False)
+        sel = await live_policy.evaluate_live(client, access(registry, repo_name), policy, explain=False)
         assert sel.value == f"stable@{moved}"
         # a followed tag that allow-tags rejects is never looked up
         with pytest.raises(SelectionFailed):
-            await live_policy.test_policy(
+            await live_policy.evaluate_live(
                 client,
                 access(registry, repo_name),
-                argo=ArgoPolicy(strategy="digest", constraint="stable", allow_tags="regexp:^other$"),
+                ArgoPolicy(strategy="digest", constraint="stable", allow_tags="regexp:^other$"),
                 explain=True,
             )
 
@@ -199,12 +199,12 @@ async def test_flux_and_argo_semver_over_the_live_tags(registry, repo_name: str)
     acc = access(registry, repo_name)
     async with RegistryClient(docker_config=NO_CONFIG) as client:
         argo = {
-            c: (await live_policy.test_policy(client, acc, argo=ArgoPolicy(constraint=c), explain=False)).tag
+            c: (await live_policy.evaluate_live(client, acc, ArgoPolicy(constraint=c), explain=False)).tag
             for c in ("", "^1.0", "~1.0")
         }
-        flux = await live_policy.test_policy(client, acc, flux=FluxPolicy.semver(">=1.0.0 <2.0.0"), explain=True)
+        flux = await live_policy.evaluate_live(client, acc, FluxPolicy.semver(">=1.0.0 <2.0.0"), explain=True)
         with pytest.raises(InvalidPolicy):
-            await live_policy.test_policy(client, acc, argo=ArgoPolicy(constraint="latest"), explain=False)
+            await live_policy.evaluate_live(client, acc, ArgoPolicy(constraint="latest"), explain=False)
     assert argo == {"": "2.0.3", "^1.0": "v1.4.0", "~1.0": "1.0.1"}
     assert flux.tag == "v1.4.0"
 
@@ -212,18 +212,14 @@ async def test_flux_and_argo_semver_over_the_live_tags(registry, repo_name: str)
 async def test_unknown_repository_raises(registry) -> None:
     async with RegistryClient(docker_config=NO_CONFIG) as client:
         with pytest.raises(NotFoundError):
-            await live_policy.test_policy(
-                client, access(registry, "t/nothing-here"), argo=ArgoPolicy(), explain=False
+            await live_policy.evaluate_live(
+                client, access(registry, "t/nothing-here"), ArgoPolicy(), explain=False
             )
 
 
-async def test_exactly_one_policy() -> None:
+async def test_a_policy_is_required() -> None:
     with pytest.raises(ValueError):
-        await live_policy.test_policy(object(), None, explain=False)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        await live_policy.test_policy(
-            object(), None, flux=FluxPolicy.alphabetical(), argo=ArgoPolicy(), explain=False  # type: ignore[arg-type]
-        )
+        await live_policy.evaluate_live(object(), None, None, explain=False)  # type: ignore[arg-type]
 
 
 class CountingRegistry:
@@ -257,7 +253,7 @@ async def test_metadata_fetches_are_concurrent_but_bounded(limit: int) -> None:
     tags = [f"build-{i}" for i in range(20)] + [f"pr-{i}" for i in range(5)]
     fake = CountingRegistry(tags)
     policy = ArgoPolicy(strategy="newest-build", allow_tags="regexp:^build-", ignore_tags=["build-1?"])
-    sel = await live_policy.test_policy(fake, None, argo=policy, explain=True, metadata_concurrency=limit)  # type: ignore[arg-type]
+    sel = await live_policy.evaluate_live(fake, None, policy, explain=True, metadata_concurrency=limit)  # type: ignore[arg-type]
     allowed = [t for t in tags if t.startswith("build-") and not (len(t) == 8 and t.startswith("build-1"))]
     assert sorted(fake.fetched) == sorted(allowed)  # only the tags that pass the filters
     assert fake.peak == limit
@@ -269,6 +265,6 @@ async def test_metadata_fetches_are_concurrent_but_bounded(limit: int) -> None:
 
 def test_filtered_tags_matches_the_pure_filters() -> None:
     tags = ["a1", "a2", "b1", "a1", "a3"]
-    assert live_policy.filtered_tags(tags, ArgoPolicy(allow_tags="regexp:^a", ignore_tags=["a2"])) == ["a1", "a3"]
-    assert live_policy.filtered_tags(tags, ArgoPolicy(ignore_tags=["*"])) == []
-    assert live_policy.filtered_tags(tags, ArgoPolicy(allow_tags="bogus")) == []
+    assert allowed_tags(tags, ArgoPolicy(allow_tags="regexp:^a", ignore_tags=["a2"])) == ["a1", "a3"]
+    assert allowed_tags(tags, ArgoPolicy(ignore_tags=["*"])) == []
+    assert allowed_tags(tags, ArgoPolicy(allow_tags="bogus")) == []

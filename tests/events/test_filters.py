@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tagpilot.cli.sensor_cmd import test_batch as run_batch
+from tagpilot.cli.sensor_cmd import run_batch
 from tagpilot.events.filters import apply_filters
 from tagpilot.events.paths import loads
 

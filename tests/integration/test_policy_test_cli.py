@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagpilot.cli import policy_test as cli
+from tagpilot.cli import policy_live as cli
 from tagpilot.errors import InvalidReference
 from tests.engine.test_live_policy import config_blob_paths, day, push_index
 from tests.fixtures.pusher import push_image, push_tags
@@ -28,11 +28,11 @@ pytestmark = pytest.mark.integration
 # Until the main CLI mounts `policy test`, run it from a `policy` group of its own (same code path).
 _DRIVER = (
     "import sys, typer\n"
-    "from tagpilot.cli import policy_test\n"
+    "from tagpilot.cli import policy_live\n"
     "app = typer.Typer(pretty_exceptions_enable=False)\n"
     "policy = typer.Typer()\n"
     "app.add_typer(policy, name='policy')\n"
-    "policy_test.register(policy)\n"
+    "policy_live.register(policy)\n"
     "@policy.command('noop', hidden=True)\n"
     "def _noop() -> None: ...\n"
     "app(prog_name='tagpilot')\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tagpilot import __version__
-from tagpilot.cli import objects, policy_eval, policy_test, reconcile, run, sensor_cmd, template_cmd, update_cmd
+from tagpilot.cli import objects, policy_eval, policy_live, reconcile, run, sensor_cmd, template_cmd, update_cmd
 from tagpilot.cli import scan as scan_cmd
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ objects.register(app, get_app)
 policy_app = typer.Typer(help="Evaluate and test image policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 policy_eval.register(policy_app)
-policy_test.register(policy_app)
+policy_live.register(policy_app)
 update_cmd.register(app)
 run.register(app)
 sensor_app = typer.Typer(help="Test Argo Events sensor filters.", no_args_is_help=True)

@@ -31,7 +31,7 @@ def _test_line(line: str) -> dict[str, Any]:
     return {"pass": result.passed, "errors": result.errors}
 
 
-def test_batch(path: str | Path) -> tuple[int, str]:
+def run_batch(path: str | Path) -> tuple[int, str]:
     """Evaluate every line of a batch file; exit code 0 unless the file cannot be read."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -41,7 +41,6 @@ def test_batch(path: str | Path) -> tuple[int, str]:
     return 0, "".join(out)
 
 
-test_batch.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def register(sensor_app: typer.Typer) -> None:
@@ -62,7 +61,7 @@ def register(sensor_app: typer.Typer) -> None:
         `-f PATH --event payload.json [--header K:V]`: which sensors and triggers would fire, and why.
         """
         if batch:
-            code, out = test_batch(batch)
+            code, out = run_batch(batch)
         elif files and event:
             from tagpilot.cli.sensor_person import run_person
 

@@ -1,4 +1,4 @@
-"""Run one policy against a live registry: the engine half of `tagpilot policy test`.
+"""Run any `Policy` against a live registry: for `tagpilot policy test` and the reconcilers alike.
 
 The policy modules are pure (tags and metadata in, a `Selection` out); this module is where the
 registry I/O for them happens, as Argo CD Image Updater's `test` command does it:
@@ -24,22 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from tagpilot.errors import InvalidPolicy, RegistryError
-from tagpilot.policy import (
-    ArgoPolicy,
-    FluxPolicy,
-    Selection,
-    SelectionFailed,
-    TagMetadata,
-    TagVerdict,
-    argo_strategy,
-    select_argo,
-    select_flux,
-)
-from tagpilot.policy.types import IGNORED, NO_METADATA, NOT_ALLOWED, WRONG_PLATFORM
+from tagpilot.policy import MetadataRequest, Policy, Selection, SelectionFailed, TagMetadata, TagVerdict
+from tagpilot.policy.types import NO_METADATA, WRONG_PLATFORM
 from tagpilot.registry.client import RepositoryAccess
 from tagpilot.registry.manifest import ImageMetadata, Platform
 
-__all__ = ["LiveRegistry", "filtered_tags", "test_policy"]
+__all__ = ["LiveRegistry", "evaluate_live", "fetch_metadata", "select_with_registry"]
 
 
 class LiveRegistry(Protocol):
@@ -54,18 +44,43 @@ class LiveRegistry(Protocol):
     ) -> ImageMetadata: ...
 
 
-def filtered_tags(tags: Sequence[str], policy: ArgoPolicy) -> list[str]:
-    """The tags that pass `allow-tags` and `ignore-tags`, in input order, without duplicates.
+async def fetch_metadata(client: LiveRegistry, access: RepositoryAccess, request: MetadataRequest,
+                         concurrency: int = 8) -> tuple[dict[str, TagMetadata], dict[str, TagVerdict]]:
+    """What `request` asks for, fetched concurrently (bounded), and a verdict per tag that cannot take part."""
+    if request.what == "digest":
+        return {tag: TagMetadata(None, [], digest=await client.head_digest(access, tag)) for tag in request.tags}, {}
+    return await _fetch_metadata(client, access, request.tags, list(request.platforms), concurrency)
 
-    Asks the pure Argo selection itself (alphabetical strategy, explained) instead of repeating its
-    filter rules here, so the tags we fetch metadata for are exactly those the strategy will weigh.
-    """
-    probe = dataclasses.replace(policy, strategy="alphabetical")
+
+async def select_with_registry(client: LiveRegistry, access: RepositoryAccess, policy: Policy, tags: Sequence[str],
+                               *, explain: bool = False, metadata_concurrency: int = 8) -> Selection:
+    """`policy.select(tags)`, after fetching the metadata the policy asks for (nothing for Flux policies)."""
+    request = policy.metadata_request(tags) if policy.needs_metadata else None
+    if request is None:
+        return policy.select(tags, explain=explain)
+    if request.what == "image":
+        _parse_platforms(request.platforms)  # a malformed platform is the policy's fault, found before any fetch
+    metadata, notes = await fetch_metadata(client, access, request, metadata_concurrency)
     try:
-        verdicts = select_argo(tags, probe, explain=True).verdicts
+        selection = policy.select(tags, metadata=metadata, explain=explain)
     except SelectionFailed as failed:
-        verdicts = failed.verdicts
-    return [v.tag for v in verdicts or [] if v.outcome not in (NOT_ALLOWED, IGNORED)]
+        failed.verdicts = _annotate(failed.verdicts, notes)
+        raise
+    return dataclasses.replace(selection, verdicts=_annotate(selection.verdicts, notes))
+
+
+async def evaluate_live(client: LiveRegistry, access: RepositoryAccess, policy: Policy | None, *, explain: bool,
+                        metadata_concurrency: int = 8) -> Selection:
+    """List the repository's tags and select one with `policy`, as Argo CD Image Updater's `test` does.
+
+    Raises `SelectionFailed` (with verdicts when `explain`) when no tag qualifies, `InvalidPolicy` for
+    a policy that can never work, and the registry client's errors when the tags cannot be listed.
+    """
+    if policy is None:
+        raise ValueError("evaluate_live needs a policy")
+    tags = await client.list_tags(access)
+    return await select_with_registry(client, access, policy, tags, explain=explain,
+                                      metadata_concurrency=metadata_concurrency)
 
 
 async def _fetch_metadata(
@@ -134,47 +149,3 @@ def _annotate(verdicts: list[TagVerdict] | None, notes: Mapping[str, TagVerdict]
     if verdicts is None or not notes:
         return verdicts
     return [notes[v.tag] if v.tag in notes and v.outcome == NO_METADATA else v for v in verdicts]
-
-
-async def test_policy(
-    client: LiveRegistry,
-    access: RepositoryAccess,
-    *,
-    flux: FluxPolicy | None = None,
-    argo: ArgoPolicy | None = None,
-    explain: bool,
-    metadata_concurrency: int = 8,
-) -> Selection:
-    """Select a tag of `access`'s repository with exactly one of `flux` or `argo`, from the live registry.
-
-    Raises `SelectionFailed` (with verdicts when `explain`) when no tag qualifies, `InvalidPolicy` for
-    a policy that can never work, and the registry client's errors when the tags cannot be listed.
-    """
-    if (flux is None) == (argo is None):
-        raise ValueError("test_policy needs exactly one of flux= or argo=")
-    tags = await client.list_tags(access)
-    if flux is not None:
-        return select_flux(tags, flux, explain=explain)
-    assert argo is not None
-    strategy, _warning = argo_strategy(argo.strategy)
-    if strategy == "newest-build":
-        _parse_platforms(argo.platforms)  # a malformed platform is the policy's fault, found before any fetch
-        candidates = filtered_tags(tags, argo)
-        metadata, notes = await _fetch_metadata(client, access, candidates, argo.platforms, metadata_concurrency)
-        try:
-            selection = select_argo(tags, argo, metadata=metadata, explain=explain)
-        except SelectionFailed as failed:
-            failed.verdicts = _annotate(failed.verdicts, notes)
-            raise
-        return dataclasses.replace(selection, verdicts=_annotate(selection.verdicts, notes))
-    if strategy == "digest":
-        follow = argo.constraint.strip()
-        digest = None
-        if follow and follow in filtered_tags(tags, argo):
-            digest = await client.head_digest(access, follow)
-        return select_argo(tags, argo, digest=digest, explain=explain)
-    return select_argo(tags, argo, explain=explain)
-
-
-# Not a pytest test, whatever its name says (Argo calls the command `test`).
-test_policy.__test__ = False  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from tagpilot.engine.access import access_for
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.live_policy import select_with_registry
 from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.scan import tags_key
 from tagpilot.engine.status import (
@@ -27,7 +28,8 @@ from tagpilot.engine.status import (
     rfc3339,
 )
 from tagpilot.errors import InvalidPolicy, TagpilotError
-from tagpilot.policy import parse_flux_policy, select_flux
+from tagpilot.policy import Selection
+from tagpilot.policy.factory import from_flux_spec
 from tagpilot.store.protocols import ObjectSource
 
 KIND = "ImagePolicy"
@@ -79,8 +81,7 @@ class PolicyReconciler:
             return self._fail(policy, status, generation, DEPENDENCY_NOT_READY,
                               f"ImageRepository {repo.namespace}/{repo.name} has not been scanned successfully yet")
         try:
-            parsed = parse_flux_policy(policy.spec.policy_dict())
-            selection = select_flux(tags, parsed)
+            selection = await self._select(policy, repo, tags)
         except InvalidPolicy as exc:
             return self._fail(policy, status, generation, exc.reason, str(exc), stalled=True)
         except TagpilotError as exc:
@@ -109,6 +110,15 @@ class PolicyReconciler:
             message += " (from the last successful scan; the latest scan failed)"
         mark_ready(status, message, now, generation)
         return Outcome(status, changed=changed or previous is None)
+
+    async def _select(self, policy: ImagePolicy, repo: ImageRepository, tags: list[str]) -> Selection:
+        """The policy's pick; metadata it needs (none for Flux's kinds) comes through the registry client."""
+        chosen = from_flux_spec(policy.spec.policy_dict())
+        if not chosen.needs_metadata:
+            return chosen.select(tags)
+        if self.ctx.registry is None:
+            raise TagpilotError("no registry client to read image metadata")
+        return await select_with_registry(self.ctx.registry, await access_for(repo, self.ctx.config), chosen, tags)
 
     async def _digest(self, policy: ImagePolicy, repo: ImageRepository, tag: str, previous: dict[str, Any] | None,
                       status: dict[str, Any], now: datetime) -> str | None:

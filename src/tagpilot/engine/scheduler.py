@@ -117,7 +117,8 @@ class Scheduler:
         self._stopping = False
         self._tasks = [asyncio.create_task(self._worker(i), name=f"tagpilot-worker-{i}") for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._timer(), name="tagpilot-timer"))
-        keys = [key for key in self.controller.keys() if key not in self._states]  # not already triggered
+        known = list(self.controller.keys())
+        keys = [key for key in known if key not in self._states]  # those not already triggered
         for key in keys:
             self._states.setdefault(key, _State()).reason = "startup"
         self._tasks.append(asyncio.create_task(self._first_round(keys), name="tagpilot-first-round"))

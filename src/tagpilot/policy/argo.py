@@ -15,11 +15,13 @@ back to semver (with a warning the caller can log; see `argo_strategy`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tagpilot.errors import InvalidPolicy
+from tagpilot.policy.base import MetadataRequest
 from tagpilot.policy.goglob import GlobError, compile_glob, glob_match
 from tagpilot.policy.gore import compile_go
 from tagpilot.policy.semver import parse_constraint, parse_version
@@ -71,6 +73,7 @@ class TagMetadata:
 
     created: datetime | None
     platforms: list[str] = field(default_factory=list)
+    digest: str | None = None  # the digest strategy's current digest of the tag it follows
 
 
 @dataclass
@@ -82,6 +85,42 @@ class ArgoPolicy:
     allow_tags: str = ""
     ignore_tags: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
+
+    # --- the Policy interface (policy/base.py) ---------------------------------------------------
+    @property
+    def needs_metadata(self) -> bool:
+        """newest-build needs each allowed tag's `created`; digest the digest of the tag it follows."""
+        return argo_strategy(self.strategy)[0] in ("newest-build", "digest")
+
+    def metadata_request(self, tags: Sequence[str]) -> MetadataRequest | None:
+        strategy = argo_strategy(self.strategy)[0]
+        if strategy == "newest-build":
+            return MetadataRequest(tuple(allowed_tags(tags, self)), "image", tuple(self.platforms))
+        if strategy == "digest":
+            follow = self.constraint.strip()
+            return MetadataRequest((follow,) if follow and follow in allowed_tags(tags, self) else (), "digest")
+        return None
+
+    def select(self, tags: Sequence[str], *, metadata: Mapping[str, TagMetadata] | None = None,
+               explain: bool = False) -> Selection:
+        digest = None
+        if argo_strategy(self.strategy)[0] == "digest" and metadata:
+            digest = getattr(metadata.get(self.constraint.strip()), "digest", None)
+        return select_argo(tags, self, metadata=metadata, digest=digest, explain=explain)
+
+
+def allowed_tags(tags: Sequence[str], policy: ArgoPolicy) -> list[str]:
+    """The tags that pass `allow-tags` and `ignore-tags`, in input order, without duplicates.
+
+    Asks the selection itself (alphabetical strategy, explained) instead of repeating its filter
+    rules, so the tags the engine fetches metadata for are exactly those the strategy will weigh.
+    """
+    probe = dataclasses.replace(policy, strategy="alphabetical")
+    try:
+        verdicts = select_argo(tags, probe, explain=True).verdicts
+    except SelectionFailed as failed:
+        verdicts = failed.verdicts
+    return [v.tag for v in verdicts or [] if v.outcome not in (NOT_ALLOWED, IGNORED)]
 
 
 def argo_needs_metadata(policy: ArgoPolicy) -> bool:

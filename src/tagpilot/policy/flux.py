@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tagpilot.errors import InvalidPolicy
+from tagpilot.policy.base import MetadataRequest
 from tagpilot.policy.gonum import parse_go_float
 from tagpilot.policy.gore import GoRegexp, compile_go, expand_parsed, parse_template
 from tagpilot.policy.semver import Constraints, parse_constraint, parse_flux_version
@@ -55,6 +57,16 @@ class FluxPolicy:
     extract: str | None = None
     constraints: Constraints | None = field(default=None, repr=False, compare=False)
     regexp: GoRegexp | None = field(default=None, repr=False, compare=False)
+
+    # --- the Policy interface (policy/base.py) ---------------------------------------------------
+    needs_metadata = False  # Flux orders tag names only
+
+    def metadata_request(self, tags: Sequence[str]) -> MetadataRequest | None:
+        return None
+
+    def select(self, tags: Sequence[str], *, metadata: Mapping[str, Any] | None = None,
+               explain: bool = False) -> Selection:
+        return select_flux(tags, self, explain=explain)
 
     @staticmethod
     def semver(range_: str, *, pattern: str | None = None, extract: str | None = None) -> FluxPolicy:

@@ -103,11 +103,11 @@ async def _run(
     access: Any, flux: FluxPolicy | None, argo: ArgoPolicy | None, explain: bool, state: Path | None
 ) -> Selection:
     with open_store(state) as store:
-        from tagpilot.engine.live_policy import test_policy
+        from tagpilot.engine.live_policy import evaluate_live
         from tagpilot.registry.client import RegistryClient
 
         async with RegistryClient(cache=store) as client:
-            return await test_policy(client, access, flux=flux, argo=argo, explain=explain)
+            return await evaluate_live(client, access, flux or argo, explain=explain)
 
 
 def policy_test(
