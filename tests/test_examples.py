@@ -9,7 +9,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.loader import load_config
-from tagpilot.engine.commit_data import build_commit_data, render_commit_message
+from tagpilot.gitops.commit_data import build_commit_data, render_commit_message
 from tagpilot.gotemplate import TemplateError
 from tagpilot.update import ImageRef, update_tree
 

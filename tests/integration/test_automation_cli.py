@@ -149,6 +149,34 @@ def test_events_after_a_cli_reconcile_show_scan_selection_and_push(registry: Reg
     assert len(run_tagpilot("events", "--state", state, "-o", "json").json()) == 3
 
 
+def test_a_marker_naming_no_policy_is_a_warning_and_exit_1(registry: RegistryServer, repo_name: str,
+                                                           git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """`{"$imagepolicy": "apps:ap"}` (a typo) used to give "no updates made", Ready True, exit 0."""
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    typo = "extra:\n  image: x:1 # {\"$imagepolicy\": \"apps:ap\"}\n"
+    git_remote_file.commit({"deploy/app.yaml": DEPLOYMENT.format(image=image), "deploy/typo.yaml": typo},
+                           message="add manifests")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(config(image, git_remote_file.url))
+    state = tmp_path / "state"
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", state)
+    assert result.code == 1
+    assert ("error: ImageUpdateAutomation/apps/fleet: deploy/typo.yaml:2: the marker "
+            "{\"$imagepolicy\": \"apps:ap\"} names ImagePolicy apps/ap, which is not in the "
+            "configuration; fix the marker or add the policy") in result.stderr
+    # the other markers still applied
+    assert git_remote_file.read_exact("deploy/app.yaml", "main") == DEPLOYMENT.format(image=image).replace(
+        ':1.0.0"', ':1.1.0"')
+    warning = [e for e in run_tagpilot("events", "--state", state, "-o", "json").json() if e["type"] == "Warning"]
+    assert [(e["reason"], e["data"]["setter"], e["data"]["line"]) for e in warning] == [("UnknownPolicy", "apps:ap", 2)]
+    # still reported on the next run (nothing else moved), until the marker is fixed
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert again.code == 1
+    assert automation_view(again)["status"]["unknownPolicyMarkers"] == [
+        {"file": "deploy/typo.yaml", "line": 2, "setter": "apps:ap"}]
+
+
 def test_dry_run_prints_diff_and_message_and_pushes_nothing(registry: RegistryServer, repo_name: str,
                                                             git_remote_file: GitRemote, tmp_path: Path) -> None:
     image = f"{registry.host}/{repo_name}"

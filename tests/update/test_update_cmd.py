@@ -77,9 +77,37 @@ def test_run_update_dry_run_prints_diff_and_writes_nothing(tmp_path: Path) -> No
 def test_run_update_reports_no_changes_and_skipped_files(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(f"a: [\nimage: x {M}\n")
     code, out = run_update(str(tmp_path), ["ci:app=ghcr.io/org/app:1.1.0"])
-    assert code == 0
+    assert code == 1  # the only marker is in a file that does not parse: nothing applied is not a success
     assert out.startswith("skipped bad.yaml: bad.yaml:")
-    assert out.endswith("no changes\n")
+    assert "no changes\nerror: --set ci:app: no setters marker" in out
+    assert "(markers there name: none; 1 file(s) skipped above may carry it)" in out
+
+
+def test_run_update_a_policy_no_marker_names_is_an_error(tmp_path: Path) -> None:
+    """`--set flux-system:podinfx=...` (a typo) used to print "no changes" and exit 0."""
+    root = _tree(tmp_path)
+    code, out = run_update(str(root), ["ci:app=ghcr.io/org/app:1.1.0", "ci:ap=ghcr.io/org/app:1.1.0"])
+    assert code == 1
+    assert "updated deploy/app.yaml" in out  # the other --set still applied
+    assert out.endswith("error: --set ci:ap: no setters marker under " + str(root) +
+                        " names this policy (markers there name: ci:app)\n")
+
+
+def test_run_update_an_image_without_the_marked_part_is_an_error(tmp_path: Path) -> None:
+    """`--set ns:demo=1a2b3c4d5e` (no image name, so no tag) used to print "not applied" and exit 0."""
+    root = _tree(tmp_path)
+    code, out = run_update(str(root), ["ci:app=1a2b3c4d5e"])
+    assert code == 1
+    assert "error: deploy/app.yaml:2: marker ci:app:tag not applied: the policy's image has no tag" in out
+
+
+def test_run_update_path_may_name_one_file(tmp_path: Path) -> None:
+    """README and docs/commands.md say `--path helm/values.yaml` works."""
+    root = _tree(tmp_path)
+    code, out = run_update(str(root / "deploy" / "app.yaml"), ["ci:app=ghcr.io/org/app:1.1.0"])
+    assert code == 0, out
+    assert out.startswith("updated app.yaml\n")
+    assert (root / "deploy" / "app.yaml").read_text() == f"image: ghcr.io/org/app:1.1.0 {M}\ntag: 1.1.0 {MT}\n"
 
 
 @pytest.mark.parametrize(

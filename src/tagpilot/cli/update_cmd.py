@@ -7,7 +7,7 @@ parse the ``--set`` values, call `update_tree`, render the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import typer
@@ -67,12 +67,31 @@ def run_update(path: str, sets: Sequence[str], *, dry_run: bool = False) -> tupl
                 raise ConfigError(f"--set {text!r}: policy {key[0]}:{key[1]} is set twice", Location(field="--set"))
             policies[key] = image
         root = Path(path)
-        if not root.is_dir():
-            raise ConfigError(f"--path {path!r} is not a directory", Location(field="--path"))
-        result = update_tree(root, ".", policies, dry_run=dry_run)
+        if root.is_file():  # one file, e.g. a Helm values.yaml
+            result = update_tree(root.parent, root.name, policies, dry_run=dry_run)
+        elif root.is_dir():
+            result = update_tree(root, ".", policies, dry_run=dry_run)
+        else:
+            raise ConfigError(f"--path {path!r} is not a directory or a file", Location(field="--path"))
     except TagpilotError as e:
         return e.exit_code, f"error: {e}\n"
-    return 0, render(result)
+    problems = unapplied(result, policies, path)
+    text = render(result)
+    if problems:
+        return 1, text + "".join(f"error: {p}\n" for p in problems)
+    return 0, text
+
+
+def unapplied(result: TreeResult, policies: Mapping[tuple[str, str], ImageRef], path: str) -> list[str]:
+    """What the user asked for and did not get: a --set no marker names, a marker not applied."""
+    problems = []
+    for namespace, name in sorted(set(policies) - result.named):
+        known = ", ".join(sorted(f"{ns}:{n}" for ns, n in result.named)) or "none"
+        skipped = f"; {len(result.skipped)} file(s) skipped above may carry it" if result.skipped else ""
+        problems.append(f"--set {namespace}:{name}: no setters marker under {path} names this policy "
+                        f"(markers there name: {known}{skipped})")
+    problems.extend(f"{n.file}:{n.line}: marker {n.setter} not applied: {n.reason}" for n in result.notices)
+    return problems
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("update")
     def update(
-        path: str = typer.Option(".", "--path", help="Directory whose YAML files carry setters markers."),
+        path: str = typer.Option(".", "--path", help="Directory (or one file) whose YAML carries setters markers."),
         set_: list[str] = typer.Option(
             [], "--set", help="NAMESPACE:POLICY=IMAGE\\[:TAG]\\[@DIGEST]; repeat for several policies."
         ),

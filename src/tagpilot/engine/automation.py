@@ -17,15 +17,15 @@ from typing import Any
 from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
 from tagpilot.config.flux_image import ImagePolicy
 from tagpilot.config.flux_source import GitRepository
-from tagpilot.engine.commit_data import build_commit_data, render_commit_message
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
 from tagpilot.engine.status import get_condition, mark_ready, rfc3339
 from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
+from tagpilot.gitops.commit_data import build_commit_data, render_commit_message
 from tagpilot.store.protocols import ObjectSource, StatusStore
-from tagpilot.update import ImageRef, TreeResult, update_tree
+from tagpilot.update import ImageRef, Notice, TreeResult, updater_for
 
 KIND = "ImageUpdateAutomation"
 DEPENDENCY_NOT_READY = "DependencyNotReady"
@@ -61,7 +61,9 @@ class AutomationReconciler:
 
     async def reconcile(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
                         force: bool = True, dry_run: bool = False) -> Outcome:
-        outcome = await self._run(automation, status, generation, dry_run=dry_run)
+        unmatched: list[Notice] = []
+        outcome = await self._run(automation, status, generation, dry_run=dry_run, unmatched=unmatched)
+        self._report_unknown_policies(automation, outcome, unmatched)
         outcome.persist = outcome.persist and not dry_run
         outcome.dry_run = dry_run
         if outcome.commit:
@@ -83,8 +85,32 @@ class AutomationReconciler:
                            reason="UnsupportedField")
         return source
 
+    def _report_unknown_policies(self, automation: ImageUpdateAutomation, outcome: Outcome,
+                                 unmatched: list[Notice]) -> None:
+        """A marker naming an ImagePolicy that exists nowhere is a typo: warn with file:line (the other
+        markers still apply). Markers of policies this automation does not select are ignored, as in Flux."""
+        if not unmatched and "unknownPolicyMarkers" not in outcome.status:
+            return
+        missing = []
+        for notice in unmatched:
+            namespace, name = notice.setter.split(":")[:2]
+            if self.ctx.config.get(ImagePolicy, namespace, name) is None:
+                missing.append(notice)
+        if not missing:
+            outcome.status.pop("unknownPolicyMarkers", None)
+            return
+        outcome.status["unknownPolicyMarkers"] = [
+            {"file": n.file, "line": n.line, "setter": n.setter} for n in missing]
+        for notice in missing:
+            namespace, name = notice.setter.split(":")[:2]
+            outcome.warnings.append(Note(
+                Reason.UNKNOWN_POLICY,
+                f"{notice.file}:{notice.line}: the marker {{\"$imagepolicy\": \"{notice.setter}\"}} names ImagePolicy "
+                f"{namespace}/{name}, which is not in the configuration; fix the marker or add the policy",
+                {"file": notice.file, "line": notice.line, "setter": notice.setter}))
+
     async def _run(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
-                   dry_run: bool) -> Outcome:
+                   dry_run: bool, unmatched: list[Notice]) -> Outcome:
         now = self.ctx.clock()
         spec = automation.spec
         if spec.git is None:
@@ -110,12 +136,14 @@ class AutomationReconciler:
             return render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
 
         skipped: list[dict[str, str]] = []
+        updater = updater_for(spec.update.strategy if spec.update else "Setters")
 
         async def apply(root: Path) -> TreeResult:
             # GitClient decides "no change" from what git sees staged, not from this result. The tree
             # walk, YAML parsing and fsyncs run in a thread: the daemon keeps answering webhooks meanwhile.
-            result = await asyncio.to_thread(update_tree, root, spec.update_path, policies, dry_run=dry_run)
+            result = await asyncio.to_thread(updater.apply, root, spec.update_path, policies, dry_run=dry_run)
             skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
+            unmatched[:] = result.unmatched
             return result
 
         author = (spec.git.commit.author.name, spec.git.commit.author.email)
@@ -127,7 +155,8 @@ class AutomationReconciler:
         # run left the branch up to date, so skip the checkout (Flux v1 skips on the same grounds).
         push = spec.git.push
         simple = checkout.branch and not (push and (push.refspec or (push.branch and push.branch != checkout.branch)))
-        if not dry_run and simple and status.get("observedSourceRevision") and \
+        settled = "unknownPolicyMarkers" not in status  # a typo is re-checked (and reported) every run
+        if not dry_run and simple and settled and status.get("observedSourceRevision") and \
                 status.get("observedGeneration") == generation and status.get("observedPolicies") == observed:
             tip = await self.git.remote_head(source.spec.url, checkout.branch, auth,  # type: ignore[arg-type]
                                              timeout=source.spec.timeout_seconds)

@@ -41,6 +41,7 @@ class Reason:
     LATEST_IMAGE_CHANGED = "LatestImageChanged"  # a policy selected a different image
     PUSHED = "Pushed"  # an automation committed and pushed
     RECOVERED = "Recovered"  # an object that failed succeeded again
+    UNKNOWN_POLICY = "UnknownPolicy"  # a setters marker names an ImagePolicy that does not exist
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     # webhook deliveries (Flux Receivers, Argo EventSources + Sensors)

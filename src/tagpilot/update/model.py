@@ -6,6 +6,7 @@ can read them (`.Changed.Changes`, `.Changed.FileChanges`, `.Updated.Objects`) a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -77,6 +78,10 @@ class Change:
     new_value: str
     setter: str
     object: ObjectId | None = None
+    # the marker's parsed parts, so nothing downstream parses `setter` again (not compared: the
+    # setter string says the same)
+    policy: tuple[str, str] | None = dataclasses.field(default=None, compare=False)  # (namespace, name)
+    part: str = dataclasses.field(default="", compare=False)  # '' (the full reference), 'tag', 'name' or 'digest'
 
 
 @dataclass(frozen=True)

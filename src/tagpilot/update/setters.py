@@ -78,6 +78,8 @@ class Rewrite:
     text: str
     changes: tuple[Change, ...]
     notices: tuple[Notice, ...]
+    unmatched: tuple[Notice, ...] = ()  # markers naming a policy that is not in `policies`
+    named: frozenset[tuple[str, str]] = frozenset()  # every (namespace, name) a marker names
 
 
 def parse_marker(comment: str) -> Marker | None:
@@ -293,19 +295,26 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
     edits: list[tuple[int, int, str]] = []
     changes: list[Change] = []
     notices: list[Notice] = []
+    unmatched: list[Notice] = []
+    named: set[tuple[str, str]] = set()
     sites: list[Site] = []
     edited: list[int] = []
     for found in scan(text, filename=filename):
         if isinstance(found, tuple):
             line, marker, reason = found
+            named.add((marker.namespace, marker.name))
             if (marker.namespace, marker.name) in policies:
                 notices.append(Notice(filename, line, marker.text, reason))
+            else:
+                unmatched.append(Notice(filename, line, marker.text, "no such policy given"))
             continue
         sites.append(found)
+        named.add((found.marker.namespace, found.marker.name))
         image = policies.get((found.marker.namespace, found.marker.name))
-        if image is None:
-            continue
         line = line_of(text, found.start)
+        if image is None:
+            unmatched.append(Notice(filename, line, found.marker.text, "no such policy given"))
+            continue
         new_value = image.value_for(found.marker.field)
         if new_value is None:
             notices.append(Notice(filename, line, found.marker.text, f"the policy's image has no {found.marker.field}"))
@@ -320,9 +329,10 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
             source = " " + source
         edits.append((found.start, found.end, source))
         edited.append(len(sites) - 1)
-        changes.append(Change(filename, line, found.value, new_value, found.marker.text, found.obj))
+        changes.append(Change(filename, line, found.value, new_value, found.marker.text, found.obj,
+                              policy=(found.marker.namespace, found.marker.name), part=found.marker.field))
     if not edits:
-        return Rewrite(text, (), tuple(notices))
+        return Rewrite(text, (), tuple(notices), tuple(unmatched), frozenset(named))
     out: list[str] = []
     pos = 0
     for start, end, source in sorted(edits):
@@ -332,7 +342,7 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
     out.append(text[pos:])
     new_text = "".join(out)
     _verify(new_text, sites, edited, policies, filename)
-    return Rewrite(new_text, tuple(changes), tuple(notices))
+    return Rewrite(new_text, tuple(changes), tuple(notices), tuple(unmatched), frozenset(named))
 
 
 def _verify(

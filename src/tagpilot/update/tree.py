@@ -57,6 +57,8 @@ class TreeResult:
     notices: tuple[Notice, ...] = ()
     dry_run: bool = False
     scanned: int = field(default=0)  # files whose name qualified and that were read
+    unmatched: tuple[Notice, ...] = ()  # markers naming a policy that was not given (file relative to root)
+    named: frozenset[tuple[str, str]] = frozenset()  # every (namespace, name) a marker under the path names
 
     @property
     def changes(self) -> list[Change]:
@@ -150,6 +152,8 @@ def update_tree(
     files: list[FileChange] = []
     skipped: list[Skipped] = []
     notices: list[Notice] = []
+    unmatched: list[Notice] = []
+    named: set[tuple[str, str]] = set()
     scanned = 0
     for file, is_symlink, is_file in candidates:
         if is_symlink:
@@ -174,9 +178,12 @@ def update_tree(
             skipped.append(Skipped(rel, str(e)))
             continue
         notices.extend(result.notices)
+        unmatched.extend(Notice(rel, n.line, n.setter, n.reason) for n in result.unmatched)
+        named.update(result.named)
         if not result.changes:
             continue
         if not dry_run:
             _write_atomic(Path(file), result.text.encode("utf-8"))
         files.append(FileChange(rel, result.changes, _diff(text, result.text, rel)))
-    return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned)
+    return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned, tuple(unmatched),
+                      frozenset(named))

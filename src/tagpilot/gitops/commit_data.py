@@ -406,7 +406,10 @@ def _resolve(change: Change, images: Sequence[ImageRef] | Mapping[str, ImageRef]
     found by the part the marker wrote (full ref, tag, name or digest); a full-ref marker's new value
     is the ref itself even when it is not in the sequence.
     """
-    policy_key, field = split_setter(change.setter)
+    if change.policy is not None:  # the rewriter parsed the marker already
+        policy_key, field = f"{change.policy[0]}:{change.policy[1]}", change.part
+    else:  # a Change built by hand (tests, older callers): read the setter string
+        policy_key, field = split_setter(change.setter)
     policy = _policy_name(policy_key)
     if isinstance(images, Mapping):
         ref = images.get(policy_key)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagpilot.engine.commit_data import (
+from tagpilot.gitops.commit_data import (
     DEFAULT_MESSAGE,
     ObjectIdentifier,
     build_commit_data,

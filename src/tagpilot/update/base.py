@@ -1,0 +1,52 @@
+"""The one `Updater` interface every write-back target implements, and the table of them.
+
+An updater rewrites the files of a checked-out repository so that they name the selected images,
+and returns typed changes (`TreeResult`: files, each `Change` with file, line, old, new, object and
+the policy it came from). Commit messages and events are built from those changes, never from the
+files again. Setters markers (Flux) are the first updater; Argo CD Image Updater's
+`.argocd-source-<app>.yaml`, Helm values and kustomization targets are the next ones, each a module
+with a class implementing `Updater` and one line in `UPDATERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from tagpilot.errors import ConfigError
+from tagpilot.update.model import ImageRef
+from tagpilot.update.tree import TreeResult, update_tree
+
+PolicyImages = Mapping[tuple[str, str], ImageRef]  # (namespace, policy name) → the image it selected
+
+
+class Updater(Protocol):
+    """Writes the selected images into the files under `path` of the repository at `root`."""
+
+    name: str
+
+    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
+        """Rewrite (unless `dry_run`) and report what changed; files that cannot be read are reported
+        in `TreeResult.skipped` and left untouched."""
+        ...
+
+
+class SettersUpdater:
+    """Flux's `Setters` strategy: values marked `# {"$imagepolicy": "ns:policy[:tag|:name|:digest]"}`."""
+
+    name = "Setters"
+
+    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
+        return update_tree(root, path, images, dry_run=dry_run)
+
+
+UPDATERS: dict[str, Updater] = {"Setters": SettersUpdater()}
+
+
+def updater_for(strategy: str) -> Updater:
+    """The updater for an `update.strategy` (Flux's field); ConfigError names the ones that exist."""
+    try:
+        return UPDATERS[strategy]
+    except KeyError:
+        raise ConfigError(f"update strategy {strategy!r} is not supported; use one of: {', '.join(UPDATERS)}") from None
