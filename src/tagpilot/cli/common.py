@@ -1,21 +1,21 @@
 """Pieces every command shares: loading configuration, the state directory, output and exit codes.
 
-Expected failures are `TagpilotError`s: the CLI prints their message (no traceback) and exits with
-the error's exit code (2 for invalid configuration, 1 otherwise).
+Expected failures are `TagpilotError`s: commands let them propagate, and `cli.main.run` prints
+their message (no traceback) and exits with the error's exit code (2 for invalid configuration, 1
+otherwise).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from tagpilot.errors import TagpilotError
 from tagpilot.store import DEFAULT_STATE_DIR, Store
 
 if TYPE_CHECKING:
@@ -43,18 +43,6 @@ OutputOption = Annotated[Output, typer.Option("-o", "--output", help="Output for
 
 def err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def run_guarded(action: Callable[[], T]) -> T:
-    """Run a command body; a TagpilotError becomes its message on stderr and its exit code."""
-    try:
-        return action()
-    except TagpilotError as exc:
-        err(f"error: {exc}")
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err("interrupted")
-        raise typer.Exit(130) from None
 
 
 def load(files: Sequence[Path]) -> Config:

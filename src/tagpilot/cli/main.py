@@ -1,6 +1,16 @@
-"""The `tagpilot` command line: thin; it parses input, calls the engine, renders output."""
+"""The `tagpilot` command line: thin; it parses input, calls the engine, renders output.
+
+Exit codes, decided here once for every command (`main`): 0 success; 1 an object failed or a
+warning a person must act on (the message says which and why); 2 usage or configuration errors
+(`ConfigError`, a bad flag); 3 an internal error (a bug: a one-line message, never a traceback,
+unless TAGPILOT_DEBUG=1). Expected failures are `TagpilotError`s (errors.py): commands let them
+propagate and this handler prints `error: <message>`.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import typer
 
@@ -41,5 +51,32 @@ def version() -> None:
     print(__version__)
 
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
 def main() -> None:
-    app()
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line; map the exception tree to an exit code (the module docstring lists them)."""
+    from tagpilot.errors import TagpilotError
+
+    try:
+        # standalone: typer prints usage errors and help itself and exits 2 / 0 through SystemExit
+        app(args=argv, prog_name="tagpilot")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (EXIT_OK if done.code is None else EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except TagpilotError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except Exception as exc:
+        if os.environ.get("TAGPILOT_DEBUG"):
+            raise
+        print(f"internal error: {exc.__class__.__name__}: {exc} (a bug in tagpilot; run again with "
+              "TAGPILOT_DEBUG=1 for the traceback and report it)", file=sys.stderr, flush=True)
+        return EXIT_INTERNAL
+    return EXIT_OK

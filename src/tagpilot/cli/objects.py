@@ -25,7 +25,6 @@ from tagpilot.cli.common import (
     open_store,
     print_json,
     print_table,
-    run_guarded,
     sorted_objects,
 )
 from tagpilot.engine.status import object_view
@@ -54,7 +53,7 @@ def get_all(
                     views.append(object_view(obj, stored.status if stored else {}))
             return views
 
-    views = run_guarded(body)
+    views = body()
     if output is Output.json:
         print_json(views)
         return
@@ -81,7 +80,7 @@ def events(
         with open_store(state) as store:
             return store.events(kind=kind, namespace=namespace, name=name, limit=limit)
 
-    found = run_guarded(body)
+    found = body()
     if output is Output.json:
         print_json(found)
         return
@@ -96,7 +95,7 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
     done = "suspended" if suspended else "resumed"
     client = DaemonClient.find(state)
     if client is not None:
-        run_guarded(lambda: client.object_action(key, verb))
+        client.object_action(key, verb)
         print(f"{'/'.join(key)} {done} (through the daemon at {client.url})")
         return
 
@@ -111,7 +110,7 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
             stream.subscribe(event_log(store))
             stream.emit(normalized, NORMAL, Reason.SUSPENDED if suspended else Reason.RESUMED, f"{done} from the CLI")
 
-    run_guarded(body)
+    body()
     print(f"{'/'.join(key)} {done}")
 
 

@@ -30,7 +30,6 @@ from tagpilot.cli.common import (
     load,
     print_json,
     print_table,
-    run_guarded,
     stored_views,
 )
 from tagpilot.errors import ConfigError
@@ -117,11 +116,10 @@ def reconcile(
         key = key_of(target)
         client = DaemonClient.find(state)
         if client is not None:
-            run_guarded(lambda: client.object_action(key, "reconcile"))
+            client.object_action(key, "reconcile")
             print(f"{'/'.join(key)}: reconcile queued by the daemon at {client.url}")
             return
-    views, failures, results = run_guarded(
-        lambda: asyncio.run(_reconcile(files, state, target, dry_run=dry_run, force=not due_only)))
+    views, failures, results = asyncio.run(_reconcile(files, state, target, dry_run=dry_run, force=not due_only))
     if output is Output.json:
         if dry_run:
             for view, result in zip(views, results, strict=True):
@@ -149,7 +147,7 @@ def get_policies(
     from tagpilot.config.flux_image import ImagePolicy
     from tagpilot.engine.policies import latest_text
 
-    views = run_guarded(lambda: stored_views(files, state, ImagePolicy))
+    views = stored_views(files, state, ImagePolicy)
     if output is Output.json:
         print_json(views)
         return
@@ -168,7 +166,7 @@ def get_automations(
     """Show the stored status of every ImageUpdateAutomation (last run, last push, Ready)."""
     from tagpilot.config.flux_automation import ImageUpdateAutomation
 
-    views = run_guarded(lambda: stored_views(files, state, ImageUpdateAutomation))
+    views = stored_views(files, state, ImageUpdateAutomation)
     if output is Output.json:
         print_json(views)
         return

@@ -18,7 +18,6 @@ from tagpilot.cli.common import (
     load,
     print_json,
     print_table,
-    run_guarded,
     sorted_objects,
     stored_views,
 )
@@ -77,7 +76,7 @@ def scan(
 
     Exit 0 when every scan succeeded, 1 when any failed (its status says why), 2 for invalid configuration.
     """
-    scanned = run_guarded(lambda: asyncio.run(_scan(files, state)))
+    scanned = asyncio.run(_scan(files, state))
     _render([view for view, _error in scanned], output)
     errors = [error for _view, error in scanned if error]
     for error in errors:
@@ -95,7 +94,7 @@ def get_repositories(
 
     from tagpilot.config.flux_image import ImageRepository
 
-    _render(run_guarded(lambda: stored_views(files, state, ImageRepository)), output)
+    _render(stored_views(files, state, ImageRepository)), output
 
 
 def register(app: typer.Typer, get_app: typer.Typer) -> None:
