@@ -38,6 +38,20 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 """A Flux duration kept as written (`5m`, `1h30m`); `seconds(value)` converts it."""
 
 
+def _check_no_control(value: str) -> str:
+    """Paths, ref names, URLs and identities end up in file system calls, git's arguments and its
+    environment, none of which can carry a NUL (Python raises ValueError deep inside an update); git
+    refuses control characters in ref names anyway. Refused at load, naming the field."""
+    for char in value:
+        if char < " " or char == "\x7f":
+            raise ValueError(f"control character U+{ord(char):04X} not allowed in this field; remove it")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_check_no_control)]
+"""A string without control characters (tab and newline included): paths, ref names, URLs."""
+
+
 def seconds(duration: str) -> float:
     return parse_flux_duration(duration)
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, seconds
+from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, PlainText, seconds
 from tagpilot.config.flux_source import GitRepositoryRef
 
 DEFAULT_MESSAGE = "Update from image update automation"
@@ -31,8 +31,8 @@ class SourceReference(Model):
 
 
 class CommitUser(Model):
-    name: str | None = None
-    email: str = Field(min_length=1)
+    name: PlainText | None = None
+    email: PlainText = Field(min_length=1)
 
 
 class SigningKey(Model):
@@ -58,9 +58,9 @@ class GitCheckoutSpec(Model):
 class PushSpec(Model):
     """`git.push`: `options` is a map in Flux (`merge_request.create: ""`); see `option_list()`."""
 
-    branch: str | None = None
-    refspec: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
+    branch: PlainText | None = None
+    refspec: PlainText | None = None
+    options: dict[PlainText, PlainText] = Field(default_factory=dict)
 
     def option_list(self) -> list[str]:
         """`git push -o` values: `key=value`, or `key` when the value is empty (as Flux sends them)."""
@@ -76,7 +76,7 @@ class GitSpec(Model):
 class UpdateStrategy(Model):
     """`spec.update`. `path` is relative to the repository root; empty means the root."""
 
-    path: str | None = None
+    path: PlainText | None = None
     strategy: Literal["Setters"] = "Setters"
 
 
