@@ -103,3 +103,80 @@ def test_nul_in_an_update_path_given_directly(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"field spec\.update\.path: update path 'a\\x00b' contains a NUL"):
         safe_subpath(tmp_path, "a\x00b")
+
+
+# -- zero intervals (item 9) ------------------------------------------------------------------------
+
+REPO = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: app
+spec:
+  image: registry.example.com/app
+  interval: {interval}
+"""
+POLICY = """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: app
+spec:
+  imageRepositoryRef:
+    name: app
+  digestReflectionPolicy: Always
+  interval: {interval}
+  policy:
+    semver:
+      range: ">=1.0.0"
+"""
+RECEIVER = """\
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: hook
+spec:
+  type: generic
+  interval: {interval}
+  secretRef:
+    name: token
+  resources:
+    - kind: ImageRepository
+      name: app
+"""
+INTERVAL_LINE = {"ImageRepository": 7, "ImagePolicy": 9, "GitRepository": 7, "ImageUpdateAutomation": 6,
+                 "Receiver": 7}
+
+
+def zero_interval_file(tmp_path: Path, kind: str, zero: str) -> Path:
+    text = {
+        "ImageRepository": REPO.format(interval=zero),
+        "ImagePolicy": POLICY.format(interval=zero),
+        "GitRepository": GIT.format(**{**DEFAULTS, "git_interval": zero}),
+        "ImageUpdateAutomation": AUTOMATION.format(**{**DEFAULTS, "interval": zero}),
+        "Receiver": RECEIVER.format(interval=zero),
+    }[kind]
+    path = tmp_path / f"{kind}.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(INTERVAL_LINE))
+@pytest.mark.parametrize("zero", ["0s", "0ms", "0h0m0s", "0.0s"])
+def test_zero_interval_is_refused_for_every_kind(tmp_path: Path, kind: str, zero: str) -> None:
+    path = zero_interval_file(tmp_path, kind, zero)
+    [error] = errors_of(path)
+    assert (error.location.file, error.location.line, error.location.field) == (
+        str(path), INTERVAL_LINE[kind], "spec.interval")
+    assert error.message == f"interval {zero!r} must be positive: set how often to run, e.g. 1m or 5m"
+    assert error.exit_code == 2
+
+
+@pytest.mark.parametrize("kind", sorted(INTERVAL_LINE))
+def test_small_positive_interval_loads(tmp_path: Path, kind: str) -> None:
+    load_config([zero_interval_file(tmp_path, kind, "500ms")])
+
+
+def test_bad_interval_syntax_reports_once(tmp_path: Path) -> None:
+    [error] = errors_of(zero_interval_file(tmp_path, "ImageRepository", "-5m"))
+    assert "expected a Go duration" in error.message and error.location.field == "spec.interval"

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, PlainText, seconds
+from tagpilot.config.base import Interval, LocalObjectReference, Model, Object, PlainText, seconds
 from tagpilot.config.flux_source import GitRepositoryRef
 
 DEFAULT_MESSAGE = "Update from image update automation"
@@ -129,7 +129,7 @@ def selector_matches(selector: LabelSelector | None, labels: dict[str, str]) -> 
 
 class ImageUpdateAutomationSpec(Model):
     source_ref: SourceReference
-    interval: Duration
+    interval: Interval
     git: GitSpec | None = None
     update: UpdateStrategy = Field(default_factory=UpdateStrategy)
     policy_selector: LabelSelector | None = None

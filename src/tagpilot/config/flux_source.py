@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, PlainText, seconds
+from tagpilot.config.base import Duration, Interval, LocalObjectReference, Model, Object, PlainText, seconds
 
 DEFAULT_BRANCH = "master"  # Flux's documented default when spec.ref is absent
 DEFAULT_TIMEOUT = "60s"
@@ -53,7 +53,7 @@ class GitRepositorySpec(Model):
     url: PlainText = Field(min_length=1)
     ref: GitRepositoryRef | None = None
     secret_ref: LocalObjectReference | None = None
-    interval: Duration
+    interval: Interval
     timeout: Duration = DEFAULT_TIMEOUT
     ignore: str | None = None
     suspend: bool = False
