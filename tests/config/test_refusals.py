@@ -180,3 +180,27 @@ def test_small_positive_interval_loads(tmp_path: Path, kind: str) -> None:
 def test_bad_interval_syntax_reports_once(tmp_path: Path) -> None:
     [error] = errors_of(zero_interval_file(tmp_path, "ImageRepository", "-5m"))
     assert "expected a Go duration" in error.message and error.location.field == "spec.interval"
+
+
+# -- messageTemplate parsed at load (item 9) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("template", "go_error"), [
+    ("'{{range .Changed.Changes}}'", "template: commit message:1: unexpected EOF"),
+    ("'{{.Changed | nosuchfunc}}'", 'template: commit message:1: function "nosuchfunc" not defined'),
+    ("'{{end}}'", "template: commit message:1: unexpected {{end}}"),
+    ('"line one\\n{{if}}"', "template: commit message:2: missing value for if"),
+])
+def test_message_template_syntax_error_at_load(tmp_path: Path, template: str, go_error: str) -> None:
+    path = write(tmp_path, template=template)
+    [error] = errors_of(path)
+    assert (error.location.file, error.location.line, error.location.field) == (
+        str(path), 28, "spec.git.commit.messageTemplate")
+    assert error.location.obj == "ImageUpdateAutomation/default/auto"
+    assert error.message == f"the commit message template does not parse: {go_error}"
+    assert error.exit_code == 2
+
+
+def test_message_templates_using_sprig_and_flux_data_load(tmp_path: Path) -> None:
+    template = "'{{ .AutomationObject }}: {{ range $f, $c := .Changed.FileChanges }}{{ $f | upper | quote }}{{ end }}'"
+    load_config([write(tmp_path, template=template)])

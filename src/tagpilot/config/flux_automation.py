@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tagpilot.config.base import Interval, LocalObjectReference, Model, Object, PlainText, seconds
 from tagpilot.config.flux_source import GitRepositoryRef
 
 DEFAULT_MESSAGE = "Update from image update automation"
+COMMIT_TEMPLATE_NAME = "commit message"  # Flux's template.New("commit message"), as the engine names it
 
 
 class SourceReference(Model):
@@ -49,6 +50,21 @@ class CommitSpec(Model):
     signing_key: SigningKey | None = None
     message_template: str | None = None
     message_template_values: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("message_template")
+    @classmethod
+    def _template_parses(cls, value: str | None) -> str | None:
+        """Parse the template now, with the functions the commit will have (builtins and hermetic
+        Sprig): a syntax error found only when an update is due would hold back that update and
+        reach nobody at load time. The template is parsed again at commit time (cheap)."""
+        if value:
+            from tagpilot.gotemplate import TemplateParseError, parse  # only when a template is set
+
+            try:
+                parse(value, COMMIT_TEMPLATE_NAME)
+            except TemplateParseError as exc:
+                raise ValueError(f"the commit message template does not parse: {exc}") from None
+        return value
 
 
 class GitCheckoutSpec(Model):
