@@ -29,6 +29,7 @@ from tagpilot.gitops.process import GitResult, base_env, raise_for, run_git
 from tagpilot.gitops.signing import SigningKey, signing_config
 from tagpilot.gitops.workspace import CheckoutRef, Workspace, WorkspaceLock, workspace_key
 from tagpilot.registry.limits import backoff_delay
+from tagpilot.store.private import secure_dir
 
 T = TypeVar("T")
 # Rejections that another writer or a transient lock caused: fetch, re-apply and push again. Every
@@ -85,11 +86,17 @@ class GitClient:
         self._backoff, self._max_backoff = backoff, max_backoff
         self._rng = rng or random.Random()
         self._askpass: Path | None = None
+        self._state_secured = False
 
     # -- plumbing ---------------------------------------------------------------------------------
 
     @property
     def workspaces_dir(self) -> Path:
+        """`<state>/workspaces`; the state directory itself made private (0700) on first use, since
+        the git client may be the first to create it."""
+        if not self._state_secured:
+            secure_dir(self.state_dir)
+            self._state_secured = True
         return self.state_dir / "workspaces"
 
     def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
