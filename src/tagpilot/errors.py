@@ -22,17 +22,20 @@ class TagpilotError(Exception):
 
 @dataclass(frozen=True)
 class Location:
-    """Where in the configuration something was found: file, 1-based line, object and field."""
+    """Where in the configuration something was found: file, 1-based line (and column, when a single
+    character is the problem), object and field."""
 
     file: str | None = None
     line: int | None = None
     obj: str | None = None  # e.g. "ImageRepository/default/podinfo"
     field: str | None = None  # e.g. "spec.interval"
+    column: int | None = None  # 1-based, in characters
 
     def __str__(self) -> str:
         parts = []
         if self.file:
-            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+            where = f"{self.file}:{self.line}" if self.line else self.file
+            parts.append(f"{where}:{self.column}" if self.line and self.column else where)
         if self.obj:
             parts.append(self.obj)
         if self.field:

@@ -157,3 +157,52 @@ def test_exclusion_list_limit(tmp_path: Path) -> None:
     items = "".join(f"  - 'x{i}'\n" for i in range(26))
     with pytest.raises(ConfigError, match="at most 25"):
         load_config([write(tmp_path, "r.yaml", REPO + "  exclusionList:\n" + items)])
+
+
+# -- characters YAML does not allow, and values PyYAML cannot construct (issue 9, item 6) ------------
+
+
+@pytest.mark.parametrize(("char", "code"), [("\x00", "U+0000"), ("\x07", "U+0007"), ("\x1b", "U+001B"),
+                                            ("\x7f", "U+007F"), ("\x9b", "U+009B")])
+def test_control_character_names_file_line_and_column(tmp_path: Path, char: str, code: str) -> None:
+    path = write(tmp_path, "repo.yaml", REPO.replace("podinfo\n", f"pod{char}info\n", 1))
+    with pytest.raises(ConfigError) as info:
+        load_config([path])
+    assert str(info.value) == (f"{path}:4:12: control character {code} not allowed in YAML; remove it (a string "
+                               f"that needs it can write it as the escape \\x{ord(char):02x} inside double quotes)")
+    assert info.value.exit_code == 2
+
+
+def test_control_character_after_crlf_lines(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(REPO.replace("\n", "\r\n").replace("5m", "5m\x00").encode())
+    with pytest.raises(ConfigError, match=r"crlf\.yaml:7:15: control character U\+0000 not allowed in YAML"):
+        load_config([path])
+
+
+def test_tab_newline_and_escapes_stay_allowed(tmp_path: Path) -> None:
+    text = REPO + '  exclusionList: ["a\\x07b", "\\0"]\n  # a comment\twith a tab\n'
+    config = load_config([write(tmp_path, "repo.yaml", text)])
+    repo = config.get(ImageRepository, "default", "podinfo")
+    assert repo is not None and repo.spec.exclusion_list == ["a\x07b", "\x00"]
+
+
+def test_reader_errors_never_escape(tmp_path: Path) -> None:
+    """Whatever the pre-check misses, a yaml ReaderError becomes a ConfigError with line and column."""
+    from tagpilot.config.source import read_documents
+
+    with pytest.raises(ConfigError, match=r"^f\.yaml:2:3: character U\+D800 not allowed in YAML"):
+        list(read_documents("a: 1\nb:\ud800\n", "f.yaml"))
+
+
+def test_values_yaml_cannot_construct_are_config_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "repo.yaml", REPO + "  when: 2024-13-45\n")
+    with pytest.raises(ConfigError, match=r"repo\.yaml:8: invalid YAML: invalid timestamp '2024-13-45'.*quote"):
+        load_config([path])
+
+
+def test_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"apiVersion: v1\nkind: Secret\nmetadata: {name: \"\xc3\xa9\xe9t\"}\n")  # é, then latin-1 é
+    with pytest.raises(ConfigError, match=r"latin1\.yaml:3:20: cannot read file: not UTF-8 \(byte 0xe9\)"):
+        load_config([path])

@@ -38,6 +38,32 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 """A Flux duration kept as written (`5m`, `1h30m`); `seconds(value)` converts it."""
 
 
+def _check_interval(value: str) -> str:
+    """An object whose interval is zero would be due again the moment it ran (or, as the scheduler
+    reads it, never again): refused, as every Flux controller needs a positive interval."""
+    if parse_flux_duration(value) <= 0:
+        raise ValueError(f"interval {value!r} must be positive: set how often to run, e.g. 1m or 5m")
+    return value
+
+
+Interval = Annotated[Duration, AfterValidator(_check_interval)]
+"""A Flux `interval`: a Duration greater than zero."""
+
+
+def _check_no_control(value: str) -> str:
+    """Paths, ref names, URLs and identities end up in file system calls, git's arguments and its
+    environment, none of which can carry a NUL (Python raises ValueError deep inside an update); git
+    refuses control characters in ref names anyway. Refused at load, naming the field."""
+    for char in value:
+        if char < " " or char == "\x7f":
+            raise ValueError(f"control character U+{ord(char):04X} not allowed in this field; remove it")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_check_no_control)]
+"""A string without control characters (tab and newline included): paths, ref names, URLs."""
+
+
 def seconds(duration: str) -> float:
     return parse_flux_duration(duration)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, seconds
+from tagpilot.config.base import Interval, LocalObjectReference, Model, Object, PlainText, seconds
 from tagpilot.config.flux_source import GitRepositoryRef
 
 DEFAULT_MESSAGE = "Update from image update automation"
+COMMIT_TEMPLATE_NAME = "commit message"  # Flux's template.New("commit message"), as the engine names it
 
 
 class SourceReference(Model):
@@ -31,8 +32,8 @@ class SourceReference(Model):
 
 
 class CommitUser(Model):
-    name: str | None = None
-    email: str = Field(min_length=1)
+    name: PlainText | None = None
+    email: PlainText = Field(min_length=1)
 
 
 class SigningKey(Model):
@@ -50,6 +51,21 @@ class CommitSpec(Model):
     message_template: str | None = None
     message_template_values: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("message_template")
+    @classmethod
+    def _template_parses(cls, value: str | None) -> str | None:
+        """Parse the template now, with the functions the commit will have (builtins and hermetic
+        Sprig): a syntax error found only when an update is due would hold back that update and
+        reach nobody at load time. The template is parsed again at commit time (cheap)."""
+        if value:
+            from tagpilot.gotemplate import TemplateParseError, parse  # only when a template is set
+
+            try:
+                parse(value, COMMIT_TEMPLATE_NAME)
+            except TemplateParseError as exc:
+                raise ValueError(f"the commit message template does not parse: {exc}") from None
+        return value
+
 
 class GitCheckoutSpec(Model):
     ref: GitRepositoryRef
@@ -58,9 +74,9 @@ class GitCheckoutSpec(Model):
 class PushSpec(Model):
     """`git.push`: `options` is a map in Flux (`merge_request.create: ""`); see `option_list()`."""
 
-    branch: str | None = None
-    refspec: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
+    branch: PlainText | None = None
+    refspec: PlainText | None = None
+    options: dict[PlainText, PlainText] = Field(default_factory=dict)
 
     def option_list(self) -> list[str]:
         """`git push -o` values: `key=value`, or `key` when the value is empty (as Flux sends them)."""
@@ -76,7 +92,7 @@ class GitSpec(Model):
 class UpdateStrategy(Model):
     """`spec.update`. `path` is relative to the repository root; empty means the root."""
 
-    path: str | None = None
+    path: PlainText | None = None
     strategy: Literal["Setters"] = "Setters"
 
 
@@ -129,7 +145,7 @@ def selector_matches(selector: LabelSelector | None, labels: dict[str, str]) -> 
 
 class ImageUpdateAutomationSpec(Model):
     source_ref: SourceReference
-    interval: Duration
+    interval: Interval
     git: GitSpec | None = None
     update: UpdateStrategy = Field(default_factory=UpdateStrategy)
     policy_selector: LabelSelector | None = None

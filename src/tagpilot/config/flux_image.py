@@ -7,7 +7,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, NamespacedObjectReference, Object, seconds
+from tagpilot.config.base import (
+    Duration,
+    Interval,
+    LocalObjectReference,
+    Model,
+    NamespacedObjectReference,
+    Object,
+    seconds,
+)
 from tagpilot.regex import RegexError, compile_regex
 
 DEFAULT_EXCLUSION_LIST = ["^.*\\.sig$"]
@@ -24,7 +32,7 @@ def check_regex(pattern: str) -> str:
 
 class ImageRepositorySpec(Model):
     image: str = Field(min_length=1)
-    interval: Duration
+    interval: Interval
     timeout: Duration | None = None
     secret_ref: LocalObjectReference | None = None
     cert_secret_ref: LocalObjectReference | None = None
@@ -99,7 +107,7 @@ class ImagePolicySpec(Model):
     policy: ImagePolicyChoice
     filter_tags: TagFilter | None = None
     digest_reflection_policy: Literal["Never", "IfNotPresent", "Always"] = "Never"
-    interval: Duration | None = None
+    interval: Interval | None = None
     suspend: bool = False
 
     @model_validator(mode="after")

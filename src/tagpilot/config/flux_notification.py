@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, seconds
+from tagpilot.config.base import Interval, LocalObjectReference, Model, Object, seconds
 
 WEBHOOK_PATH_PREFIX = "/hook/"
 TOKEN_KEY = "token"  # the Secret key Flux reads the receiver token from
@@ -103,7 +103,7 @@ class ReceiverResource(Model):
 
 class ReceiverSpec(Model):
     type: ReceiverType
-    interval: Duration | None = None
+    interval: Interval | None = None
     events: list[str] = Field(default_factory=list)
     resources: list[ReceiverResource] = Field(default_factory=list)
     resource_filter: str | None = None

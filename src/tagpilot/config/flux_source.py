@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from tagpilot.config.base import Duration, LocalObjectReference, Model, Object, seconds
+from tagpilot.config.base import Duration, Interval, LocalObjectReference, Model, Object, PlainText, seconds
 
 DEFAULT_BRANCH = "master"  # Flux's documented default when spec.ref is absent
 DEFAULT_TIMEOUT = "60s"
@@ -24,10 +24,10 @@ URL_SCHEMES = ("http", "https", "ssh", "git", "file")
 class GitRepositoryRef(Model):
     """`spec.ref`: Flux's precedence is commit > name > semver > tag > branch."""
 
-    branch: str | None = None
-    tag: str | None = None
-    semver: str | None = None
-    name: str | None = None
+    branch: PlainText | None = None
+    tag: PlainText | None = None
+    semver: PlainText | None = None
+    name: PlainText | None = None
     commit: str | None = None
 
     @field_validator("commit")
@@ -50,10 +50,10 @@ class GitRepositoryInclude(Model):
 
 
 class GitRepositorySpec(Model):
-    url: str = Field(min_length=1)
+    url: PlainText = Field(min_length=1)
     ref: GitRepositoryRef | None = None
     secret_ref: LocalObjectReference | None = None
-    interval: Duration
+    interval: Interval
     timeout: Duration = DEFAULT_TIMEOUT
     ignore: str | None = None
     suspend: bool = False

@@ -9,6 +9,7 @@ document is constructed (one parse, no second pass over the text).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,61 @@ import yaml
 
 from tagpilot.errors import ConfigError, ConfigErrors, Location
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAML_SUFFIXES = (".yaml", ".yml")
 Path_ = tuple[str | int, ...]
+
+# YAML 1.1's printable set, which libyaml's and PyYAML's readers enforce (C0 controls other than tab,
+# LF and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF). Checked here first so the
+# error names the line and column, not a character offset in "<unicode string>".
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # what YAML counts as a line break
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, with constructor failures as YAML errors that carry the node's position.
+
+    PyYAML's constructors raise bare ValueErrors for scalars that look like a type but are not one
+    (`when: 2024-13-45` resolves as a timestamp; `!!int abc`); without a mark they would reach the
+    user as a traceback. The innermost failing node wraps the error, so the line is the value's own.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            tag = node.tag.rsplit(":", 1)[-1] if node.tag else "value"
+            value = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid {tag}{value}: {exc}; quote the value to keep it a string", node.start_mark
+            ) from None
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of character `offset` in `text`, counting line breaks as YAML does."""
+    offset = max(0, min(offset, len(text)))
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, match.end()
+    return line, offset - start + 1
+
+
+def _character_error(text: str, offset: int, file: str) -> ConfigError:
+    code = ord(text[offset]) if offset < len(text) else 0
+    line, column = position(text, offset)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        message = (f"control character U+{code:04X} not allowed in YAML; remove it (a string that needs it can "
+                   f"write it as the escape \\x{code:02x} inside double quotes)")
+    else:
+        message = f"character U+{code:04X} not allowed in YAML; remove it"
+    return ConfigError(message, Location(file=file, line=line, column=column))
+
+
+def check_characters(text: str, file: str) -> None:
+    """Refuse the first character YAML does not allow, naming its line and column."""
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is not None:
+        raise _character_error(text, bad.start(), file)
 
 
 @dataclass
@@ -118,8 +171,10 @@ def _index_lines(root: yaml.Node, out: dict[Path_, int], file: str) -> None:
 
 
 def read_documents(text: str, file: str) -> Iterator[Document]:
-    """Yield the non-empty documents of one YAML text. A syntax error raises ConfigError with file:line."""
-    with contextlib.suppress(yaml.MarkedYAMLError):  # a syntax error: the loader below reports its line
+    """Yield the non-empty documents of one YAML text. A syntax error raises ConfigError with file:line;
+    no YAML error escapes as anything else."""
+    check_characters(text, file)
+    with contextlib.suppress(yaml.YAMLError):  # a syntax error: the loader below reports its line
         check_structure(text, file)
     loader = _Loader(text)
     try:
@@ -138,6 +193,8 @@ def read_documents(text: str, file: str) -> Iterator[Document]:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"invalid YAML: {problem}", Location(file=file, line=line)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _character_error(text, exc.position, file) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", Location(file=file)) from None
     finally:
@@ -167,9 +224,17 @@ def load_documents(paths: Iterable[str | Path]) -> list[Document]:
     errors: list[ConfigError] = []
     for file in expand_paths(paths):
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(ConfigError(f"cannot read file: {exc}", Location(file=str(file))))
+            raw = file.read_bytes()
+        except OSError as exc:
+            errors.append(ConfigError(f"cannot read file: {exc.strerror or exc}", Location(file=str(file))))
+            continue
+        try:
+            text = raw.decode("utf-8").replace("\r\n", "\n")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", "replace")) + 1
+            errors.append(ConfigError(f"cannot read file: not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as "
+                                      "UTF-8", Location(file=str(file), line=line, column=column)))
             continue
         try:
             documents.extend(read_documents(text, str(file)))

@@ -30,6 +30,7 @@ from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.store import Store
 from tagpilot.store.db import state_dir as resolve_state_dir
+from tagpilot.store.private import write_private
 
 log = logging.getLogger("tagpilot.daemon")
 
@@ -72,9 +73,7 @@ class Daemon:
         """Tell CLI commands on this machine where the API is (they read it from the state directory)."""
         import json
 
-        tmp = self.pointer_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
-        os.replace(tmp, self.pointer_file)
+        write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
 
     async def start(self) -> None:
         """Load the configuration (ConfigError stops the start), open the store, start reconciling."""

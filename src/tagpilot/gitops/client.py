@@ -29,9 +29,17 @@ from tagpilot.gitops.process import GitResult, base_env, raise_for, run_git
 from tagpilot.gitops.signing import SigningKey, signing_config
 from tagpilot.gitops.workspace import CheckoutRef, Workspace, WorkspaceLock, workspace_key
 from tagpilot.registry.limits import backoff_delay
+from tagpilot.store.private import secure_dir
 
 T = TypeVar("T")
-_RETRYABLE = ("fetch first", "non-fast-forward", "stale info")
+# Rejections that another writer or a transient lock caused: fetch, re-apply and push again. Every
+# kind counts against the same attempt budget. `[rejected]` reasons come from our side's check of the
+# remote tip; `[remote rejected]` ones from the server failing to take the ref lock or finding the ref
+# moved under it (git ≤ 2.39 says "failed to update ref" and explains "cannot lock ref" on stderr,
+# newer git puts "cannot lock ref ..." in the status itself; hosting services' hooks say it too).
+_RETRYABLE_REJECTED = ("fetch first", "non-fast-forward", "stale info")
+_RETRYABLE_REMOTE = ("failed to update ref", "cannot lock ref", "failed to lock", "unable to lock",
+                     "incorrect old value provided", "but expected")
 CHECKOUT_REF = "refs/tagpilot/checkout"
 
 
@@ -78,11 +86,17 @@ class GitClient:
         self._backoff, self._max_backoff = backoff, max_backoff
         self._rng = rng or random.Random()
         self._askpass: Path | None = None
+        self._state_secured = False
 
     # -- plumbing ---------------------------------------------------------------------------------
 
     @property
     def workspaces_dir(self) -> Path:
+        """`<state>/workspaces`; the state directory itself made private (0700) on first use, since
+        the git client may be the first to create it."""
+        if not self._state_secured:
+            secure_dir(self.state_dir)
+            self._state_secured = True
         return self.state_dir / "workspaces"
 
     def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -282,8 +296,10 @@ class GitClient:
 
         `push_branch` defaults to the checkout branch (unless only `refspec` is given, as in Flux).
         A different push branch that exists remotely is checked out and built on; otherwise it is
-        created from the checkout. On a non-fast-forward rejection: fetch, reset, re-apply, push again,
-        at most `retries` more times. A refspec is pushed once the branch push has succeeded.
+        created from the checkout. On a rejection another writer or a held ref lock caused (non-fast-
+        forward, fetch first, stale info, remote rejected: cannot lock ref): wait (backoff with jitter),
+        fetch, reset, re-apply, push again, at most `retries` more times, all kinds counted alike.
+        A refspec is pushed once the branch push has succeeded.
         """
         if ws.lock is not None and not ws.lock.held:
             raise GitError("the workspace was released; prepare it again")
@@ -334,8 +350,10 @@ class GitClient:
                           changes=changes)  # type: ignore[arg-type]  # fmt: skip
 
     def _jitter(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, base·2^(attempt-1))], so racing writers spread out."""
-        return backoff_delay(attempt - 1, base=self._backoff, cap=self._max_backoff, rand=self._rng.random, jitter=1.0)
+        """Equal jitter: uniform in [exp/2, exp] with exp = min(max, base·2^(attempt-1)). Racing writers
+        spread out, and every retry waits at least half the exponential, so a ref lock another
+        process holds has time to go away before the next attempt."""
+        return backoff_delay(attempt - 1, base=self._backoff, cap=self._max_backoff, rand=self._rng.random, jitter=0.5)
 
     async def _sync(self, ws: Workspace, branch: str, redact: Redactor) -> str:
         """Fetch `branch`'s current tip; a push branch that does not exist yet starts at the checkout."""
@@ -394,12 +412,33 @@ class GitClient:
         if not rejected:
             raise_for(GitResult(code, out, err), "git push", redact)
         summary = rejected[0].split("\t", 2)[2]
-        retryable = summary.startswith("[rejected]") and any(r in summary for r in _RETRYABLE)
-        detail = redact(summary)
         hints = [ln.removeprefix("remote: ") for ln in err.splitlines() if ln.startswith("remote: ")]
+        retryable = _retryable(summary, hints)
+        detail = redact(summary)
+        hints = [h.strip() for h in hints if h.strip()]
         if hints and not retryable:
-            detail += " (" + redact("; ".join(h.strip() for h in hints if h.strip())) + ")"
+            detail += " (" + redact("; ".join(hints)) + ")"
+        elif hints and summary.startswith("[remote rejected]"):  # the server's first line says which lock
+            detail += " (" + redact(hints[0]) + ")"
         return _PushOutcome(False, retryable, detail)
+
+
+def _retryable(summary: str, remote_lines: Sequence[str]) -> bool:
+    """Whether a rejected ref update may succeed on a fresh attempt (moved branch, held ref lock).
+
+    A `[remote rejected]` whose reason is a hook's verdict (`pre-receive hook declined`) is a policy
+    such as branch protection and is final, unless the remote's own output says the ref lock was the
+    problem (hosting services report lock contention through their hooks).
+    """
+    lowered = summary.lower()
+    if lowered.startswith("[rejected]"):
+        return any(reason in lowered for reason in _RETRYABLE_REJECTED)
+    if lowered.startswith("[remote rejected]"):
+        if any(reason in lowered for reason in _RETRYABLE_REMOTE):
+            return True
+        remote = " ".join(remote_lines).lower()
+        return "cannot lock ref" in remote or "unable to lock" in remote or "failed to lock" in remote
+    return False
 
 
 def _check_url(url: str) -> None:

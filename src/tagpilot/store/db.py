@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tagpilot.errors import StoreError
+from tagpilot.store.private import prepare_database
 
 DEFAULT_STATE_DIR = ".tagpilot"
 DB_FILE = "state.db"
@@ -86,7 +87,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_database(self.path)  # directory 0700, database (and so its -wal, -shm) 0600
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

@@ -73,6 +73,8 @@ def safe_subpath(root: Path, path: str) -> Path:
     silently clamped, because it is always a configuration mistake (or an attack).
     """
     where = Location(field="spec.update.path")
+    if "\0" in path:  # the configuration loader refuses it too; `update --path` arrives here directly
+        raise ConfigError(f"update path {path!r} contains a NUL character", where)
     pure = PurePosixPath(path.replace("\\", "/")) if path else PurePosixPath(".")
     if pure.is_absolute():
         raise ConfigError(f"update path {path!r} must be relative to the repository root", where)
