@@ -37,14 +37,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# Flux's default message and template name (`template: commit message:1: ...` in errors) have one
+# home, the ImageUpdateAutomation model, which parses the template when the configuration loads.
+from tagpilot.config.flux_automation import COMMIT_TEMPLATE_NAME as TEMPLATE_NAME
+from tagpilot.config.flux_automation import DEFAULT_MESSAGE
 from tagpilot.errors import InvalidReference
 from tagpilot.gotemplate import GoMap, GoSlice, GoStruct, TemplateError, TemplateParseError, render
 from tagpilot.gotemplate.gofmt import quote
 from tagpilot.registry.reference import parse_reference
 from tagpilot.update.model import Change, ImageRef, ObjectId
-
-DEFAULT_MESSAGE = "Update from image update automation"
-TEMPLATE_NAME = "commit message"  # Flux's template.New("commit message"): errors read `template: commit message:1: ...`
 
 _SETTER_FIELDS = ("tag", "name", "digest")
 
