@@ -28,6 +28,7 @@ T = TypeVar("T")
 class Output(StrEnum):
     table = "table"
     json = "json"
+    yaml = "yaml"
 
 
 FilesOption = Annotated[

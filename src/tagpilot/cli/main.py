@@ -15,7 +15,17 @@ import sys
 import typer
 
 from tagpilot import __version__
-from tagpilot.cli import objects, policy_eval, policy_live, reconcile, run, sensor_cmd, template_cmd, update_cmd
+from tagpilot.cli import (
+    get_cmd,
+    objects,
+    policy_eval,
+    policy_live,
+    reconcile,
+    run,
+    sensor_cmd,
+    template_cmd,
+    update_cmd,
+)
 from tagpilot.cli import scan as scan_cmd
 
 app = typer.Typer(
@@ -25,12 +35,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-get_app = typer.Typer(help="Show stored status.", no_args_is_help=True)
-app.add_typer(get_app, name="get")
-
-scan_cmd.register(app, get_app)
-reconcile.register(app, get_app)
-objects.register(app, get_app)
+# Every command module has `register(target)`: the root app, or the group its commands belong to.
+scan_cmd.register(app)
+reconcile.register(app)
+get_cmd.register(app)
+objects.register(app)
 policy_app = typer.Typer(help="Evaluate and test image policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 policy_eval.register(policy_app)

@@ -1,4 +1,4 @@
-"""Commands on single objects and the events log: `get all`, `events`, `suspend`, `resume`.
+"""Commands on single objects and the events log: `events`, `suspend`, `resume`.
 
 They read the state directory directly (SQLite lets them read while a daemon writes) and, for
 changes, go through a running daemon's API when there is one (`<state>/daemon.json`), so the daemon
@@ -7,7 +7,6 @@ acts at once; without a daemon they change the store and the next run picks it u
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,53 +14,17 @@ import typer
 
 from tagpilot.cli.api_client import DaemonClient
 from tagpilot.cli.common import (
-    FilesOption,
     Output,
     OutputOption,
     StateOption,
-    condition_summary,
     key_of,
-    load,
     open_store,
     print_json,
     print_table,
-    sorted_objects,
 )
-from tagpilot.engine.status import object_view
 
 ObjectArg = Annotated[str, typer.Argument(metavar="KIND/NAMESPACE/NAME",
                                           help="e.g. ImageRepository/apps/podinfo (KIND/NAME means namespace default)")]
-
-
-def get_all(
-    files: FilesOption = [],  # noqa: B006
-    output: OutputOption = Output.table,
-    state: StateOption = None,
-) -> None:
-    """Every ImageRepository, ImagePolicy and ImageUpdateAutomation with its stored status."""
-
-    from tagpilot.config.flux_automation import ImageUpdateAutomation
-    from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-
-    def body() -> list[dict[str, Any]]:
-        config = load(files)  # once, and one store, for the three kinds
-        with open_store(state) as store:
-            views = []
-            for model in (ImageRepository, ImagePolicy, ImageUpdateAutomation):
-                for obj in sorted_objects(config, model):
-                    stored = store.get_object(obj.kind, obj.namespace, obj.name)
-                    views.append(object_view(obj, stored.status if stored else {}))
-            return views
-
-    views = body()
-    if output is Output.json:
-        print_json(views)
-        return
-    rows = []
-    for view in views:
-        ready, message = condition_summary(view["status"])
-        rows.append([view["kind"], view["namespace"], view["name"], ready, message])
-    print_table(["KIND", "NAMESPACE", "NAME", "READY", "MESSAGE"], rows)
 
 
 def events(
@@ -84,7 +47,7 @@ def events(
     if output is Output.json:
         print_json(found)
         return
-    rows = [[time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(e["time"])), e["type"],
+    rows = [[e["time"], e["type"],
              f"{e['kind']}/{e['namespace']}/{e['name']}", e["reason"], e["message"][:160]] for e in found]
     print_table(["TIME", "TYPE", "OBJECT", "REASON", "MESSAGE"], rows)
 
@@ -124,8 +87,7 @@ def resume(target: ObjectArg, state: StateOption = None) -> None:
     _set_suspended(target, state, False)
 
 
-def register(app: typer.Typer, get_app: typer.Typer) -> None:
-    get_app.command("all")(get_all)
+def register(app: typer.Typer) -> None:
     app.command("events")(events)
     app.command("suspend")(suspend)
     app.command("resume")(resume)

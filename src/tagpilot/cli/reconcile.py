@@ -1,4 +1,4 @@
-"""`tagpilot reconcile`, `tagpilot get policies` and `tagpilot get automations`.
+"""`tagpilot reconcile`: one round of the controllers, here or through a running daemon.
 
 `reconcile` runs one round of the controllers, in dependency order: scan the ImageRepositories
 (`--due-only`: those that are due), evaluate every ImagePolicy against the stored tags, then run
@@ -30,7 +30,6 @@ from tagpilot.cli.common import (
     load,
     print_json,
     print_table,
-    stored_views,
 )
 from tagpilot.errors import ConfigError
 
@@ -137,51 +136,5 @@ def reconcile(
         raise typer.Exit(1)
 
 
-def get_policies(
-    files: FilesOption = [],  # noqa: B006
-    output: OutputOption = Output.table,
-    state: StateOption = None,
-) -> None:
-    """Show the stored `latestRef` and Ready condition of every ImagePolicy."""
-
-    from tagpilot.config.flux_image import ImagePolicy
-    from tagpilot.engine.policies import latest_text
-
-    views = stored_views(files, state, ImagePolicy)
-    if output is Output.json:
-        print_json(views)
-        return
-    rows = []
-    for view in views:
-        ready, message = condition_summary(view["status"])
-        rows.append([view["namespace"], view["name"], latest_text(view["status"]), ready, message])
-    print_table(["NAMESPACE", "NAME", "LATEST IMAGE", "READY", "MESSAGE"], rows)
-
-
-def get_automations(
-    files: FilesOption = [],  # noqa: B006
-    output: OutputOption = Output.table,
-    state: StateOption = None,
-) -> None:
-    """Show the stored status of every ImageUpdateAutomation (last run, last push, Ready)."""
-    from tagpilot.config.flux_automation import ImageUpdateAutomation
-
-    views = stored_views(files, state, ImageUpdateAutomation)
-    if output is Output.json:
-        print_json(views)
-        return
-    rows = []
-    for view in views:
-        status = view["status"]
-        ready, message = condition_summary(status)
-        rows.append([view["namespace"], view["name"], status.get("lastAutomationRunTime", "-"),
-                     (status.get("lastPushCommit") or "-")[:7], status.get("lastPushTime", "-"), ready, message])
-    print_table(["NAMESPACE", "NAME", "LAST RUN", "LAST PUSH", "PUSHED AT", "READY", "MESSAGE"], rows)
-
-
-def register(app: typer.Typer, get_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.command("reconcile")(reconcile)
-    get_app.command("policies")(get_policies)
-    get_app.command("policy", hidden=True)(get_policies)
-    get_app.command("automations")(get_automations)
-    get_app.command("automation", hidden=True)(get_automations)

@@ -1,4 +1,4 @@
-"""`tagpilot scan` and `tagpilot get repositories`."""
+"""`tagpilot scan`: list the tags of every ImageRepository now and store them."""
 
 from __future__ import annotations
 
@@ -14,32 +14,10 @@ from tagpilot.cli.common import (
     Output,
     OutputOption,
     StateOption,
-    condition_summary,
     load,
-    print_json,
-    print_table,
     sorted_objects,
-    stored_views,
 )
 from tagpilot.engine.status import object_view
-
-
-def _render(views: list[dict[str, Any]], output: Output) -> None:
-    if output is Output.json:
-        print_json(views)
-        return
-    rows = []
-    for view in views:
-        status = view["status"]
-        last = status.get("lastScanResult") or {}
-        ready, message = condition_summary(status)
-        if view["spec"].get("suspend"):
-            ready, message = ready, f"suspended; {message}"
-        rows.append([
-            view["namespace"], view["name"], view["spec"]["image"], str(last.get("tagCount", "-")),
-            (last.get("latestTags") or ["-"])[0], last.get("scanTime", "-"), ready, message,
-        ])
-    print_table(["NAMESPACE", "NAME", "IMAGE", "TAGS", "LATEST TAG", "LAST SCAN", "READY", "MESSAGE"], rows)
 
 
 async def _scan(files: list[Path], state: Path | None) -> list[tuple[dict[str, Any], str | None]]:
@@ -77,7 +55,10 @@ def scan(
     Exit 0 when every scan succeeded, 1 when any failed (its status says why), 2 for invalid configuration.
     """
     scanned = asyncio.run(_scan(files, state))
-    _render([view for view, _error in scanned], output)
+    from tagpilot.cli.get_cmd import render
+    from tagpilot.engine.kinds import KINDS
+
+    render([view for view, _error in scanned], output, KINDS.get("ImageRepository"))
     errors = [error for _view, error in scanned if error]
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
@@ -85,19 +66,5 @@ def scan(
         raise typer.Exit(1)
 
 
-def get_repositories(
-    files: FilesOption = [],  # noqa: B006
-    output: OutputOption = Output.table,
-    state: StateOption = None,
-) -> None:
-    """Show the stored status of every ImageRepository, without scanning."""
-
-    from tagpilot.config.flux_image import ImageRepository
-
-    _render(stored_views(files, state, ImageRepository)), output
-
-
-def register(app: typer.Typer, get_app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     app.command("scan")(scan)
-    get_app.command("repositories")(get_repositories)
-    get_app.command("repository", hidden=True)(get_repositories)

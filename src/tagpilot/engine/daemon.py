@@ -23,7 +23,7 @@ from tagpilot.engine.events import NORMAL, EventStream, Reason, event_log, log_l
 from tagpilot.engine.kinds import KINDS
 from tagpilot.engine.metrics import Metrics
 from tagpilot.engine.scheduler import Scheduler
-from tagpilot.engine.status import object_view, spec_hash
+from tagpilot.engine.status import spec_hash
 from tagpilot.engine.webhooks import Webhooks
 from tagpilot.errors import ConfigError, TagpilotError
 from tagpilot.gitops import GitClient
@@ -70,7 +70,18 @@ class Daemon:
         return Path(self.state_dir) / "daemon.json"
 
     def announce(self, url: str) -> None:
-        """Tell CLI commands on this machine where the API is (they read it from the state directory)."""
+        """Tell CLI commands on this machine where the API is (they read it from the state directory),
+        and tell the person starting it where each webhook receiver listens."""
+        from tagpilot.config.flux_notification import Receiver
+        from tagpilot.engine.inputs import receiver_path
+
+        assert self.config is not None
+        for receiver in sorted(self.config.of_kind(Receiver), key=lambda r: r.key):
+            path = receiver_path(self.config, receiver)
+            if path:
+                log.info("Receiver %s (%s) listens on POST %s%s", receiver.ref, receiver.spec.type, url, path)
+            else:
+                log.warning("Receiver %s is not served: its Secret has no key 'token'", receiver.ref)
         import json
 
         write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
@@ -180,7 +191,7 @@ class Daemon:
                 continue
             obj = self.config.objects[key]
             stored = self.store.get_object(*key)
-            view = object_view(obj, stored.status if stored else {})
+            view = KINDS.view(self.config, obj, stored.status if stored else {})
             view["suspended"] = bool(getattr(obj.spec, "suspend", False)) or self.store.is_suspended(*key)
             out.append(view)
         return out

@@ -65,6 +65,9 @@ class Kind:
     rerun_on_change: bool = False  # a changed object of this kind re-runs the reconciled objects
     webhook_target: bool = False  # a Flux Receiver's spec.resources may name it
     listed: bool = True  # shown by `get all` and the API (Secrets are not)
+    # status fields read from the configuration itself, for kinds nothing reconciles (a Receiver's
+    # `webhookPath`, as Flux writes it)
+    observe: Callable[[ObjectSource, Any], dict[str, Any]] | None = None
     columns: tuple[Column, ...] = field(default_factory=tuple)
 
     @property
@@ -114,6 +117,16 @@ class KindRegistry:
 
     def reconciled_names(self) -> frozenset[str]:
         return frozenset(k.name for k in self.reconciled())
+
+    def view(self, source: ObjectSource, obj: Any, stored_status: dict[str, Any]) -> dict[str, Any]:
+        """`{"kind", "namespace", "name", "spec", "status"}` of any object: `get -o json` and the API."""
+        from tagpilot.engine.status import object_view
+
+        kind = self.get(obj.kind)
+        status = dict(stored_status)
+        if kind is not None and kind.observe is not None:
+            status = {**kind.observe(source, obj), **status}
+        return object_view(obj, status)
 
     def webhook_targets(self) -> frozenset[str]:
         return frozenset(k.name for k in self._table().values() if k.webhook_target)

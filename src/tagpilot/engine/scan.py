@@ -170,6 +170,8 @@ KINDS = (Kind(
     columns=(
         Column("IMAGE", lambda v: v["spec"]["image"]),
         Column("TAGS", lambda v: str((v["status"].get("lastScanResult") or {}).get("tagCount", "-"))),
+        # Flux's `latestTags` are the first tags by name, descending: not the newest, not a policy's pick
+        Column("FIRST TAGS BY NAME", _latest_tags_cell),
         Column("LAST SCAN", lambda v: (v["status"].get("lastScanResult") or {}).get("scanTime", "-")),
     ),
 ),)

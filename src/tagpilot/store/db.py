@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,12 @@ from tagpilot.store.private import prepare_database
 
 DEFAULT_STATE_DIR = ".tagpilot"
 DB_FILE = "state.db"
+
+
+def _rfc3339(seconds: float) -> str:
+    """An event time as people and `kubectl` read it: UTC, RFC 3339, milliseconds."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def state_dir(value: str | os.PathLike[str] | None = None) -> Path:
@@ -244,8 +251,8 @@ class Store:
         if order == "ASC":
             rows.reverse()
         return [
-            {"id": r[0], "time": r[1], "kind": r[2], "namespace": r[3], "name": r[4], "type": r[5], "reason": r[6],
-             "message": r[7], "data": json.loads(r[8])}
+            {"id": r[0], "time": _rfc3339(r[1]), "kind": r[2], "namespace": r[3], "name": r[4], "type": r[5],
+             "reason": r[6], "message": r[7], "data": json.loads(r[8])}
             for r in reversed(rows)
         ]
 
