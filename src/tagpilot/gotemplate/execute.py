@@ -145,10 +145,7 @@ class State:
             ndecl = len(r.pipe.decl)
 
             def one(index: Any, elem: Any) -> bool:
-                if ndecl > 0:
-                    self.set_top_var(1, elem)
-                if ndecl > 1:
-                    self.set_top_var(2, index)
+                self.set_range_vars(r.pipe, index, elem)
                 try:
                     self.walk(elem, r.list)
                 except _Continue:
@@ -188,6 +185,28 @@ class State:
                 self.walk(dot, r.else_list)
         finally:
             self.pop(outer)
+
+    def set_range_vars(self, pipe: p.PipeNode, index: Any, elem: Any) -> None:
+        """Bind one iteration's index/element, as exec.go's walkRange does.
+
+        `{{range $x := ...}}` declared fresh variables on top of the stack, so the top slots are
+        set. `{{range $x = ...}}` assigns to variables declared earlier, which need not be on top
+        (`{{$i := 0}}{{$x := 0}}{{range $i = .L}}`), so they are looked up by name. With two
+        variables the index comes first, with one it gets the element.
+        """
+        decl = pipe.decl
+        if not decl:
+            return
+        if pipe.is_assign:
+            if len(decl) > 1:
+                self.set_var(decl[0].ident[0], index)
+                self.set_var(decl[1].ident[0], elem)
+            else:
+                self.set_var(decl[0].ident[0], elem)
+            return
+        self.set_top_var(1, elem)
+        if len(decl) > 1:
+            self.set_top_var(2, index)
 
     def walk_template(self, dot: Any, t: p.TemplateNode) -> None:
         self.at(t)
