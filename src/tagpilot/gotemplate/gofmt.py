@@ -448,6 +448,29 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+_MAX_WIDTH = 1_000_000  # fmt's tooLarge: widths and precisions beyond this are refused
+
+
+def _too_large(n: int) -> bool:
+    return n > _MAX_WIDTH or n < -_MAX_WIDTH
+
+
+def _parsenum(format: str, i: int) -> tuple[int | None, int]:
+    """fmt's parsenum: ASCII digits at i → (number, next index); (None, i) if there are none.
+
+    Like Go, a number that grows past 1e6 before its last digit is an overflow that swallows the
+    rest of the format ((None, end) → "%!(NOVERB)"), so `%999999999d` cannot pad to gigabytes.
+    """
+    end = len(format)
+    num: int | None = None
+    while i < end and "0" <= format[i] <= "9":
+        if num is not None and _too_large(num):
+            return None, end
+        num = (num or 0) * 10 + ord(format[i]) - 48
+        i += 1
+    return num, i
+
+
 def sprintf(format: str, *args: Any) -> str:
     """fmt.Sprintf with Go's verbs, flags, argument indexes and error forms."""
     p = _Printer()
@@ -509,7 +532,7 @@ def sprintf(format: str, *args: Any) -> str:
         # width
         if i < end and format[i] == "*":
             i += 1
-            if argnum < len(args) and _is_int(args[argnum]):
+            if argnum < len(args) and _is_int(args[argnum]) and not _too_large(args[argnum]):
                 p.wid = args[argnum]
                 if p.wid < 0:
                     p.minus = True
@@ -520,11 +543,9 @@ def sprintf(format: str, *args: Any) -> str:
             argnum += 1
             after_index = False
         else:
-            st = i
-            while i < end and format[i].isdigit() and format[i].isascii():
-                i += 1
-            if i > st:
-                p.wid = int(format[st:i])
+            wid, i = _parsenum(format, i)
+            if wid is not None:
+                p.wid = wid
                 if after_index:
                     good_argnum = False
         # precision
@@ -538,19 +559,15 @@ def sprintf(format: str, *args: Any) -> str:
                 good_argnum = good_argnum and ok
             if i < end and format[i] == "*":
                 i += 1
-                if argnum < len(args) and _is_int(args[argnum]):
+                if argnum < len(args) and _is_int(args[argnum]) and 0 <= args[argnum] <= _MAX_WIDTH:
                     p.prec = args[argnum]
-                    if p.prec < 0:
-                        p.prec = None
-                else:
+                else:  # Go: a missing, non-int, negative or too large precision
                     buf.append("%!(BADPREC)")
                 argnum += 1
                 after_index = False
             else:
-                st = i
-                while i < end and format[i].isdigit() and format[i].isascii():
-                    i += 1
-                p.prec = int(format[st:i]) if i > st else 0
+                prec, i = _parsenum(format, i)
+                p.prec = prec or 0
         if not after_index:
             argnum, i, found, ok = arg_number(argnum, i)
             if found:
