@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tagpilot.golang import format_float
+from tagpilot.golang import can_backquote, format_float, quote
 from tagpilot.gotemplate.values import (
     MISSING,
     GoSlice,
@@ -22,43 +22,8 @@ from tagpilot.gotemplate.values import (
     type_name,
 )
 
-# ---------------------------------------------------------------- strconv
-
-# strconv.FormatFloat is shared with the JSON and gjson ports: it lives in tagpilot.golang.
-
-
-def quote(s: str, ascii_only: bool = False, q: str = '"') -> str:
-    """strconv.Quote / QuoteToASCII / QuoteRune."""
-    out = [q]
-    for ch in s:
-        o = ord(ch)
-        if ch == q or ch == "\\":
-            out.append("\\" + ch)
-        elif (not ascii_only or o < 0x80) and ch.isprintable():
-            out.append(ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                        "\t": "\\t", "\v": "\\v"}[ch])
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif 0xD800 <= o < 0xE000:
-            out.append("\\ufffd")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append(q)
-    return "".join(out)
-
-
-def can_backquote(s: str) -> bool:
-    for ch in s:
-        if ch == "`" or ch == "\ufeff":
-            return False
-        if ch != "\t" and (ord(ch) < 0x20 or ord(ch) == 0x7F):
-            return False
-    return True
-
+# strconv's FormatFloat, Quote and CanBackquote are shared with the JSON, gjson and govaluate
+# ports: they live in tagpilot.golang (which imports nothing from here) and are re-exported.
 
 # ---------------------------------------------------------------- fmt
 
@@ -607,4 +572,4 @@ def sprintf(format: str, *args: Any) -> str:
     return "".join(buf)
 
 
-__all__ = ["GoSlice", "format_float", "quote", "sprint", "sprintf", "sprintln"]
+__all__ = ["GoSlice", "can_backquote", "format_float", "quote", "sprint", "sprintf", "sprintln"]
