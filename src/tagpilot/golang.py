@@ -1,4 +1,4 @@
-"""Go's value encodings, in one place: `strconv.ParseFloat`, `strconv.FormatFloat`, encoding/json.
+"""Go's value encodings, in one place: `strconv.ParseFloat`, `FormatFloat`, `Quote`, encoding/json.
 
 Why a top-level module: three ports read or write values the way Go does — the Go template engine
 (`gotemplate/`: number literals, `toJson`, `%v`), the gjson/sensor code (`events/paths.py`: event
@@ -29,11 +29,13 @@ __all__ = [
     "ERR_RANGE",
     "ERR_SYNTAX",
     "NumError",
+    "can_backquote",
     "format_float",
     "json_float",
     "json_string",
     "parse_float",
     "parse_float_or_none",
+    "quote",
 ]
 
 # ---------------------------------------------------------------- strconv.ParseFloat
@@ -53,14 +55,7 @@ class NumError(TagpilotError):
         self.func = func
         self.num = num
         self.err = err
-        super().__init__(f"strconv.{func}: parsing {_go_quote(num)}: {err}")
-
-
-def _go_quote(s: str) -> str:
-    # strconv.Quote lives with the rest of fmt's quoting; imported late because gofmt imports us
-    from tagpilot.gotemplate.gofmt import quote
-
-    return quote(s)
+        super().__init__(f"strconv.{func}: parsing {quote(num)}: {err}")
 
 
 # The grammar of readFloat with underscores allowed anywhere in digit runs; where they may stand
@@ -262,3 +257,39 @@ def json_string(s: str, escape_html: bool = True) -> str:
     """A JSON string literal as encoding/json writes it (json.Marshal escapes HTML; an Encoder
     with SetEscapeHTML(false), e.g. Sprig's `toRawJson`, does not)."""
     return '"' + s.translate(_ESCAPES_HTML if escape_html else _ESCAPES_PLAIN) + '"'
+
+
+# ---------------------------------------------------------------- strconv.Quote
+
+def quote(s: str, ascii_only: bool = False, q: str = '"') -> str:
+    """strconv.Quote / QuoteToASCII / QuoteRune."""
+    out = [q]
+    for ch in s:
+        o = ord(ch)
+        if ch == q or ch == "\\":
+            out.append("\\" + ch)
+        elif (not ascii_only or o < 0x80) and ch.isprintable():
+            out.append(ch)
+        elif ch in "\a\b\f\n\r\t\v":
+            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                        "\t": "\\t", "\v": "\\v"}[ch])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif 0xD800 <= o < 0xE000:
+            out.append("\\ufffd")
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    out.append(q)
+    return "".join(out)
+
+
+def can_backquote(s: str) -> bool:
+    """strconv.CanBackquote: `s` fits in a raw string literal unchanged."""
+    for ch in s:
+        if ch == "`" or ch == "\ufeff":
+            return False
+        if ch != "\t" and (ord(ch) < 0x20 or ord(ch) == 0x7F):
+            return False
+    return True

@@ -279,3 +279,26 @@ def test_define_only_renders_empty_and_execute_template() -> None:
     t = parse('{{define "a"}}A{{.}}{{end}}', "t")
     assert t.execute(None) == ""
     assert t.execute_template("a", 1) == "A1"
+
+
+# exec_test.go's range-with-assignment rows (tVal.AI is []int{3, 4, 5}), and variations of them.
+RANGE_ASSIGN_DATA = {"AI": [3, 4, 5], "List": ["a", "b"], "MSI": {"one": 1, "two": 2}}
+RANGE_ASSIGN_CASES = [
+    # issue56490: the assigned variable is not the top of the stack
+    ("{{$i := 0}}{{$x := 0}}{{range $i = .AI}}{{end}}{{$i}}", "5"),
+    # issue60801: two assigned variables get index then element
+    ("{{$k := 0}}{{$v := 0}}{{range $k, $v = .AI}}{{$k}}={{$v}} {{end}}", "0=3 1=4 2=5 "),
+    ("{{$i := 0}}{{$x := 0}}{{range $i = .List}}{{end}}{{$i}}", "b"),  # issue 9's report
+    ("{{$x := 0}}{{range $x = .AI}}<{{$x}}>{{end}}after={{$x}}", "<3><4><5>after=5"),
+    ("{{$k := \"\"}}{{$v := 0}}{{$y := 9}}{{range $k, $v = .MSI}}{{$k}}={{$v}} {{end}}{{$k}} {{$v}} {{$y}}",
+     "one=1 two=2 two 2 9"),
+    ("{{$i := 0}}{{$x := 0}}{{range $i = 3}}{{$x}}{{end}}{{$i}}", "0002"),
+    ("{{range $x := .AI}}<{{$x}}>{{end}}", "<3><4><5>"),  # "range $x SI"
+    ("{{range $x, $y := .AI}}<{{$x}}={{$y}}>{{end}}", "<0=3><1=4><2=5>"),  # "range $x $y SI"
+    ("{{range $x := .AI}}<{{$foo:=$x}}{{$x}}>{{end}}", "<3><4><5>"),  # "declare in range"
+]
+
+
+@pytest.mark.parametrize(("template", "expected"), RANGE_ASSIGN_CASES)
+def test_range_with_assignment(template: str, expected: str) -> None:
+    assert render(template, RANGE_ASSIGN_DATA) == expected

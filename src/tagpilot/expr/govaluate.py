@@ -10,7 +10,7 @@ type checks (evaluationStage.go). No functions are registered, as in Argo.
 
 Not exact: date literals are read in UTC (govaluate uses the local zone) and only the RFC 3339 /
 ISO 8601 formats are recognised (not ANSIC, UnixDate, RubyDate, Kitchen); regex error texts are
-RE2's, not Go's.
+translated from RE2's to Go's codes, but the quoted fragment is RE2's.
 """
 
 from __future__ import annotations
@@ -111,8 +111,14 @@ class _Pattern:
 
 # ---------------------------------------------------------------- lexer (parsing.go)
 
+# Go's unicode.IsDigit is the Nd category, which is Python's isdecimal (isdigit also admits
+# superscripts and other No digits).
 def _is_numeric(ch: str) -> bool:
-    return ch.isdigit() or ch == "."
+    return ch.isdecimal() or ch == "."
+
+
+def _is_hex_digit(ch: str) -> bool:
+    return ch.isdecimal() or ch in "abcdefABCDEF"
 
 
 def _is_letter(ch: str) -> bool:
@@ -120,7 +126,7 @@ def _is_letter(ch: str) -> bool:
 
 
 def _is_variable_name(ch: str) -> bool:
-    return ch.isalpha() or ch.isdigit() or ch == "_" or ch == "."
+    return ch.isalpha() or ch.isdecimal() or ch == "_" or ch == "."
 
 
 def _is_not_quote(ch: str) -> bool:
@@ -128,7 +134,7 @@ def _is_not_quote(ch: str) -> bool:
 
 
 def _is_not_alphanumeric(ch: str) -> bool:
-    return not (ch.isdigit() or ch.isalpha() or ch in "()[]" or not _is_not_quote(ch))
+    return not (ch.isdecimal() or ch.isalpha() or ch in "()[]" or not _is_not_quote(ch))
 
 
 class _Stream:
@@ -199,19 +205,45 @@ def _try_parse_time(s: str) -> float | None:
     return None
 
 
+def _read_number(st: _Stream, first: str) -> Token:
+    """A numeric literal; `first` was just read. `0x` starts a hexadecimal one, as in govaluate.
+
+    Quirks kept from upstream: the `x` only counts when something follows it (a trailing `0x` is
+    the number 0 then the variable `x`), blanks between `0x` and the digits are skipped, and the
+    hex digits stop at the first non-hex character (`0x1.1` is 1 followed by .1).
+    """
+    if first == "0" and st.can_read():
+        if st.read() == "x" and st.can_read():
+            digits, _ = _read_until_false(st, False, True, _is_hex_digit)
+            value = _parse_uint(digits, 16)
+            if value is None:
+                raise ExprError(f"Unable to parse hex value '{digits}' to uint64\n")
+            return Token(NUMERIC, float(value))
+        st.pos -= 1
+    text = _read_token_until_false(st, _is_numeric)
+    if text.isascii() and any(c.isdigit() for c in text) and text.count(".") <= 1:
+        return Token(NUMERIC, float(text))
+    raise ExprError(f"Unable to parse numeric value '{text}' to float64\n")
+
+
+def _parse_uint(digits: str, base: int) -> int | None:
+    """strconv.ParseUint(digits, base, 64): ASCII digits only, no sign, no underscores, < 2**64."""
+    if not digits or not digits.isascii() or not digits.isalnum():
+        return None
+    try:
+        value = int(digits, base)
+    except ValueError:
+        return None
+    return value if value < 1 << 64 else None
+
+
 def _read_token(st: _Stream, state: str) -> tuple[Token | None]:
     while st.can_read():
         ch = st.read()
         if ch.isspace():
             continue
         if _is_numeric(ch):
-            text = _read_token_until_false(st, _is_numeric)
-            try:
-                if not text or not any(c.isdigit() for c in text) or text.count(".") > 1:
-                    raise ValueError
-                return (Token(NUMERIC, float(text)),)
-            except ValueError:
-                raise ExprError(f"Unable to parse numeric value '{text}' to float64\n") from None
+            return (_read_number(st, ch),)
         if ch == ",":
             return (Token(SEPARATOR, ","),)
         if ch == "[":
@@ -271,6 +303,27 @@ def _token_text(tok: Token | None) -> str:
     return gov(tok.value)
 
 
+# RE2's error texts → Go regexp/syntax's ErrorCode texts (the rest are spelled the same).
+_GO_REGEXP_CODES = {
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid named capture group": "invalid named capture",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "trailing \\": "trailing backslash at end of expression",
+}
+
+
+def _go_regexp_error(detail: str, pattern: str) -> str:
+    """Go's `*syntax.Error` text (`error parsing regexp: CODE: `ARG``) from RE2's `CODE: ARG`."""
+    code, sep, arg = detail.partition(": ")
+    if code in _GO_REGEXP_CODES:
+        return f"error parsing regexp: {_GO_REGEXP_CODES[code]}: `{arg}`"
+    return f"error parsing regexp: {code}: `{arg if sep else pattern}`"
+
+
 def tokenize(expression: str) -> list[Token]:
     """parseTokens + checkBalance + checkExpressionSyntax + optimizeTokens."""
     st = _Stream(expression)
@@ -302,7 +355,7 @@ def tokenize(expression: str) -> list[Token]:
             try:
                 tokens[i + 1] = Token(PATTERN, _Pattern(src, compile_regex(src)))
             except RegexError as e:
-                raise ExprError(f"error parsing regexp: {e.detail}: `{src}`") from None
+                raise ExprError(_go_regexp_error(e.detail, src)) from None
     return tokens
 
 

@@ -17,16 +17,19 @@ from tagpilot.gotemplate.errors import TemplateError, TemplateExecError, Templat
 from tagpilot.gotemplate.execute import execute_tree
 from tagpilot.gotemplate.funcs import BUILTINS, GoFunc, wrap_callable
 from tagpilot.gotemplate.jsondata import from_json, to_json
+from tagpilot.gotemplate.limits import DEFAULT_LIMITS, Limits
 from tagpilot.gotemplate.parse import Tree, parse_trees
 from tagpilot.gotemplate.values import MISSING, GoMap, GoSlice, GoStruct, Int64
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MISSING",
     "GoFunc",
     "GoMap",
     "GoSlice",
     "GoStruct",
     "Int64",
+    "Limits",
     "Template",
     "TemplateError",
     "TemplateExecError",
@@ -46,15 +49,19 @@ class Template:
         self.trees = trees
         self.funcs = funcs
 
-    def execute(self, data: Any) -> str:
-        """Render with `data` as dot; raises TemplateExecError with Go's message."""
-        return execute_tree(self.trees, self.funcs, self.name, data)
+    def execute(self, data: Any, limits: Limits | None = None) -> str:
+        """Render with `data` as dot; raises TemplateExecError with Go's message.
 
-    def execute_template(self, name: str, data: Any) -> str:
+        `limits` bounds the output size and the work done (default: 1 MiB, 1,000,000 steps), so
+        a template from a config file cannot exhaust the daemon's memory or time.
+        """
+        return execute_tree(self.trees, self.funcs, self.name, data, limits)
+
+    def execute_template(self, name: str, data: Any, limits: Limits | None = None) -> str:
         """Render the associated template `name` (from a {{define}})."""
         if name not in self.trees:
             raise TemplateExecError(f"template: no template {name!r} associated with template {self.name!r}")
-        return execute_tree(self.trees, self.funcs, name, data)
+        return execute_tree(self.trees, self.funcs, name, data, limits)
 
 
 def _funcs(funcs: Mapping[str, Callable[..., Any]] | None, sprig: bool) -> dict[str, GoFunc]:
@@ -77,6 +84,6 @@ def parse(text: str, name: str = "msg", funcs: Mapping[str, Callable[..., Any]] 
 
 
 def render(text: str, data: Any, *, name: str = "msg",
-           funcs: Mapping[str, Callable[..., Any]] | None = None) -> str:
-    """Parse and execute in one step, with builtins and hermetic Sprig."""
-    return parse(text, name, funcs).execute(data)
+           funcs: Mapping[str, Callable[..., Any]] | None = None, limits: Limits | None = None) -> str:
+    """Parse and execute in one step, with builtins and hermetic Sprig, within `limits`."""
+    return parse(text, name, funcs).execute(data, limits)

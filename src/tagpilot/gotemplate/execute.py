@@ -14,6 +14,7 @@ from tagpilot.gotemplate import parse as p
 from tagpilot.gotemplate.errors import FuncError, TemplateError, TemplateExecError
 from tagpilot.gotemplate.funcs import NILABLE, GoFunc, go_type_display, wrap_callable
 from tagpilot.gotemplate.gofmt import quote, sprint
+from tagpilot.gotemplate.limits import DEFAULT_LIMITS, Budget, Limits, activate, deactivate
 from tagpilot.gotemplate.values import (
     MISSING,
     go_method,
@@ -46,7 +47,8 @@ def _is_hex_int(s: str) -> bool:
 
 
 class State:
-    def __init__(self, trees: dict[str, p.Tree], funcs: dict[str, GoFunc], tree: p.Tree, depth: int = 0):
+    def __init__(self, trees: dict[str, p.Tree], funcs: dict[str, GoFunc], tree: p.Tree, depth: int = 0,
+                 budget: Budget | None = None):
         self.trees = trees
         self.funcs = funcs
         self.tree = tree
@@ -54,6 +56,7 @@ class State:
         self.vars: list[list[Any]] = []
         self.depth = depth
         self.out: list[str] = []
+        self.budget = budget if budget is not None else Budget(DEFAULT_LIMITS)
 
     # -- errors
     def errorf(self, msg: str) -> None:
@@ -93,15 +96,42 @@ class State:
         self.errorf(f"undefined variable: {name}")
         return MISSING
 
+    # -- output and budget
+    def emit(self, text: str) -> None:
+        """Append to the output, failing once it passes the byte limit (counted as UTF-8)."""
+        budget = self.budget
+        budget.size += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if budget.size > budget.max_output:
+            self.errorf(budget.output_message())
+        self.out.append(text)
+
+    def over_steps(self, node: p.Node) -> None:
+        """Called once the step budget is spent: fail at `node`, unless it is text or a list.
+
+        Those are reported by the next action, branch or range iteration instead (a message
+        "at <text>" would not help), which is at most a few nodes later.
+        """
+        if not isinstance(node, (p.TextNode, p.ListNode)):
+            self.at(node)
+            self.errorf(self.budget.steps_message())
+
     # -- walking
     def walk(self, dot: Any, node: p.Node) -> None:
         self.at(node)
+        budget = self.budget
+        budget.steps += 1
+        if budget.steps > budget.max_steps:
+            self.over_steps(node)
         if isinstance(node, p.ActionNode):
             val = self.eval_pipeline(dot, node.pipe)
             if not node.pipe.decl:
                 self.print_value(node, val)
-        elif isinstance(node, p.TextNode):
-            self.out.append(node.text)
+        elif isinstance(node, p.TextNode):  # emit(), inlined: the most frequent node
+            text = node.text
+            budget.size += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if budget.size > budget.max_output:
+                self.errorf(budget.output_message())
+            self.out.append(text)
         elif isinstance(node, p.ListNode):
             for n in node.nodes:
                 self.walk(dot, n)
@@ -142,13 +172,14 @@ class State:
         try:
             val = self.eval_pipeline(dot, r.pipe)
             mark = self.mark()
+            budget = self.budget
             ndecl = len(r.pipe.decl)
 
             def one(index: Any, elem: Any) -> bool:
-                if ndecl > 0:
-                    self.set_top_var(1, elem)
-                if ndecl > 1:
-                    self.set_top_var(2, index)
+                budget.steps += 1
+                if budget.steps > budget.max_steps:
+                    self.over_steps(r)
+                self.set_range_vars(r.pipe, index, elem)
                 try:
                     self.walk(elem, r.list)
                 except _Continue:
@@ -189,6 +220,28 @@ class State:
         finally:
             self.pop(outer)
 
+    def set_range_vars(self, pipe: p.PipeNode, index: Any, elem: Any) -> None:
+        """Bind one iteration's index/element, as exec.go's walkRange does.
+
+        `{{range $x := ...}}` declared fresh variables on top of the stack, so the top slots are
+        set. `{{range $x = ...}}` assigns to variables declared earlier, which need not be on top
+        (`{{$i := 0}}{{$x := 0}}{{range $i = .L}}`), so they are looked up by name. With two
+        variables the index comes first, with one it gets the element.
+        """
+        decl = pipe.decl
+        if not decl:
+            return
+        if pipe.is_assign:
+            if len(decl) > 1:
+                self.set_var(decl[0].ident[0], index)
+                self.set_var(decl[1].ident[0], elem)
+            else:
+                self.set_var(decl[0].ident[0], elem)
+            return
+        self.set_top_var(1, elem)
+        if len(decl) > 1:
+            self.set_top_var(2, index)
+
     def walk_template(self, dot: Any, t: p.TemplateNode) -> None:
         self.at(t)
         tree = self.trees.get(t.name)
@@ -197,7 +250,7 @@ class State:
         if self.depth >= 100000:
             self.errorf("exceeded maximum template depth (100000)")
         dot = self.eval_pipeline(dot, t.pipe)
-        sub = State(self.trees, self.funcs, tree, self.depth + 1)
+        sub = State(self.trees, self.funcs, tree, self.depth + 1, self.budget)
         sub.out = self.out
         sub.vars = [["$", dot]]
         sub.walk(dot, tree.root)
@@ -448,11 +501,11 @@ class State:
     def print_value(self, n: p.Node, v: Any) -> None:
         self.at(n)
         if v is MISSING:
-            self.out.append("<no value>")
+            self.emit("<no value>")
             return
         if isinstance(v, GoFunc) or (kind(v) == "func"):
             self.errorf(f"can't print {n} of type {type_name(v)}")
-        self.out.append(sprint(v))
+        self.emit(sprint(v))
 
 
 def _struct_field_names(v: Any) -> set[str]:
@@ -475,17 +528,23 @@ def _assignable(value: Any, typ: str) -> bool:
     return tn == typ
 
 
-def execute_tree(trees: dict[str, p.Tree], funcs: dict[str, GoFunc], name: str, data: Any) -> str:
+def execute_tree(trees: dict[str, p.Tree], funcs: dict[str, GoFunc], name: str, data: Any,
+                 limits: Limits | None = None) -> str:
+    """Execute template `name` with `data` as dot, within `limits` (output bytes, steps)."""
     tree = trees.get(name)
     if tree is None or tree.root is None:
         raise TemplateExecError(f"template: {name}: {quote(name)} is an incomplete or empty template")
     value = MISSING if data is None else data
-    state = State(trees, funcs, tree)
+    budget = Budget(limits if limits is not None else DEFAULT_LIMITS)
+    state = State(trees, funcs, tree, budget=budget)
     state.vars = [["$", value]]
+    token = activate(budget)
     try:
         state.walk(value, tree.root)
     except RecursionError:
         raise TemplateExecError(
             f"template: {name}: exceeded maximum template depth (100000)"
         ) from None
+    finally:
+        deactivate(token)
     return "".join(state.out)

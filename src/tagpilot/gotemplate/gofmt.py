@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tagpilot.golang import format_float
+from tagpilot.golang import can_backquote, format_float, quote
 from tagpilot.gotemplate.values import (
     MISSING,
     GoSlice,
@@ -22,43 +22,8 @@ from tagpilot.gotemplate.values import (
     type_name,
 )
 
-# ---------------------------------------------------------------- strconv
-
-# strconv.FormatFloat is shared with the JSON and gjson ports: it lives in tagpilot.golang.
-
-
-def quote(s: str, ascii_only: bool = False, q: str = '"') -> str:
-    """strconv.Quote / QuoteToASCII / QuoteRune."""
-    out = [q]
-    for ch in s:
-        o = ord(ch)
-        if ch == q or ch == "\\":
-            out.append("\\" + ch)
-        elif (not ascii_only or o < 0x80) and ch.isprintable():
-            out.append(ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-                        "\t": "\\t", "\v": "\\v"}[ch])
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif 0xD800 <= o < 0xE000:
-            out.append("\\ufffd")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append(q)
-    return "".join(out)
-
-
-def can_backquote(s: str) -> bool:
-    for ch in s:
-        if ch == "`" or ch == "\ufeff":
-            return False
-        if ch != "\t" and (ord(ch) < 0x20 or ord(ch) == 0x7F):
-            return False
-    return True
-
+# strconv's FormatFloat, Quote and CanBackquote are shared with the JSON, gjson and govaluate
+# ports: they live in tagpilot.golang (which imports nothing from here) and are re-exported.
 
 # ---------------------------------------------------------------- fmt
 
@@ -448,6 +413,29 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+_MAX_WIDTH = 1_000_000  # fmt's tooLarge: widths and precisions beyond this are refused
+
+
+def _too_large(n: int) -> bool:
+    return n > _MAX_WIDTH or n < -_MAX_WIDTH
+
+
+def _parsenum(format: str, i: int) -> tuple[int | None, int]:
+    """fmt's parsenum: ASCII digits at i → (number, next index); (None, i) if there are none.
+
+    Like Go, a number that grows past 1e6 before its last digit is an overflow that swallows the
+    rest of the format ((None, end) → "%!(NOVERB)"), so `%999999999d` cannot pad to gigabytes.
+    """
+    end = len(format)
+    num: int | None = None
+    while i < end and "0" <= format[i] <= "9":
+        if num is not None and _too_large(num):
+            return None, end
+        num = (num or 0) * 10 + ord(format[i]) - 48
+        i += 1
+    return num, i
+
+
 def sprintf(format: str, *args: Any) -> str:
     """fmt.Sprintf with Go's verbs, flags, argument indexes and error forms."""
     p = _Printer()
@@ -509,7 +497,7 @@ def sprintf(format: str, *args: Any) -> str:
         # width
         if i < end and format[i] == "*":
             i += 1
-            if argnum < len(args) and _is_int(args[argnum]):
+            if argnum < len(args) and _is_int(args[argnum]) and not _too_large(args[argnum]):
                 p.wid = args[argnum]
                 if p.wid < 0:
                     p.minus = True
@@ -520,11 +508,9 @@ def sprintf(format: str, *args: Any) -> str:
             argnum += 1
             after_index = False
         else:
-            st = i
-            while i < end and format[i].isdigit() and format[i].isascii():
-                i += 1
-            if i > st:
-                p.wid = int(format[st:i])
+            wid, i = _parsenum(format, i)
+            if wid is not None:
+                p.wid = wid
                 if after_index:
                     good_argnum = False
         # precision
@@ -538,19 +524,15 @@ def sprintf(format: str, *args: Any) -> str:
                 good_argnum = good_argnum and ok
             if i < end and format[i] == "*":
                 i += 1
-                if argnum < len(args) and _is_int(args[argnum]):
+                if argnum < len(args) and _is_int(args[argnum]) and 0 <= args[argnum] <= _MAX_WIDTH:
                     p.prec = args[argnum]
-                    if p.prec < 0:
-                        p.prec = None
-                else:
+                else:  # Go: a missing, non-int, negative or too large precision
                     buf.append("%!(BADPREC)")
                 argnum += 1
                 after_index = False
             else:
-                st = i
-                while i < end and format[i].isdigit() and format[i].isascii():
-                    i += 1
-                p.prec = int(format[st:i]) if i > st else 0
+                prec, i = _parsenum(format, i)
+                p.prec = prec or 0
         if not after_index:
             argnum, i, found, ok = arg_number(argnum, i)
             if found:
@@ -590,4 +572,4 @@ def sprintf(format: str, *args: Any) -> str:
     return "".join(buf)
 
 
-__all__ = ["GoSlice", "format_float", "quote", "sprint", "sprintf", "sprintln"]
+__all__ = ["GoSlice", "can_backquote", "format_float", "quote", "sprint", "sprintf", "sprintln"]

@@ -21,6 +21,7 @@ from tagpilot.gotemplate.errors import FuncError
 from tagpilot.gotemplate.funcs import GoFunc
 from tagpilot.gotemplate.gofmt import quote, sprint, sprintf
 from tagpilot.gotemplate.jsondata import JSONEncodeError, from_json, to_json
+from tagpilot.gotemplate.limits import charge, charge_bytes
 from tagpilot.gotemplate.values import MISSING, GoSlice, Int64, is_struct, kind, stringer, type_name
 from tagpilot.regex import RegexError, compile_regex
 
@@ -161,6 +162,7 @@ def _cat(*args: Any) -> str:
 
 
 def _indent(spaces: int, v: str) -> str:
+    charge_bytes(max(spaces, 0) * (v.count("\n") + 1) + len(v))
     pad = " " * spaces
     return pad + v.replace("\n", "\n" + pad)
 
@@ -168,6 +170,7 @@ def _indent(spaces: int, v: str) -> str:
 def _repeat(count: int, s: str) -> str:
     if count < 0:
         raise FuncError("strings: negative Repeat count")
+    charge_bytes(count * len(s))
     return s * count
 
 
@@ -506,6 +509,7 @@ def _mul(a: Any, *v: Any) -> int:
 
 
 def _until(count: int) -> list[int]:
+    charge(abs(count))  # before allocating: `until 30000000` fails at once
     step = 1 if count >= 0 else -1
     return list(range(0, count, step))
 

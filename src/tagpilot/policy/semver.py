@@ -25,9 +25,12 @@ from tagpilot.errors import InvalidPolicy
 __all__ = [
     "Constraints",
     "Version",
+    "is_x",
     "parse_constraint",
     "parse_flux_version",
+    "parse_single_constraint",
     "parse_version",
+    "rewrite_range",
 ]
 
 _U64 = 1 << 64
@@ -158,7 +161,8 @@ _VALID_RE = re2.compile(
 _MAX_CONSTRAINT_LEN = 4096  # a bound on what we spend on one config string, far above real use
 
 
-def _is_x(s: str) -> bool:
+def is_x(s: str) -> bool:
+    """Masterminds `isX`: the wildcard spellings of a version part."""
     return s in ("x", "X", "*")
 
 
@@ -276,7 +280,14 @@ _OP_FUNCS: dict[str, Callable[[Version, _Con], bool]] = {
 }
 
 
-def _parse_one(text: str) -> _Con:
+def parse_single_constraint(text: str) -> _Con:
+    """Masterminds `parseConstraint`: one operator and version (``""`` is the wildcard, as upstream).
+
+    `parse_constraint` only hands it non-empty items; the empty case is kept so the upstream
+    tables of single comparisons run unchanged.
+    """
+    if not text:
+        return _Con("", text, _make(0, 0, 0, "", "", "0.0.0"), True, False, False)
     m = _CONSTRAINT_RE.fullmatch(text)
     if m is None:
         raise InvalidPolicy(f"improper constraint: {text}")
@@ -284,11 +295,11 @@ def _parse_one(text: str) -> _Con:
     major, minor, patch, dash_pre = m.group(3), m.group(4) or "", m.group(5) or "", m.group(6) or ""
     ver = orig
     dirty = minor_dirty = patch_dirty = False
-    if _is_x(major):
+    if is_x(major):
         ver, dirty = f"0.0.0{dash_pre}", True
-    elif minor == "" or _is_x(minor[1:]):
+    elif minor == "" or is_x(minor[1:]):
         ver, dirty, minor_dirty = f"{major}.0.0{dash_pre}", True, True
-    elif patch == "" or _is_x(patch[1:]):
+    elif patch == "" or is_x(patch[1:]):
         ver, dirty, patch_dirty = f"{major}{minor}.0{dash_pre}", True, True
     con = parse_version(ver)
     if con is None:
@@ -296,11 +307,18 @@ def _parse_one(text: str) -> _Con:
     return _Con(op, orig, con, dirty, minor_dirty, patch_dirty)
 
 
-def _rewrite_range(text: str) -> str:
-    """`1.2 - 1.4.5` → `>= 1.2, <= 1.4.5` (each match replaced once, as Go's strings.Replace(.., 1))."""
+def rewrite_range(text: str) -> str:
+    """Masterminds `rewriteRange`: `1.2 - 1.4.5` → `>= 1.2, <= 1.4.5 ` (each match replaced once,
+    as Go's strings.Replace(.., 1)).
+
+    The trailing space matters: the range pattern swallows the blanks after the upper bound, so
+    without it `1.0.0 - 2.0.0 <=2.0.0` would become `... <= 2.0.0<=2.0.0`, one invalid item.
+    """
+    if "-" not in text:
+        return text
     out = text
     for m in list(_RANGE_RE.finditer(text)):
-        out = out.replace(m.group(0), f">= {m.group(1)}, <= {m.group(11)}", 1)
+        out = out.replace(m.group(0), f">= {m.group(1)}, <= {m.group(11)} ", 1)
     return out
 
 
@@ -313,12 +331,17 @@ class Constraints:
     groups: tuple[tuple[_Con, ...], ...]
     group_has_pre: tuple[bool, ...]
 
-    def check(self, v: Version) -> bool:
-        """Masterminds `Check`: True if any AND group is satisfied."""
+    def check(self, v: Version, include_prerelease: bool = False) -> bool:
+        """Masterminds `Check`: True if any AND group is satisfied.
+
+        `include_prerelease` is upstream's `Constraints.IncludePrerelease`: admit prereleases in
+        every group, not only in those that name one.
+        """
         for group, has_pre in zip(self.groups, self.group_has_pre, strict=True):
-            if v.pre and not has_pre:
+            pre_ok = include_prerelease or has_pre
+            if v.pre and not pre_ok:
                 continue
-            if all(c.check(v, has_pre) for c in group):
+            if all(c.check(v, pre_ok) for c in group):
                 return True
         return False
 
@@ -331,14 +354,14 @@ def parse_constraint(text: str) -> Constraints:
     """Masterminds `NewConstraint`. Raises InvalidPolicy("improper constraint: ...") like upstream."""
     if len(text) > _MAX_CONSTRAINT_LEN:
         raise InvalidPolicy(f"improper constraint: longer than {_MAX_CONSTRAINT_LEN} characters")
-    rewritten = _rewrite_range(text)
+    rewritten = rewrite_range(text)
     groups: list[tuple[_Con, ...]] = []
     has_pre: list[bool] = []
     for part in rewritten.split("||"):
         if not _VALID_RE.fullmatch(part):
             raise InvalidPolicy(f"improper constraint: {part}")
         found = [m.group(0) for m in _FIND_RE.finditer(part)] or [part]
-        cons = tuple(_parse_one(s) for s in found)
+        cons = tuple(parse_single_constraint(s) for s in found)
         groups.append(cons)
         has_pre.append(any(c.con.pre for c in cons))
     return Constraints(text, tuple(groups), tuple(has_pre))
