@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
+from tests.integration.cli import run_tagpilot
 from tests.integration.daemon import DaemonProcess
 from tests.integration.test_automation_cli import config as automation_config
 from tests.integration.test_automation_cli import seed
@@ -151,3 +152,31 @@ def test_kill_9_during_the_push_then_restart_converges(registry: RegistryServer,
     assert "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main")
     assert len([s for s in git_remote_file.log("main") if s.startswith("skip-ci")]) == 1
     assert git_remote_file.git("fsck", "--no-progress") == ""
+
+
+def test_a_second_daemon_on_the_same_state_directory_exits_2(tmp_path: Path) -> None:
+    """Two daemons on one state directory used to both run; stopping the second deleted daemon.json."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: app}\n"
+                   "spec: {image: 127.0.0.1:9/none, interval: 1h, insecure: true}\n")
+    state = tmp_path / "state"
+    first = DaemonProcess(cfg, state).start()
+    try:
+        first.wait(lambda: (state / "daemon.json").exists(), what="daemon.json")
+        second = DaemonProcess(cfg, state).start(wait_ready=False)
+        assert second.proc is not None
+        assert second.proc.wait(timeout=30) == 2
+        log = second.log()
+        assert f"another tagpilot run uses the state directory {state}" in log
+        assert f"pid {first.proc.pid}, API at {first.url}" in log  # type: ignore[union-attr]
+        assert (state / "daemon.json").exists()  # the first one's pointer survives
+        assert first.get("/healthz").status_code == 200
+        # the CLI still works beside the running daemon
+        result = run_tagpilot("get", "repositories", "-f", cfg, "--state", state, "-o", "json")
+        assert result.code == 0 and result.json()[0]["name"] == "app"
+    finally:
+        assert first.stop() == 0
+    # after a clean stop (and after kill -9: the kernel drops flock) a new daemon starts
+    again = DaemonProcess(cfg, state).start()
+    assert again.stop(signal.SIGKILL) != 0
+    DaemonProcess(cfg, state).start().stop()

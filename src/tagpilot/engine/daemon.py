@@ -30,6 +30,7 @@ from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.store import Store
 from tagpilot.store.db import state_dir as resolve_state_dir
+from tagpilot.store.lock import StateLock
 from tagpilot.store.private import write_private
 
 log = logging.getLogger("tagpilot.daemon")
@@ -61,6 +62,7 @@ class Daemon:
         self.metrics = Metrics(live=self._live_values)
         self._watch_task: asyncio.Task[None] | None = None
         self._mtimes: dict[str, float] = {}
+        self.state_lock = StateLock(state_dir)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -87,8 +89,14 @@ class Daemon:
         write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
 
     async def start(self) -> None:
-        """Load the configuration (ConfigError stops the start), open the store, start reconciling."""
-        self.config = load_config(self.files)
+        """Lock the state directory (one daemon per directory), load the configuration (ConfigError
+        stops the start), open the store, start reconciling."""
+        self.state_lock.acquire()
+        try:
+            self.config = load_config(self.files)
+        except BaseException:
+            self.state_lock.release()
+            raise
         for message in self.config.ignored:
             log.warning(message)
         self._mtimes = _mtimes(self.files)
@@ -122,7 +130,8 @@ class Daemon:
         await self.registry.aclose()
         self.store.close()
         with contextlib.suppress(OSError):
-            self.pointer_file.unlink()
+            self.pointer_file.unlink()  # ours: we hold the lock, no other daemon wrote it
+        self.state_lock.release()
         log.info("tagpilot stopped")
 
     def reload(self) -> tuple[bool, str]:
