@@ -6,6 +6,21 @@ field) and, where it helps, what to do. Messages never carry secrets.
 
 Status reasons (`reason`) follow Flux's condition reasons so that a failure can be written into an
 object's `Ready` condition as it is.
+
+The tree (exit code in brackets; `cli/main.py` maps it once for every command):
+
+    TagpilotError [1] ─┬─ ConfigError [2] ── ConfigErrors [2]
+                       ├─ InvalidReference
+                       ├─ RegistryError ─┬─ AuthenticationError, NotFoundError, RegistryUnavailable,
+                       │                 └─ RegistryTLSError, InvalidResponse ── ResponseTooLarge
+                       ├─ CredentialsError
+                       ├─ PolicyError ── InvalidPolicy (and policy.SelectionFailed)
+                       ├─ StoreError ── (store.lock.StateLocked [2])
+                       ├─ UpdateError
+                       ├─ GitError ── GitAuthError, GitTimeout, GitRefNotFound, GitPushRejected, SigningError
+                       └─ (engine.reconciler.Stalled, cli.api_client.DaemonError, gotemplate's TemplateError)
+
+Anything else reaching the CLI is a bug: exit 3, one line, no traceback unless TAGPILOT_DEBUG=1.
 """
 
 from __future__ import annotations

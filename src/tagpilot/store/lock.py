@@ -15,11 +15,11 @@ import json
 import os
 from pathlib import Path
 
-from tagpilot.errors import TagpilotError
+from tagpilot.errors import StoreError
 from tagpilot.store.private import FILE_MODE, secure_dir
 
 
-class StateLocked(TagpilotError):
+class StateLocked(StoreError):
     """Another daemon holds the state directory. Exit 2: it is a usage error, nothing failed."""
 
     exit_code = 2
