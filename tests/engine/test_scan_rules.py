@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tagpilot.config.flux_image import ImageRepository
 from tagpilot.engine.scan import exclude_tags, go_json_marshal_strings, is_due, latest_tags, scan_revision
+from tagpilot.engine.status import RepositoryStatus
 
 
 def test_latest_tags_is_bytewise_descending_first_ten() -> None:
@@ -79,4 +80,4 @@ def status(scanned: datetime, ready: str = "True", generation: int = 1) -> dict:
     ],
 )
 def test_is_due(stored: dict, generation: int, due: bool) -> None:
-    assert is_due(repo(), stored, generation, NOW) is due
+    assert is_due(repo(), RepositoryStatus.from_json(stored), generation, NOW) is due

@@ -56,7 +56,7 @@ async def _reconcile(files: list[Path], state: Path | None, target: str | None, 
         name = "/".join(result.key)
         outcome = result.outcome
         assert outcome is not None
-        views.append(object_view(controller.get(result.key), outcome.status))
+        views.append(object_view(controller.get(result.key), outcome.status.to_json()))
         for skipped in outcome.skipped_files:
             err(f"warning: {name}: skipped {skipped['path']}: {skipped['reason']}")
         for warning in outcome.warnings:

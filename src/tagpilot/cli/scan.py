@@ -33,7 +33,7 @@ async def _scan(files: list[Path], state: Path | None) -> list[tuple[dict[str, A
             result = await controller.reconcile(repo.key, force=True)
             if advance:
                 advance()
-            status = result.outcome.status if result.outcome else {}
+            status = result.outcome.status.to_json() if result.outcome else {}
             return object_view(repo, status), None if result.ok else f"{repo.ref}: {result.error}"
 
         if sys.stderr.isatty() and len(repos) > 1:

@@ -21,7 +21,7 @@ from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
-from tagpilot.engine.status import get_condition, mark_ready, rfc3339
+from tagpilot.engine.status import AutomationStatus, rfc3339
 from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
 from tagpilot.gitops.commit_data import build_commit_data, render_commit_message
 from tagpilot.store.protocols import ObjectSource, StatusStore
@@ -59,16 +59,15 @@ class AutomationReconciler:
         assert self.ctx.git is not None, "automations need a GitClient in the context"
         return self.ctx.git
 
-    async def reconcile(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
+    async def reconcile(self, automation: ImageUpdateAutomation, status: AutomationStatus, generation: int, *,
                         force: bool = True, dry_run: bool = False) -> Outcome:
         unmatched: list[Notice] = []
         outcome = await self._run(automation, status, generation, dry_run=dry_run, unmatched=unmatched)
-        self._report_unknown_policies(automation, outcome, unmatched)
+        self._report_unknown_policies(automation, status, outcome, unmatched)
         outcome.persist = outcome.persist and not dry_run
         outcome.dry_run = dry_run
         if outcome.commit:
-            ready = get_condition(outcome.status, "Ready") or {}
-            outcome.notes.append(Note(Reason.PUSHED, ready.get("message", "pushed"),
+            outcome.notes.append(Note(Reason.PUSHED, status.ready_message("pushed"),
                                       {"commit": outcome.commit, "files": outcome.files}))
         return outcome
 
@@ -85,11 +84,11 @@ class AutomationReconciler:
                            reason="UnsupportedField")
         return source
 
-    def _report_unknown_policies(self, automation: ImageUpdateAutomation, outcome: Outcome,
-                                 unmatched: list[Notice]) -> None:
+    def _report_unknown_policies(self, automation: ImageUpdateAutomation, status: AutomationStatus,
+                                 outcome: Outcome, unmatched: list[Notice]) -> None:
         """A marker naming an ImagePolicy that exists nowhere is a typo: warn with file:line (the other
         markers still apply). Markers of policies this automation does not select are ignored, as in Flux."""
-        if not unmatched and "unknownPolicyMarkers" not in outcome.status:
+        if not unmatched and status.unknown_policy_markers is None:
             return
         missing = []
         for notice in unmatched:
@@ -97,9 +96,9 @@ class AutomationReconciler:
             if self.ctx.config.get(ImagePolicy, namespace, name) is None:
                 missing.append(notice)
         if not missing:
-            outcome.status.pop("unknownPolicyMarkers", None)
+            status.unknown_policy_markers = None
             return
-        outcome.status["unknownPolicyMarkers"] = [
+        status.unknown_policy_markers = [
             {"file": n.file, "line": n.line, "setter": n.setter} for n in missing]
         for notice in missing:
             namespace, name = notice.setter.split(":")[:2]
@@ -109,7 +108,7 @@ class AutomationReconciler:
                 f"{namespace}/{name}, which is not in the configuration; fix the marker or add the policy",
                 {"file": notice.file, "line": notice.line, "setter": notice.setter}))
 
-    async def _run(self, automation: ImageUpdateAutomation, status: dict[str, Any], generation: int, *,
+    async def _run(self, automation: ImageUpdateAutomation, status: AutomationStatus, generation: int, *,
                    dry_run: bool, unmatched: list[Notice]) -> Outcome:
         now = self.ctx.clock()
         spec = automation.spec
@@ -155,15 +154,15 @@ class AutomationReconciler:
         # run left the branch up to date, so skip the checkout (Flux v1 skips on the same grounds).
         push = spec.git.push
         simple = checkout.branch and not (push and (push.refspec or (push.branch and push.branch != checkout.branch)))
-        settled = "unknownPolicyMarkers" not in status  # a typo is re-checked (and reported) every run
-        if not dry_run and simple and settled and status.get("observedSourceRevision") and \
-                status.get("observedGeneration") == generation and status.get("observedPolicies") == observed:
+        settled = status.unknown_policy_markers is None  # a typo is re-checked (and reported) every run
+        if not dry_run and simple and settled and status.observed_source_revision and \
+                status.observed_generation == generation and status.observed_policies == observed:
             tip = await self.git.remote_head(source.spec.url, checkout.branch, auth,  # type: ignore[arg-type]
                                              timeout=source.spec.timeout_seconds)
-            if tip == status["observedSourceRevision"]:
-                status["lastAutomationRunTime"] = rfc3339(now)
-                last = status.get("lastPushCommit")
-                mark_ready(status, f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}"
+            if tip == status.observed_source_revision:
+                status.last_automation_run_time = rfc3339(now)
+                last = status.last_push_commit
+                status.mark_ready(f"no updates made; last commit {last[:7]} at {status.last_push_time}"
                            if last else "no updates made", now, generation)
                 return Outcome(status, ok=True)
         async with await self.git.prepare(source.spec.url, checkout, auth,
@@ -185,25 +184,25 @@ class AutomationReconciler:
                 workspace, apply=apply, message=message_for, author=author, signing=signing,
                 push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
             )
-        status["lastAutomationRunTime"] = rfc3339(now)
-        status["observedSourceRevision"] = pushed.commit if pushed is not None else tip_after
+        status.last_automation_run_time = rfc3339(now)
+        status.observed_source_revision = pushed.commit if pushed is not None else tip_after
         # tagpilot: files under update.path that carry markers but could not be updated (Flux only logs them)
         if skipped:
-            status["skippedFiles"] = list(skipped)
+            status.skipped_files = list(skipped)
         else:
-            status.pop("skippedFiles", None)
-        status["observedPolicies"] = observed
+            status.skipped_files = None
+        status.observed_policies = observed
         if pushed is None:
             # the wording of Flux's image-automation-controller, which users know from `kubectl describe`
-            last = status.get("lastPushCommit")
-            message = f"no updates made; last commit {last[:7]} at {status.get('lastPushTime')}" if last else \
+            last = status.last_push_commit
+            message = f"no updates made; last commit {last[:7]} at {status.last_push_time}" if last else \
                 "no updates made"
-            mark_ready(status, message, now, generation)
+            status.mark_ready(message, now, generation)
             return Outcome(status, ok=True, skipped_files=list(skipped))
-        status["lastPushCommit"] = pushed.commit
-        status["lastPushTime"] = rfc3339(pushed.pushed_at)
+        status.last_push_commit = pushed.commit
+        status.last_push_time = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
-        mark_ready(status, f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
+        status.mark_ready(f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
         return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped),
                                  files=[f.path for f in pushed.changes.files] if pushed.changes else [])
 
@@ -227,7 +226,7 @@ def _last_push(view: dict[str, Any]) -> str:
 KINDS = (
     Kind(
         name=KIND, model=ImageUpdateAutomation, plural="imageupdateautomations", short=("automations", "automation"),
-        reconciler=AutomationReconciler, order=30, interval=_interval, webhook_target=True,
+        reconciler=AutomationReconciler, status=AutomationStatus, order=30, interval=_interval, webhook_target=True,
         columns=(
             Column("LAST RUN", lambda v: v["status"].get("lastAutomationRunTime", "-")),
             Column("LAST PUSH", _last_push),

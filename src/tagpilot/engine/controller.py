@@ -24,7 +24,7 @@ from tagpilot.engine.events import NORMAL, WARNING, EventStream
 from tagpilot.engine.keys import ObjectKey, parse_key
 from tagpilot.engine.kinds import KINDS, Kind, KindRegistry
 from tagpilot.engine.reconciler import Context, Outcome, Reconciler, Stalled
-from tagpilot.engine.status import READY, STALLED, get_condition, is_suspended, mark_failed, spec_hash
+from tagpilot.engine.status import is_suspended, spec_hash
 from tagpilot.errors import TagpilotError
 from tagpilot.store.protocols import ObjectSource, Store
 
@@ -143,7 +143,7 @@ class Controller:
         store = self.store
         generation = store.observe_spec(*key, spec_hash(obj.spec.to_yaml_dict()))
         stored = store.get_object(*key)
-        status = copy.deepcopy(stored.status) if stored else {}
+        status = kind.status.from_json(copy.deepcopy(stored.status) if stored else {})
         if is_suspended(obj, store):
             outcome = Outcome(status, skipped="suspended", persist=False)
         else:
@@ -151,21 +151,20 @@ class Controller:
                 outcome = await self.reconciler(kind).reconcile(obj, status, generation, force=force, dry_run=dry_run)
             except TagpilotError as exc:
                 stalled = isinstance(exc, Stalled)
-                mark_failed(status, exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
+                status.mark_failed(exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
                 outcome = Outcome(status, ok=False, error=str(exc), stalled=stalled, persist=not dry_run)
         if outcome.persist:
-            store.set_status(*key, outcome.status)
+            store.set_status(*key, outcome.status.to_json())
         for note in outcome.notes:
             self.events.emit(key, NORMAL, note.reason, note.message, **note.metadata)
         for warning in outcome.warnings:
             self.events.emit(key, WARNING, warning.reason, warning.message, **warning.metadata)
-        stalled = (get_condition(outcome.status, STALLED) or {}).get("status") == "True"
-        result = ReconcileResult(key, ok=outcome.ok, skipped=outcome.skipped, stalled=stalled and not outcome.ok,
+        result = ReconcileResult(key, ok=outcome.ok, skipped=outcome.skipped,
+                                 stalled=outcome.status.stalled and not outcome.ok,
                                  error=outcome.error, commit=outcome.commit, files_changed=len(outcome.files),
                                  outcome=outcome)
         if not outcome.ok and outcome.error:
-            ready = get_condition(outcome.status, READY) or {}
-            self.events.emit(key, WARNING, ready.get("reason", "Failed"), outcome.error)
+            self.events.emit(key, WARNING, outcome.status.ready_reason(), outcome.error)
         if outcome.ok and outcome.changed:
             result.dependents = kind.dependents(self.config, obj)
         return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -74,19 +75,20 @@ class Daemon:
     def announce(self, url: str) -> None:
         """Tell CLI commands on this machine where the API is (they read it from the state directory),
         and tell the person starting it where each webhook receiver listens."""
+        self._log_receivers(url)
+        write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
+
+    def _log_receivers(self, url: str) -> None:
+        """Receiver URLs are hashes of secrets: print them, so nobody computes them by hand."""
         from tagpilot.config.flux_notification import Receiver
         from tagpilot.engine.inputs import receiver_path
 
-        assert self.config is not None
-        for receiver in sorted(self.config.of_kind(Receiver), key=lambda r: r.key):
-            path = receiver_path(self.config, receiver)
+        for receiver in sorted(self.config.of_kind(Receiver) if self.config else [], key=lambda r: r.key):
+            path = receiver_path(self.config, receiver)  # type: ignore[arg-type]
             if path:
                 log.info("Receiver %s (%s) listens on POST %s%s", receiver.ref, receiver.spec.type, url, path)
             else:
                 log.warning("Receiver %s is not served: its Secret has no key 'token'", receiver.ref)
-        import json
-
-        write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
 
     async def start(self) -> None:
         """Lock the state directory (one daemon per directory), load the configuration (ConfigError

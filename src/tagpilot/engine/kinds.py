@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tagpilot.engine.status import ObjectStatus
+
 if TYPE_CHECKING:
     from tagpilot.engine.keys import ObjectKey
     from tagpilot.engine.reconciler import Context, Reconciler
@@ -58,6 +60,7 @@ class Kind:
     plural: str  # "imagerepositories": `tagpilot get imagerepositories`, API aliases
     short: tuple[str, ...] = ()  # other names accepted on the command line ("repositories", "repo")
     reconciler: Callable[[Context], Reconciler] | None = None
+    status: type[ObjectStatus] = field(default=ObjectStatus)  # the typed status its reconciler works on
     order: int = 100  # a full round runs lower orders first (their outputs are the others' inputs)
     interval: Callable[[Any], float | None] = _no_interval  # seconds between runs on its own
     dependents: Callable[[ObjectSource, Any], list[ObjectKey]] = _none  # run after its output changed

@@ -20,13 +20,7 @@ from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
 from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.scan import tags_key
-from tagpilot.engine.status import (
-    is_ready,
-    mark_failed,
-    mark_ready,
-    parse_rfc3339,
-    rfc3339,
-)
+from tagpilot.engine.status import PolicyStatus, is_ready, parse_rfc3339, rfc3339
 from tagpilot.errors import InvalidPolicy, TagpilotError
 from tagpilot.policy import Selection
 from tagpilot.policy.factory import from_flux_spec
@@ -54,16 +48,16 @@ class PolicyReconciler:
         ref = policy.spec.image_repository_ref
         return self.ctx.config.get(ImageRepository, ref.namespace or policy.namespace, ref.name)
 
-    async def reconcile(self, policy: ImagePolicy, status: dict[str, Any], generation: int, *, force: bool,
+    async def reconcile(self, policy: ImagePolicy, status: PolicyStatus, generation: int, *, force: bool,
                         dry_run: bool = False) -> Outcome:
         outcome = await self._evaluate(policy, status, generation)
         if outcome.changed:
-            latest = outcome.status.get("latestRef") or {}
+            latest = status.latest_ref or {}
             outcome.notes.append(Note(Reason.LATEST_IMAGE_CHANGED,
                                       f"latest image {latest.get('name')}:{latest.get('tag')}", {"latestRef": latest}))
         return outcome
 
-    async def _evaluate(self, policy: ImagePolicy, status: dict[str, Any], generation: int) -> Outcome:
+    async def _evaluate(self, policy: ImagePolicy, status: PolicyStatus, generation: int) -> Outcome:
         now = self.ctx.clock()
         repo_ref = policy.spec.image_repository_ref
         repo_ns = repo_ref.namespace or policy.namespace
@@ -87,7 +81,7 @@ class PolicyReconciler:
         except TagpilotError as exc:
             return self._fail(policy, status, generation, exc.reason, str(exc))
 
-        previous = status.get("latestRef")
+        previous = status.latest_ref
         latest: dict[str, Any] = {"name": repo.spec.image, "tag": selection.tag}
         try:
             digest = await self._digest(policy, repo, selection.tag, previous, status, now)
@@ -99,8 +93,8 @@ class PolicyReconciler:
         changed = previous is not None and (previous.get("tag"), previous.get("digest")) != (
             latest["tag"], latest.get("digest"))
         if changed:
-            status["observedPreviousRef"] = previous
-        status["latestRef"] = latest
+            status.observed_previous_ref = previous
+        status.latest_ref = latest
         if changed:
             message = (f"Latest image tag for {repo.spec.image} updated from "
                        f"{previous.get('tag')} to {selection.tag}")
@@ -108,7 +102,7 @@ class PolicyReconciler:
             message = f"Latest image tag for {repo.spec.image} resolved to {selection.tag}"
         if repo_status and not is_ready(repo_status.status):
             message += " (from the last successful scan; the latest scan failed)"
-        mark_ready(status, message, now, generation)
+        status.mark_ready(message, now, generation)
         return Outcome(status, changed=changed or previous is None)
 
     async def _select(self, policy: ImagePolicy, repo: ImageRepository, tags: list[str]) -> Selection:
@@ -121,7 +115,7 @@ class PolicyReconciler:
         return await select_with_registry(self.ctx.registry, await access_for(repo, self.ctx.config), chosen, tags)
 
     async def _digest(self, policy: ImagePolicy, repo: ImageRepository, tag: str, previous: dict[str, Any] | None,
-                      status: dict[str, Any], now: datetime) -> str | None:
+                      status: PolicyStatus, now: datetime) -> str | None:
         """Flux's digestReflectionPolicy: Never; IfNotPresent (once per tag); Always (every interval)."""
         mode = policy.spec.digest_reflection_policy
         if mode == "Never":
@@ -130,19 +124,19 @@ class PolicyReconciler:
         if mode == "IfNotPresent" and same_tag:
             return previous["digest"]  # type: ignore[index]
         if mode == "Always" and same_tag and policy.spec.interval:
-            reflected = status.get("lastDigestReflectionTime")
+            reflected = status.last_digest_reflection_time
             if reflected and parse_rfc3339(reflected) + timedelta(seconds=seconds(policy.spec.interval)) > now:
                 return previous["digest"]  # type: ignore[index]
         if self.ctx.registry is None:
             raise TagpilotError("no registry client to reflect digests")
         access = await access_for(repo, self.ctx.config)
         digest = await self.ctx.registry.head_digest(access, tag)
-        status["lastDigestReflectionTime"] = rfc3339(now)
+        status.last_digest_reflection_time = rfc3339(now)
         return digest
 
-    def _fail(self, policy: ImagePolicy, status: dict[str, Any], generation: int, reason: str, message: str, *,
+    def _fail(self, policy: ImagePolicy, status: PolicyStatus, generation: int, reason: str, message: str, *,
               stalled: bool = False) -> Outcome:
-        mark_failed(status, reason, message, self.ctx.clock(), generation, stalled=stalled)
+        status.mark_failed(reason, message, self.ctx.clock(), generation, stalled=stalled)
         return Outcome(status, ok=False, error=message, stalled=stalled)
 
 
@@ -169,6 +163,7 @@ def _automations_of(source: ObjectSource, policy: ImagePolicy) -> list[ObjectKey
 
 KINDS = (Kind(
     name=KIND, model=ImagePolicy, plural="imagepolicies", short=("policies", "policy"),
-    reconciler=PolicyReconciler, order=20, interval=_interval, dependents=_automations_of, webhook_target=True,
+    reconciler=PolicyReconciler, status=PolicyStatus, order=20, interval=_interval, dependents=_automations_of,
+    webhook_target=True,
     columns=(Column("LATEST IMAGE", lambda v: latest_text(v["status"])),),
 ),)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tagpilot.engine.status import ObjectStatus
 from tagpilot.errors import TagpilotError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Outcome:
     run next. `persist=False` (dry runs, skipped runs) leaves the stored status as it was.
     """
 
-    status: dict[str, Any]
+    status: ObjectStatus
     ok: bool = True
     skipped: str | None = None  # "suspended", "not due"
     error: str | None = None
@@ -72,7 +73,7 @@ class Outcome:
 class Reconciler(Protocol):
     """One kind's decisions. `force=False` lets a kind skip work that is not due (scans)."""
 
-    async def reconcile(self, obj: Any, status: dict[str, Any], generation: int, *, force: bool,
+    async def reconcile(self, obj: Any, status: Any, generation: int, *, force: bool,
                         dry_run: bool = False) -> Outcome: ...
 
 

@@ -20,16 +20,7 @@ from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind, same_namespace_ref
 from tagpilot.engine.reconciler import Context, Note, Outcome
-from tagpilot.engine.status import (
-    READY,
-    RECONCILING,
-    get_condition,
-    mark_failed,
-    mark_ready,
-    parse_rfc3339,
-    remove_condition,
-    rfc3339,
-)
+from tagpilot.engine.status import RECONCILING, RepositoryStatus, parse_rfc3339, rfc3339
 from tagpilot.errors import InvalidReference, TagpilotError
 from tagpilot.golang import json_string
 from tagpilot.regex import compile_regex
@@ -66,13 +57,10 @@ def tags_key(repo: ImageRepository) -> str:
     return f"{repo.namespace}/{repo.name}"
 
 
-def is_due(repo: ImageRepository, stored_status: dict[str, Any], generation: int, now: datetime) -> bool:
+def is_due(repo: ImageRepository, stored: RepositoryStatus, generation: int, now: datetime) -> bool:
     """A scan is due when never scanned, the spec changed, the last one failed, or the interval passed."""
-    last = stored_status.get("lastScanResult")
-    if not last or stored_status.get("observedGeneration") != generation:
-        return True
-    ready = get_condition(stored_status, READY)
-    if not ready or ready.get("status") != "True":
+    last = stored.last_scan_result
+    if not last or stored.observed_generation != generation or not stored.ready:
         return True
     try:
         scanned = parse_rfc3339(last["scanTime"])
@@ -88,29 +76,28 @@ class Scanner:
         self.ctx = ctx
         self._global = asyncio.Semaphore(concurrency)
 
-    async def reconcile(self, repo: ImageRepository, status: dict[str, Any], generation: int, *, force: bool,
+    async def reconcile(self, repo: ImageRepository, status: RepositoryStatus, generation: int, *, force: bool,
                         dry_run: bool = False) -> Outcome:
         if not force and not is_due(repo, status, generation, self.ctx.clock()):
             return Outcome(status, skipped="not due", persist=False)
-        before = (status.get("lastScanResult") or {}).get("revision")
+        before = (status.last_scan_result or {}).get("revision")
         async with self._global:
             outcome = await self._scan(repo, status, generation)
         outcome.operation = "scan"
-        after = (outcome.status.get("lastScanResult") or {}).get("revision")
+        after = (status.last_scan_result or {}).get("revision")
         if outcome.ok and after != before:
             outcome.changed = True
-            ready = get_condition(outcome.status, READY) or {}
-            outcome.notes.append(Note(Reason.NEW_TAGS, ready.get("message", "scanned"), {"revision": after}))
+            outcome.notes.append(Note(Reason.NEW_TAGS, status.ready_message("scanned"), {"revision": after}))
         return outcome
 
-    async def _scan(self, repo: ImageRepository, status: dict[str, Any], generation: int) -> Outcome:
+    async def _scan(self, repo: ImageRepository, status: RepositoryStatus, generation: int) -> Outcome:
         now = self.ctx.clock()
-        remove_condition(status, RECONCILING)
+        status.remove_condition(RECONCILING)
         try:
             ref = parse_repository(repo.spec.image)
         except InvalidReference as exc:
             return self._fail(status, generation, exc, stalled=True)
-        status["canonicalImageName"] = ref.canonical_name
+        status.canonical_image_name = ref.canonical_name
         if repo.spec.provider != "generic":
             return self._fail(status, generation, TagpilotError(
                 f"provider {repo.spec.provider!r} is not supported yet: use provider generic with a "
@@ -129,19 +116,19 @@ class Scanner:
         tags = exclude_tags(all_tags, repo.spec.exclusion_list)
         revision = scan_revision(tags)
         self.ctx.store.set_tags(tags_key(repo), tags, revision)
-        status["observedExclusionList"] = list(repo.spec.exclusion_list)
-        status["lastScanResult"] = {
+        status.observed_exclusion_list = list(repo.spec.exclusion_list)
+        status.last_scan_result = {
             "tagCount": len(tags),
             "scanTime": rfc3339(now),
             "revision": revision,
             "latestTags": latest_tags(tags),
         }
-        mark_ready(status, f"successful scan: found {len(tags)} tags", now, generation)
+        status.mark_ready(f"successful scan: found {len(tags)} tags", now, generation)
         return Outcome(status)
 
-    def _fail(self, status: dict[str, Any], generation: int, exc: TagpilotError, *,
+    def _fail(self, status: RepositoryStatus, generation: int, exc: TagpilotError, *,
               stalled: bool = False, reason: str | None = None) -> Outcome:
-        mark_failed(status, reason or exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
+        status.mark_failed(reason or exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
         return Outcome(status, ok=False, error=str(exc), stalled=stalled)
 
 
@@ -166,7 +153,8 @@ def _latest_tags_cell(view: dict[str, Any]) -> str:
 
 KINDS = (Kind(
     name=KIND, model=ImageRepository, plural="imagerepositories", short=("repositories", "repository", "repo"),
-    reconciler=Scanner, order=10, interval=_interval, dependents=_policies_of, webhook_target=True,
+    reconciler=Scanner, status=RepositoryStatus, order=10, interval=_interval, dependents=_policies_of,
+    webhook_target=True,
     columns=(
         Column("IMAGE", lambda v: v["spec"]["image"]),
         Column("TAGS", lambda v: str((v["status"].get("lastScanResult") or {}).get("tagCount", "-"))),
