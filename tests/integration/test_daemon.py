@@ -48,6 +48,12 @@ def test_daemon_converges_reacts_and_exposes_state(registry: RegistryServer, rep
 
         events = daemon.get("/api/v1/events", params={"kind": "ImageUpdateAutomation"}).json()
         assert [e["reason"] for e in events].count("Pushed") == 2
+        # the first round ran in dependency order: no policy ran before its repository's scan
+        everything = daemon.get("/api/v1/events", params={"limit": 1000}).json()
+        assert [e for e in everything if e["type"] == "Warning"] == []
+        first_round = [(e["kind"], e["reason"]) for e in everything][:3]
+        assert first_round == [("ImageRepository", "NewTags"), ("ImagePolicy", "LatestImageChanged"),
+                               ("ImageUpdateAutomation", "Pushed")]
         metrics = daemon.get("/metrics").text
         assert "tagpilot_commits_pushed_total 2.0" in metrics
         assert f'tagpilot_registry_requests_total{{registry="{registry.host}"}}' in metrics
