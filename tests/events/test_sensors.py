@@ -795,3 +795,18 @@ def test_url_credentials_never_shown(tmp_path: Path):
     (tmp_path / "push.json").write_bytes(gitlab_push())
     code, out = run_person([tmp_path / "sensor.yaml"], tmp_path / "push.json", ["X-Gitlab-Event: Push Hook"])
     assert code == 0 and "hunter2" not in out and "http://hooks.example/x" in out
+
+
+def test_rejection_names_the_filter_in_the_plan_and_sensor_test(tmp_path: Path):
+    s = sensor(FIXED_SENSOR)
+    event = push_event(ref="refs/heads/feature")
+    [dep] = match_dependencies(s, event)
+    assert dep.reason.startswith('expr filter 0: `ref =~ "refs/heads/release-" || ref == "refs/heads/main"` is false')
+    assert "ref=refs/heads/feature" in dep.reason
+    [plan] = evaluate([s], event)
+    assert plan.why == [f"dependencies rejected this event: push ({dep.reason})"]  # what the daemon records
+    (tmp_path / "sensor.yaml").write_text(FIXED_SENSOR)
+    (tmp_path / "push.json").write_bytes(gitlab_push(project="other"))
+    code, out = run_person([tmp_path / "sensor.yaml"], tmp_path / "push.json", ["X-Gitlab-Event: Push Hook"])
+    assert code == 0
+    assert "rejected by data filter 1 (path body.project.name, type string, value [dev-docs]): got other" in out
