@@ -60,6 +60,7 @@ __all__ = [
     "match_dependencies",
     "safe_url",
     "set_path",
+    "webhook_reply",
 ]
 
 log = logging.getLogger(__name__)
@@ -560,6 +561,23 @@ def _plan(sensor: Sensor, trigger: Trigger, deps: list[DependencyResult], satisf
         plan.error = f"trigger cannot be built: {exc}"
         plan.why.append(plan.error)
     return plan
+
+
+def webhook_reply(plans: Sequence[TriggerPlan]) -> dict[str, list[str]]:
+    """What the webhook answers about its triggers: `fired` lists only triggers that run.
+
+    A trigger whose dependencies are satisfied but that tagpilot cannot run (an `argoWorkflow`
+    trigger) is `unsupported`, and one that cannot be built (a parameter failed) is `failed`;
+    saying either "fired" would be a silent failure for whoever sent the event.
+    """
+    reply: dict[str, list[str]] = {"fired": [p.trigger for p in plans if p.fires and p.error is None]}
+    unsupported = [p.trigger for p in plans if p.fires and p.kind == "unsupported"]
+    failed = [p.trigger for p in plans if p.fires and p.error is not None and p.kind != "unsupported"]
+    if unsupported:
+        reply["unsupported"] = unsupported
+    if failed:
+        reply["failed"] = failed
+    return reply
 
 
 def _apply_template_params(
