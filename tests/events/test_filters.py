@@ -175,3 +175,57 @@ def test_batch_cli(tmp_path: Path) -> None:
     ]
     assert rows[3]["pass"] is False and rows[3]["errors"]
     assert run_batch(tmp_path / "missing.jsonl")[0] == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# which filter rejected the event (`reason`), for `sensor test` and the daemon's decision
+
+
+def test_reason_names_the_failing_data_filter() -> None:
+    filters = {
+        "data": [
+            {"path": "header.X-Gitlab-Event", "type": "string", "value": ["Push Hook"]},
+            {"path": "body.ref", "type": "string", "value": ["refs/heads/main"]},
+        ]
+    }
+    event = loads(json.dumps({"header": {"X-Gitlab-Event": ["Push Hook"]}, "body": {"ref": "refs/heads/dev"}}))
+    res = apply_filters(filters, event)
+    assert not res.passed and res.errors == []
+    assert res.reason == "data filter 1 (path body.ref, type string, value [refs/heads/main]): got refs/heads/dev"
+
+
+def test_reason_names_the_failing_expr_filter() -> None:
+    res = apply_filters({"exprs": [{"expr": "a == 1", "fields": [{"name": "a", "path": "body.count"}]}]}, PUSH)
+    assert not res.passed
+    assert res.reason == "expr filter 0: `a == 1` is false with a=3"
+    res = apply_filters(TUTORIAL, _event("refs/heads/main", "x [skip-ci]"))
+    assert res.reason == 'expr filter 1: `msg !~ "skip-ci"` is false with msg=x [skip-ci]'
+
+
+def test_reason_with_errors_and_or_operators() -> None:
+    missing = {"data": [{"path": "body.nope", "type": "string", "value": ["a"]}]}
+    res = apply_filters(missing, PUSH)
+    assert res.reason == "data filter 0 (path body.nope, type string, value [a]): path 'body.nope' does not exist"
+    either = {
+        "dataLogicalOperator": "or",
+        "data": [
+            {"path": "body.name", "type": "string", "value": ["^prod"]},
+            {"path": "body.count", "type": "number", "value": ["5"], "comparator": ">="},
+        ],
+    }
+    res = apply_filters(either, PUSH)
+    assert not res.passed
+    assert res.reason == (
+        "no data filter matched (dataLogicalOperator: or): "
+        "data filter 0 (path body.name, type string, value [^prod]): got dev-docs; "
+        "data filter 1 (path body.count, type number, value [5], comparator >=): got 3"
+    )
+    a_is_1 = {"expr": "a == 1", "fields": [{"name": "a", "path": "body.count"}]}
+    reason = apply_filters({"exprLogicalOperator": "or", "exprs": [a_is_1]}, PUSH).reason
+    assert reason.startswith("no expr filter matched (exprLogicalOperator: or): expr filter 0")
+    both_or = {**missing, "exprs": [{"expr": "a == 1", "fields": [{"name": "a", "path": "body.x"}]}]}
+    res = apply_filters(both_or, PUSH, operator="or")
+    assert not res.passed
+    assert res.reason.startswith("filtersLogicalOperator or: an error fails the event: expr filter 0 (`a == 1`)")
+    assert "data filter 0 (path body.nope" in res.reason
+    assert apply_filters(TUTORIAL, _event("refs/heads/main", "fine")).reason == ""

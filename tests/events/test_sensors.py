@@ -34,6 +34,7 @@ from tagpilot.events.sensors import (
     match_dependencies,
     resolve_param,
     set_path,
+    webhook_reply,
 )
 
 # The Sensor from seed 000_1b66ad8dcc1f6aeb (devops-ws/image-update-guide), verbatim.
@@ -795,3 +796,49 @@ def test_url_credentials_never_shown(tmp_path: Path):
     (tmp_path / "push.json").write_bytes(gitlab_push())
     code, out = run_person([tmp_path / "sensor.yaml"], tmp_path / "push.json", ["X-Gitlab-Event: Push Hook"])
     assert code == 0 and "hunter2" not in out and "http://hooks.example/x" in out
+
+
+def test_rejection_names_the_filter_in_the_plan_and_sensor_test(tmp_path: Path):
+    s = sensor(FIXED_SENSOR)
+    event = push_event(ref="refs/heads/feature")
+    [dep] = match_dependencies(s, event)
+    assert dep.reason.startswith('expr filter 0: `ref =~ "refs/heads/release-" || ref == "refs/heads/main"` is false')
+    assert "ref=refs/heads/feature" in dep.reason
+    [plan] = evaluate([s], event)
+    assert plan.why == [f"dependencies rejected this event: push ({dep.reason})"]  # what the daemon records
+    (tmp_path / "sensor.yaml").write_text(FIXED_SENSOR)
+    (tmp_path / "push.json").write_bytes(gitlab_push(project="other"))
+    code, out = run_person([tmp_path / "sensor.yaml"], tmp_path / "push.json", ["X-Gitlab-Event: Push Hook"])
+    assert code == 0
+    assert "rejected by data filter 1 (path body.project.name, type string, value [dev-docs]): got other" in out
+
+
+# --------------------------------------------------------------------------------------------- webhook reply
+
+
+def test_webhook_reply_lists_only_triggers_that_run():
+    """An argoWorkflow-only sensor must not answer {"fired": ["trigger"]}: nothing ran."""
+    [plan] = evaluate([sensor(FIXED_SENSOR)], push_event())
+    assert plan.fires and plan.kind == "unsupported"
+    assert webhook_reply([plan]) == {"fired": [], "unsupported": ["trigger"]}
+    [rejected] = evaluate([sensor(FIXED_SENSOR)], push_event(ref="refs/heads/dev"))
+    assert webhook_reply([rejected]) == {"fired": []}
+
+
+async def test_event_source_webhook_answers_what_really_happened(tmp_path: Path):
+    from tagpilot.config.loader import load_config
+    from tagpilot.engine.webhooks import Webhooks
+    from tagpilot.store import Store
+
+    es = "apiVersion: argoproj.io/v1alpha1\nkind: EventSource\nmetadata: {name: default}\n"
+    es += "spec:\n  webhook:\n    push: {endpoint: /push, method: POST, port: '12000'}\n"
+    (tmp_path / "config.yaml").write_text(FIXED_SENSOR + "---\n" + es)
+    hooks = Webhooks(Store.open(tmp_path / "state"), lambda key, why: True, lambda name, outcome: None)
+    hooks.set_config(load_config([tmp_path / "config.yaml"]))
+    try:
+        headers = {"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"}
+        delivery = await hooks.event_source("POST", "/push", headers, gitlab_push())
+        assert delivery.status == 200
+        assert delivery.body == {"message": "success", "fired": [], "unsupported": ["trigger"]}
+    finally:
+        await hooks.aclose(grace=1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tagpilot.config.argo_events import EventSource, Sensor
+from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
 from tagpilot.config.loader import load_config
 from tagpilot.errors import ConfigError, TagpilotError
 from tagpilot.events.sensors import (
@@ -116,7 +116,7 @@ def run_person(
             body = Path(event_file).read_bytes()
         except OSError as exc:
             raise _Usage(f"cannot read {event_file}: {exc.strerror}") from None
-        config = load_config(files)
+        config = load_config(files, sensors_need_sources=False)  # a Sensor alone can be tested
         sensors = sorted(config.of_kind(Sensor), key=lambda s: s.key)
         sources = sorted(config.of_kind(EventSource), key=lambda s: s.key)
         if not sensors:
@@ -143,6 +143,9 @@ def run_person(
             out.append(f"  note: the body exceeds maxPayloadSize ({webhook.payload_cap} bytes); it would be refused")
     for issue in config.ignored:
         out.append(f"  warning: {issue}")
+    if sources:  # with no EventSource given at all, the user is testing filters alone
+        for problem in missing_event_sources(config):
+            out.append(f"  warning: {problem} (`tagpilot run` refuses this configuration)")
     plans = evaluate(sensors, event)
     for sensor in sensors:
         out.append("")

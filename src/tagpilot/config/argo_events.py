@@ -21,11 +21,13 @@ Our extension: a `tagpilot` trigger that reconciles tagpilot objects when the se
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from tagpilot.config.base import Model, Object
+from tagpilot.errors import ConfigError, Location
 
 API_VERSION = "argoproj.io/v1alpha1"
 
@@ -517,3 +519,43 @@ class Sensor(Object):
 
     def dependency(self, name: str) -> EventDependency | None:
         return next((d for d in self.spec.dependencies if d.name == name), None)
+
+
+def missing_event_sources(config: Any) -> list[ConfigError]:
+    """Sensor dependencies that wait for an event no EventSource of the configuration produces.
+
+    Argo accepts such a Sensor and it waits forever; with tagpilot the configuration is the whole
+    world, so nothing will ever create that EventSource and the Sensor would never fire without a
+    word. `config` is a `loader.Config` (its `objects` and `origins`); each problem names the
+    Sensor's file:line, the dependency and the fix.
+    """
+    sources = {(o.namespace, o.name): o for o in config.objects.values() if isinstance(o, EventSource)}
+    problems: list[ConfigError] = []
+    for sensor in (o for o in config.objects.values() if isinstance(o, Sensor)):
+        origin = config.origins.get(sensor.key) or Location(obj=sensor.ref)
+        for i, dep in enumerate(sensor.spec.dependencies):
+            message = _missing_source(sensor, dep, sources)
+            if message is not None:
+                where = replace(origin, obj=sensor.ref, field=f"spec.dependencies[{i}]")
+                problems.append(ConfigError(message, where))
+    return problems
+
+
+def _missing_source(sensor: Sensor, dep: EventDependency, sources: dict[tuple[str, str], EventSource]) -> str | None:
+    source = sources.get((sensor.namespace, dep.event_source_name))
+    if source is None:
+        elsewhere = sorted(ns for ns, name in sources if name == dep.event_source_name)
+        hint = f" (there is one in namespace {', '.join(elsewhere)}: a Sensor sees its own namespace only)"
+        return (
+            f"dependency {dep.name!r} waits for EventSource {dep.event_source_name!r}, which is not defined in "
+            f"namespace {sensor.namespace}{hint if elsewhere else ''}; the Sensor would never fire: define "
+            f"EventSource {sensor.namespace}/{dep.event_source_name} or fix eventSourceName"
+        )
+    events = set(source.spec.webhook) | {s.split("/", 1)[1] for s in source.spec.unsupported_sources()}
+    if dep.event_name not in events:
+        return (
+            f"dependency {dep.name!r} waits for event {dep.event_name!r} of EventSource {source.ref}, which "
+            f"has no such event (it has: {', '.join(sorted(events)) or 'none'}); the Sensor would never fire: "
+            f"fix eventName or add the event to the EventSource"
+        )
+    return None

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from tagpilot.config.argo_events import EventSource, Sensor
+from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
 from tagpilot.config.flux_automation import ImageUpdateAutomation
@@ -106,8 +106,11 @@ def parse_document(doc: Document) -> Object | None:
         raise ConfigErrors(errors) from None
 
 
-def load_config(paths: Iterable[str | Path]) -> Config:
-    """Load and validate every object under `paths` (files or directories)."""
+def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = True) -> Config:
+    """Load and validate every object under `paths` (files or directories).
+
+    `sensors_need_sources=False` lets a Sensor load without its EventSource (`sensor test`).
+    """
     config = Config()
     errors: list[ConfigError] = []
     ignored_kinds: dict[str, int] = {}
@@ -135,6 +138,7 @@ def load_config(paths: Iterable[str | Path]) -> Config:
         f"ignored {count} object(s) of kind {kind}: tagpilot does not read this kind"
         for kind, count in sorted(ignored_kinds.items())
     ]
+    errors += missing_event_sources(config) if sensors_need_sources and not errors else []
     if errors:
         errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]

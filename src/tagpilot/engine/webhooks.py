@@ -24,7 +24,7 @@ from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.loader import Config
 from tagpilot.engine.controller import ObjectKey
 from tagpilot.events.receivers import MAX_BODY, HookRequest, match_path, verify
-from tagpilot.events.sensors import Event, LogThrottle, evaluate, event_from_webhook, execute
+from tagpilot.events.sensors import Event, LogThrottle, evaluate, event_from_webhook, execute, webhook_reply
 from tagpilot.store import Store
 
 log = logging.getLogger("tagpilot.webhooks")
@@ -155,7 +155,6 @@ class Webhooks:
                       time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         sensors = [s for s in self.config.of_kind(Sensor) if s.namespace == source.namespace]
         plans = evaluate(sensors, event)
-        fired = [plan.trigger for plan in plans if plan.fires]
         for plan in plans:
             if not plan.fires:
                 self.store.add_event("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
@@ -168,7 +167,7 @@ class Webhooks:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         self.count(source.name, "accepted")
-        return Delivery(200, {"message": "success", "fired": fired})
+        return Delivery(200, {"message": "success", **webhook_reply(plans)})
 
     async def _fire(self, plan: Any, config: Config) -> None:
         decision: dict[str, Any] = {"sensor": plan.sensor, "trigger": plan.trigger, "fires": True,

@@ -9,6 +9,11 @@ over the event data (`{"header": ..., "body": ...}` for a webhook), expressions 
 
 Like Argo, when `filtersLogicalOperator` is `or` and no context/time filter is given, those two
 count as passing, so the event passes unless an error occurred.
+
+Argo only says "filters failed"; a person whose Sensor never fires needs to know which filter said
+no and what it saw. So a failed result also carries `reason`, naming the filter by its kind and
+index with what it asked and what it got (`data filter 1 (path body.ref, type string, value
+[refs/heads/main]): got refs/heads/dev`), and every filter when a logical operator is `or`.
 """
 
 from __future__ import annotations
@@ -31,10 +36,23 @@ _SEP = " / "
 
 @dataclass
 class FilterResult:
-    """Whether the event passed and, when a filter failed with an error, Argo's error messages."""
+    """Whether the event passed; Argo's error messages; and, when it failed, which filter said no."""
 
     passed: bool
     errors: list[str] = field(default_factory=list)
+    reason: str = field(default="", compare=False)  # for people; pass/errors are Argo's verdict
+
+
+GOT_SHOWN = 200  # characters of a value quoted in a reason
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= GOT_SHOWN else text[:GOT_SHOWN] + f"... ({len(text)} characters)"
+
+
+def _or_reason(kind: str, operator_field: str, reasons: list[str]) -> str:
+    """Why an `or` stage failed: no filter matched, each with its own reason."""
+    return f"no {kind} filter matched ({operator_field}: or): " + "; ".join(reasons)
 
 
 def _go_quote_regexp_err(pattern: str, e: RegexError) -> str:
@@ -57,13 +75,21 @@ def _is_or(op: Any) -> bool:
     return op == "or"
 
 
-def _filter_expr(exprs: Any, operator: Any, data: Any) -> tuple[bool, str | None]:
+def _expr_params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_shown(_result_of(v).string())}" for k, v in params.items())
+
+
+def _filter_expr(exprs: Any, operator: Any, data: Any) -> tuple[bool, str | None, str]:
+    """(passed, Argo's error, reason): expr filters as filterExpr does."""
     if exprs is None:
-        return True, None
+        return True, None, ""
     is_or = _is_or(operator)
     errors: list[str] = []
-    for f in exprs if isinstance(exprs, list) else []:
+    reasons: list[str] = []
+    for i, f in enumerate(exprs if isinstance(exprs, list) else []):
         f = f if isinstance(f, Mapping) else {}
+        expr = str(f.get("expr", ""))
+        label = f"expr filter {i} (`{expr}`)"
         params: dict[str, Any] = {}
         missing = None
         for fld in f.get("fields") or []:
@@ -75,29 +101,34 @@ def _filter_expr(exprs: Any, operator: Any, data: Any) -> tuple[bool, str | None
                 break
             params[str(fld.get("name", ""))] = res.value
         if missing is not None:
+            reasons.append(f"{label}: {missing}")
             if is_or:
                 errors.append(missing)
                 continue
-            return False, f"expr filter error ({missing})"
+            return False, f"expr filter error ({missing})", reasons[-1]
         if not params:
             continue
         try:
-            result = parse_expr(str(f.get("expr", ""))).evaluate(params)
+            result = parse_expr(expr).evaluate(params)
         except ExprError as e:
+            reasons.append(f"{label}: {e}")
             if is_or:
                 errors.append(str(e))
                 continue
-            return False, f"expr filter error ({e})"
+            return False, f"expr filter error ({e})", reasons[-1]
         if result is True:
             if is_or:
-                return True, None
-        elif not is_or:
-            return False, None
+                return True, None, ""
+            continue
+        reasons.append(f"expr filter {i}: `{expr}` is {str(result).lower()} with {_expr_params(params)}")
+        if not is_or:
+            return False, None, reasons[-1]
     if is_or:
+        reason = _or_reason("expr", "exprLogicalOperator", reasons) if reasons else "no expr filter matched"
         if errors:
-            return False, f"expr filter errors [{_SEP.join(errors)}]"
-        return False, None
-    return True, None
+            return False, f"expr filter errors [{_SEP.join(errors)}]", reason
+        return False, None, reason
+    return True, None, ""
 
 
 def _template(tpl: str, res: PathResult) -> tuple[PathResult | None, str | None]:
@@ -116,8 +147,23 @@ def _compare_number(comparator: str, a: float, b: float) -> bool:
     )
 
 
-def _one_data_filter(f: Mapping[str, Any], data: Any) -> bool:
-    """One data filter: True/False, or raise _Fail with Argo's message for this filter."""
+def _data_label(i: int, f: Mapping[str, Any]) -> str:
+    """`data filter 1 (path body.ref, type string, value [refs/heads/main])`, as the user wrote it."""
+    values = f.get("value")
+    shown = ", ".join(str(v) for v in values) if isinstance(values, list) else str(values or "")
+    parts = [f"path {f.get('path', '')}", f"type {f.get('type', '')}", f"value [{shown}]"]
+    if f.get("comparator"):
+        parts.append(f"comparator {f.get('comparator')}")
+    if f.get("template"):
+        parts.append(f"template {f.get('template')}")
+    return f"data filter {i} ({', '.join(parts)})"
+
+
+def _one_data_filter(f: Mapping[str, Any], data: Any, seen: list[str] | None = None) -> bool:
+    """One data filter: True/False, or raise _Fail with Argo's message for this filter.
+
+    `seen` receives the value compared (after the template), for the reason of a failure.
+    """
     path = str(f.get("path", ""))
     res = get(data, path)
     if not res.exists:
@@ -132,6 +178,8 @@ def _one_data_filter(f: Mapping[str, Any], data: Any) -> bool:
             raise _Fail(err)
         assert templated is not None
         res = templated
+    if seen is not None:
+        seen.append(res.string())
     typ = f.get("type")
     comparator = str(f.get("comparator") or "")
     if typ == "bool":
@@ -164,28 +212,36 @@ def _one_data_filter(f: Mapping[str, Any], data: Any) -> bool:
     raise _Fail(f"unsupported JSON type '{typ if typ is not None else ''}'")
 
 
-def _filter_data(filters: Any, operator: Any, data: Any) -> tuple[bool, str | None]:
+def _filter_data(filters: Any, operator: Any, data: Any) -> tuple[bool, str | None, str]:
+    """(passed, Argo's error, reason): data filters as filterData does."""
     if not filters:
-        return True, None
+        return True, None, ""
     is_or = _is_or(operator)
     errors: list[str] = []
-    for f in filters if isinstance(filters, list) else []:
+    reasons: list[str] = []
+    for i, f in enumerate(filters if isinstance(filters, list) else []):
+        f = f if isinstance(f, Mapping) else {}
+        seen: list[str] = []
         try:
-            ok = _one_data_filter(f if isinstance(f, Mapping) else {}, data)
+            ok = _one_data_filter(f, data, seen)
         except _Fail as e:
+            reasons.append(f"{_data_label(i, f)}: {e}")
             if is_or:
                 errors.append(str(e))
                 continue
-            return False, f"data filter error ({e})"
+            return False, f"data filter error ({e})", reasons[-1]
         if ok and is_or:
-            return True, None
-        if not ok and not is_or:
-            return False, None
+            return True, None, ""
+        if not ok:
+            reasons.append(f"{_data_label(i, f)}: got {_shown(seen[-1]) if seen else 'nothing'}")
+            if not is_or:
+                return False, None, reasons[-1]
     if is_or:
+        reason = _or_reason("data", "dataLogicalOperator", reasons) if reasons else "no data filter matched"
         if errors:
-            return False, f"data filter errors [{_SEP.join(errors)}]"
-        return False, None
-    return True, None
+            return False, f"data filter errors [{_SEP.join(errors)}]", reason
+        return False, None, reason
+    return True, None, ""
 
 
 def apply_filters(filters: Mapping[str, Any] | None, event: Any, operator: str = "and") -> FilterResult:
@@ -202,18 +258,24 @@ def apply_filters(filters: Mapping[str, Any] | None, event: Any, operator: str =
         return FilterResult(True)
     is_or = _is_or(operator)
     errors: list[str] = []
-    expr_ok, expr_err = _filter_expr(filters.get("exprs"), filters.get("exprLogicalOperator"), event)
+    reasons: list[str] = []
+    expr_ok, expr_err, expr_why = _filter_expr(filters.get("exprs"), filters.get("exprLogicalOperator"), event)
     if expr_err is not None:
         if not is_or:
-            return FilterResult(False, [expr_err])
+            return FilterResult(False, [expr_err], expr_why)
         errors.append(expr_err)
-    data_ok, data_err = _filter_data(filters.get("data"), filters.get("dataLogicalOperator"), event)
+        reasons.append(expr_why)
+    data_ok, data_err, data_why = _filter_data(filters.get("data"), filters.get("dataLogicalOperator"), event)
     if data_err is not None:
         if not is_or:
-            return FilterResult(False, [data_err])
+            return FilterResult(False, [data_err], data_why)
         errors.append(data_err)
+        reasons.append(data_why)
     if is_or:
         if errors:  # Filter() turns any error into "not passed"
-            return FilterResult(False, [_SEP.join(errors)])
+            why = "filtersLogicalOperator or: an error fails the event: " + "; ".join(reasons)
+            return FilterResult(False, [_SEP.join(errors)], why)
         return FilterResult(True)
-    return FilterResult(expr_ok and data_ok)
+    if not expr_ok:
+        return FilterResult(False, reason=expr_why)
+    return FilterResult(data_ok, reason="" if data_ok else data_why)

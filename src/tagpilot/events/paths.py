@@ -8,9 +8,14 @@ port exists, so this module ports the parts of gjson.go that sensors use. It wal
 instead of bytes; `loads` keeps each number's JSON text so that `raw` and `string()` match Go.
 Go's number parsing and JSON encoding come from `tagpilot.golang`, shared with the template engine.
 
-Not ported: JSON literals (`!true`), the `..` JSON-lines prefix, modifier arguments, and the
-modifiers @pretty, @join, @tostr, @fromstr, @group, @dig. Like gjson, `commits[0]` is a key
-name, not an index (use `commits.0`).
+Every gjson modifier is here with its arguments (@pretty, @ugly, @reverse, @this, @flatten,
+@join, @valid, @keys, @values, @tostr, @fromstr, @group, @dig), and so are static literals
+(`!true`, `!"x"`, `!123`, `!{...}`). Because values are decoded, a result's `raw` is compact JSON
+(gjson keeps the source's whitespace inside an object or array), @fromstr and `!{...}` need valid
+JSON (gjson takes a broken container as is), and the `..` JSON-lines prefix is not ported. Like
+gjson, `commits[0]` is a key name, not an index (use `commits.0`). Work is bounded: walks are
+iterative where a document is deep (@dig, @flatten), and `get` answers "no result" where a path
+or document nests past Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tagpilot.errors import TagpilotError
+from tagpilot.events.jsonpretty import PrettyOptions, pretty
 from tagpilot.golang import format_float, json_float, json_string, parse_float, parse_float_or_none
 
 __all__ = ["GoNumber", "PathResult", "dumps", "get", "go_parse_float", "loads"]
@@ -204,30 +210,13 @@ class _Ctx:
         self.piped = False
 
 
-_MODIFIERS = {
-    "pretty",
-    "ugly",
-    "reverse",
-    "this",
-    "flatten",
-    "join",
-    "valid",
-    "keys",
-    "values",
-    "tostr",
-    "fromstr",
-    "group",
-    "dig",
-}
-
-
 def _is_dot_piper(s: str) -> bool:
     c = s[0]
     if c == "@":
         i = 1
         while i < len(s) and s[i] not in ".|:":
             i += 1
-        return s[1:i] in _MODIFIERS
+        return s[1:i] in _MODIFIER_FUNCS
     return c in "[{"
 
 
@@ -543,7 +532,7 @@ def _query_matches(q: _Query, value: PathResult) -> bool:
         if rpv == "*":
             ish = value.exists
         elif rpv == "null":
-            ish = value.exists and value.kind == _NULL
+            ish = value.kind == _NULL  # gjson's nullish: a missing value is null too
         elif rpv == "true":
             ish = _trueish(value)
         elif rpv == "false":
@@ -715,48 +704,337 @@ def _name_of_last(path: str) -> str:
     return path
 
 
-def _modifier(doc: Any, path: str) -> tuple[str, Any, bool]:
-    i = 1
-    while i < len(path) and path[i] not in ".|:":
-        i += 1
-    name, rest = path[1:i], path[i:]
-    if rest.startswith(":"):
-        return "", None, False  # modifier arguments are not supported
-    if name in ("this", "valid", "ugly"):
-        return rest, doc, doc is not _ABSENT
-    if name == "reverse":
-        if isinstance(doc, (list, tuple)):
-            return rest, list(reversed(doc)), True
-        if isinstance(doc, dict):
-            return rest, dict(reversed(list(doc.items()))), True
-        return rest, doc, doc is not _ABSENT
-    if name == "keys" and isinstance(doc, dict):
-        return rest, list(doc.keys()), True
-    if name == "values" and isinstance(doc, dict):
-        return rest, list(doc.values()), True
-    if name == "flatten" and isinstance(doc, (list, tuple)):
-        flat: list[Any] = []
-        for x in doc:
-            flat.extend(x if isinstance(x, (list, tuple)) else [x])
-        return rest, flat, True
-    return "", None, False
-
-
 class _Absent:
-    pass
+    """The empty JSON text gjson walks after a value that does not exist (`missing|@keys` is `[]`)."""
 
 
 _ABSENT: Any = _Absent()
 
 
+def _doc_of(r: PathResult) -> Any:
+    return r._doc if r.exists else _ABSENT
+
+
+def _squash(s: str) -> str:
+    """gjson squash: the leading `[`/`{`/`(` value or `"` string of `s`, nested ones skipped."""
+    depth, i = (0, 0) if s[:1] == '"' else (1, 1)
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == '"':
+            i += 1
+            while i < n and s[i] != '"':
+                i += 2 if s[i] == "\\" else 1
+            if depth == 0:
+                return s if i >= n else s[: i + 1]
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+            if depth == 0:
+                return s[: i + 1]
+        i += 1
+    return s
+
+
+def _parse_squash(s: str) -> str:
+    """gjson parseSquash from the first character: up to its closing bracket, else all of `s`."""
+    depth, i, n = 1, 1, len(s)
+    while i < n:
+        c = s[i]
+        if c == '"':
+            i += 1
+            while i < n and s[i] != '"':
+                i += 2 if s[i] == "\\" else 1
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth -= 1
+            if depth == 0:
+                return s[: i + 1]
+        i += 1
+    return s
+
+
+def _number_prefix(s: str) -> str:
+    """gjson tonum: a number runs to whitespace, `,`, `]` or `}`."""
+    for i in range(1, len(s)):
+        if s[i] <= " " or s[i] in ",]}":
+            return s[:i]
+    return s
+
+
+def _literal_prefix(s: str) -> str:
+    for i in range(1, len(s)):
+        if not "a" <= s[i] <= "z":
+            return s[:i]
+    return s
+
+
+def _number_result(raw: str) -> PathResult:
+    num = _gjson_float(raw)
+    return PathResult(True, num, raw, _NUMBER, num=num, _doc=GoNumber(raw) if _is_float_text(raw) else num)
+
+
+def _is_float_text(raw: str) -> bool:
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_text(text: str) -> PathResult:
+    """gjson.Parse of a JSON text; a container must be valid JSON here (gjson keeps any rest)."""
+    s = text.lstrip(" \t\r\n")
+    if not s:
+        return PathResult(False, _doc=_ABSENT)
+    c = s[0]
+    if c in "{[":
+        try:
+            return _result_of(loads(s))
+        except PathError:
+            return PathResult(False, _doc=_ABSENT)
+    if c == '"':
+        raw = _squash(s)
+        text = _unescape(raw[1:-1] if len(raw) > 1 and raw.endswith('"') else raw[1:])
+        return PathResult(True, text, raw, _STRING, str_=text, _doc=text)
+    if c.isdigit() or c in "-+iIN" or (c == "n" and s[1:2] not in ("u", "")):
+        return _number_result(_number_prefix(s))
+    kinds = {"t": (_TRUE, True), "f": (_FALSE, False), "n": (_NULL, None)}
+    if c in kinds:
+        kind, value = kinds[c]
+        return PathResult(True, value, _literal_prefix(s), kind, _doc=value)
+    return PathResult(False, _doc=_ABSENT)
+
+
+def _static(path: str) -> tuple[str, PathResult] | None:
+    """gjson execStatic: `!true`, `!"x"`, `!123`, `!{...}` are values of their own."""
+    name = path[1:]
+    if name[:1] in ("{", "[", '"', "+", "-") or name[:1].isdigit():
+        lit = _parse_squash(name)
+        return name[len(lit) :], parse_text(lit)
+    rest = ""
+    for i in range(1, len(path)):
+        if path[i] in "|.":
+            name, rest = path[1:i], path[i:]
+            break
+    if name.lower() in ("true", "false", "null", "nan", "inf"):
+        return rest, parse_text(name)
+    return None
+
+
+def _split_modifier(path: str) -> tuple[str, str, str] | None:
+    """gjson execModifier's parsing: (name, argument, rest of the path), or None if no modifier."""
+    name, rest, has_args = path[1:], "", False
+    for i in range(1, len(path)):
+        if path[i] == ":":
+            name, rest = path[1:i], path[i + 1 :]
+            has_args = bool(rest)
+            break
+        if path[i] in "|.":
+            name, rest = path[1:i], path[i:]
+            break
+    if name not in _MODIFIER_FUNCS:
+        return None
+    arg = ""
+    if has_args:
+        if rest[0] in '{["':
+            arg = _squash(rest)
+            rest = rest[len(arg) :]
+        else:
+            bar = rest.find("|")
+            arg, rest = (rest, "") if bar < 0 else (rest[:bar], rest[bar:])
+    return name, arg, rest
+
+
+def _options(arg: str) -> dict[str, PathResult]:
+    """A modifier's JSON object argument, key by key (later keys win, as ForEach visits them)."""
+    parsed = parse_text(arg) if arg else _MISSING_RESULT
+    if not parsed.exists or not isinstance(parsed._doc, dict):
+        return {}
+    return {str(k): _result_of(v) for k, v in parsed._doc.items()}
+
+
+def _mod_pretty(doc: Any, arg: str) -> PathResult:
+    if doc is _ABSENT:
+        return PathResult(False, _doc=_ABSENT)
+    opts = PrettyOptions()
+    for key, value in _options(arg).items():
+        if key == "sortKeys":
+            opts = replace(opts, sort_keys=value.bool())
+        elif key == "indent":
+            opts = replace(opts, indent=_only_space(value.string()))
+        elif key == "prefix":
+            opts = replace(opts, prefix=_only_space(value.string()))
+        elif key == "width":
+            opts = replace(opts, width=int(value.float()))
+    res = _result_of(doc)
+    if res.kind == _JSON:
+        res.raw = pretty(dumps(doc), opts)
+    return res
+
+
+def _only_space(s: str) -> str:
+    """gjson cleanWS: an indent or prefix keeps only its whitespace characters."""
+    return "".join(c for c in s if c in " \t\n\r")
+
+
+def _mod_same(doc: Any, arg: str) -> PathResult:
+    """@this, @ugly, @valid: the value itself (decoded values are valid and carry no whitespace)."""
+    return _result_of(doc) if doc is not _ABSENT else PathResult(False, _doc=_ABSENT)
+
+
+def _mod_reverse(doc: Any, arg: str) -> PathResult:
+    if isinstance(doc, (list, tuple)):
+        return _result_of(list(reversed(doc)))
+    if isinstance(doc, dict):
+        return _result_of(dict(reversed(list(doc.items()))))
+    return _mod_same(doc, arg)
+
+
+def _mod_flatten(doc: Any, arg: str) -> PathResult:
+    """@flatten: child arrays spliced in (all levels with {"deep":true}); a non-array is unchanged."""
+    if not isinstance(doc, (list, tuple)):
+        return _mod_same(doc, arg)
+    opt = _options(arg).get("deep")
+    deep = opt is not None and opt.bool()
+    flat: list[Any] = []
+    stack: list[tuple[Any, int]] = [(doc, 0)]  # (array, next index), iterative for deep nesting
+    while stack:
+        arr, idx = stack.pop()
+        if idx >= len(arr):
+            continue
+        stack.append((arr, idx + 1))
+        item = arr[idx]
+        if isinstance(item, (list, tuple)) and (deep or len(stack) == 1):
+            stack.append((item, 0))
+        else:
+            flat.append(item)
+    return _result_of(flat)
+
+
+def _mod_join(doc: Any, arg: str) -> PathResult:
+    """@join: an array's objects merged (last value wins; {"preserve":true} keeps every key)."""
+    if not isinstance(doc, (list, tuple)):
+        return _mod_same(doc, arg)
+    opt = _options(arg).get("preserve")
+    objects = [x for x in doc if isinstance(x, dict)]
+    if opt is not None and opt.bool():
+        items = [(str(k), v) for obj in objects for k, v in obj.items()]
+        merged: dict[str, Any] = {}
+        for k, v in items:
+            merged.setdefault(k, v)  # gjson reads the first of duplicate keys
+        res = _result_of(merged)
+        res.raw = "{" + ",".join(json_string(k) + ":" + dumps(v) for k, v in items) + "}"
+        return res
+    joined: dict[str, Any] = {}
+    for obj in objects:
+        for k, v in obj.items():
+            joined[str(k)] = v
+    return _result_of(joined)
+
+
+def _mod_keys(doc: Any, arg: str) -> PathResult:
+    if doc is _ABSENT:
+        return _result_of([])
+    if isinstance(doc, dict):
+        return _result_of([str(k) for k in doc])
+    return _result_of([None] * (len(doc) if isinstance(doc, (list, tuple)) else 1))
+
+
+def _mod_values(doc: Any, arg: str) -> PathResult:
+    if doc is _ABSENT:
+        return _result_of([])
+    if isinstance(doc, dict):
+        return _result_of(list(doc.values()))
+    return _result_of(doc if isinstance(doc, (list, tuple)) else [doc])
+
+
+def _mod_tostr(doc: Any, arg: str) -> PathResult:
+    """@tostr: the value's JSON text as a JSON string."""
+    return _result_of("" if doc is _ABSENT else _result_of(doc).raw)
+
+
+def _mod_fromstr(doc: Any, arg: str) -> PathResult:
+    """@fromstr: a string's content parsed as JSON (other values parse as themselves)."""
+    if doc is _ABSENT:
+        return PathResult(False, _doc=_ABSENT)
+    return parse_text(_result_of(doc).string())
+
+
+def _mod_group(doc: Any, arg: str) -> PathResult:
+    """@group: {"a":[1,2],"b":[3]} → [{"a":1,"b":3},{"a":2}]; not an object → nothing."""
+    if not isinstance(doc, dict):
+        return PathResult(False, _doc=_ABSENT)
+    rows: list[dict[str, Any]] = []
+    for key, arr in doc.items():
+        if not isinstance(arr, (list, tuple)):
+            continue
+        for idx, value in enumerate(arr):
+            if idx == len(rows):
+                rows.append({})
+            rows[idx].setdefault(str(key), value)
+    return _result_of(rows)
+
+
+def _mod_dig(doc: Any, arg: str) -> PathResult:
+    """@dig:PATH: every value PATH finds at any depth, in document order (iterative walk)."""
+    found: list[PathResult] = []
+    stack = [] if doc is _ABSENT else [doc]
+    while stack:
+        node = stack.pop()
+        res = _walk(node, arg)
+        if res.exists:
+            found.append(res)
+        if isinstance(node, dict):
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, (list, tuple)):
+            stack.extend(reversed(node))
+    return _array_result(found)
+
+
+_MODIFIER_FUNCS = {
+    "pretty": _mod_pretty,
+    "ugly": _mod_same,
+    "reverse": _mod_reverse,
+    "this": _mod_same,
+    "flatten": _mod_flatten,
+    "join": _mod_join,
+    "valid": _mod_same,
+    "keys": _mod_keys,
+    "values": _mod_values,
+    "tostr": _mod_tostr,
+    "fromstr": _mod_fromstr,
+    "group": _mod_group,
+    "dig": _mod_dig,
+}
+
+
+def _modifier_or_static(doc: Any, path: str) -> PathResult | None:
+    """Get's first step: a `@modifier` or a `!literal` and the rest of the path, or None."""
+    if path[0] == "@":
+        split = _split_modifier(path)
+        if split is None:
+            return None
+        name, arg, rest = split
+        res = _MODIFIER_FUNCS[name](doc, arg)
+    else:
+        static = _static(path)
+        if static is None:
+            return None
+        rest, res = static
+    if rest and rest[0] in "|.":
+        return _walk(_doc_of(res), rest[1:])
+    return res
+
+
 def _walk(doc: Any, path: str) -> PathResult:
     if len(path) > 1:
-        if path[0] == "@":
-            npath, ndoc, ok = _modifier(doc, path)
-            if ok:
-                if npath and npath[0] in "|.":
-                    return _walk(ndoc, npath[1:])
-                return _result_of(ndoc)
+        if path[0] in "@!":
+            res = _modifier_or_static(doc, path)
+            if res is not None:
+                return res
         if path[0] in "[{":
             kind = path[0]
             subs, rest, ok = _parse_sub_selectors(path)
@@ -793,10 +1071,17 @@ def _walk(doc: Any, path: str) -> PathResult:
     elif isinstance(doc, (list, tuple)):
         _parse_array(c, list(doc), path)
     if c.piped:
-        return _walk(c.value._doc if c.value.exists else _ABSENT, c.pipe)
+        return _walk(_doc_of(c.value), c.pipe)
     return c.value
 
 
 def get(json_value: Any, path: str) -> PathResult:
-    """gjson.Get over a decoded JSON value (use `loads` to keep number text exact)."""
-    return _walk(json_value, path)
+    """gjson.Get over a decoded JSON value (use `loads` to keep number text exact).
+
+    A path or document nested past Python's recursion limit (gjson would recurse as deep) finds
+    nothing rather than raising: paths come from configuration and documents from webhooks.
+    """
+    try:
+        return _walk(json_value, path)
+    except RecursionError:
+        return PathResult(False)

@@ -60,6 +60,7 @@ __all__ = [
     "match_dependencies",
     "safe_url",
     "set_path",
+    "webhook_reply",
 ]
 
 log = logging.getLogger(__name__)
@@ -387,6 +388,7 @@ class DependencyResult:
     matched: bool  # eventSourceName and eventName are the event's
     passed: bool  # matched and the filters passed
     why: list[str] = field(default_factory=list)
+    reason: str = ""  # when matched but rejected: which filter said no, and what it saw
 
 
 @dataclass
@@ -444,11 +446,13 @@ def _match(dep: EventDependency, event: Event) -> DependencyResult:
         why.append(f"filters passed ({counts})")
     else:
         why.append(f"filters failed ({counts})")
+        if result.reason:
+            why.append(f"rejected by {result.reason}")
         why.extend(f"error: {e}" for e in result.errors)
         why.extend(_path_hints(filters, event.data))
-        if not result.errors:
+        if not result.errors and not result.reason:
             why.append("a filter did not match")
-    return DependencyResult(dep.name, True, result.passed, why)
+    return DependencyResult(dep.name, True, result.passed, why, result.reason)
 
 
 def _path_hints(filters: Any, data: Any) -> list[str]:
@@ -515,6 +519,9 @@ def _plan(sensor: Sensor, trigger: Trigger, deps: list[DependencyResult], satisf
             f"conditions {template.conditions!r} {'hold' if fires else 'do not hold'} "
             f"(satisfied: {', '.join(sorted(satisfied)) or 'none'})"
         )
+        rejected_here = [d for d in deps if d.matched and not d.passed and d.reason]
+        if not fires and rejected_here:
+            plan.why.append("rejected: " + "; ".join(f"{d.name} ({d.reason})" for d in rejected_here))
     else:
         missing = [n for n in names if n not in satisfied]
         fires = not missing
@@ -525,7 +532,8 @@ def _plan(sensor: Sensor, trigger: Trigger, deps: list[DependencyResult], satisf
             rejected = [n for n in missing if seen.get(n) is not None and seen[n].matched]
             waiting = [n for n in missing if n not in rejected]
             if rejected:
-                plan.why.append(f"dependencies rejected this event: {', '.join(rejected)}")
+                named = [f"{n} ({seen[n].reason})" if seen[n].reason else n for n in rejected]
+                plan.why.append(f"dependencies rejected this event: {'; '.join(named)}")
             if waiting:
                 plan.why.append(f"waiting for dependencies: {', '.join(waiting)}")
     plan.fires = fires
@@ -553,6 +561,23 @@ def _plan(sensor: Sensor, trigger: Trigger, deps: list[DependencyResult], satisf
         plan.error = f"trigger cannot be built: {exc}"
         plan.why.append(plan.error)
     return plan
+
+
+def webhook_reply(plans: Sequence[TriggerPlan]) -> dict[str, list[str]]:
+    """What the webhook answers about its triggers: `fired` lists only triggers that run.
+
+    A trigger whose dependencies are satisfied but that tagpilot cannot run (an `argoWorkflow`
+    trigger) is `unsupported`, and one that cannot be built (a parameter failed) is `failed`;
+    saying either "fired" would be a silent failure for whoever sent the event.
+    """
+    reply: dict[str, list[str]] = {"fired": [p.trigger for p in plans if p.fires and p.error is None]}
+    unsupported = [p.trigger for p in plans if p.fires and p.kind == "unsupported"]
+    failed = [p.trigger for p in plans if p.fires and p.error is not None and p.kind != "unsupported"]
+    if unsupported:
+        reply["unsupported"] = unsupported
+    if failed:
+        reply["failed"] = failed
+    return reply
 
 
 def _apply_template_params(
