@@ -40,6 +40,17 @@ from tagpilot.store import Store
 
 KIND = "ImageRepository"
 LATEST_TAGS_COUNT = 10
+# Flux's timeout defaults to the interval, which may be hours: without `spec.timeout`, a scan that
+# cannot finish gives up after the interval or this, whichever is shorter.
+DEFAULT_SCAN_TIMEOUT = 300.0
+
+
+def scan_timeout(repo: ImageRepository) -> tuple[float, str]:
+    """Seconds the whole scan may take, and where that came from (for messages)."""
+    if repo.spec.timeout:
+        return repo.spec.timeout_seconds, "spec.timeout"
+    return min(repo.spec.timeout_seconds, DEFAULT_SCAN_TIMEOUT), (
+        f"no spec.timeout: the interval, at most {DEFAULT_SCAN_TIMEOUT:g}s")
 
 
 def go_json_marshal_strings(values: Sequence[str]) -> bytes:
@@ -137,9 +148,14 @@ class Scanner:
             return self._fail(repo, status, generation, TagpilotError(
                 "spec.proxySecretRef is not supported yet; set HTTPS_PROXY in tagpilot's environment"),
                 stalled=True, reason="ProxyNotSupported")
+        timeout, source = scan_timeout(repo)
         try:
-            access = await access_for(repo, self.config, ref)
-            all_tags = await self.client.list_tags(access)
+            # one deadline around the whole scan: credentials, probe, every page, retry and wait
+            async with self.client.deadline(timeout, host=ref.api_host, what=f"listing tags of {ref.name}",
+                                            source=source):
+                access = await access_for(repo, self.config, ref)
+                access.timeout = timeout
+                all_tags = await self.client.list_tags(access)
         except TagpilotError as exc:
             return self._fail(repo, status, generation, exc)
         tags = exclude_tags(all_tags, repo.spec.exclusion_list)
@@ -157,8 +173,11 @@ class Scanner:
 
     def _fail(self, repo: ImageRepository, status: dict[str, Any], generation: int, exc: TagpilotError, *,
               stalled: bool = False, reason: str | None = None) -> ScanOutcome:
-        mark_failed(status, reason or exc.reason, str(exc), self.clock(), generation, stalled=stalled)
-        return ScanOutcome(repo, status, ok=False, error=str(exc))
+        # The object's own status and outcome are about it: a message that starts with its name (a
+        # missing Secret names who refers to it) would show it twice ("error: ImageRepository/...: ").
+        message = str(exc).removeprefix(f"{repo.ref}: ")
+        mark_failed(status, reason or exc.reason, message, self.clock(), generation, stalled=stalled)
+        return ScanOutcome(repo, status, ok=False, error=message)
 
     async def scan_all(self, repos: Sequence[ImageRepository], *, only_if_due: bool = False,
                        progress: Callable[[ScanOutcome], None] | None = None) -> list[ScanOutcome]:

@@ -716,6 +716,14 @@ class RegistryClient:
         label = "UNAUTHORIZED" if response.status == 401 else "FORBIDDEN"
         if creds is None:
             hint = "no credentials were found; configure a secretRef or run 'docker login'"
+        elif creds.unmatched_hosts is not None:
+            hosts = ", ".join(creds.unmatched_hosts) or "none"
+            hint = (
+                f"{source} has no entry for {access.reference.domain} (it has entries for: {hosts}), so no "
+                f"credentials were sent; add an entry for {access.reference.domain} to it"
+            )
+        elif creds.is_empty:
+            hint = f"{source} holds no credentials, so none were sent"
         else:
             who = f"user {creds.username!r}" if creds.username else "a token"
             hint = f"sent {who} from {source}; check the credentials and their access to this repository"
