@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tagpilot.errors import InvalidResponse, RegistryUnavailable
+from tagpilot.errors import InvalidReference, InvalidResponse, RegistryUnavailable
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
 from tagpilot.registry.credentials import DockerConfig
 from tagpilot.registry.reference import parse_reference
@@ -149,3 +149,25 @@ async def test_deeply_nested_error_body_does_not_crash() -> None:
     assert "400" in str(info.value)
     json.dumps(str(info.value))  # a plain, short message
     assert len(str(info.value)) < 600
+
+
+async def test_manifest_refs_are_checked_before_they_reach_a_url() -> None:
+    """`get_manifest` tells a tag from a digest through registry/reference.py, not by looking for ':'."""
+    with FakeRegistry(lambda r: FakeReply.error(404, "MANIFEST_UNKNOWN", "unknown")) as f:
+        async with RegistryClient(docker_config=NO_CONFIG) as c:
+            with pytest.raises(InvalidReference):
+                await c.get_manifest(access(f), "sha256:../../../v2/_catalog")
+            with pytest.raises(InvalidReference):
+                await c.get_manifest(access(f), "a/../b")
+        assert f.requests == []
+
+
+async def test_index_with_a_malformed_child_digest_is_an_invalid_response() -> None:
+    oci_index = "application/vnd.oci.image.index.v1+json"
+    index = json.dumps({"schemaVersion": 2, "mediaType": oci_index,
+                        "manifests": [{"mediaType": "x", "digest": "sha256:../../x", "size": 1}]}).encode()
+    with FakeRegistry(lambda r: FakeReply(200, index, {"Content-Type": oci_index})) as f:
+        async with RegistryClient(docker_config=NO_CONFIG) as c:
+            with pytest.raises(InvalidResponse) as info:
+                await c.get_manifest(access(f), "multi")
+    assert "descriptor without a valid digest" in str(info.value)

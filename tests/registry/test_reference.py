@@ -7,7 +7,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tagpilot.errors import InvalidReference
-from tagpilot.registry.reference import Reference, parse_reference, parse_repository
+from tagpilot.registry.reference import (
+    Reference,
+    is_digest,
+    parse_reference,
+    parse_repository,
+    split_tag_or_digest,
+)
 
 D = "sha256:" + "a" * 64
 
@@ -358,3 +364,24 @@ def test_upstream_tag_and_digest() -> None:
         parse_reference("busybox").with_tag("-foo")
     with pytest.raises(InvalidReference):
         parse_reference("busybox").with_digest("foo")
+
+
+# -- what follows a repository: a tag or a digest (the client no longer tells them apart by hand) -------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1.0", ("1.0", None)), (D, (None, D)), ("sha512:" + "0" * 128, (None, "sha512:" + "0" * 128))],
+)
+def test_split_tag_or_digest(text: str, expected: tuple) -> None:
+    assert split_tag_or_digest(text, "ghcr.io/a/b") == expected
+    assert is_digest(text) == (expected[1] is not None)
+
+
+@pytest.mark.parametrize(("text", "why"), [("a/b", "tag 'a/b'"), ("sha256:../../x", "digest"), (".x", "tag"),
+                                           ("sha256:" + "A" * 64, "lowercase hex")])
+def test_split_tag_or_digest_rejects(text: str, why: str) -> None:
+    with pytest.raises(InvalidReference) as info:
+        split_tag_or_digest(text, "ghcr.io/a/b")
+    assert why in str(info.value) and "ghcr.io/a/b" in str(info.value)
+    assert not is_digest(text)

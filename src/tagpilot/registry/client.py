@@ -85,7 +85,7 @@ from tagpilot.registry.manifest import (
     sha256_digest,
     verify_digest,
 )
-from tagpilot.registry.reference import Reference
+from tagpilot.registry.reference import Reference, is_digest, split_tag_or_digest
 
 __all__ = [
     "MetadataCache",
@@ -904,7 +904,7 @@ class RegistryClient:
             access, "HEAD", url, scope=scope, what=what, accept=ACCEPT_MANIFESTS, cap=0, ok=(200, 404, 405)
         )
         digest = response.headers.get("docker-content-digest", "").strip()
-        if response.status == 200 and digest.startswith("sha256:") and len(digest) == 71:
+        if response.status == 200 and digest.startswith("sha256:") and is_digest(digest):
             return digest
         manifest = await self._get_manifest_by_tag(access, tag)
         return manifest.digest
@@ -929,8 +929,9 @@ class RegistryClient:
     @_bounded
     async def get_manifest(self, access: RepositoryAccess, ref: str) -> Manifest:
         """A manifest or index by tag or digest; by digest it comes from the cache when possible."""
-        if ":" not in ref:
-            return await self._get_manifest_by_tag(access, ref)
+        tag, _digest = split_tag_or_digest(ref, access.reference.name)
+        if tag is not None:
+            return await self._get_manifest_by_tag(access, tag)
         name = access.reference.name
         what = f"manifest {name}@{ref}"
         cached = self.cache.get(ref)

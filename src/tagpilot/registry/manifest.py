@@ -18,6 +18,7 @@ import re2
 
 from tagpilot.errors import InvalidResponse
 from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
+from tagpilot.registry.reference import is_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -172,7 +173,7 @@ def _descriptor(value: Any, what: str) -> Descriptor:
     if not isinstance(value, dict):
         raise InvalidResponse(f"{what}: a descriptor must be an object")
     digest, size = value.get("digest"), value.get("size", 0)
-    if not isinstance(digest, str) or ":" not in digest:
+    if not isinstance(digest, str) or not is_digest(digest):
         raise InvalidResponse(f"{what}: descriptor without a valid digest")
     media_type = value.get("mediaType")
     return Descriptor(

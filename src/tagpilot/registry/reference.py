@@ -179,6 +179,29 @@ def parse_reference(text: str) -> Reference:
     return Reference(domain=domain, path=remainder, tag=tag, digest=digest if at else None)
 
 
+def is_digest(text: str) -> bool:
+    """True for a digest Docker accepts (``sha256:`` and 64 lowercase hex digits, sha384, sha512)."""
+    try:
+        _check_digest(text, text)
+    except InvalidReference:
+        return False
+    return True
+
+
+def split_tag_or_digest(text: str, name: str = "") -> tuple[str | None, str | None]:
+    """``(tag, None)`` or ``(None, digest)`` for what follows a repository (``1.0`` or ``sha256:...``).
+
+    A tag never contains ``:``, a digest always does; either is validated. `name` (the repository)
+    only makes the error message say which reference was wrong.
+    """
+    shown = f"{name}@{text}" if ":" in text else f"{name}:{text}"
+    if ":" in text:
+        _check_digest(text, shown)
+        return None, text
+    _check_tag(text, shown)
+    return text, None
+
+
 def parse_repository(text: str) -> Reference:
     """Parse an ``ImageRepository.spec.image``: no scheme, tag or digest allowed (as in Flux)."""
     if isinstance(text, str) and "://" in text:
