@@ -11,7 +11,7 @@ from tagpilot.config.flux_image import ImageRepository
 from tagpilot.config.loader import Config
 from tagpilot.errors import CredentialsError
 from tagpilot.registry.client import RepositoryAccess, TLSSettings
-from tagpilot.registry.credentials import Credentials, lookup, parse_docker_config
+from tagpilot.registry.credentials import Credentials, lookup_or_anonymous, parse_docker_config
 from tagpilot.registry.reference import Reference, parse_repository
 
 
@@ -29,9 +29,8 @@ async def credentials_from_secret(secret: Secret, ref: Reference) -> Credentials
     if secret.type == DOCKER_CONFIG_JSON:
         docker_config = parse_docker_config(values[".dockerconfigjson"], source=f"Secret {secret.namespace}/"
                                             f"{secret.name}")
-        found = await lookup(docker_config, ref.domain)
         # a dockerconfigjson without an entry for this registry means anonymous access, as in Flux
-        return found or Credentials()
+        return await lookup_or_anonymous(docker_config, ref.domain)
     if secret.type == BASIC_AUTH or ("username" in values and "password" in values):
         return Credentials(username=secret.text("username"), password=secret.text("password"))
     raise CredentialsError(

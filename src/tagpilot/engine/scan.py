@@ -29,6 +29,17 @@ from tagpilot.store.protocols import ObjectSource
 
 KIND = "ImageRepository"
 LATEST_TAGS_COUNT = 10
+# Flux's timeout defaults to the interval, which may be hours: without `spec.timeout`, a scan that
+# cannot finish gives up after the interval or this, whichever is shorter.
+DEFAULT_SCAN_TIMEOUT = 300.0
+
+
+def scan_timeout(repo: ImageRepository) -> tuple[float, str]:
+    """Seconds the whole scan may take, and where that came from (for messages)."""
+    if repo.spec.timeout:
+        return repo.spec.timeout_seconds, "spec.timeout"
+    return min(repo.spec.timeout_seconds, DEFAULT_SCAN_TIMEOUT), (
+        f"no spec.timeout: the interval, at most {DEFAULT_SCAN_TIMEOUT:g}s")
 
 
 def go_json_marshal_strings(values: Sequence[str]) -> bytes:
@@ -96,23 +107,29 @@ class Scanner:
         try:
             ref = parse_repository(repo.spec.image)
         except InvalidReference as exc:
-            return self._fail(status, generation, exc, stalled=True)
+            return self._fail(repo, status, generation, exc, stalled=True)
         status.canonical_image_name = ref.canonical_name
         if repo.spec.provider != "generic":
-            return self._fail(status, generation, TagpilotError(
+            return self._fail(repo, status, generation, TagpilotError(
                 f"provider {repo.spec.provider!r} is not supported yet: use provider generic with a "
                 "secretRef (e.g. credentials from your cloud CLI in a dockerconfigjson Secret)"),
                 stalled=True, reason="ProviderNotSupported")
         if repo.spec.proxy_secret_ref is not None:
-            return self._fail(status, generation, TagpilotError(
+            return self._fail(repo, status, generation, TagpilotError(
                 "spec.proxySecretRef is not supported yet; set HTTPS_PROXY in tagpilot's environment"),
                 stalled=True, reason="ProxyNotSupported")
         assert self.ctx.registry is not None
+        client = self.ctx.registry
+        timeout, source = scan_timeout(repo)
         try:
-            access = await access_for(repo, self.ctx.config, ref)
-            all_tags = await self.ctx.registry.list_tags(access)
+            # one deadline around the whole scan: credentials, probe, every page, retry and wait
+            async with client.deadline(timeout, host=ref.api_host, what=f"listing tags of {ref.name}",
+                                       source=source):
+                access = await access_for(repo, self.ctx.config, ref)
+                access.timeout = timeout
+                all_tags = await client.list_tags(access)
         except TagpilotError as exc:
-            return self._fail(status, generation, exc)
+            return self._fail(repo, status, generation, exc)
         tags = exclude_tags(all_tags, repo.spec.exclusion_list)
         revision = scan_revision(tags)
         self.ctx.store.set_tags(tags_key(repo), tags, revision)
@@ -126,10 +143,13 @@ class Scanner:
         status.mark_ready(f"successful scan: found {len(tags)} tags", now, generation)
         return Outcome(status)
 
-    def _fail(self, status: RepositoryStatus, generation: int, exc: TagpilotError, *,
+    def _fail(self, repo: ImageRepository, status: RepositoryStatus, generation: int, exc: TagpilotError, *,
               stalled: bool = False, reason: str | None = None) -> Outcome:
-        status.mark_failed(reason or exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
-        return Outcome(status, ok=False, error=str(exc), stalled=stalled)
+        # The object's own status and outcome are about it: a message that starts with its name (a
+        # missing Secret names who refers to it) would show it twice ("error: ImageRepository/...: ").
+        message = str(exc).removeprefix(f"{repo.ref}: ")
+        status.mark_failed(reason or exc.reason, message, self.ctx.clock(), generation, stalled=stalled)
+        return Outcome(status, ok=False, error=message, stalled=stalled)
 
 
 def _interval(repo: ImageRepository) -> float | None:

@@ -35,17 +35,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
+import contextvars
+import functools
 import hashlib
 import ipaddress
-import json
 import os
 import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,6 +61,7 @@ from tagpilot.errors import (
     RegistryUnavailable,
     ResponseTooLarge,
 )
+from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
 from tagpilot.registry import credentials as creds_mod
 from tagpilot.registry.auth import (
     Challenge,
@@ -82,7 +85,7 @@ from tagpilot.registry.manifest import (
     sha256_digest,
     verify_digest,
 )
-from tagpilot.registry.reference import Reference
+from tagpilot.registry.reference import Reference, is_digest, split_tag_or_digest
 
 __all__ = [
     "MetadataCache",
@@ -98,6 +101,34 @@ USER_AGENT = "tagpilot/0.1 (+https://github.com/tagpilot)"
 _MAX_ERROR_DETAIL = 200
 HTTPS_HEAD_START = 0.3  # go-containerregistry's fallbackDelay (from Go's happy-eyeballs dialer)
 _ALERT_WAIT = 1.0  # how long the TLS diagnosis waits for a server's alert after the handshake
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """When the current registry operation must be done (event-loop time), and how it was configured."""
+
+    at: float
+    seconds: float
+    source: str  # for messages: "spec.timeout", "timeout"
+
+
+# The deadline of the operation running in this task (and the tasks it starts): every request, retry
+# wait and token fetch inside it is bounded by it, so no registry can stretch an operation past it.
+_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar("tagpilot_registry_deadline",
+                                                                              default=None)
+
+
+def _bounded(method: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    """Run a public client operation within ``access.timeout`` as a whole (or the caller's sooner deadline)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: RegistryClient, access: RepositoryAccess, *args: Any, **kwargs: Any) -> _T:
+        ref = access.reference
+        async with self.deadline(access.timeout, host=ref.api_host, what=ref.name):
+            return await method(self, access, *args, **kwargs)
+
+    return wrapper
 
 
 
@@ -130,7 +161,7 @@ class RepositoryAccess:
     credentials: Credentials | None = None  # explicit (from a Secret); None → the Docker config
     insecure: bool = False  # plain http
     tls: TLSSettings | None = None
-    timeout: float = 30.0  # seconds, for each request as a whole
+    timeout: float = 30.0  # seconds, for each operation as a whole (retries and waits included)
     credentials_source: str | None = None  # for messages: "Secret default/regcred"
 
 
@@ -198,8 +229,8 @@ def registry_scheme(host: str, insecure: bool = False) -> str:
 def _registry_error(body: bytes) -> str:
     """``CODE: message`` from a distribution error body, or a trimmed text; never more than 200 chars."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = loads_bounded(body)
+    except (ValueError, UnicodeDecodeError):  # JSONTooDeep too: show the start of the text
         text = body[:_MAX_ERROR_DETAIL].decode("utf-8", "replace").strip()
         return " ".join(text.split())
     errors = data.get("errors") if isinstance(data, dict) else None
@@ -320,6 +351,62 @@ class RegistryClient:
         for client in clients:
             await client.aclose()
 
+    # -- deadlines ---------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def deadline(
+        self, seconds: float, *, host: str, what: str, source: str = "timeout"
+    ) -> AsyncIterator[None]:
+        """Everything inside finishes within `seconds` as a whole, or raises `RegistryUnavailable`.
+
+        Requests, retries, ``Retry-After`` waits, token fetches and the scheme probe all count, not
+        each read on its own: a registry that trickles bytes, hangs or asks to come back in a day
+        cannot hold the operation longer. Nested deadlines keep the sooner one. `source` says where
+        the value came from (``spec.timeout``), for the message.
+        """
+        loop = asyncio.get_running_loop()
+        at = loop.time() + seconds
+        current = _DEADLINE.get()
+        if current is not None and current.at <= at:
+            yield
+            return
+        token = _DEADLINE.set(_Deadline(at, seconds, source))
+        timer = asyncio.timeout_at(at)
+        try:
+            async with timer:
+                yield
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            raise RegistryUnavailable(
+                f"{what}: timed out: {host} did not finish within the {_seconds(seconds)} timeout ({source}), "
+                f"retries included; check that the registry is up, or raise spec.timeout if it is just slow"
+            ) from None
+        finally:
+            _DEADLINE.reset(token)
+
+    async def _wait_to_retry(
+        self, delay: float, *, failure: str, attempts: int, retry_after: float | None = None
+    ) -> None:
+        """Sleep before a retry, unless the wait would end past the deadline: then give up now.
+
+        `failure` says what failed (``listing tags of H/R: H answered 429``). A ``Retry-After`` is
+        thus capped by what remains of the operation's timeout: waiting longer could only end in it.
+        """
+        current = _DEADLINE.get()
+        if current is not None:
+            remaining = current.at - asyncio.get_running_loop().time()
+            if delay >= remaining:
+                if retry_after is not None and retry_after >= remaining:
+                    why = f"it asked to retry after {_seconds(retry_after)} (Retry-After)"
+                else:
+                    why = f"the next retry would come after {_seconds(delay)}"
+                raise RegistryUnavailable(
+                    f"{failure}; {why}, past the {_seconds(current.seconds)} timeout ({current.source}, "
+                    f"{_seconds(max(0.0, remaining))} left): gave up after {attempts} attempt(s)"
+                )
+        await self._sleep(delay)
+
     # -- plumbing ----------------------------------------------------------------------------------
 
     def limits_for(self, host: str) -> HostLimits:
@@ -334,6 +421,7 @@ class RegistryClient:
         host = access.reference.api_host
         return f"{await self.resolve_scheme(access)}://{host}"
 
+    @_bounded
     async def resolve_scheme(self, access: RepositoryAccess) -> str:
         """``https`` or ``http`` for the repository's registry, as go-containerregistry's ping decides.
 
@@ -569,7 +657,8 @@ class RegistryClient:
                 if failure.final:
                     raise RegistryTLSError(f"{what}: {failure.message}") from None
                 if attempt < self.retries:
-                    await self._sleep(self._delay(attempt, None))
+                    await self._wait_to_retry(self._delay(attempt, None), attempts=attempt + 1,
+                                              failure=f"{what}: cannot reach {host} ({failure.message})")
                     attempt += 1
                     continue
                 raise RegistryUnavailable(
@@ -592,7 +681,8 @@ class RegistryClient:
             if status in RETRYABLE_STATUS:
                 if attempt < self.retries:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    await self._sleep(self._delay(attempt, retry_after))
+                    await self._wait_to_retry(self._delay(attempt, retry_after), attempts=attempt + 1,
+                                              failure=f"{what}: {host} answered {status}", retry_after=retry_after)
                     attempt += 1
                     continue
                 detail = _registry_error(response.body)
@@ -626,6 +716,14 @@ class RegistryClient:
         label = "UNAUTHORIZED" if response.status == 401 else "FORBIDDEN"
         if creds is None:
             hint = "no credentials were found; configure a secretRef or run 'docker login'"
+        elif creds.unmatched_hosts is not None:
+            hosts = ", ".join(creds.unmatched_hosts) or "none"
+            hint = (
+                f"{source} has no entry for {access.reference.domain} (it has entries for: {hosts}), so no "
+                f"credentials were sent; add an entry for {access.reference.domain} to it"
+            )
+        elif creds.is_empty:
+            hint = f"{source} holds no credentials, so none were sent"
         else:
             who = f"user {creds.username!r}" if creds.username else "a token"
             hint = f"sent {who} from {source}; check the credentials and their access to this repository"
@@ -704,11 +802,14 @@ class RegistryClient:
                 if failure.final:
                     raise RegistryTLSError(f"{what}: {failure.message}") from None
                 if attempt < self.retries:
-                    await self._sleep(self._delay(attempt, None))
+                    await self._wait_to_retry(self._delay(attempt, None), attempts=attempt + 1,
+                                              failure=f"{what}: unreachable ({failure.message})")
                     continue
                 raise RegistryUnavailable(f"{what}: unreachable ({failure.message})") from None
             if response.status_code in RETRYABLE_STATUS and attempt < self.retries:
-                await self._sleep(self._delay(attempt, parse_retry_after(response.headers.get("retry-after"))))
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                await self._wait_to_retry(self._delay(attempt, retry_after), attempts=attempt + 1,
+                                          retry_after=retry_after, failure=f"{what}: answered {response.status_code}")
                 continue
             break
         if response.status_code in (401, 403):
@@ -720,7 +821,9 @@ class RegistryClient:
         if response.status_code != 200:
             raise AuthenticationError(f"authentication to {host} failed: {what} answered {response.status_code}")
         try:
-            data = json.loads(body)
+            data = loads_bounded(body)
+        except JSONTooDeep as exc:
+            raise InvalidResponse(f"{what}: {_too_deep(parts.netloc, exc)}") from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidResponse(f"{what}: the token response is not JSON") from None
         token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
@@ -730,6 +833,7 @@ class RegistryClient:
 
     # -- API ---------------------------------------------------------------------------------------
 
+    @_bounded
     async def ping(self, access: RepositoryAccess) -> None:
         """Check that the registry answers ``/v2/`` and accepts our credentials."""
         await self._request(
@@ -741,6 +845,7 @@ class RegistryClient:
             cap=MiB,
         )
 
+    @_bounded
     async def list_tags(self, access: RepositoryAccess) -> list[str]:
         """Every tag of the repository, in registry order, following pagination."""
         ref = access.reference
@@ -757,7 +862,9 @@ class RegistryClient:
                 access, "GET", url, scope=scope, what=what, accept="application/json", cap=self.max_tag_page_bytes
             )
             try:
-                data = json.loads(response.body)
+                data = loads_bounded(response.body)
+            except JSONTooDeep as exc:
+                raise InvalidResponse(f"{what}: page {pages}: {_too_deep(ref.api_host, exc)}") from None
             except (ValueError, UnicodeDecodeError):
                 raise InvalidResponse(f"{what}: page {pages} is not valid JSON") from None
             if not isinstance(data, dict):
@@ -784,6 +891,7 @@ class RegistryClient:
             seen.add(next_url)
             url = next_url
 
+    @_bounded
     async def head_digest(self, access: RepositoryAccess, tag: str) -> str:
         """The digest a tag points at now (HEAD; GET and hash when the registry sends no digest)."""
         ref = access.reference
@@ -796,7 +904,7 @@ class RegistryClient:
             access, "HEAD", url, scope=scope, what=what, accept=ACCEPT_MANIFESTS, cap=0, ok=(200, 404, 405)
         )
         digest = response.headers.get("docker-content-digest", "").strip()
-        if response.status == 200 and digest.startswith("sha256:") and len(digest) == 71:
+        if response.status == 200 and digest.startswith("sha256:") and is_digest(digest):
             return digest
         manifest = await self._get_manifest_by_tag(access, tag)
         return manifest.digest
@@ -818,10 +926,12 @@ class RegistryClient:
         self.cache.put(digest, manifest.media_type, response.body)
         return manifest
 
+    @_bounded
     async def get_manifest(self, access: RepositoryAccess, ref: str) -> Manifest:
         """A manifest or index by tag or digest; by digest it comes from the cache when possible."""
-        if ":" not in ref:
-            return await self._get_manifest_by_tag(access, ref)
+        tag, _digest = split_tag_or_digest(ref, access.reference.name)
+        if tag is not None:
+            return await self._get_manifest_by_tag(access, tag)
         name = access.reference.name
         what = f"manifest {name}@{ref}"
         cached = self.cache.get(ref)
@@ -841,6 +951,7 @@ class RegistryClient:
         self.cache.put(ref, manifest.media_type, response.body)
         return manifest
 
+    @_bounded
     async def get_config(self, access: RepositoryAccess, manifest: Manifest) -> ImageConfig:
         """The image config of a single-image manifest (cached by digest)."""
         if manifest.config is None:
@@ -863,6 +974,7 @@ class RegistryClient:
             self.cache.put(digest, manifest.config.media_type, body)
         return parse_config(body, what)
 
+    @_bounded
     async def image_metadata(
         self, access: RepositoryAccess, tag: str, platforms: list[str] | None = None
     ) -> ImageMetadata:
@@ -920,6 +1032,18 @@ class RegistryClient:
         if child.is_index:
             raise InvalidResponse(f"manifest {access.reference.name}@{digest}: nested indexes are not supported")
         return await self.get_config(access, child)
+
+
+def _seconds(value: float) -> str:
+    """``5s``, ``0.2s``, ``999999s``: a duration for messages."""
+    return f"{round(value, 1):g}s"
+
+
+def _too_deep(host: str, exc: JSONTooDeep) -> str:
+    return (
+        f"the response from {host} is nested too deeply (more than {exc.max_depth} levels of arrays/objects); "
+        "refused as broken or hostile"
+    )
 
 
 def _basic_header(creds: Credentials) -> str:

@@ -49,6 +49,9 @@ class Credentials:
     password: str | None = field(default=None, repr=False)
     identity_token: str | None = field(default=None, repr=False)
     registry_token: str | None = field(default=None, repr=False)
+    # Set when a Docker config (a dockerconfigjson Secret) had no entry for the registry: the hosts it
+    # has entries for (hosts only), so an authentication failure can say so instead of "sent a token".
+    unmatched_hosts: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         flags = [
@@ -63,6 +66,11 @@ class Credentials:
         return f"Credentials(username={self.username!r}, secrets={flags})"
 
     __str__ = __repr__
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing to send: anonymous access."""
+        return not (self.username or self.password or self.identity_token or self.registry_token)
 
     @property
     def has_basic(self) -> bool:
@@ -284,3 +292,15 @@ async def lookup(config: DockerConfig, host: str, *, timeout: float = 10.0) -> C
     if found is None or (not found.username and not found.identity_token and not found.registry_token):
         return None
     return found
+
+
+def config_hosts(config: DockerConfig) -> tuple[str, ...]:
+    """The registry hosts a Docker config has entries for (``auths`` and ``credHelpers``), sorted."""
+    return tuple(sorted({normalize_host(key) for key in (*config.auths, *config.cred_helpers)}))
+
+
+async def lookup_or_anonymous(config: DockerConfig, host: str, *, timeout: float = 10.0) -> Credentials:
+    """`lookup`, or (as Flux does for a dockerconfigjson Secret without an entry for the registry)
+    anonymous credentials that remember which hosts the config has, for error messages."""
+    found = await lookup(config, host, timeout=timeout)
+    return found if found is not None else Credentials(unmatched_hosts=config_hosts(config))

@@ -17,6 +17,8 @@ from typing import Any
 import re2
 
 from tagpilot.errors import InvalidResponse
+from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
+from tagpilot.registry.reference import is_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -137,7 +139,12 @@ class ImageMetadata:
 
 def _load_json(body: bytes, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = loads_bounded(body)
+    except JSONTooDeep as exc:
+        raise InvalidResponse(
+            f"{what}: the response is nested too deeply (more than {exc.max_depth} levels of arrays/objects); "
+            "refused"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise InvalidResponse(f"{what}: body is not valid JSON{where}") from None
@@ -166,7 +173,7 @@ def _descriptor(value: Any, what: str) -> Descriptor:
     if not isinstance(value, dict):
         raise InvalidResponse(f"{what}: a descriptor must be an object")
     digest, size = value.get("digest"), value.get("size", 0)
-    if not isinstance(digest, str) or ":" not in digest:
+    if not isinstance(digest, str) or not is_digest(digest):
         raise InvalidResponse(f"{what}: descriptor without a valid digest")
     media_type = value.get("mediaType")
     return Descriptor(

@@ -8,7 +8,8 @@ go-containerregistry applies them (what Flux uses):
   ``localhost``; otherwise the registry is Docker Hub (``docker.io``) and a single-component name gets
   the ``library/`` prefix. ``index.docker.io`` is the legacy spelling of ``docker.io``.
 - Repository path components are lowercase ``[a-z0-9]+`` joined by ``.``, ``_``, ``__`` or runs of
-  ``-``; the whole name is at most 255 characters.
+  ``-``; the path (the name without the registry host) is at most 255 characters. Since
+  distribution/reference 0.6 (``RepositoryNameTotalLengthMax``) the host does not count.
 - A tag is ``[\\w][\\w.-]{0,127}``; a digest is ``algorithm:hex`` and, for the algorithms Docker knows,
   must have the right length of lowercase hex.
 - A first component with uppercase letters and no ``.``/``:`` is rejected (go-containerregistry rejects
@@ -29,7 +30,7 @@ from tagpilot.errors import InvalidReference
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
 OFFICIAL_REPO_PREFIX = "library/"
-NAME_TOTAL_LENGTH_MAX = 255
+NAME_TOTAL_LENGTH_MAX = 255  # distribution/reference's RepositoryNameTotalLengthMax: the path only
 
 _PATH_COMPONENT = re2.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -169,9 +170,36 @@ def parse_reference(text: str) -> Reference:
                 text,
                 f"path component {component!r} must be lowercase letters and digits separated by '.', '_', '__' or '-'",
             )
-    if len(domain) + 1 + len(remainder) > NAME_TOTAL_LENGTH_MAX:
-        raise _fail(text, f"the repository name is longer than {NAME_TOTAL_LENGTH_MAX} characters")
+    if len(remainder) > NAME_TOTAL_LENGTH_MAX:
+        raise _fail(
+            text,
+            f"the repository name {remainder[:20]}... ({len(remainder)} characters without the registry host) is "
+            f"longer than {NAME_TOTAL_LENGTH_MAX} characters",
+        )
     return Reference(domain=domain, path=remainder, tag=tag, digest=digest if at else None)
+
+
+def is_digest(text: str) -> bool:
+    """True for a digest Docker accepts (``sha256:`` and 64 lowercase hex digits, sha384, sha512)."""
+    try:
+        _check_digest(text, text)
+    except InvalidReference:
+        return False
+    return True
+
+
+def split_tag_or_digest(text: str, name: str = "") -> tuple[str | None, str | None]:
+    """``(tag, None)`` or ``(None, digest)`` for what follows a repository (``1.0`` or ``sha256:...``).
+
+    A tag never contains ``:``, a digest always does; either is validated. `name` (the repository)
+    only makes the error message say which reference was wrong.
+    """
+    shown = f"{name}@{text}" if ":" in text else f"{name}:{text}"
+    if ":" in text:
+        _check_digest(text, shown)
+        return None, text
+    _check_tag(text, shown)
+    return text, None
 
 
 def parse_repository(text: str) -> Reference:
