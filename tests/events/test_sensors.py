@@ -795,3 +795,9 @@ def test_url_credentials_never_shown(tmp_path: Path):
     (tmp_path / "push.json").write_bytes(gitlab_push())
     code, out = run_person([tmp_path / "sensor.yaml"], tmp_path / "push.json", ["X-Gitlab-Event: Push Hook"])
     assert code == 0 and "hunter2" not in out and "http://hooks.example/x" in out
+
+
+def test_webhook_body_nested_too_deep_is_a_payload_error():
+    with pytest.raises(WebhookPayloadError, match="nested deeper than 64 levels"):
+        event_from_webhook({}, b"[" * 200_000)
+    assert event_from_webhook({}, b"[" * 64 + b"]" * 64)["body"] is not None
