@@ -107,7 +107,8 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
         import httpx
 
         try:
-            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", timeout=10)
+            response = httpx.post(f"{url}/api/v1/objects/{key[0]}/{key[1]}/{key[2]}/{verb}", json={},
+                                  timeout=10)  # the API takes JSON only (no cross-site form posts)
         except httpx.HTTPError as exc:
             err(f"error: the daemon at {url} did not answer: {exc.__class__.__name__}")
             raise typer.Exit(1) from None

@@ -6,6 +6,7 @@ serves the OpenAPI document of the API at `/openapi.json` (and a browsable one a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -13,13 +14,19 @@ from fastapi.responses import JSONResponse, Response
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
+from tagpilot.server.guard import RequestGuard
 
 API = "/api/v1"
 
 
-def create_app(daemon: Daemon) -> FastAPI:
+def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The ASGI app. `listen_host` and `allowed_hosts` are the names the API answers to (`RequestGuard`)."""
     app = FastAPI(title="tagpilot", version=__version__,
                   description="Objects, status and events of a running tagpilot; webhook receivers.")
+    # an Argo EventSource may sit under /api/ (outside /api/v1/): it is a webhook, not the API
+    app.add_middleware(RequestGuard, listen_host=listen_host, allowed_hosts=list(allowed_hosts),
+                       exempt=lambda method, path: not path.startswith(f"{API}/")
+                       and daemon.webhooks.serves(method, path))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
