@@ -34,7 +34,7 @@ def test_too_deep_is_a_value_error(data: bytes) -> None:
     with pytest.raises(JSONTooDeep) as info:
         loads_bounded(data)
     assert isinstance(info.value, ValueError)
-    assert "more than 64 levels" in str(info.value)
+    assert "deeper than 64 levels" in str(info.value)
 
 
 def test_brackets_inside_strings_do_not_count() -> None:

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_DEPTH", "JSONTooDeep", "json_depth_exceeds", "loads_bounded"]
+__all__ = ["DEFAULT_MAX_DEPTH", "JSONTooDeep", "check_depth", "json_depth_exceeds", "loads_bounded"]
 
 DEFAULT_MAX_DEPTH = 64
 
@@ -30,7 +30,7 @@ class JSONTooDeep(ValueError):
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
-        super().__init__(f"JSON nested more than {max_depth} levels deep")
+        super().__init__(f"JSON nested deeper than {max_depth} levels")
 
 
 def json_depth_exceeds(text: str, max_depth: int) -> bool:
@@ -50,6 +50,12 @@ def json_depth_exceeds(text: str, max_depth: int) -> bool:
         else:
             depth -= 1
     return False
+
+
+def check_depth(text: str, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise `JSONTooDeep` when `text` nests deeper than `max_depth` (for callers with their own parser)."""
+    if json_depth_exceeds(text, max_depth):
+        raise JSONTooDeep(max_depth)
 
 
 def loads_bounded(data: bytes | bytearray | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:

@@ -1021,3 +1021,25 @@ def test_real_registry_notifications(registry_factory: Any, raw_collector: Any, 
     # without the registry's configured header the same delivery is refused
     unauthenticated = HookRequest(headers={}, body=pushed[-1].body)
     assert verify(receiver, TOKEN, unauthenticated, objects).status == 401
+
+
+# -- hostile nesting (issue 9) ------------------------------------------------------------------------
+
+DEEP = b"[" * 200_000
+
+
+@pytest.mark.parametrize("rtype", ["github", "gitlab", "dockerhub", "cdevents", "distribution", "harbor", "quay",
+                                   "acr", "nexus"])
+def test_deeply_nested_json_is_refused_with_400(rtype: str) -> None:
+    headers = {
+        "github": {"X-Hub-Signature-256": hub(DEEP), "Content-Type": "application/json", "X-GitHub-Event": "push"},
+        "gitlab": {"X-Gitlab-Token": TOKEN, "X-Gitlab-Event": "Push Hook"},
+        "harbor": {"Authorization": TOKEN},
+        "distribution": {"Authorization": f"Bearer {TOKEN}"},
+        "nexus": {"X-Nexus-Webhook-Signature": hmac.new(TOKEN.encode(), DEEP, hashlib.sha1).hexdigest()},
+        "cdevents": {"Ce-Type": "dev.cdevents.artifact.published.0.1.0"},
+    }.get(rtype, {})
+    result = verify(make_receiver(rtype), TOKEN, request(headers, DEEP), OBJECTS)
+    assert result.status == 400, result.message
+    assert "nested deeper than 64 levels" in result.message
+    assert result.reconcile == []

@@ -842,3 +842,9 @@ async def test_event_source_webhook_answers_what_really_happened(tmp_path: Path)
         assert delivery.body == {"message": "success", "fired": [], "unsupported": ["trigger"]}
     finally:
         await hooks.aclose(grace=1)
+
+
+def test_webhook_body_nested_too_deep_is_a_payload_error():
+    with pytest.raises(WebhookPayloadError, match="nested deeper than 64 levels"):
+        event_from_webhook({}, b"[" * 200_000)
+    assert event_from_webhook({}, b"[" * 64 + b"]" * 64)["body"] is not None

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ from tests.fixtures.registry import free_port
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, state: Path, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, state: Path, *, extra_env: dict[str, str] | None = None,
+                 args: Sequence[str] = ()) -> None:
         self.config = config
+        self.args = list(args)  # more `tagpilot run` options
         self.state = state
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -32,7 +34,7 @@ class DaemonProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tagpilot", "run", "-f", str(self.config), "--listen", f"127.0.0.1:{self.port}",
-             "--state", str(self.state), "--log-format", "json"],
+             "--state", str(self.state), "--log-format", "json", *self.args],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         if wait_ready:
             self.wait(lambda: self.get("/readyz").status_code == 200, what="readyz", timeout=20)

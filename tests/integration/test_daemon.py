@@ -40,7 +40,7 @@ def test_daemon_converges_reacts_and_exposes_state(registry: RegistryServer, rep
         # a new tag plus one reconcile request on the repository: the dependents follow at once
         push_tags(registry, repo_name, ["1.2.0"])
         started = time.monotonic()
-        response = daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        response = daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile", json={})
         assert response.status_code == 202
         daemon.wait(lambda: "1.2.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="second push")
         assert time.monotonic() - started < 15  # event-driven, not the 1h interval
@@ -59,7 +59,7 @@ def test_daemon_converges_reacts_and_exposes_state(registry: RegistryServer, rep
         assert f'tagpilot_registry_requests_total{{registry="{registry.host}"}}' in metrics
         assert 'gotk_reconcile_duration_seconds_count{kind="ImageRepository",name="app",namespace="apps"}' in metrics
         assert daemon.get("/openapi.json").json()["info"]["title"] == "tagpilot"
-        assert daemon.post("/api/v1/objects/ImageRepository/apps/nope/reconcile").status_code == 404
+        assert daemon.post("/api/v1/objects/ImageRepository/apps/nope/reconcile", json={}).status_code == 404
     finally:
         code = daemon.stop()
     assert code == 0  # SIGTERM is a clean stop
@@ -82,7 +82,7 @@ def test_reload_rejects_invalid_configuration_and_applies_valid_changes(registry
         time.sleep(1.0)
         assert daemon.get("/readyz").status_code == 200  # still running the old configuration
         assert [v["name"] for v in daemon.get("/api/v1/objects").json()] == ["one"]
-        bad = daemon.post("/api/v1/reload")
+        bad = daemon.post("/api/v1/reload", json={})
         assert bad.status_code == 400 and "colour" in bad.json()["message"]
         cfg.write_text(repo_doc + "---\n" + repo_doc.replace("name: one", "name: two"))
         daemon.send_signal(signal.SIGHUP)
@@ -120,7 +120,7 @@ def test_kill_9_then_restart_converges_without_duplicate_commits(registry: Regis
         daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="push")
         daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "True",
                     what="automation ready")
-        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile", json={})
         time.sleep(1.5)
     finally:
         daemon.stop()
@@ -151,7 +151,7 @@ def test_kill_9_during_the_push_then_restart_converges(registry: RegistryServer,
     try:
         daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "True",
                     what="automation ready after restart")
-        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile", json={})
         time.sleep(1.5)
     finally:
         daemon.stop()

@@ -277,7 +277,7 @@ def test_registry_and_git_outages_recover(registry_factory, repo_name: str, git_
         good = daemon.view("ImageRepository", "apps", "app")["status"]["lastScanResult"]
         # the registry goes away: the scan fails, the last good result stays
         registry.stop()
-        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile", json={})
         daemon.wait(lambda: ready(daemon.view("ImageRepository", "apps", "app")).get("status") == "False",
                     what="scan failure", timeout=60)
         assert daemon.view("ImageRepository", "apps", "app")["status"]["lastScanResult"] == good
@@ -287,11 +287,11 @@ def test_registry_and_git_outages_recover(registry_factory, repo_name: str, git_
         push_tags(registry, repo_name, ["1.2.0"])
         hidden = git_remote_file.path.with_name("hidden.git")
         git_remote_file.path.rename(hidden)
-        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile")
+        daemon.post("/api/v1/objects/ImageRepository/apps/app/reconcile", json={})
         daemon.wait(lambda: ready(daemon.view("ImageUpdateAutomation", "apps", "fleet")).get("status") == "False",
                     what="git failure", timeout=60)
         hidden.rename(git_remote_file.path)
-        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile")
+        daemon.post("/api/v1/objects/ImageUpdateAutomation/apps/fleet/reconcile", json={})
         daemon.wait(lambda: "1.2.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="push after",
                     timeout=60)
         assert [s for s in git_remote_file.log("main") if s.startswith("skip-ci")].__len__() == 2

@@ -9,6 +9,7 @@ import pytest
 
 from tagpilot.errors import StoreError
 from tagpilot.store import Store
+from tagpilot.store.db import DB_FILE, DELIVERIES_KEPT, MIGRATIONS, TRIM_EVERY
 
 
 def test_generation_bumps_only_when_spec_changes(tmp_path: Path) -> None:
@@ -99,3 +100,51 @@ def test_schema_1_database_is_upgraded(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         assert store.get_tags("ns/a") == ["1"]  # kept
         store.add_event("K", "ns", "n", "Normal", "R", "m")  # the new table exists
+
+
+def test_a_storm_of_deliveries_leaves_the_events_log_alone(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        pushed = store.add_event("ImageUpdateAutomation", "ns", "fleet", "Normal", "Pushed", "commit abc")
+        for n in range(DELIVERIES_KEPT + 2 * TRIM_EVERY):
+            store.add_delivery("Receiver", "ns", "gh", "Warning", "Rejected", f"bad signature {n}", {"status": 400})
+        history = store.events(with_deliveries=False)
+        assert [e["id"] for e in history] == [pushed]
+        assert store.events(kind="ImageUpdateAutomation")[0]["message"] == "commit abc"
+        deliveries = store.deliveries(limit=10_000)
+        assert DELIVERIES_KEPT <= len(deliveries) < DELIVERIES_KEPT + TRIM_EVERY  # its own ring, trimmed
+        assert deliveries[-1]["message"] == f"bad signature {DELIVERIES_KEPT + 2 * TRIM_EVERY - 1}"
+
+
+def test_events_and_deliveries_share_one_id_sequence(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        first = store.add_event("ImageRepository", "ns", "a", "Normal", "NewTags", "one")
+        hook = store.add_delivery("Receiver", "ns", "gh", "Normal", "Accepted", "hook")
+        last = store.add_event("ImageRepository", "ns", "a", "Normal", "NewTags", "two")
+        assert first < hook < last
+        assert [e["message"] for e in store.events()] == ["one", "hook", "two"]  # merged, in order
+        assert [e["message"] for e in store.events(since_id=first)] == ["hook", "two"]
+        assert [e["message"] for e in store.events(since_id=first, with_deliveries=False)] == ["two"]
+        assert [e["message"] for e in store.deliveries(kind="Receiver")] == ["hook"]
+        assert store.events(limit=1)[0]["id"] == last
+    with Store.open(tmp_path) as store:  # ids are not reused after a restart
+        assert store.add_delivery("Receiver", "ns", "gh", "Normal", "Accepted", "again") > last
+
+
+def test_migration_moves_stored_deliveries_out_of_the_events_log(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_FILE)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for script in MIGRATIONS[:2]:
+        db.executescript(script)
+    db.execute("INSERT INTO schema_version (version) VALUES (2)")
+    rows = [("ImageRepository", "NewTags"), ("Receiver", "Accepted"), ("Sensor", "Filtered"), ("Sensor", "Fired"),
+            ("Receiver", "Suspended")]
+    for kind, reason in rows:
+        db.execute("INSERT INTO events (time, kind, namespace, name, type, reason, message) VALUES"
+                   " (1, ?, 'ns', 'x', 'Normal', ?, ?)", (kind, reason, reason))
+    db.commit()
+    db.close()
+    with Store.open(tmp_path) as store:
+        assert [e["reason"] for e in store.events(with_deliveries=False)] == ["NewTags", "Suspended"]
+        assert [e["reason"] for e in store.deliveries()] == ["Accepted", "Filtered", "Fired"]
+        assert [e["id"] for e in store.events()] == [1, 2, 3, 4, 5]
+        assert store.add_event("ImageRepository", "ns", "x", "Normal", "NewTags", "new") == 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -37,11 +37,23 @@ def _parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def serve(files: list[Path], state: Path, host: str, port: int, workers: int) -> None:
+async def serve(files: list[Path], state: Path, host: str, port: int, workers: int, *,
+                allowed_hosts: Sequence[str] = (), max_connections: int | None = None,
+                header_timeout: float | None = None) -> None:
     import uvicorn
 
     from tagpilot.engine.daemon import Daemon
     from tagpilot.server.app import create_app
+    from tagpilot.server.connections import (
+        DEFAULT_HEADER_TIMEOUT,
+        ConnectionGuard,
+        default_max_connections,
+        raise_nofile_limit,
+    )
+
+    # slowloris: connections bounded below the descriptor limit, request heads on a timer
+    guard = ConnectionGuard(max_connections or default_max_connections(raise_nofile_limit()),
+                            header_timeout=header_timeout or DEFAULT_HEADER_TIMEOUT)
 
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM after its shutdown (the process dies by the signal); the daemon
@@ -53,11 +65,12 @@ async def serve(files: list[Path], state: Path, host: str, port: int, workers: i
 
     daemon = Daemon(files, state, workers=workers)
     await daemon.start()
-    app = create_app(daemon)
+    app = create_app(daemon, listen_host=host, allowed_hosts=allowed_hosts)
+    protocol = guard.protocol_class()
 
     def server_on(listen_port: int) -> Server:
         return Server(uvicorn.Config(app, host=host, port=listen_port, log_config=None, access_log=False,
-                                     lifespan="off"))
+                                     lifespan="off", http=protocol))
 
     server = server_on(port)
     # Argo EventSources name the port their webhook listens on (`port: "12000"`): serve those too, so
@@ -90,6 +103,15 @@ def run(
     log_format: Annotated[LogFormat, typer.Option("--log-format", help="auto (text on a terminal), text or json.")]
     = LogFormat.auto,
     log_level: Annotated[LogLevel, typer.Option("--log-level")] = LogLevel.info,
+    allowed_hosts: Annotated[list[str], typer.Option(
+        "--allowed-host", metavar="NAME",
+        help="Another host name the API answers to (besides localhost, IP addresses and the --listen host); "
+             "repeatable.")] = [],  # noqa: B006
+    max_connections: Annotated[int | None, typer.Option(
+        "--max-connections", min=1, help="Open connections at most (default: below the file-descriptor limit, "
+                                         "at most 2048).")] = None,
+    header_timeout: Annotated[float, typer.Option(
+        "--header-timeout", min=0.1, help="Seconds a client has to send a request's headers.")] = 10.0,
 ) -> None:
     """Run continuously: reconcile every object on its interval and at once on webhooks; serve the API.
 
@@ -102,8 +124,12 @@ def run(
 
     host, port = _parse_listen(listen)
     setup_logging(log_format.value, log_level.value)
+    from tagpilot.logfilter import collapse_repeats
+
+    collapse_repeats()  # a fault repeating by the thousand writes a few lines, with their count
     try:
-        asyncio.run(serve(files, state_dir_from(state), host, port, workers))
+        asyncio.run(serve(files, state_dir_from(state), host, port, workers, allowed_hosts=allowed_hosts,
+                          max_connections=max_connections, header_timeout=header_timeout))
     except TagpilotError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None

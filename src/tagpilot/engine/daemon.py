@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tagpilot.config.loader import Config, load_config
 from tagpilot.config.source import expand_paths
 from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult, parse_key
@@ -26,7 +28,7 @@ from tagpilot.engine.metrics import Metrics
 from tagpilot.engine.scheduler import Scheduler
 from tagpilot.engine.status import spec_hash
 from tagpilot.engine.webhooks import Webhooks
-from tagpilot.errors import ConfigError, TagpilotError
+from tagpilot.errors import TagpilotError
 from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.store import Store
@@ -140,7 +142,9 @@ class Daemon:
         """Re-read the configuration; keep the running one when the new one is invalid."""
         try:
             new = load_config(self.files)
-        except ConfigError as exc:
+        except (TagpilotError, yaml.YAMLError, ValueError, OSError) as exc:
+            # any unreadable configuration (a ConfigError, or a YAML reader error for a NUL byte) is
+            # the user's to fix: the API answers 400 and the watcher keeps running
             self.last_reload_error = str(exc)
             log.error("configuration reload rejected, the running configuration stays: %s", exc)
             return False, str(exc)

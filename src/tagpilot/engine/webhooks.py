@@ -3,7 +3,8 @@
 The verification and filtering are pure (`tagpilot.events.receivers`, `tagpilot.events.sensors`);
 this module looks up tokens in Secrets, turns accepted deliveries into scheduler triggers (which
 coalesce, so a storm of posts costs one run per object), runs sensor triggers, and records every
-delivery with its decision in the events log. No secret reaches a log line, an event or a response.
+delivery with its decision in the store's deliveries ring (apart from the events log, so that a storm
+of bad posts cannot evict the history; listings merge both). No secret reaches a log line, an event or a response.
 """
 
 from __future__ import annotations
@@ -96,14 +97,40 @@ class Webhooks:
         outcome = "accepted" if result.ok else f"rejected_{result.status}"
         self.count(receiver.name, outcome)
         queued = [key for key in result.reconcile if self.trigger(key, f"webhook {receiver.ref}")]
-        self.store.add_event(
+        self.store.add_delivery(
             "Receiver", receiver.namespace, receiver.name, "Normal" if result.ok else "Warning",
             "Accepted" if result.ok else "Rejected", result.message,
             {"status": result.status, "reconcile": ["/".join(k) for k in queued],
              "ignored": ["/".join(k) for k in result.reconcile if k not in queued], "event": result.event or {}})
         return Delivery(result.status, {"message": result.message}, dict(result.headers))
 
+    def receiver_too_large(self, path: str, remote: str | None) -> Delivery:
+        """The answer to a post at `path` whose body exceeds `MAX_BODY` (the server stopped reading):
+        404 for an unknown path, else 413, counted and recorded like any other rejection."""
+        found = match_path(path, self._receivers)
+        if found is None:
+            self.count("unknown", "not_found")
+            return Delivery(404, {"message": "no receiver at this path"})
+        receiver = found[0]
+        message = f"{receiver.ref}: request body larger than {MAX_BODY} bytes"
+        self.count(receiver.name, "rejected_413")
+        self.store.add_delivery("Receiver", receiver.namespace, receiver.name, "Warning", "Rejected", message,
+                                {"status": 413, "reconcile": [], "ignored": [],
+                                 "event": {"type": receiver.spec.type, "receiver": receiver.ref,
+                                           "summary": f"rejected: body larger than {MAX_BODY} bytes",
+                                           "status": 413, **({"remote": remote} if remote else {})}})
+        return Delivery(413, {"message": message})
+
     # --- Argo Events webhook event sources -----------------------------------------------------------
+
+    def event_source_too_large(self, method: str, path: str) -> Delivery:
+        """The answer to a webhook post whose body exceeds its `maxPayloadSize`: 413, counted."""
+        entry = self._endpoints.get((method.upper(), path))
+        if entry is None:
+            return Delivery(405, {"message": f"method {method} not allowed"})
+        limit = self.payload_limit(method, path)
+        self.count(entry[0].name, "rejected_413")
+        return Delivery(413, {"message": f"payload larger than {limit} bytes"})
 
     def payload_limit(self, method: str, path: str) -> int:
         """The body cap of the webhook at (method, path): its maxPayloadSize, or Argo's 1 MiB."""
@@ -157,7 +184,7 @@ class Webhooks:
         plans = evaluate(sensors, event)
         for plan in plans:
             if not plan.fires:
-                self.store.add_event("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
+                self.store.add_delivery("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
                                      "; ".join(plan.why)[:2000], {"sensor": plan.sensor, "trigger": plan.trigger,
                                                                   "fires": False, "why": list(plan.why)})
                 continue
@@ -182,7 +209,7 @@ class Webhooks:
         except Exception as exc:  # a trigger must never take the daemon down
             log.exception("trigger %s of %s failed", plan.trigger, plan.sensor)
             decision["ok"], decision["detail"] = False, f"internal error: {exc.__class__.__name__}"
-        self.store.add_event("Sensor", plan.namespace, plan.sensor.split("/")[-1],
+        self.store.add_delivery("Sensor", plan.namespace, plan.sensor.split("/")[-1],
                              "Normal" if decision["ok"] else "Warning", "Fired", "; ".join(plan.why)[:2000], decision)
 
     @staticmethod

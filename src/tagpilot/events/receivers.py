@@ -26,7 +26,8 @@ The checks per `spec.type` are Flux's (`notification-controller/internal/server/
   repository names are reconciled, only for manifest pushes with a tag.
 
 Statuses: 413 for a body over `MAX_BODY` (Flux's cap), 503 for a suspended Receiver, 400 for a failed
-check (Flux answers 400 for every validation error, bad signatures included), 401 for a missing or
+check (Flux answers 400 for every validation error, bad signatures included) and for JSON nested
+deeper than `MAX_JSON_DEPTH` (refused before parsing: `tagpilot.jsonsafe`), 401 for a missing or
 wrong bearer token (distribution only), 500 when a named resource does not exist (Flux's answer;
 the resources that exist are still reconciled), 200 otherwise. `match_path` gives the 404.
 
@@ -39,7 +40,6 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,9 +50,11 @@ from tagpilot.config.flux_automation import LabelSelector, selector_matches
 from tagpilot.config.flux_image import ImageRepository
 from tagpilot.config.flux_notification import WILDCARD, Receiver, ReceiverResource
 from tagpilot.errors import InvalidReference, TagpilotError
+from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
 from tagpilot.registry.reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, parse_repository
 
 MAX_BODY = 3 * 1024 * 1024  # Flux's receiver body cap (3 MiB)
+MAX_JSON_DEPTH = 64  # deeper payloads are refused with 400 (vendors' payloads nest a handful of levels)
 
 Key = tuple[str, str, str]  # (kind, namespace, name), as `Object.key`
 
@@ -308,9 +310,22 @@ def _github_payload(request: HookRequest, token: str, vendor: str) -> bytes:
 
 def _json(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
+        return loads_bounded(body, max_depth=MAX_JSON_DEPTH)
+    except JSONTooDeep as exc:
+        raise InvalidPayload(f"cannot decode {what} payload: {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidPayload(f"cannot decode {what} payload: not valid JSON") from None
+
+
+def _json_details(body: bytes, what: str) -> Any:
+    """A payload read only for the event record: None when it is not JSON (the sender's check has
+    passed; Flux does not decode it), but `InvalidPayload` when it nests too deep to read safely."""
+    try:
+        return loads_bounded(body, max_depth=MAX_JSON_DEPTH)
+    except JSONTooDeep as exc:
+        raise InvalidPayload(f"cannot decode {what} payload: {exc}") from None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
@@ -364,10 +379,7 @@ def _check_github(receiver: Receiver, token: str, request: HookRequest) -> dict[
     event = request.header("X-GitHub-Event")
     _events_filter(receiver, event, "GitHub")
     details: dict[str, Any] = {"event": event[:100], "delivery": request.header("X-GitHub-Delivery")[:100] or None}
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = _json_details(payload, "GitHub")
     details["ref"] = _text(_get(data, "ref"))
     details["repository"] = _text(_get(data, "repository", "full_name"))
     return details
@@ -386,10 +398,7 @@ def _check_gitlab(receiver: Receiver, token: str, request: HookRequest) -> dict[
     event = request.header("X-Gitlab-Event")
     _events_filter(receiver, event, "GitLab")
     details: dict[str, Any] = {"event": event[:100]}
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
+    data = _json_details(request.body, "GitLab")
     details["ref"] = _text(_get(data, "ref"))
     details["repository"] = _text(_get(data, "project", "path_with_namespace"))
     return details
@@ -404,10 +413,7 @@ def _check_harbor(receiver: Receiver, token: str, request: HookRequest) -> dict[
         event = data.get("type") if isinstance(data.get("type"), str) else ""
         _events_filter(receiver, event, "Harbor")
     else:
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+        data = _json_details(request.body, "Harbor")
     details["event"] = _text(_get(data, "type"))
     details["repository"] = _text(_get(data, "event_data", "repository", "repo_full_name"))
     resources = _get(data, "event_data", "resources")

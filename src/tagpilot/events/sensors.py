@@ -44,6 +44,9 @@ from tagpilot.errors import TagpilotError
 from tagpilot.events.filters import apply_filters
 from tagpilot.events.paths import PathError, dumps, get, loads
 from tagpilot.gotemplate import TemplateError, from_json, render
+from tagpilot.jsonsafe import JSONTooDeep, check_depth
+
+MAX_JSON_DEPTH = 64  # webhook bodies nested deeper are refused (400) before parsing
 
 __all__ = [
     "DependencyResult",
@@ -168,7 +171,11 @@ def event_from_webhook(
             body = {k: v for k, v in parse_qs(text, keep_blank_values=True).items()}
         else:
             try:
-                body = loads(body_bytes.decode("utf-8"))
+                text = body_bytes.decode("utf-8")
+                check_depth(text, MAX_JSON_DEPTH)  # the parser and gjson paths recurse: refuse first
+                body = loads(text)
+            except JSONTooDeep as exc:
+                raise WebhookPayloadError(f"the request body is not accepted: {exc}") from None
             except (UnicodeDecodeError, PathError) as exc:
                 reason = "empty body" if not body_bytes.strip() else str(exc)
                 raise WebhookPayloadError(f"the request body is not JSON ({reason})") from None

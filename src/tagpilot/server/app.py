@@ -6,6 +6,7 @@ serves the OpenAPI document of the API at `/openapi.json` (and a browsable one a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -13,13 +14,19 @@ from fastapi.responses import JSONResponse, Response
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
+from tagpilot.server.guard import RequestGuard
 
 API = "/api/v1"
 
 
-def create_app(daemon: Daemon) -> FastAPI:
+def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The ASGI app. `listen_host` and `allowed_hosts` are the names the API answers to (`RequestGuard`)."""
     app = FastAPI(title="tagpilot", version=__version__,
                   description="Objects, status and events of a running tagpilot; webhook receivers.")
+    # an Argo EventSource may sit under /api/ (outside /api/v1/): it is a webhook, not the API
+    app.add_middleware(RequestGuard, listen_host=listen_host, allowed_hosts=list(allowed_hosts),
+                       exempt=lambda method, path: not path.startswith(f"{API}/")
+                       and daemon.webhooks.serves(method, path))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -80,9 +87,21 @@ def create_app(daemon: Daemon) -> FastAPI:
 
     @app.get(f"{API}/events", tags=["events"])
     async def events(kind: str | None = None, namespace: str | None = None, name: str | None = None,
-               since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-        """Recent events (scans, selections, commits, webhook deliveries), oldest first."""
-        return daemon.store.events(kind=kind, namespace=namespace, name=name, since_id=since, limit=limit)
+               since: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+               deliveries: bool = True) -> list[dict[str, Any]]:
+        """Recent events (scans, selections, commits, webhook deliveries), oldest first.
+
+        `deliveries=false` leaves out webhook deliveries and sensor decisions (see /deliveries)."""
+        return daemon.store.events(kind=kind, namespace=namespace, name=name, since_id=since, limit=limit,
+                                   with_deliveries=deliveries)
+
+    @app.get(f"{API}/deliveries", tags=["events"])
+    async def list_deliveries(kind: str | None = None, namespace: str | None = None, name: str | None = None,
+                              since: int = Query(0, ge=0),
+                              limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Recent webhook deliveries (receiver answers) and sensor decisions only, oldest first; kept
+        in a ring of their own, so a storm of posts never pushes the events' history out."""
+        return daemon.store.deliveries(kind=kind, namespace=namespace, name=name, since_id=since, limit=limit)
 
     @app.post(f"{API}/reload", tags=["objects"])
     async def reload() -> Response:
@@ -107,10 +126,11 @@ def create_app(daemon: Daemon) -> FastAPI:
     async def flux_receiver(digest: str, request: Request) -> Response:
         """Flux `Receiver` webhooks: the path is /hook/ + sha256(token + name + namespace)."""
         body = await read_body(request, daemon.webhooks.body_limit())
-        if body is None:
-            return JSONResponse({"message": "request body too large"}, status_code=413)
-        delivery = daemon.webhooks.receiver(f"/hook/{digest}", dict(request.headers), body,
-                                            request.client.host if request.client else None)
+        remote = request.client.host if request.client else None
+        if body is None:  # counted in tagpilot_webhook_requests_total{outcome="rejected_413"}, as docs say
+            delivery = daemon.webhooks.receiver_too_large(f"/hook/{digest}", remote)
+            return JSONResponse(delivery.body, status_code=delivery.status)
+        delivery = daemon.webhooks.receiver(f"/hook/{digest}", dict(request.headers), body, remote)
         return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -121,7 +141,8 @@ def create_app(daemon: Daemon) -> FastAPI:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         body = await read_body(request, daemon.webhooks.payload_limit(request.method, full))
         if body is None:
-            return JSONResponse({"message": "request body too large"}, status_code=413)
+            delivery = daemon.webhooks.event_source_too_large(request.method, full)
+            return JSONResponse(delivery.body, status_code=delivery.status)
         delivery = await daemon.webhooks.event_source(request.method, full, dict(request.headers), body,
                                                       request.url.query)
         return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)

@@ -73,8 +73,27 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, namespace, name)
     );
     """,
+    # 3: webhook deliveries (receiver answers, sensor decisions) in a ring of their own, so that a storm
+    # of posts cannot push scans, selections and commits out of the events log; ids stay one sequence
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY, time REAL NOT NULL,
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX deliveries_object ON deliveries (kind, namespace, name, id);
+    INSERT INTO deliveries (id, time, kind, namespace, name, type, reason, message, data)
+        SELECT id, time, kind, namespace, name, type, reason, message, data FROM events
+        WHERE (kind = 'Receiver' AND reason IN ('Accepted', 'Rejected'))
+           OR (kind = 'Sensor' AND reason IN ('Filtered', 'Fired'));
+    DELETE FROM events WHERE (kind = 'Receiver' AND reason IN ('Accepted', 'Rejected'))
+           OR (kind = 'Sensor' AND reason IN ('Filtered', 'Fired'))
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
+DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
+TRIM_EVERY = 100  # inserts (per table, per process) between two trims; a ring may exceed its size by this
+_COLUMNS = "id, time, kind, namespace, name, type, reason, message, data"
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._inserts: dict[str, int] = {}  # rows appended per ring table since open (trim cadence)
         try:
             prepare_database(self.path)  # directory 0700, database (and so its -wal, -shm) 0600
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -219,35 +239,67 @@ class Store:
 
     # --- events --------------------------------------------------------------------------------------
 
+    def _next_id(self, db: sqlite3.Connection) -> int:
+        """The next id of the one sequence events and deliveries share (a merged listing and the API's
+        `since` then work across both). `sqlite_sequence` remembers the largest event id ever used,
+        and the newest delivery is never trimmed, so an id is never reused."""
+        row = db.execute("SELECT MAX(m) FROM (SELECT seq AS m FROM sqlite_sequence WHERE name = 'events'"
+                         " UNION ALL SELECT MAX(id) FROM deliveries)").fetchone()
+        return int(row[0] or 0) + 1
+
+    def _append(self, table: str, kept: int, kind: str, namespace: str, name: str, type_: str, reason: str,
+                message: str, data: dict[str, Any] | None) -> int:
+        with self._tx() as db:
+            row_id = self._next_id(db)
+            db.execute(
+                f"INSERT INTO {table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row_id, time.time(), kind, namespace, name, type_, reason, message, json.dumps(data or {})),
+            )
+            self._inserts[table] = self._inserts.get(table, 0) + 1
+            if self._inserts[table] % TRIM_EVERY == 0:
+                # by count, not by id: ids are shared, so id arithmetic would drop too much of one table
+                db.execute(f"DELETE FROM {table} WHERE id <= (SELECT id FROM {table} ORDER BY id DESC"
+                           " LIMIT 1 OFFSET ?)", (kept,))
+            return row_id
+
     def add_event(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
                   data: dict[str, Any] | None = None) -> int:
         """Append to the events log (type `Normal` or `Warning`, as Kubernetes events)."""
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO events (time, kind, namespace, name, type, reason, message, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), kind, namespace, name, type_, reason, message, json.dumps(data or {})),
-            )
-            event_id = int(cur.lastrowid or 0)
-            if event_id % 500 == 0:
-                db.execute("DELETE FROM events WHERE id <= ?", (event_id - EVENTS_KEPT,))
-            return event_id
+        return self._append("events", EVENTS_KEPT, kind, namespace, name, type_, reason, message, data)
+
+    def add_delivery(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
+                     data: dict[str, Any] | None = None) -> int:
+        """Record a webhook delivery or a sensor decision (kept apart from the events log, in a ring of
+        `DELIVERIES_KEPT`, so that bad posts by the thousand never evict the history)."""
+        return self._append("deliveries", DELIVERIES_KEPT, kind, namespace, name, type_, reason, message, data)
 
     def events(self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None,
-               since_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        """Events newest last; filtered by object when given."""
+               since_id: int = 0, limit: int = 100, with_deliveries: bool = True) -> list[dict[str, Any]]:
+        """Events newest last; filtered by object when given. Deliveries are merged in (in id order)
+        unless `with_deliveries` is False."""
+        return self._list(("events", "deliveries") if with_deliveries else ("events",), kind=kind,
+                          namespace=namespace, name=name, since_id=since_id, limit=limit)
+
+    def deliveries(self, *, kind: str | None = None, namespace: str | None = None, name: str | None = None,
+                   since_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """Webhook deliveries and sensor decisions only, newest last."""
+        return self._list(("deliveries",), kind=kind, namespace=namespace, name=name, since_id=since_id,
+                          limit=limit)
+
+    def _list(self, tables: tuple[str, ...], *, kind: str | None, namespace: str | None, name: str | None,
+              since_id: int, limit: int) -> list[dict[str, Any]]:
         clauses, args = ["id > ?"], [since_id]
         for column, value in (("kind", kind), ("namespace", namespace), ("name", name)):
             if value:
                 clauses.append(f"{column} = ?")
                 args.append(value)
+        where = " AND ".join(clauses)
         # following with `since` must not skip: the oldest after it first; otherwise the newest `limit`
         order = "ASC" if since_id > 0 else "DESC"
+        query = " UNION ALL ".join(f"SELECT {_COLUMNS} FROM {table} WHERE {where}" for table in tables)
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, time, kind, namespace, name, type, reason, message, data FROM events WHERE "
-                + " AND ".join(clauses) + f" ORDER BY id {order} LIMIT ?", (*args, limit),
-            ).fetchall()
+            rows = self._db.execute(f"{query} ORDER BY id {order} LIMIT ?",
+                                    (*(args * len(tables)), limit)).fetchall()
         if order == "ASC":
             rows.reverse()
         return [
