@@ -112,11 +112,14 @@ class Daemon:
         self.events.subscribe(log_lines(logging.getLogger("tagpilot.events")))
         self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe,
                                      events=self.events)
-        self.scheduler = Scheduler(self.controller, workers=self.workers)
+        self.scheduler = Scheduler(self.controller, workers=self.workers,
+                                   on_run_started=lambda key, started: self.store.clear_pending(*key, started))
         self.webhooks = Webhooks(self.store, self.request_reconcile,
                                  lambda receiver, outcome: self.metrics.webhooks.labels(receiver, outcome).inc())
         self.webhooks.set_config(self.config)
-        await self.scheduler.start()
+        # runs accepted (202) before a restart, persisted by request_reconcile: run them in full now
+        promised = [key for key, _reason in self.store.pending() if self.controller.get(key) is not None]
+        await self.scheduler.start(forced=promised)
         self._watch_task = asyncio.create_task(self._watch_files(), name="tagpilot-config-watch")
         self.ready = True
         self.metrics.ready.set(1)
@@ -182,6 +185,7 @@ class Daemon:
         """Queue `key` (a GitRepository queues its automations). False when nothing matches."""
         targets = self.controller.expand(key)
         for target in targets:
+            self.store.add_pending(*target, reason)  # before the caller answers 202: survives kill -9
             self.scheduler.trigger(target, reason)
         return bool(targets)
 

@@ -46,8 +46,10 @@ class Scheduler:
 
     def __init__(self, controller: Controller, *, workers: int = 8, jitter: float = 0.1,
                  backoff_base: float = BACKOFF_BASE, min_gap: float = 1.0, rng: random.Random | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 on_run_started: Callable[[ObjectKey, float], None] | None = None) -> None:
         self.controller = controller
+        self.on_run_started = on_run_started  # (key, epoch seconds): the daemon clears kept promises
         self.workers = workers
         self.jitter = jitter
         self.backoff_base = backoff_base
@@ -111,9 +113,10 @@ class Scheduler:
 
     # --- running ------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, forced: Iterable[ObjectKey] = ()) -> None:
         """Start the workers and the timer, and the first round: every object once, in dependency order
-        (the same path as `tagpilot reconcile`), so no policy runs before its repository's scan."""
+        (the same path as `tagpilot reconcile`), so no policy runs before its repository's scan.
+        `forced` objects (runs promised before a restart) run in full, never skipped as not due."""
         self._stopping = False
         self._tasks = [asyncio.create_task(self._worker(i), name=f"tagpilot-worker-{i}") for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._timer(), name="tagpilot-timer"))
@@ -121,13 +124,16 @@ class Scheduler:
         keys = [key for key in known if key not in self._states]  # those not already triggered
         for key in keys:
             self._states.setdefault(key, _State()).reason = "startup"
-        self._tasks.append(asyncio.create_task(self._first_round(keys), name="tagpilot-first-round"))
+        promised = set(forced)
+        self._tasks.append(asyncio.create_task(self._first_round(keys, promised), name="tagpilot-first-round"))
 
-    async def _first_round(self, keys: list[ObjectKey]) -> None:
+    async def _first_round(self, keys: list[ObjectKey], promised: set[ObjectKey]) -> None:
         from tagpilot.engine.rounds import run_round
 
         order = getattr(self.controller, "order", lambda _key: 0)
-        await run_round(keys, lambda key: self._run(key, "startup", force=False, follow=False), order)
+        await run_round(keys, lambda key: self._run(
+            key, "requested before a restart" if key in promised else "startup", force=key in promised,
+            follow=False), order)
         self.first_round_done = True
 
     async def stop(self, *, grace: float = 30.0) -> None:
@@ -168,6 +174,8 @@ class Scheduler:
         async with self._finished:
             await self._finished.wait_for(lambda: not state.running)
             state.running = True
+        if self.on_run_started is not None:
+            self.on_run_started(key, time.time())
         try:
             result = await self.controller.reconcile(key, force=force)
         except asyncio.CancelledError:

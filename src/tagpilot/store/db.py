@@ -89,6 +89,15 @@ MIGRATIONS: list[str] = [
     DELETE FROM events WHERE (kind = 'Receiver' AND reason IN ('Accepted', 'Rejected'))
            OR (kind = 'Sensor' AND reason IN ('Filtered', 'Fired'))
     """,
+    # 4: reconcile requests accepted (webhook, API) and not yet run: persisted before the 202, so a
+    # daemon killed right after answering still runs them when it restarts
+    """
+    CREATE TABLE pending_triggers (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        reason TEXT NOT NULL, since REAL NOT NULL,
+        PRIMARY KEY (kind, namespace, name)
+    )
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -223,6 +232,27 @@ class Store:
                 )
 
     # --- suspend / resume without editing the user's files (`tagpilot suspend KIND/NS/NAME`) -----------
+
+    # --- accepted triggers ----------------------------------------------------------------------------
+
+    def add_pending(self, kind: str, namespace: str, name: str, reason: str) -> None:
+        """Remember that a run of the object was promised (the earliest promise is kept)."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO pending_triggers (kind, namespace, name, reason, since)"
+                       " VALUES (?, ?, ?, ?, ?)", (kind, namespace, name, reason, time.time()))
+
+    def clear_pending(self, kind: str, namespace: str, name: str, started: float) -> None:
+        """A run that started at `started` (epoch seconds) kept every promise made before it."""
+        with self._tx() as db:
+            db.execute("DELETE FROM pending_triggers WHERE kind=? AND namespace=? AND name=? AND since <= ?",
+                       (kind, namespace, name, started))
+
+    def pending(self) -> list[tuple[tuple[str, str, str], str]]:
+        """Promised runs not yet started: ((kind, namespace, name), reason), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kind, namespace, name, reason FROM pending_triggers ORDER BY since").fetchall()
+        return [((r[0], r[1], r[2]), r[3]) for r in rows]
 
     def set_suspended(self, kind: str, namespace: str, name: str, suspended: bool) -> None:
         with self._tx() as db:
