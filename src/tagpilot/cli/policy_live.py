@@ -31,7 +31,7 @@ from tagpilot.cli.policy_options import STRATEGY_NAMES, UsageError, policies
 from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
 from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
 from tagpilot.registry.credentials import Credentials
-from tagpilot.registry.reference import Reference, parse_reference, parse_repository
+from tagpilot.registry.reference import Reference, parse_reference, parse_repository, split_image_and_constraint
 
 __all__ = ["STRATEGY_NAMES", "default_platform", "policy_test", "register"]
 
@@ -68,12 +68,12 @@ def _split_image(image: str) -> tuple[Reference, str | None]:
     try:
         ref = parse_reference(image)
     except InvalidReference:
-        colon, slash = image.rfind(":"), image.rfind("/")
-        if colon <= slash or "@" in image:
-            raise
         # Argo writes the semver constraint where the tag goes (`nginx:~1.26`, `app:>=1.0 <2`):
         # only the part before it is an image reference.
-        return parse_repository(image[:colon]), image[colon + 1 :]
+        repository, constraint = split_image_and_constraint(image)
+        if constraint is None:
+            raise
+        return parse_repository(repository), constraint
     if ref.digest is not None:
         raise _Usage(f"IMAGE {image!r} is pinned to a digest; give a repository, a tag or a constraint")
     return ref.repository(), ref.tag

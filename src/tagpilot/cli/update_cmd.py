@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from tagpilot.errors import ConfigError, Location, TagpilotError
-from tagpilot.registry.reference import parse_reference
+from tagpilot.registry.reference import split_as_written
 from tagpilot.update import ImageRef, TreeResult, update_tree
 
 
@@ -29,11 +29,8 @@ def parse_set(text: str) -> tuple[tuple[str, str], ImageRef]:
     parts = key.split(":")
     if not eq or len(parts) != 2 or not all(parts):
         raise ConfigError(f"--set {text!r}: expected NAMESPACE:POLICY=IMAGE[:TAG][@DIGEST]", where)
-    ref = parse_reference(image)
-    name = image.partition("@")[0]
-    if ref.tag is not None:
-        name = name[: -(len(ref.tag) + 1)]
-    return (parts[0], parts[1]), ImageRef(name=name, tag=ref.tag, digest=ref.digest)
+    name, tag, digest = split_as_written(image)
+    return (parts[0], parts[1]), ImageRef(name=name, tag=tag, digest=digest)
 
 
 def render(result: TreeResult) -> str:

@@ -44,7 +44,7 @@ from tagpilot.config.flux_automation import DEFAULT_MESSAGE
 from tagpilot.errors import InvalidReference
 from tagpilot.gotemplate import GoMap, GoSlice, GoStruct, TemplateError, TemplateParseError, render
 from tagpilot.gotemplate.gofmt import quote
-from tagpilot.registry.reference import parse_reference
+from tagpilot.registry.reference import parse_reference, split_as_written, split_image_and_constraint
 from tagpilot.update.model import Change, ImageRef, ObjectId
 
 _SETTER_FIELDS = ("tag", "name", "digest")
@@ -391,13 +391,13 @@ def _policy_name(policy_key: str) -> NamespacedName:
 
 
 def _parse_applied(value: str) -> ImageRef:
-    """An ImageRef from a full-ref marker's new value (`name:tag[@digest]`), without validation."""
-    name, at, digest = value.partition("@")
-    tag: str | None = None
-    colon = name.rfind(":")
-    if colon > name.rfind("/"):
-        name, tag = name[:colon], name[colon + 1 :]
-    return ImageRef(name, tag, digest if at else None)
+    """An ImageRef from a full-ref marker's new value (`name:tag[@digest]`), as written."""
+    try:
+        return ImageRef(*split_as_written(value))
+    except InvalidReference:  # not one Docker takes (a hand-edited file): split it as it is written
+        before, at, digest = value.partition("@")
+        name, tag = split_image_and_constraint(before)
+        return ImageRef(name, tag, digest if at else None)
 
 
 def _resolve(change: Change, images: Sequence[ImageRef] | Mapping[str, ImageRef]) -> TemplateImageRef | None:

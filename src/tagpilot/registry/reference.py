@@ -179,6 +179,29 @@ def parse_reference(text: str) -> Reference:
     return Reference(domain=domain, path=remainder, tag=tag, digest=digest if at else None)
 
 
+def split_as_written(text: str) -> tuple[str, str | None, str | None]:
+    """``(name as written, tag, digest)`` of a valid reference: ``alpine:3.20`` → ``("alpine", "3.20", None)``.
+
+    The name is not normalised: setters markers write the repository as the user spells it.
+    Raises `InvalidReference` as `parse_reference` does.
+    """
+    ref = parse_reference(text)
+    name = text.partition("@")[0]
+    if ref.tag is not None:
+        name = name[: -(len(ref.tag) + 1)]
+    return name, ref.tag, ref.digest
+
+
+def split_image_and_constraint(text: str) -> tuple[str, str | None]:
+    """``(repository, what follows its last ':')`` without validating the suffix: Argo CD Image Updater
+    writes a version constraint where a tag goes (``nginx:~1.26``, ``app:>=1.0 <2``)."""
+    name, at, _digest = text.partition("@")
+    colon, slash = name.rfind(":"), name.rfind("/")
+    if at or colon <= slash:
+        return text, None
+    return name[:colon], name[colon + 1 :]
+
+
 def is_digest(text: str) -> bool:
     """True for a digest Docker accepts (``sha256:`` and 64 lowercase hex digits, sha384, sha512)."""
     try:
