@@ -842,6 +842,8 @@ async def test_event_source_webhook_answers_what_really_happened(tmp_path: Path)
         assert delivery.body == {"message": "success", "fired": [], "unsupported": ["trigger"]}
     finally:
         await hooks.aclose(grace=1)
+    # the recorded decision says it did not run (it used to be a Warning named "Fired")
+    assert [(d["type"], d["reason"]) for d in hooks.store.deliveries()] == [("Warning", "NotRun")]
 
 
 def test_webhook_body_nested_too_deep_is_a_payload_error():

@@ -252,6 +252,10 @@ spec:
                                 and d, what="the trigger's outcome recorded")
         assert [e["reason"] for e in decisions] == ["Filtered", "Fired"]
         assert decisions[1]["data"]["ok"] is True
+        # the daemon's log says what happened to each delivery, and which filter rejected the first
+        log = daemon.log()
+        assert "webhook filtered Sensor/apps/dev-docs-release" in log and "expr filter 1" in log
+        assert "webhook fired Sensor/apps/dev-docs-release" in log
         assert daemon.post("/gitlab/push", content=b"x" * (1 << 20 + 1)).status_code == 413
         # an EventSource with authSecret wants the bearer token
         assert daemon.post("/guarded", content=b"{}").status_code == 401

@@ -97,7 +97,7 @@ class Webhooks:
         outcome = "accepted" if result.ok else f"rejected_{result.status}"
         self.count(receiver.name, outcome)
         queued = [key for key in result.reconcile if self.trigger(key, f"webhook {receiver.ref}")]
-        self.store.add_delivery(
+        self._record(
             "Receiver", receiver.namespace, receiver.name, "Normal" if result.ok else "Warning",
             "Accepted" if result.ok else "Rejected", result.message,
             {"status": result.status, "reconcile": ["/".join(k) for k in queued],
@@ -114,7 +114,7 @@ class Webhooks:
         receiver = found[0]
         message = f"{receiver.ref}: request body larger than {MAX_BODY} bytes"
         self.count(receiver.name, "rejected_413")
-        self.store.add_delivery("Receiver", receiver.namespace, receiver.name, "Warning", "Rejected", message,
+        self._record("Receiver", receiver.namespace, receiver.name, "Warning", "Rejected", message,
                                 {"status": 413, "reconcile": [], "ignored": [],
                                  "event": {"type": receiver.spec.type, "receiver": receiver.ref,
                                            "summary": f"rejected: body larger than {MAX_BODY} bytes",
@@ -184,7 +184,7 @@ class Webhooks:
         plans = evaluate(sensors, event)
         for plan in plans:
             if not plan.fires:
-                self.store.add_delivery("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
+                self._record("Sensor", source.namespace, plan.sensor.split("/")[-1], "Normal", "Filtered",
                                      "; ".join(plan.why)[:2000], {"sensor": plan.sensor, "trigger": plan.trigger,
                                                                   "fires": False, "why": list(plan.why)})
                 continue
@@ -209,8 +209,23 @@ class Webhooks:
         except Exception as exc:  # a trigger must never take the daemon down
             log.exception("trigger %s of %s failed", plan.trigger, plan.sensor)
             decision["ok"], decision["detail"] = False, f"internal error: {exc.__class__.__name__}"
-        self.store.add_delivery("Sensor", plan.namespace, plan.sensor.split("/")[-1],
-                             "Normal" if decision["ok"] else "Warning", "Fired", "; ".join(plan.why)[:2000], decision)
+        # a trigger tagpilot cannot run (argoWorkflow, k8s...) did not fire: say so, not "Fired"
+        reason = "NotRun" if plan.kind == "unsupported" else "Fired"
+        self._record("Sensor", plan.namespace, plan.sensor.split("/")[-1],
+                     "Normal" if decision["ok"] else "Warning", reason, "; ".join(plan.why)[:2000], decision)
+
+    def _record(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
+                data: dict[str, Any]) -> None:
+        """Keep a delivery (its own ring in the store) and say it in the daemon's log: accepted and
+        fired at info, filtered (with the filter that failed) at info, rejected and failed at warning."""
+        self.store.add_delivery(kind, namespace, name, type_, reason, message, data)
+        detail = message
+        if reason == "Accepted" and data.get("reconcile"):
+            detail += f"; reconcile {', '.join(data['reconcile'])}"
+        elif reason in ("Fired", "NotRun") and data.get("detail"):
+            detail += f"; {data['detail']}"
+        level = logging.WARNING if type_ == "Warning" else logging.INFO
+        log.log(level, "webhook %s %s/%s/%s: %s", reason.lower(), kind, namespace, name, detail[:500])
 
     @staticmethod
     def body_limit() -> int:
