@@ -194,6 +194,8 @@ def test_htpasswd_registry_with_credentials_from_the_environment(
 
     anonymous = tagpilot(tmp_path, image)  # the (empty) Docker config has nothing for this host
     assert anonymous.code == 1 and "no credentials were found" in anonymous.stderr
+    # the hint names the flag this command has (not a secretRef, which only configurations have)
+    assert "pass --credentials env:VAR" in anonymous.stderr and "secretRef" not in anonymous.stderr
 
     unset = tagpilot(tmp_path, image, "--credentials", "env:NOT_SET_ANYWHERE")
     assert unset.code == 1 and "NOT_SET_ANYWHERE is not set" in unset.stderr

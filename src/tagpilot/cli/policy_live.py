@@ -145,7 +145,9 @@ def policy_test(
         return exc.exit_code, f"error: {exc}"
     from tagpilot.registry.client import RepositoryAccess
 
-    access = RepositoryAccess(reference=ref, credentials=creds, insecure=insecure, credentials_source=source)
+    access = RepositoryAccess(reference=ref, credentials=creds, insecure=insecure, credentials_source=source,
+                              credentials_hint="pass --credentials env:VAR (VAR holding user:password) or run "
+                              "'docker login'")
     try:
         selection = asyncio.run(_run(access, flux, argo, explain, state))
     except SelectionFailed as exc:

@@ -163,6 +163,8 @@ class RepositoryAccess:
     tls: TLSSettings | None = None
     timeout: float = 30.0  # seconds, for each operation as a whole (retries and waits included)
     credentials_source: str | None = None  # for messages: "Secret default/regcred"
+    # what to tell a user who gave no credentials: the way the calling command takes them
+    credentials_hint: str = "configure a secretRef or run 'docker login'"
 
 
 @dataclass
@@ -715,7 +717,7 @@ class RegistryClient:
         detail = why or _registry_error(response.body) or "access denied"
         label = "UNAUTHORIZED" if response.status == 401 else "FORBIDDEN"
         if creds is None:
-            hint = "no credentials were found; configure a secretRef or run 'docker login'"
+            hint = f"no credentials were found; {access.credentials_hint}"
         elif creds.unmatched_hosts is not None:
             hosts = ", ".join(creds.unmatched_hosts) or "none"
             hint = (
