@@ -75,6 +75,9 @@ def test_registry_notifications_drive_the_update(registry_factory, repo_name: st
         accepted = [e for e in deliveries if e["reason"] == "Accepted"]
         assert accepted and any("ImageRepository/apps/app" in e["data"]["reconcile"] for e in accepted)
         assert TOKEN not in json.dumps(deliveries) and TOKEN not in daemon.log()
+        # the URL a registry must be given is printed at start; nobody computes the hash by hand
+        assert (f"Receiver/apps/registry (distribution) listens on POST {daemon.url}{hook_path('registry', 'apps')}"
+                in daemon.log())
         # a wrong token is refused and changes nothing
         bad = daemon.post(hook_path("registry", "apps"), content=b'{"events": []}',
                           headers={"Authorization": "Bearer nope",
