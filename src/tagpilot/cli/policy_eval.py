@@ -15,10 +15,25 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
 import typer
 
-from tagpilot.cli.policy_options import UsageError, policies
+from tagpilot.cli.policy_options import (
+    AllowTagsOption,
+    AlphabeticalOption,
+    ConstraintOption,
+    ExtractOption,
+    IgnoreTagsOption,
+    NumericalOption,
+    PatternOption,
+    PlatformsOption,
+    PolicyFlags,
+    SemverOption,
+    StrategyOption,
+    UsageError,
+    policies,
+)
 from tagpilot.errors import TagpilotError
 from tagpilot.policy import (
     Selection,
@@ -77,29 +92,11 @@ def _argo_inputs(
     return tags, None, None
 
 
-def eval_policy(
-    *,
-    tags_text: str,
-    semver: str | None = None,
-    alphabetical: str | None = None,
-    numerical: str | None = None,
-    strategy: str | None = None,
-    constraint: str | None = None,
-    allow_tags: str | None = None,
-    ignore_tags: Sequence[str] = (),
-    platforms: str | None = None,
-    pattern: str | None = None,
-    extract: str | None = None,
-    explain: bool = False,
-) -> tuple[int, str]:
+def eval_policy(*, tags_text: str, explain: bool = False, **flags: Unpack[PolicyFlags]) -> tuple[int, str]:
     """Run one policy; (0, selected tag [+ explanation]) or (1, error [+ explanation]); 2 on misuse."""
     rows = _parse_lines(tags_text)
     try:
-        flux, argo = policies(
-            semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
-            constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
-            pattern=pattern, extract=extract, default_strategy=None,
-        )
+        flux, argo = policies(default_strategy=None, **flags)
         if argo is not None:
             tags, metadata, digest = _argo_inputs(rows, argo.strategy, argo.constraint)
             sel: Selection = select_argo(tags, argo, metadata=metadata, digest=digest, explain=explain)
@@ -114,7 +111,7 @@ def eval_policy(
         return 1, f"error: {e}"
     except ValueError as e:
         return 1, f"error: {e}"
-    out = [sel.value if strategy is not None and sel.value != sel.tag else sel.tag]
+    out = [sel.value if flags.get("strategy") is not None and sel.value != sel.tag else sel.tag]
     if explain:
         out.extend(explain_lines(sel.verdicts))
     return 0, "\n".join(out)
@@ -147,20 +144,16 @@ def register(policy_app: typer.Typer) -> None:
 
     @policy_app.command("eval")
     def eval_command(
-        semver: str | None = typer.Option(None, "--semver", help="Flux semver range (Masterminds syntax)."),
-        alphabetical: str | None = typer.Option(None, "--alphabetical", help="Flux alphabetical order: asc|desc."),
-        numerical: str | None = typer.Option(None, "--numerical", help="Flux numerical order: asc|desc."),
-        strategy: str | None = typer.Option(
-            None, "--strategy", help="Argo update strategy: semver|newest-build|digest|alphabetical."
-        ),
-        constraint: str | None = typer.Option(
-            None, "--constraint", help="Argo: semver constraint, or the tag for digest."
-        ),
-        allow_tags: str | None = typer.Option(None, "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
-        ignore_tags: list[str] = typer.Option([], "--ignore-tags", help="Argo: glob to ignore (repeatable)."),
-        platforms: str | None = typer.Option(None, "--platforms", help="Argo: e.g. linux/amd64,linux/arm64."),
-        pattern: str | None = typer.Option(None, "--pattern", help="Flux filterTags.pattern (RE2)."),
-        extract: str | None = typer.Option(None, "--extract", help="Flux filterTags.extract ($1, ${name})."),
+        semver: SemverOption = None,
+        alphabetical: AlphabeticalOption = None,
+        numerical: NumericalOption = None,
+        strategy: StrategyOption = None,
+        constraint: ConstraintOption = None,
+        allow_tags: AllowTagsOption = None,
+        ignore_tags: IgnoreTagsOption = [],  # noqa: B006 - typer needs a literal default
+        platforms: PlatformsOption = None,
+        pattern: PatternOption = None,
+        extract: ExtractOption = None,
         tags_file: Path | None = typer.Option(None, "--tags-file", help="Tags, one a line (default: stdin)."),
         batch: Path | None = typer.Option(None, "--batch", help="JSON lines of {tags, spec}; prints JSON lines."),
         explain: bool = typer.Option(False, "--explain", help="Say why every other tag lost."),

@@ -19,15 +19,30 @@ import asyncio
 import os
 import platform as host_platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import typer
 
 from tagpilot.cli.common import StateOption, open_store
 from tagpilot.cli.policy_eval import explain_lines
-from tagpilot.cli.policy_options import STRATEGY_NAMES, UsageError, policies
+from tagpilot.cli.policy_options import (
+    STRATEGY_NAMES,
+    AllowTagsOption,
+    AlphabeticalOption,
+    ConstraintOption,
+    ExtractOption,
+    IgnoreTagsOption,
+    NumericalOption,
+    PatternOption,
+    PlatformsOption,
+    PolicyFlags,
+    SemverOption,
+    StrategyOption,
+    UsageError,
+    policies,
+)
 from tagpilot.errors import CredentialsError, InvalidReference, TagpilotError
 from tagpilot.policy import ArgoPolicy, FluxPolicy, Selection, SelectionFailed
 from tagpilot.registry.credentials import Credentials
@@ -113,31 +128,18 @@ async def _run(
 def policy_test(
     image: str,
     *,
-    semver: str | None = None,
-    alphabetical: str | None = None,
-    numerical: str | None = None,
-    strategy: str | None = None,
-    constraint: str | None = None,
-    allow_tags: str | None = None,
-    ignore_tags: Sequence[str] = (),
-    platforms: str | None = None,
-    pattern: str | None = None,
-    extract: str | None = None,
     credentials: str | None = None,
     insecure: bool = False,
     explain: bool = False,
     state: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    **flags: Unpack[PolicyFlags],
 ) -> tuple[int, str]:
     """Scan IMAGE's repository and select a tag: (0, choice [+ explanation]), (1, error [+ explanation])
     for a policy, credential or registry failure, (2, error) for a misuse of the options."""
     try:
         ref, tag_part = _split_image(image)
-        flux, argo = policies(
-            tag_part=tag_part, semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,
-            constraint=constraint, allow_tags=allow_tags, ignore_tags=ignore_tags, platforms=platforms,
-            pattern=pattern, extract=extract, default_platforms=default_platform(),
-        )
+        flux, argo = policies(tag_part=tag_part, default_platforms=default_platform(), **flags)
         creds, source = _credentials(credentials, os.environ if environ is None else environ)
     except (_Usage, InvalidReference) as exc:
         return USAGE, f"error: {exc}"
@@ -168,25 +170,16 @@ def register(policy_app: typer.Typer) -> None:
         image: str = typer.Argument(
             ..., metavar="IMAGE", help="Repository, or repository:CONSTRAINT (nginx:~1.26, app:latest)."
         ),
-        semver: str | None = typer.Option(None, "--semver", help="Flux semver range (Masterminds syntax)."),
-        alphabetical: str | None = typer.Option(None, "--alphabetical", help="Flux alphabetical order: asc|desc."),
-        numerical: str | None = typer.Option(None, "--numerical", help="Flux numerical order: asc|desc."),
-        strategy: str | None = typer.Option(
-            None, "--strategy", help="Argo update strategy: semver (default)|newest-build|digest|alphabetical."
-        ),
-        constraint: str | None = typer.Option(
-            None, "--constraint", help="Argo: semver constraint, or the tag to follow for digest (else IMAGE's tag)."
-        ),
-        allow_tags: str | None = typer.Option(None, "--allow-tags", help="Argo: 'any' or 'regexp:<re>'."),
-        ignore_tags: list[str] = typer.Option([], "--ignore-tags", help="Argo: glob to ignore (repeatable)."),
-        platforms: str | None = typer.Option(
-            None,
-            "--platforms",
-            help="Argo: platforms for newest-build, e.g. linux/amd64,linux/arm64/v8 "
-            "(default: linux on this machine's architecture).",
-        ),
-        pattern: str | None = typer.Option(None, "--pattern", help="Flux filterTags.pattern (RE2)."),
-        extract: str | None = typer.Option(None, "--extract", help="Flux filterTags.extract ($1, ${name})."),
+        semver: SemverOption = None,
+        alphabetical: AlphabeticalOption = None,
+        numerical: NumericalOption = None,
+        strategy: StrategyOption = None,  # default: semver
+        constraint: ConstraintOption = None,  # default: IMAGE's tag part
+        allow_tags: AllowTagsOption = None,
+        ignore_tags: IgnoreTagsOption = [],  # noqa: B006 - typer needs a literal default
+        platforms: PlatformsOption = None,  # default: linux on this machine's architecture
+        pattern: PatternOption = None,
+        extract: ExtractOption = None,
         credentials: str | None = typer.Option(
             None, "--credentials", help="env:VAR, VAR holding user:password (default: the Docker config)."
         ),
@@ -196,7 +189,8 @@ def register(policy_app: typer.Typer) -> None:
     ) -> None:
         """Scan IMAGE's registry now and print the tag the policy selects (tag@digest for digest).
 
-        Exit 0 on a selection, 1 when no tag qualifies or the registry fails, 2 on misuse.
+        Defaults: --strategy semver, --constraint IMAGE's tag, --platforms linux on this machine's
+        architecture. Exit 0 on a selection, 1 when no tag qualifies or the registry fails, 2 on misuse.
         """
         code, text = policy_test(
             image, semver=semver, alphabetical=alphabetical, numerical=numerical, strategy=strategy,

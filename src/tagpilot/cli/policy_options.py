@@ -9,11 +9,45 @@ they accept: mixing the two products' options is a misuse (exit 2), never silent
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, TypedDict, Unpack
+
+import typer
 
 from tagpilot.errors import ConfigError
 from tagpilot.policy import ArgoPolicy, FluxPolicy
 
-__all__ = ["STRATEGY_NAMES", "UsageError", "policies"]
+__all__ = ["STRATEGY_NAMES", "PolicyFlags", "UsageError", "policies"]
+
+
+class PolicyFlags(TypedDict, total=False):
+    """The policy options, as both commands receive them (one definition: `**flags: Unpack[PolicyFlags]`)."""
+
+    semver: str | None
+    alphabetical: str | None
+    numerical: str | None
+    strategy: str | None
+    constraint: str | None
+    allow_tags: str | None
+    ignore_tags: Sequence[str]
+    platforms: str | None
+    pattern: str | None
+    extract: str | None
+
+
+# The typer options of those flags, shared by `policy eval` and `policy test`.
+SemverOption = Annotated[str | None, typer.Option("--semver", help="Flux semver range (Masterminds syntax).")]
+AlphabeticalOption = Annotated[str | None, typer.Option("--alphabetical", help="Flux alphabetical order: asc|desc.")]
+NumericalOption = Annotated[str | None, typer.Option("--numerical", help="Flux numerical order: asc|desc.")]
+StrategyOption = Annotated[str | None, typer.Option(
+    "--strategy", help="Argo update strategy: semver|newest-build|digest|alphabetical.")]
+ConstraintOption = Annotated[str | None, typer.Option(
+    "--constraint", help="Argo: semver constraint, or the tag to follow for digest.")]
+AllowTagsOption = Annotated[str | None, typer.Option("--allow-tags", help="Argo: 'any' or 'regexp:<re>'.")]
+IgnoreTagsOption = Annotated[list[str], typer.Option("--ignore-tags", help="Argo: glob to ignore (repeatable).")]
+PlatformsOption = Annotated[str | None, typer.Option(
+    "--platforms", help="Argo: platforms for newest-build, e.g. linux/amd64,linux/arm64/v8.")]
+PatternOption = Annotated[str | None, typer.Option("--pattern", help="Flux filterTags.pattern (RE2).")]
+ExtractOption = Annotated[str | None, typer.Option("--extract", help="Flux filterTags.extract ($1, ${name}).")]
 
 STRATEGY_NAMES = ("semver", "newest-build", "digest", "alphabetical", "latest", "name")
 _CHOICES = "--semver, --alphabetical, --numerical, --strategy"
@@ -38,18 +72,9 @@ def _platforms(text: str) -> list[str]:
 def policies(
     *,
     tag_part: str | None = None,
-    semver: str | None = None,
-    alphabetical: str | None = None,
-    numerical: str | None = None,
-    strategy: str | None = None,
-    constraint: str | None = None,
-    allow_tags: str | None = None,
-    ignore_tags: Sequence[str] = (),
-    platforms: str | None = None,
-    pattern: str | None = None,
-    extract: str | None = None,
     default_strategy: str | None = "semver",
     default_platforms: str = "",
+    **flags: Unpack[PolicyFlags],
 ) -> tuple[FluxPolicy | None, ArgoPolicy | None]:
     """(Flux policy, None) or (None, Argo policy) from the command line's options.
 
@@ -59,6 +84,10 @@ def policies(
     absent: `policy test` asks the registry for its own platform, `policy eval` filters nothing.
     Raises `UsageError` on a misuse, a `PolicyError` for a bad range or pattern.
     """
+    semver, alphabetical, numerical = flags.get("semver"), flags.get("alphabetical"), flags.get("numerical")
+    strategy, constraint, allow_tags = flags.get("strategy"), flags.get("constraint"), flags.get("allow_tags")
+    ignore_tags, platforms = flags.get("ignore_tags") or (), flags.get("platforms")
+    pattern, extract = flags.get("pattern"), flags.get("extract")
     flux_given = [n for n, v in (("--semver", semver), ("--alphabetical", alphabetical),
                                  ("--numerical", numerical)) if v is not None]
     chosen = len(flux_given) + (strategy is not None)
