@@ -54,6 +54,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -185,12 +186,20 @@ class LatencyRun:
 
         Only read after the commit was seen, so it costs the measured figure nothing.
         """
-        events = self.daemon.get("/api/v1/events", params={"since": since, "limit": 1000}).json()
+        # the push lands in git a moment before the daemon records its Pushed event: wait for it (bounded)
+        deadline = time.monotonic() + 5
+        while True:
+            events = self.daemon.get("/api/v1/events", params={"since": since, "limit": 1000}).json()
+            if any(_stage(e) == STAGES[3] for e in events) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         found: dict[str, float] = {}
         for event in events:
             stage = _stage(event)
             if stage and stage not in found:
-                found[stage] = event["time"] - pushed_at
+                # event times are RFC 3339 with milliseconds, as `tagpilot events` prints them
+                recorded = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+                found[stage] = recorded - pushed_at
         if found.get("pushed (event)") is None:
             raise BenchFailure(f"the daemon recorded no Pushed event for commit {head[:7]}")
         return found
