@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 
+from tests.fixtures.config import flux_automation_config, seed
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer, free_port
 from tests.integration.daemon import DaemonProcess
-from tests.integration.test_automation_cli import config as automation_config
-from tests.integration.test_automation_cli import seed
 
 TOKEN = "s3cret-webhook-token"
 
@@ -60,7 +59,7 @@ def test_registry_notifications_drive_the_update(registry_factory, repo_name: st
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0"])
     seed(git_remote_file, image)
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
                    + receiver_docs("distribution"))
     daemon.start()
     try:
@@ -180,7 +179,7 @@ def test_sensor_stops_the_update_loop(registry: RegistryServer, repo_name: str, 
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h") + f"""---
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h") + f"""---
 apiVersion: argoproj.io/v1alpha1
 kind: EventSource
 metadata: {{name: gitlab, namespace: apps}}
@@ -270,7 +269,7 @@ def test_registry_and_git_outages_recover(registry_factory, repo_name: str, git_
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
     daemon = DaemonProcess(cfg, tmp_path / "state").start()
     try:
         daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="first push")
@@ -332,7 +331,7 @@ def test_git_push_receiver_runs_the_automations_of_its_repository(registry: Regi
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
                    + receiver_docs("gitlab", name="git", extra="  events: [Push Hook]\n  resources:\n"
                                    "    - {kind: GitRepository, name: fleet}\n"))
     daemon = DaemonProcess(cfg, tmp_path / "state").start()
