@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.git import GitDaemon, GitHttpServer, GitRemote, git_env
+from tests.fixtures.http import RecordingServer
 from tests.fixtures.pusher import Pusher
 from tests.fixtures.registry import HTPASSWD_BINARY, REGISTRY_BINARY, RegistryServer, TokenServer
 
@@ -131,6 +132,16 @@ def pusher(registry: RegistryServer) -> Iterator[Pusher]:
     """A `Pusher` on the anonymous `registry` (one keep-alive connection for the test)."""
     with Pusher(registry) as p:
         yield p
+
+
+# -- http ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def http_recorder() -> Iterator[RecordingServer]:
+    """A `RecordingServer` on 127.0.0.1 for this test: every request recorded, answers set with `route()`."""
+    with RecordingServer() as server:
+        yield server
 
 
 # -- git ----------------------------------------------------------------------------------------------

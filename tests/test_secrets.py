@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.fixtures.config import UPDATE_TEMPLATE, flux_automation_config
 from tests.fixtures.git import GitHttpServer, GitRemote, _GitHttpHandler
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
@@ -136,43 +137,9 @@ DEPLOY = 'image: "{image}:1.0.0" # {{"$imagepolicy": "apps:app"}}\n'
 
 
 def automation_config(image: str, url: str, *, secret: str, signing: str = "") -> str:
-    signing_ref = f"      signingKey: {{secretRef: {{name: {signing}}}}}\n" if signing else ""
-    return f"""\
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata: {{name: app, namespace: apps}}
-spec: {{image: {image}, interval: 1m, insecure: true}}
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata: {{name: app, namespace: apps}}
-spec:
-  imageRepositoryRef: {{name: app}}
-  policy: {{semver: {{range: ">=1.0.0"}}}}
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {{name: fleet, namespace: apps}}
-spec:
-  url: {url}
-  interval: 1m
-  timeout: 60s
-  ref: {{branch: main}}
-  secretRef: {{name: {secret}}}
----
-apiVersion: image.toolkit.fluxcd.io/v1beta2
-kind: ImageUpdateAutomation
-metadata: {{name: fleet, namespace: apps}}
-spec:
-  interval: 1m
-  sourceRef: {{kind: GitRepository, name: fleet}}
-  git:
-    commit:
-      author: {{name: tagpilot, email: signer@example.org}}
-      messageTemplate: "update {{{{ .AutomationObject }}}}"
-{signing_ref}    push: {{branch: main}}
-  update: {{path: ./deploy, strategy: Setters}}
-"""
+    return flux_automation_config(image, url, secret=secret, signing=signing or None, source_timeout="60s",
+                                  compact=True, scan_interval="1m", api="v1beta2", interval="1m", checkout=False,
+                                  author="signer@example.org", template=UPDATE_TEMPLATE)
 
 
 def test_git_passwords_tokens_and_signing_passphrase_never_leak(

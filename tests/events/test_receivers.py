@@ -10,11 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import http.server
 import json
-import queue
-import threading
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,6 +36,7 @@ from tagpilot.events.receivers import (
     same_registry,
     verify,
 )
+from tests.fixtures.http import RecordingServer
 from tests.fixtures.pusher import Pusher, push_image
 
 TOKEN = "s3cr3t-receiver-token"
@@ -938,38 +935,17 @@ def test_envelope_events_of_any_shape_are_skipped_not_fatal(events: list[dict[st
 # -- the real registry's notifications --------------------------------------------------------------
 
 
-class _RawCollector(http.server.BaseHTTPRequestHandler):
-    deliveries: queue.Queue[HookRequest]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.deliveries.put(HookRequest(headers=dict(self.headers.items()), body=body, remote=self.client_address[0]))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
 @pytest.fixture
-def raw_collector() -> Iterator[tuple[str, queue.Queue[HookRequest]]]:
-    deliveries: queue.Queue[HookRequest] = queue.Queue()
-    handler = type("Handler", (_RawCollector,), {"deliveries": deliveries})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook/x", deliveries
-    finally:
-        server.shutdown()
-        server.server_close()
+def raw_collector(http_recorder: RecordingServer) -> tuple[str, RecordingServer]:
+    return http_recorder.url_for("/hook/x"), http_recorder
 
 
-def _until(deliveries: queue.Queue[HookRequest], wanted: Any) -> list[HookRequest]:
+def _until(deliveries: RecordingServer, wanted: Any) -> list[HookRequest]:
     """Deliveries up to and including the first whose events satisfy `wanted` (registry sends async)."""
     seen = []
     while True:
-        delivery = deliveries.get(timeout=30)
+        request = deliveries.next_request(timeout=30)
+        delivery = HookRequest(headers=dict(request.headers), body=request.body, remote=request.client)
         seen.append(delivery)
         if any(wanted(e) for e in json.loads(delivery.body)["events"]):
             return seen

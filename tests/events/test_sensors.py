@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +34,7 @@ from tagpilot.events.sensors import (
     set_path,
     webhook_reply,
 )
+from tests.fixtures.http import RecordingServer, Reply
 
 # The Sensor from seed 000_1b66ad8dcc1f6aeb (devops-ws/image-update-guide), verbatim.
 SEED_SENSOR = """\
@@ -508,43 +507,12 @@ def test_construct_payload():
 # --------------------------------------------------------------------------------------------- triggers
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    """A real HTTP server on 127.0.0.1 that records what triggers send."""
-
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        self.received.append(
-            {
-                "method": self.command,
-                "path": self.path,
-                "body": body,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
-            }
-        )
-        status = 500 if self.path.startswith("/fail") else 200
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"ok" if status == 200 else b"boom")
-
-    do_POST = do_PUT = do_GET = _handle
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def receiver():
-    _Recorder.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.received
-    server.shutdown()
-    server.server_close()
+def receiver(http_recorder: RecordingServer):
+    """A real HTTP server on 127.0.0.1 that records what triggers send: `/fail` answers 500, the rest 200."""
+    http_recorder.default = Reply(200, "ok", headers={"Content-Type": "text/plain"})
+    http_recorder.route("/fail", Reply(500, "boom", headers={"Content-Type": "text/plain"}))
+    return http_recorder.url, http_recorder.requests
 
 
 def http_sensor(url: str, **http: Any) -> Sensor:
@@ -598,10 +566,10 @@ async def test_http_trigger_delivers_payload(receiver):
     assert outcome.ok and outcome.status_code == 200, outcome.detail
     assert "s3cret" not in outcome.detail
     [req] = received
-    assert req["method"] == "POST" and req["path"] == "/hook"
-    assert json.loads(req["body"]) == {"ref": "refs/heads/main", "project": {"name": "dev-docs"}, "hook": "Push Hook"}
-    assert req["headers"]["x-static"] == "yes"
-    assert req["headers"]["authorization"] == "Basic " + base64.b64encode(b"bot:s3cret").decode()
+    assert req.method == "POST" and req.target == "/hook"
+    assert json.loads(req.body) == {"ref": "refs/heads/main", "project": {"name": "dev-docs"}, "hook": "Push Hook"}
+    assert req.headers["x-static"] == "yes"
+    assert req.headers["authorization"] == "Basic " + base64.b64encode(b"bot:s3cret").decode()
 
 
 async def test_http_trigger_policy_and_missing_secret(receiver):
@@ -611,7 +579,7 @@ async def test_http_trigger_policy_and_missing_secret(receiver):
         outcome = await execute(plan, http_client=client, reconcile=lambda *a: None)
     assert not outcome.ok and outcome.status_code == 500
     assert "not in the trigger policy's allowed statuses [200]" in outcome.detail
-    assert received[0]["method"] == "PUT"
+    assert received[0].method == "PUT"
 
     [plan] = evaluate(
         [http_sensor(f"{url}/hook", basicAuth={"password": {"name": "creds", "key": "pass"}})], push_event()
@@ -634,7 +602,7 @@ async def test_http_trigger_parameters_rewrite_url(receiver):
     assert plan.request["url"] == f"{url}/placeholderdev-docs"
     async with httpx.AsyncClient() as client:
         outcome = await execute(plan, http_client=client, reconcile=lambda *a: None)
-    assert outcome.ok and received[0]["path"] == "/placeholderdev-docs"
+    assert outcome.ok and received[0].target == "/placeholderdev-docs"
 
 
 async def test_http_trigger_unreachable():

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.server
 import socket
 import stat
 import sys
 import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from tagpilot.gitops import CheckoutRef, GitAuth, GitAuthError, GitClient, GitError, GitRefNotFound, GitTimeout
 from tests.fixtures.git import GitRemote
+from tests.fixtures.http import RecordingServer, Reply
 from tests.gitops.conftest import DEPLOY, Bump, message
 
 MAIN = CheckoutRef(branch="main")
@@ -113,36 +112,14 @@ async def test_credentials_in_url_refused(client: GitClient, git_http: GitRemote
     assert "***@" in str(info.value)
 
 
-class _HeaderRecorder(http.server.BaseHTTPRequestHandler):
-    """A stand-in server (the git fixture checks Basic only): records Authorization, always 401."""
-
-    seen: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        type(self).seen.append(self.headers.get("Authorization", ""))
-        body = b"denied\n"
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="x"')
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-async def test_bearer_token_reaches_server_as_header(client: GitClient) -> None:
-    handler = type("Recorder", (_HeaderRecorder,), {"seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/repo.git"
-        with pytest.raises(GitAuthError) as info:
-            await client.prepare(url, MAIN, GitAuth(bearer_token="tok-s3cr3t-123"), timeout=30)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert "Bearer tok-s3cr3t-123" in handler.seen
+async def test_bearer_token_reaches_server_as_header(client: GitClient, http_recorder: RecordingServer) -> None:
+    # a stand-in server (the git fixture checks Basic only): records Authorization, always 401
+    http_recorder.default = Reply(401, "denied\n", headers={"WWW-Authenticate": 'Basic realm="x"'})
+    url = http_recorder.url_for("/repo.git")
+    with pytest.raises(GitAuthError) as info:
+        await client.prepare(url, MAIN, GitAuth(bearer_token="tok-s3cr3t-123"), timeout=30)
+    seen = [request.headers.get("Authorization", "") for request in http_recorder.requests]
+    assert "Bearer tok-s3cr3t-123" in seen
     assert "tok-s3cr3t-123" not in str(info.value)
 
 

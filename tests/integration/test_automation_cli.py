@@ -5,82 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.fixtures.config import DEPLOYMENT, VALUES, flux_automation_config, seed
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: app
-  namespace: apps
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: "{image}:1.0.0" # {{"$imagepolicy": "apps:app"}}
-          # a comment Flux would keep, but its indentation and quoting too?
-          args: [ "--port",   "8080" ]
-"""
-
-VALUES = """\
-image:
-  repository: {image} # {{"$imagepolicy": "apps:app:name"}}
-  tag: '1.0.0' # {{"$imagepolicy": "apps:app:tag"}}
-replicas: 2
-"""
-
-
-def config(image: str, url: str, *, extra_source: str = "", template: str = "'skip-ci: {{range .Updated.Images}}"
-           "{{println .}}{{end}}'", path: str = "./deploy", api: str = "v1beta1") -> str:
-    return f"""\
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata: {{name: app, namespace: apps}}
-spec:
-  image: {image}
-  interval: 1s
-  insecure: true
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata: {{name: app, namespace: apps}}
-spec:
-  imageRepositoryRef: {{name: app}}
-  policy:
-    semver: {{range: ">=1.0.0"}}
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {{name: fleet, namespace: apps}}
-spec:
-  url: {url}
-  interval: 1m
-  ref: {{branch: main}}
-{extra_source}---
-apiVersion: image.toolkit.fluxcd.io/{api}
-kind: ImageUpdateAutomation
-metadata: {{name: fleet, namespace: apps}}
-spec:
-  interval: 3m
-  sourceRef: {{kind: GitRepository, name: fleet}}
-  git:
-    checkout: {{ref: {{branch: main}}}}
-    commit:
-      author: {{name: tagpilot, email: tagpilot@example.invalid}}
-      messageTemplate: {template}
-    push: {{branch: main}}
-  update: {{path: {path}, strategy: Setters}}
-"""
-
-
-def seed(remote: GitRemote, image: str) -> None:
-    remote.commit({"deploy/app.yaml": DEPLOYMENT.format(image=image),
-                   "deploy/values.yaml": VALUES.format(image=image),
-                   "other/untouched.yaml": DEPLOYMENT.format(image=image)}, message="add manifests")
 
 
 def automation_view(result) -> dict:
@@ -94,7 +23,7 @@ def test_update_commit_push_and_no_change_no_commit(registry: RegistryServer, re
     seed(git_remote_file, image)
     before = git_remote_file.head("main")
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "state"
 
     result = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
@@ -133,7 +62,7 @@ def test_events_after_a_cli_reconcile_show_scan_selection_and_push(registry: Reg
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "state"
     assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
     events = run_tagpilot("events", "--state", state, "-o", "json").json()
@@ -158,7 +87,7 @@ def test_a_marker_naming_no_policy_is_a_warning_and_exit_1(registry: RegistrySer
     git_remote_file.commit({"deploy/app.yaml": DEPLOYMENT.format(image=image), "deploy/typo.yaml": typo},
                            message="add manifests")
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "state"
     result = run_tagpilot("reconcile", "-f", cfg, "--state", state)
     assert result.code == 1
@@ -185,7 +114,7 @@ def test_dry_run_prints_diff_and_message_and_pushes_nothing(registry: RegistrySe
     head = git_remote_file.head("main")
     cfg = tmp_path / "config.yaml"
     template = "'{{ .AutomationObject }}: {{ len .Updated.Files }} files'"
-    cfg.write_text(config(image, git_remote_file.url, template=template))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url, template=template))
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s", "--dry-run")
     assert result.code == 0, result.stderr
     assert git_remote_file.head("main") == head
@@ -208,7 +137,7 @@ def test_v1_template_data(registry: RegistryServer, repo_name: str, git_remote_f
     template = ("|\n        Update {{ .AutomationObject }}\n        {{ range .Changed.Changes -}}\n"
                 "        - {{ .OldValue }} -> {{ .NewValue }}\n        {{ end -}}")
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url, template=template, api="v1"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url, template=template, api="v1"))
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s")
     assert result.code == 0, result.stderr
     message = git_remote_file.message()
@@ -228,15 +157,15 @@ kind: Secret
 metadata: {{name: git-auth, namespace: apps}}
 stringData: {{username: {git_http.username}, password: "PASSWORD"}}
 """
-    source_ref = "  secretRef: {name: git-auth}\n"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_http.url, extra_source=source_ref) + secret.replace("PASSWORD", "wrong-pass"))
+    automation = flux_automation_config(image, git_http.url, secret="git-auth")
+    cfg.write_text(automation + secret.replace("PASSWORD", "wrong-pass"))
     bad = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s", "-o", "json")
     assert bad.code == 1
     ready = next(c for c in automation_view(bad)["status"]["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "AuthenticationFailed"
     assert "wrong-pass" not in bad.stdout + bad.stderr
-    cfg.write_text(config(image, git_http.url, extra_source=source_ref) + secret.replace("PASSWORD", git_http.password))
+    cfg.write_text(automation + secret.replace("PASSWORD", git_http.password))
     good = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s", "-o", "json")
     assert good.code == 0, good.stderr
     assert f"{image}:1.3.0" in git_http.read_file("deploy/app.yaml", "main")
@@ -252,7 +181,7 @@ def test_update_path_outside_repository_fails_cleanly(registry: RegistryServer, 
     seed(git_remote_file, image)
     head = git_remote_file.head("main")
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url, path="../../etc"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url, path="../../etc"))
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s", "-o", "json")
     assert result.code == 1
     assert "update.path" in result.stderr or "escapes" in result.stderr
@@ -266,7 +195,7 @@ def test_other_writer_commits_survive(registry: RegistryServer, repo_name: str, 
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "s"
     assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
     # someone else pushes to main; a new image arrives; the cached workspace is now behind
@@ -289,7 +218,7 @@ def test_nothing_moved_skips_the_checkout_and_a_moved_branch_does_not(
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "s"
     first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
     assert first.code == 0, first.stderr

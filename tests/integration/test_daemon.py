@@ -6,13 +6,12 @@ import signal
 import time
 from pathlib import Path
 
+from tests.fixtures.config import flux_automation_config, seed
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
 from tests.integration.daemon import DaemonProcess
-from tests.integration.test_automation_cli import config as automation_config
-from tests.integration.test_automation_cli import seed
 
 
 def ready(view: dict) -> dict:
@@ -26,7 +25,7 @@ def test_daemon_converges_reacts_and_exposes_state(registry: RegistryServer, rep
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
     # intervals long enough that only startup and explicit triggers cause runs
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
     daemon = DaemonProcess(cfg, tmp_path / "state").start()
     try:
         assert daemon.get("/healthz").json() == {"status": "ok"}
@@ -110,7 +109,7 @@ def test_kill_9_then_restart_converges_without_duplicate_commits(registry: Regis
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
     state = tmp_path / "state"
     daemon = DaemonProcess(cfg, state).start()
     time.sleep(0.3)  # somewhere in the first reconcile round
@@ -140,7 +139,7 @@ def test_kill_9_during_the_push_then_restart_converges(registry: RegistryServer,
     hook.write_text(f"#!/bin/sh\ncat >/dev/null\ntouch {marker}\nsleep 2\nexit 0\n")
     hook.chmod(0o755)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
     state = tmp_path / "state"
     daemon = DaemonProcess(cfg, state).start()
     daemon.wait(marker.exists, what="the push to reach the remote's hook", timeout=30)

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from tests.fixtures.config import flux_automation_config, seed
 from tests.fixtures.git import GitRemote
+from tests.fixtures.http import RecordingServer
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer, free_port
 from tests.integration.daemon import DaemonProcess
-from tests.integration.test_automation_cli import config as automation_config
-from tests.integration.test_automation_cli import seed
 
 TOKEN = "s3cret-webhook-token"
 
@@ -60,7 +56,7 @@ def test_registry_notifications_drive_the_update(registry_factory, repo_name: st
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0"])
     seed(git_remote_file, image)
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
                    + receiver_docs("distribution"))
     daemon.start()
     try:
@@ -142,48 +138,22 @@ def _metric(text: str, name: str) -> float:
     return 0.0
 
 
-class _Pipeline(http.server.ThreadingHTTPServer):
-    """A stand-in CI pipeline endpoint for the sensor's http trigger: it records what it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                owner.received.append(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/build"
-
-
 def gitlab_push(message: str, ref: str = "refs/heads/main") -> bytes:
     return json.dumps({"object_kind": "push", "ref": ref, "project": {"name": "dev-docs"},
                        "commits": [{"id": "abc", "message": message}], "total_commits_count": 1}).encode()
 
 
 def test_sensor_stops_the_update_loop(registry: RegistryServer, repo_name: str, git_remote_file: GitRemote,
-                                      tmp_path: Path) -> None:
+                                      tmp_path: Path, http_recorder: RecordingServer) -> None:
     """A push that is tagpilot's own update commit (skip-ci) must not start the pipeline again."""
-    pipeline = _Pipeline()
+    pipeline = http_recorder  # a stand-in CI pipeline endpoint for the sensor's http trigger
+    pipeline_url = pipeline.url_for("/build")
     hook_port = free_port()  # the EventSource's own port, served besides --listen
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h") + f"""---
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h") + f"""---
 apiVersion: argoproj.io/v1alpha1
 kind: EventSource
 metadata: {{name: gitlab, namespace: apps}}
@@ -225,7 +195,7 @@ spec:
     - template:
         name: pipeline
         http:
-          url: {pipeline.url}
+          url: {pipeline_url}
           method: POST
           payload:
             - src: {{dependencyName: push, dataKey: body.ref}}
@@ -247,10 +217,9 @@ spec:
         response = httpx.post(f"http://127.0.0.1:{hook_port}/gitlab/push", content=gitlab_push("fix the docs"),
                               headers={"X-Gitlab-Event": "Push Hook", "Content-Type": "application/json"}, timeout=10)
         assert response.json()["fired"] == ["pipeline"]
-        deadline = time.monotonic() + 10
-        while not pipeline.received and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pipeline.received == [{"branch": "refs/heads/main", "message": "fix the docs"}]
+        pipeline.wait_for(1, timeout=10)
+        received = [json.loads(request.body or b"{}") for request in pipeline.requests]
+        assert received == [{"branch": "refs/heads/main", "message": "fix the docs"}]
         decisions = daemon.wait(lambda: len(d := daemon.get("/api/v1/events", params={"kind": "Sensor"}).json()) == 2
                                 and d, what="the trigger's outcome recorded")
         assert [e["reason"] for e in decisions] == ["Filtered", "Fired"]
@@ -266,7 +235,6 @@ spec:
         assert daemon.post("/guarded", content=b"{}", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         assert daemon.get("/gitlab/push").status_code == 405
     finally:
-        pipeline.shutdown()
         daemon.stop()
 
 
@@ -277,7 +245,7 @@ def test_registry_and_git_outages_recover(registry_factory, repo_name: str, git_
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h"))
     daemon = DaemonProcess(cfg, tmp_path / "state").start()
     try:
         daemon.wait(lambda: "1.1.0" in git_remote_file.read_file("deploy/app.yaml", "main"), what="first push")
@@ -339,7 +307,7 @@ def test_git_push_receiver_runs_the_automations_of_its_repository(registry: Regi
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
+    cfg.write_text(flux_automation_config(image, git_remote_file.url).replace("interval: 1s", "interval: 1h")
                    + receiver_docs("gitlab", name="git", extra="  events: [Push Hook]\n  resources:\n"
                                    "    - {kind: GitRepository, name: fleet}\n"))
     daemon = DaemonProcess(cfg, tmp_path / "state").start()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.config import UPDATE_TEMPLATE, flux_automation_config
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
@@ -405,40 +406,8 @@ def test_update_cli_never_writes_through_symlinks(tmp_path: Path) -> None:
 
 def _automation_config(image: str, url: str, paths: dict[str, str]) -> str:
     """One repository, policy and GitRepository; one ImageUpdateAutomation per (name, update.path)."""
-    head = f"""\
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata: {{name: app, namespace: apps}}
-spec: {{image: {image}, interval: 1m, insecure: true}}
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata: {{name: app, namespace: apps}}
-spec:
-  imageRepositoryRef: {{name: app}}
-  policy: {{semver: {{range: ">=1.0.0"}}}}
----
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {{name: fleet, namespace: apps}}
-spec: {{url: "{url}", interval: 1m, ref: {{branch: main}}}}
-"""
-    autos = [f"""\
----
-apiVersion: image.toolkit.fluxcd.io/v1beta2
-kind: ImageUpdateAutomation
-metadata: {{name: {name}, namespace: apps}}
-spec:
-  interval: 1m
-  sourceRef: {{kind: GitRepository, name: fleet}}
-  git:
-    commit:
-      author: {{name: tagpilot, email: tagpilot@example.invalid}}
-      messageTemplate: "update {{{{ .AutomationObject }}}}"
-    push: {{branch: main}}
-  update: {{path: '{path}', strategy: Setters}}
-""" for name, path in paths.items()]
-    return head + "".join(autos)
+    return flux_automation_config(image, url, automations=paths, quote_path=True, compact=True, scan_interval="1m",
+                                  api="v1beta2", interval="1m", checkout=False, template=UPDATE_TEMPLATE)
 
 
 def _ready(view: dict) -> dict:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fixtures.config import flux_automation_config, seed
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
 from tests.integration.daemon import DaemonProcess
-from tests.integration.test_automation_cli import config as automation_config
-from tests.integration.test_automation_cli import seed
 
 
 def test_one_object_without_a_daemon(registry: RegistryServer, repo_name: str, git_remote_file: GitRemote,
@@ -19,7 +18,7 @@ def test_one_object_without_a_daemon(registry: RegistryServer, repo_name: str, g
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(automation_config(image, git_remote_file.url))
+    cfg.write_text(flux_automation_config(image, git_remote_file.url))
     state = tmp_path / "state"
 
     paused = run_tagpilot("suspend", "ImageRepository/apps/app", "--state", state)
