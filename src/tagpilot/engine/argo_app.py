@@ -40,7 +40,6 @@ import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.core import Secret
-from tagpilot.engine.access import credentials_from_secret
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
@@ -49,7 +48,7 @@ from tagpilot.engine.status import ObjectStatus, rfc3339
 from tagpilot.errors import CredentialsError, InvalidReference, PolicyError, TagpilotError
 from tagpilot.gitops import CheckoutRef, GitAuth, GitClient
 from tagpilot.registry.client import RepositoryAccess
-from tagpilot.registry.credentials import Credentials
+from tagpilot.registry.credentials import Credentials, lookup_or_anonymous, parse_docker_config
 from tagpilot.registry.reference import parse_reference, parse_repository
 from tagpilot.update.argocd_source import (
     ArgoSourceUpdater,
@@ -634,10 +633,13 @@ async def pull_credentials(ref: PullSecret, config: Any, app: Application, image
     where = f"annotation {ref.annotation}"
     if ref.kind == "pullsecret":
         secret = config.secret(ref.namespace, ref.name, referenced_by=app, field_name=where)
-        if ".dockerconfigjson" not in secret.values():
+        raw = secret.values().get(".dockerconfigjson")
+        if raw is None:
             raise CredentialsError(f"{app.ref}: {where}: Secret {ref.namespace}/{ref.name} has no .dockerconfigjson "
                                    "key; create it with `kubectl create secret docker-registry`")
-        return await credentials_from_secret(secret, image)
+        # upstream reads the key whatever the Secret's type; no entry for the registry means anonymous
+        docker_config = parse_docker_config(raw, source=f"Secret {ref.namespace}/{ref.name} ({where})")
+        return await lookup_or_anonymous(docker_config, image.domain)
     if ref.kind == "secret":
         secret = config.secret(ref.namespace, ref.name, referenced_by=app, field_name=where)
         value = secret.text(ref.field)
