@@ -157,3 +157,98 @@ def test_write_back_argocd_is_stalled_and_names_git(registry: RegistryServer, re
     assert stalled["reason"] == "WriteBackNeedsCluster"
     assert "without a cluster" in stalled["message"] and "write-back-method: git" in stalled["message"]
     assert git_remote_file.head("main") == before
+
+
+KUSTOMIZE_APP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: kapp
+  namespace: argocd
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: web={image}/frontend:latest, api={image}/backend
+    argocd-image-updater.argoproj.io/web.update-strategy: digest
+    argocd-image-updater.argoproj.io/web.kustomize.image-name: example/web
+    argocd-image-updater.argoproj.io/api.update-strategy: alphabetical
+    argocd-image-updater.argoproj.io/api.allow-tags: regexp:^main-
+    argocd-image-updater.argoproj.io/write-back-method: git
+{force}spec:
+  destination: {{namespace: web, server: https://kubernetes.default.svc}}
+  source:
+    repoURL: {url}
+    path: k
+status:
+  summary:
+    images: [{image}/frontend:latest]
+"""
+
+KUSTOMIZATION = """\
+resources: [deployment.yaml]
+images:
+- name: example/web
+  newTag: "1"
+"""
+
+
+def test_kustomize_app_digest_strategy_dry_run_and_force_update(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    from tests.fixtures.pusher import Pusher
+
+    seed_registry(registry, repo_name)
+    with Pusher(registry) as pusher:
+        digest = pusher.get_manifest(f"{repo_name}/frontend", "latest")[2]
+    git_remote_file.commit({"k/kustomization.yaml": KUSTOMIZATION, "k/deployment.yaml": "kind: Deployment\n"},
+                           message="kustomize app")  # no targetRevision: the remote's default branch (HEAD)
+    before = git_remote_file.head("main")
+    image = f"{registry.host}/{repo_name}"
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(KUSTOMIZE_APP.format(image=image, url=git_remote_file.url, force=""))
+    state = tmp_path / "state"
+
+    dry = run_tagpilot("reconcile", "-f", cfg, "--state", state, "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert git_remote_file.head("main") == before
+    assert "# Application/argocd/kapp: would commit 1 file(s) with the message:" in dry.stdout
+    assert f"#   updates image {image}/frontend tag 'latest' to 'latest@{digest}'" in dry.stdout
+    assert f"+  - example/web={image}/frontend:latest@{digest}" in dry.stdout
+
+    first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr
+    assert git_remote_file.read_exact("k/.argocd-source-kapp.yaml", "main") == (
+        f"kustomize:\n  images:\n  - example/web={image}/frontend:latest@{digest}\n")
+    web, api = app_view(first, "kapp")["status"]["images"]
+    assert (web["currentFrom"], web["currentTag"], web["selectedTag"], web["strategy"]) == (
+        "status.summary.images", "latest", f"latest@{digest}", "digest")
+    # api is nowhere in the app's sources: not written without force-update, and the status says why
+    assert api["selectedTag"] == "main-2222222" and "currentFrom" not in api
+    assert api["reason"].startswith(f"not updated: {image}/backend is not in status.summary.images")
+    assert "argocd-image-updater.argoproj.io/api.force-update" in api["reason"]
+
+    cfg.write_text(KUSTOMIZE_APP.format(image=image, url=git_remote_file.url,
+                                        force="    argocd-image-updater.argoproj.io/api.force-update: \"true\"\n"))
+    forced = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert forced.code == 0, forced.stderr
+    assert git_remote_file.read_exact("k/.argocd-source-kapp.yaml", "main") == (
+        f"kustomize:\n  images:\n  - example/web={image}/frontend:latest@{digest}\n"
+        f"  - {image}/backend:main-2222222\n")
+    assert git_remote_file.message() == (f"build: automatic update of kapp\n\n"
+                                         f"updates image {image}/backend tag '' to 'main-2222222'")
+    web = app_view(forced, "kapp")["status"]["images"][0]
+    assert web["reason"] == (f"k/.argocd-source-kapp.yaml already sets latest@{digest} (the current tag latest "
+                             "is from status.summary.images)")
+
+
+def test_missing_pull_secret_fails_the_image_and_writes_nothing(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_remote_file)
+    (cfg / "dockerhub-secret.yaml").unlink()
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    ready = next(c for c in app_view(result)["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "annotation argocd-image-updater.argoproj.io/frontend.pull-secret refers to Secret " \
+           "argocd/dockerhub-secret, which is not in the configuration" in ready["message"]
+    assert git_remote_file.head("main") == before

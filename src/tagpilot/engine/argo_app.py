@@ -262,16 +262,34 @@ class AppWrite:
             new = _tag_value(state.selected)
             if state.current_tag == new:
                 state.reason = f"up to date at {new}"
+            elif self._written(kind, s, state.selected, existing):
+                # the current tag came from a source that lags behind git (an exported status)
+                state.reason = f"{self.file} already sets {new} (the current tag {state.current_tag} is from " \
+                               f"{state.current_from})"
             else:
                 state.updated = True
                 state.reason = f"updated from {state.current_tag or '(none)'} to {new}"
                 self.changes.append({"Image": s.image, "OldTag": state.current_tag or "", "NewTag": new})
             chosen[key] = state.selected
+        if not self.changes:
+            return TreeResult(dry_run=self.dry_run, scanned=1)  # as upstream: no update, no write-back
         updater = ArgoSourceUpdater(ObjectId(app.kind, app.api_version, app.name, app.namespace),
                                     source_file_name(app.name, app.namespace),
                                     helm=helm_targets if kind == "helm" else (),
                                     kustomize=kustomize_targets if kind == "kustomize" else ())
         return updater.apply(root, path, chosen, dry_run=self.dry_run)
+
+    def _written(self, kind: str, s: ImageSettings, ref: ImageRef, existing: dict[str, str]) -> bool:
+        """Does the `.argocd-source` file already hold what would be written for this image?"""
+        new = _tag_value(ref)
+        if kind == "helm":
+            name_p, tag_p, spec_p = s.helm_names()
+            if spec_p:
+                return existing.get(spec_p) == f"{ref.name}:{new}"
+            return existing.get(tag_p or "") == new and existing.get(name_p or "") == ref.name
+        name = s.kustomize_image_name or s.image
+        written = f"{ref.name}:{new}" if name == ref.name else f"{name}={ref.name}:{new}"
+        return existing.get(kustomize_image_key(name)) == written
 
     def _values_docs(self, directory: Path) -> list[tuple[str, Any]]:
         files = ["values.yaml", *(self.source.helm.value_files if self.source.helm else [])]
