@@ -245,6 +245,9 @@ def test_missing_pull_secret_fails_the_image_and_writes_nothing(
     before = git_remote_file.head("main")
     cfg = local_config(tmp_path, registry, repo_name, git_remote_file)
     (cfg / "dockerhub-secret.yaml").unlink()
+    app = cfg / "application.yaml"
+    app.write_text(app.read_text().replace("  annotations:\n", "  annotations:\n"
+                                           "    argocd-image-updater.argoproj.io/frontend.allow-tag: x\n"))
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
     assert result.code == 1
     ready = next(c for c in app_view(result)["status"]["conditions"] if c["type"] == "Ready")
@@ -252,3 +255,7 @@ def test_missing_pull_secret_fails_the_image_and_writes_nothing(
     assert "annotation argocd-image-updater.argoproj.io/frontend.pull-secret refers to Secret " \
            "argocd/dockerhub-secret, which is not in the configuration" in ready["message"]
     assert git_remote_file.head("main") == before
+    # a misspelt annotation is a warning naming it, the file and the line of the object
+    assert f"Application/argocd/example ({cfg / 'application.yaml'}:8): annotation " \
+           "argocd-image-updater.argoproj.io/frontend.allow-tag: not an Argo CD Image Updater annotation" \
+           in result.stderr

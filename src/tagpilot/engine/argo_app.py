@@ -457,10 +457,11 @@ class ApplicationReconciler:
         status.warnings = [{"annotation": w.annotation, "message": w.message} for w in settings.warnings] or None
         for w in settings.warnings:
             if "deprecated" in w.message:
-                outcome.notes.append(Note("Deprecated", f"{w.annotation}: {w.message}", {"annotation": w.annotation}))
+                outcome.notes.append(Note(Reason.DEPRECATED, f"{w.annotation}: {w.message}",
+                                          {"annotation": w.annotation}))
             else:
-                outcome.warnings.append(Note("UnknownAnnotation", f"{self._where(app)}: annotation {w.annotation}: "
-                                             f"{w.message}", {"annotation": w.annotation}))
+                outcome.warnings.append(Note(Reason.UNKNOWN_ANNOTATION, f"{self._where(app)}: annotation "
+                                             f"{w.annotation}: {w.message}", {"annotation": w.annotation}))
         if not settings.enabled:
             status.images = None
             status.mark_ready(f"no {PREFIX}image-list annotation: nothing to update", now, generation)
