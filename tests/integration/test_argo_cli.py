@@ -259,3 +259,45 @@ def test_missing_pull_secret_fails_the_image_and_writes_nothing(
     assert f"Application/argocd/example ({cfg / 'application.yaml'}:8): annotation " \
            "argocd-image-updater.argoproj.io/frontend.allow-tag: not an Argo CD Image Updater annotation" \
            in result.stderr
+
+
+def test_repository_credentials_over_http_and_a_separate_push_branch(
+        registry: RegistryServer, repo_name: str, git_http: GitRemote, tmp_path: Path) -> None:
+    """`write-back-method: git` pushes with the Argo CD repository Secret of the URL (`argocd repo add`);
+    `git-branch: main:image-updates` checks out main and pushes to image-updates."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_http, registry, repo_name)
+    before = git_http.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_http)
+    repo_secret = cfg / "repo-secret.yaml"
+    repo_secret.write_text(repo_secret.read_text().replace("username: USERNAME", f"username: {git_http.username}")
+                           .replace("password: PASSWORD", f"password: {git_http.password}"))
+    app = cfg / "application.yaml"
+    app.write_text(app.read_text().replace(
+        "write-back-method: git\n", "write-back-method: git\n    argocd-image-updater.argoproj.io/git-branch: "
+                                    "main:image-updates\n"))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr
+    assert git_http.head("main") == before
+    assert git_http.git("rev-parse", "image-updates~1") == before
+    assert "value: main-bbbbbbb" in git_http.read_exact(".argocd-source-example.yaml", "image-updates")
+    assert app_view(result)["status"]["lastPushCommit"] == git_http.head("image-updates")
+
+
+def test_git_secret_with_a_wrong_password_fails_without_showing_it(
+        registry: RegistryServer, repo_name: str, git_http: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_http, registry, repo_name)
+    before = git_http.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_http)
+    app = cfg / "application.yaml"
+    app.write_text(app.read_text().replace("write-back-method: git\n", "write-back-method: git:secret:git-creds\n"))
+    (cfg / "git-creds.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: git-creds, namespace: argocd}\n"
+        f"stringData: {{username: {git_http.username}, password: wr0ng-pa55word}}\n")
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    ready = next(c for c in app_view(result)["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "AuthenticationFailed", ready
+    assert "wr0ng-pa55word" not in result.stdout + result.stderr
+    assert git_http.head("main") == before
