@@ -26,6 +26,23 @@ def test_flux_style_config_loads() -> None:
     assert config.ignored == []
 
 
+def test_argo_style_seed_application_loads_as_the_tutorial_wrote_it() -> None:
+    from tagpilot.config.argo_cd import Application
+    from tagpilot.config.core import Secret
+
+    config = load_config([EXAMPLES / "argo-style" / "config"])
+    assert config.ignored == []
+    app = config.get(Application, "argocd", "example")
+    assert app is not None
+    settings = app.image_updater
+    assert [(i.alias, i.image, i.allow_tags, i.helm_names()) for i in settings.images] == [
+        ("frontend", "cyw/frontend", "regexp:^main", ("frontend.image", "frontend.tag", None)),
+        ("backend", "cyw/backend", "regexp:^main", ("backend.image", "backend.tag", None))]
+    assert [i.strategy for i in settings.images] == ["latest", "latest"]  # newest-build, deprecated name
+    assert settings.write_back.method == "git"
+    assert {s.name for s in config.of_kind(Secret)} == {"dockerhub-secret", "repo-kubernetes-example-helm"}
+
+
 def test_flux_style_deploy_repo_markers(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES / "flux-style" / "deploy-repo", repo)

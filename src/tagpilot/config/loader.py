@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
@@ -36,6 +37,7 @@ KINDS: dict[str, type[Object]] = {
     "Receiver": Receiver,
     "EventSource": EventSource,
     "Sensor": Sensor,
+    "Application": Application,
 }
 
 
@@ -73,9 +75,10 @@ def _error_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     return tuple(p for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "literal[")))
 
 
-def _object_name(data: dict[str, Any]) -> str:
+def _object_name(data: dict[str, Any], model: type[Object]) -> str:
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    ns = meta.get("namespace") or "default"
+    # the model's own default namespace (an Argo CD Application's is `argocd`)
+    ns = meta.get("namespace") or model.model_fields["metadata"].annotation.model_fields["namespace"].default
     return f"{data.get('kind')}/{ns}/{meta.get('name', '?')}"
 
 
@@ -90,7 +93,7 @@ def parse_document(doc: Document) -> Object | None:
     model = KINDS.get(kind)
     if model is None:
         return None
-    obj_name = _object_name(data)
+    obj_name = _object_name(data, model)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -42,6 +42,8 @@ class Reason:
     PUSHED = "Pushed"  # an automation committed and pushed
     RECOVERED = "Recovered"  # an object that failed succeeded again
     UNKNOWN_POLICY = "UnknownPolicy"  # a setters marker names an ImagePolicy that does not exist
+    DEPRECATED = "Deprecated"  # an Application uses an old annotation value (update-strategy latest/name)
+    UNKNOWN_ANNOTATION = "UnknownAnnotation"  # an argocd-image-updater annotation tagpilot does not know
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     # webhook deliveries (Flux Receivers, Argo EventSources + Sensors)

@@ -31,6 +31,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.scan",
     "tagpilot.engine.policies",
     "tagpilot.engine.automation",
+    "tagpilot.engine.argo_app",
     "tagpilot.engine.inputs",
 )
 

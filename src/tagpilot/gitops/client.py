@@ -151,6 +151,21 @@ class GitClient:
                 return sha.strip()
         return None
 
+    async def remote_default_branch(self, url: str, auth: GitAuth | None, *, timeout: float) -> str | None:
+        """The branch the remote's HEAD names (`git ls-remote --symref URL HEAD`); None if it names none.
+
+        Argo CD's `targetRevision: HEAD` (or empty) means this branch."""
+        _check_url(url)
+        redact = Redactor(auth.secrets() if auth else [])
+        self.workspaces_dir.mkdir(parents=True, exist_ok=True)
+        _code, out, _err = await self._remote(self.workspaces_dir, ["ls-remote", "--symref", "--", url, "HEAD"],
+                                             auth, timeout=timeout, redact=redact)
+        for line in out.splitlines():
+            target, _, name = line.partition("\t")
+            if target.startswith("ref: refs/heads/") and name.strip() == "HEAD":
+                return target.removeprefix("ref: refs/heads/").strip()
+        return None
+
     # -- prepare ----------------------------------------------------------------------------------
 
     async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float) -> Workspace:
