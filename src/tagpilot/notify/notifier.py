@@ -101,6 +101,17 @@ def subscriptions_of(ncfg: NotificationConfig, metadata: dict[str, Any]) -> list
     return subs
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A condition that fails for a kind (the seed's Argo CD conditions on an ImagePolicy) fails on every
+    event: say so once per process, not on every reconcile (argo-cd #25914)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning("%s", message)
+
+
 @dataclass(frozen=True)
 class Planned:
     """One delivery decided by a trigger: where, what, and its dedupe key."""
@@ -112,22 +123,37 @@ class Planned:
     request: Request
 
 
+def _split(value: str) -> tuple[str, str]:
+    """(image, tag) of a reference (the tag separator is the last ':' after the last '/')."""
+    slash = value.rfind("/")
+    colon = value.rfind(":")
+    if colon > slash:
+        return value[:colon], value[colon + 1:]
+    return value, ""
+
+
 def update_data(event: Event) -> dict[str, Any] | None:
-    """`update` of the trigger environment: the commit a Pushed event reports."""
+    """`update` of the trigger environment: the commit a Pushed event reports (images old -> new)."""
     if event.reason != Reason.PUSHED:
         return None
     md = event.metadata
-    changes = md.get("changes") or []
-    images = []
-    for c in changes:
-        old, new = str(c.get("old", "")), str(c.get("new", ""))
-        images.append({"file": c.get("file"), "old": old, "new": new, "setter": c.get("setter"),
-                       "oldTag": old.rpartition(":")[2] if ":" in old else old,
-                       "newTag": new.rpartition(":")[2] if ":" in new else new,
-                       "image": new.rpartition(":")[0] if ":" in new else new})
+    images: list[dict[str, Any]] = []
+    seen = set()
+    for c in md.get("changes") or []:
+        old, new, setter = str(c.get("old", "")), str(c.get("new", "")), str(c.get("setter", ""))
+        if "/" in new or ":" in new:  # a whole reference (or a name)
+            image, new_tag = _split(new)
+            _old_image, old_tag = _split(old)
+        else:  # a tag alone (`"$imagepolicy": "ns:policy:tag"`): name it by its policy
+            image, old_tag, new_tag = ":".join(setter.split(":")[:2]), old, new
+        if not new_tag or (image, old_tag, new_tag) in seen:
+            continue
+        seen.add((image, old_tag, new_tag))
+        images.append({"image": image, "oldTag": old_tag, "newTag": new_tag, "file": c.get("file"),
+                       "old": old, "new": new})
     first = images[0] if images else {}
     return {"revision": md.get("commit", ""), "branch": md.get("branch", ""), "files": list(md.get("files") or []),
-            "message": md.get("message", ""), "images": images, "count": len(images),
+            "message": md.get("commitMessage", ""), "images": images, "count": len(images),
             "image": first.get("image", ""), "oldTag": first.get("oldTag", ""), "newTag": first.get("newTag", "")}
 
 
@@ -157,7 +183,7 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
                         result = evaluate(cond.when_program, env) if cond.when_program else False
                         once = evaluate(cond.once_per_program, env) if cond.once_per_program else None
                     except ExprLangError as exc:
-                        log.warning("%s: trigger %s[%d] could not be evaluated: %s", obj, name, cond.index, exc)
+                        _warn_once(f"trigger {name}[{cond.index}] could not be evaluated for a {event.key[0]}: {exc}")
                         continue
                     prefix = f"{obj}:" + (f"{once}:" if cond.once_per_program else "")
                     dedupe = f"{prefix}{name}:{cond.key}:{dest.service}:{dest.recipient}"
