@@ -87,3 +87,12 @@ def test_other_configmaps_are_still_ignored(tmp_path: Path) -> None:
 def test_duplicate_service_name() -> None:
     with pytest.raises(NotifyConfigError, match="defined twice"):
         parse_notifications({"service.feishu": "url: a\n", "service.webhook.feishu": "url: b\n"})
+
+
+def test_get_configmaps_lists_the_notifications_configmap(tmp_path: Path) -> None:
+    from tests.integration.cli import run_tagpilot
+
+    result = run_tagpilot("get", "configmaps", "-f", EXAMPLES, "--state", tmp_path / "s", "-o", "json")
+    assert result.code == 0, result.stderr
+    (view,) = result.json()
+    assert view["name"] == "argocd-notifications-cm" and "trigger.on-image-pushed" in view["spec"]["data"]

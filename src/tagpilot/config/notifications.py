@@ -36,6 +36,16 @@ def _check_value(value: Any) -> Any:
     return text
 
 
+class _DataView:
+    """What `tagpilot get configmaps -o json` shows as `spec` (a ConfigMap has `data`, not a spec)."""
+
+    def __init__(self, data: dict[str, str]) -> None:
+        self.data = data
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return {"data": dict(self.data)}
+
+
 class ConfigMap(Object):
     api_version: Literal["v1"]
     kind: Literal["ConfigMap"]
@@ -65,6 +75,10 @@ class ConfigMap(Object):
         """Only the notifications ConfigMap is read; the loader reports the others as ignored."""
         meta = data.get("metadata")
         return isinstance(meta, dict) and meta.get("name") == CONFIGMAP_NAME
+
+    @property
+    def spec(self) -> _DataView:
+        return _DataView(self.data)
 
     @property
     def is_notifications(self) -> bool:

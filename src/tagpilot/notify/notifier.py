@@ -32,6 +32,7 @@ from tagpilot.config.core import Secret
 from tagpilot.config.notifications import ConfigMap
 from tagpilot.engine.events import NORMAL, WARNING, Event, Reason
 from tagpilot.expr.exprlang import ExprLangError, evaluate
+from tagpilot.gotemplate.gofmt import sprint
 from tagpilot.notify.config import (
     SECRET_NAME,
     Destination,
@@ -181,16 +182,18 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
                 for cond in trigger.conditions:
                     try:
                         result = evaluate(cond.when_program, env) if cond.when_program else False
-                        once = evaluate(cond.once_per_program, env) if cond.once_per_program else None
+                        # oncePer only matters for a triggered condition; its value printed as Go's fmt
+                        once = sprint(evaluate(cond.once_per_program, env)) \
+                            if cond.once_per_program and result is True else None
                     except ExprLangError as exc:
                         _warn_once(f"trigger {name}[{cond.index}] could not be evaluated for a {event.key[0]}: {exc}")
                         continue
-                    prefix = f"{obj}:" + (f"{once}:" if cond.once_per_program else "")
-                    dedupe = f"{prefix}{name}:{cond.key}:{dest.service}:{dest.recipient}"
+                    base = f"{name}:{cond.key}:{dest.service}:{dest.recipient}"
                     if result is not True:
                         if not cond.once_per_program:
-                            store.notify_forget(dedupe)
+                            store.notify_forget(f"{obj}:{base}")
                         continue
+                    dedupe = f"{obj}:{once}:{base}" if once is not None else f"{obj}:{base}"
                     if not store.notify_claim(dedupe):
                         log.debug("%s: %s already sent", obj, dedupe)  # debug only: argo-cd #25914
                         continue
