@@ -17,6 +17,7 @@ import typer
 from tagpilot import __version__
 from tagpilot.cli import (
     get_cmd,
+    notify_cmd,
     objects,
     policy_eval,
     policy_live,
@@ -52,6 +53,9 @@ sensor_cmd.register(sensor_app)
 template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
 app.add_typer(template_app, name="template")
 template_cmd.register(template_app)
+notify_app = typer.Typer(help="Test and send notifications (argocd-notifications triggers).", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+notify_cmd.register(notify_app)
 
 
 @app.command()

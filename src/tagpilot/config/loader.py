@@ -22,6 +22,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.notifications import ConfigMap
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
 
@@ -38,6 +39,7 @@ KINDS: dict[str, type[Object]] = {
     "EventSource": EventSource,
     "Sensor": Sensor,
     "Application": Application,
+    "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
 }
 
 
@@ -91,7 +93,7 @@ def parse_document(doc: Document) -> Object | None:
     if not isinstance(kind, str) or not isinstance(data.get("apiVersion"), str):
         raise ConfigError("missing apiVersion or kind", doc.location())
     model = KINDS.get(kind)
-    if model is None:
+    if model is None or not getattr(model, "reads", lambda _data: True)(data):
         return None
     obj_name = _object_name(data, model)
     try:

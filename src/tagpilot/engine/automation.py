@@ -68,7 +68,7 @@ class AutomationReconciler:
         outcome.dry_run = dry_run
         if outcome.commit:
             outcome.notes.append(Note(Reason.PUSHED, status.ready_message("pushed"),
-                                      {"commit": outcome.commit, "files": outcome.files}))
+                                      {"commit": outcome.commit, "files": outcome.files, **outcome.pushed}))
         return outcome
 
     def _source(self, automation: ImageUpdateAutomation) -> GitRepository:
@@ -203,7 +203,11 @@ class AutomationReconciler:
         status.last_push_time = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
         status.mark_ready(f"committed and pushed commit '{pushed.commit[:7]}' to branch '{target}'", now, generation)
-        return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped),
+        changes = pushed.changes.changes if pushed.changes else []
+        details = {"branch": target, "commitMessage": message_for(pushed.changes) if pushed.changes else "",
+                   "changes": [{"file": c.file, "line": c.line, "old": c.old_value, "new": c.new_value,
+                                "setter": c.setter} for c in changes]}
+        return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
                                  files=[f.path for f in pushed.changes.files] if pushed.changes else [])
 
 

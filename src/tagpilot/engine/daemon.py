@@ -110,6 +110,11 @@ class Daemon:
         self.events = EventStream()
         self.events.subscribe(event_log(self.store))
         self.events.subscribe(log_lines(logging.getLogger("tagpilot.events")))
+        from tagpilot.notify.notifier import Notifier  # notifications: a subscriber delivering on its own task
+
+        self.notifier = Notifier(lambda: self.config, self.store)
+        self.events.subscribe(self.notifier)
+        self._notify_task = asyncio.create_task(self.notifier.run(), name="tagpilot-notifications")
         self.controller = Controller(self.config, self.store, self.registry, self.git, on_result=self._observe,
                                      events=self.events)
         self.scheduler = Scheduler(self.controller, workers=self.workers,
@@ -133,6 +138,9 @@ class Daemon:
             self._watch_task.cancel()
             await asyncio.gather(self._watch_task, return_exceptions=True)
         await self.scheduler.stop(grace=self.stop_grace)
+        self._notify_task.cancel()
+        await asyncio.gather(self._notify_task, return_exceptions=True)
+        await self.notifier.aclose()
         await self.webhooks.aclose()
         await self.registry.aclose()
         self.store.close()

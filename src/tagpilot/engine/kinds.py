@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.automation",
     "tagpilot.engine.argo_app",
     "tagpilot.engine.inputs",
+    "tagpilot.engine.notifications",
 )
 
 

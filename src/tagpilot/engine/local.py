@@ -27,9 +27,17 @@ async def local_controller(config: ObjectSource, state: Path | None) -> AsyncIte
 
     with Store.open(state) as store:
         async with RegistryClient(cache=store) as registry:
+            from tagpilot.notify.notifier import Notifier
+
             events = EventStream()
             events.subscribe(event_log(store))
-            yield Controller(config, store, registry, GitClient(store.path.parent), events=events)
+            notifier = Notifier(lambda: config, store)
+            events.subscribe(notifier)
+            try:
+                yield Controller(config, store, registry, GitClient(store.path.parent), events=events)
+                await notifier.drain()  # what the command's events triggered, delivered before it exits
+            finally:
+                await notifier.aclose()
 
 
 async def reconcile_round(controller: Controller, keys: Iterable[ObjectKey] | None = None, *, force: bool = True,

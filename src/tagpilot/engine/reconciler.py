@@ -67,6 +67,7 @@ class Outcome:
     diff: str = ""
     message: str = ""
     skipped_files: list[dict[str, str]] = field(default_factory=list)
+    pushed: dict[str, Any] = field(default_factory=dict)  # branch, message, changes: the Pushed event's metadata
     warnings: list[Note] = field(default_factory=list)  # problems a person must fix; the run itself worked
 
 

@@ -98,6 +98,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, namespace, name)
     )
     """,
+    # 5: notifications (argocd-notifications triggers): oncePer/condition dedupe keys (sent once, across restarts
+    # and replicas sharing the database) and the outbox of rendered deliveries (retried, never lost on restart)
+    """
+    CREATE TABLE notify_sent (key TEXT PRIMARY KEY, time REAL NOT NULL);
+    CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL,
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        trigger TEXT NOT NULL, service TEXT NOT NULL, recipient TEXT NOT NULL, dedupe_key TEXT NOT NULL,
+        request TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending', last_error TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX notify_outbox_due ON notify_outbox (state, next_at);
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -337,6 +350,55 @@ class Store:
              "reason": r[6], "message": r[7], "data": json.loads(r[8])}
             for r in reversed(rows)
         ]
+
+    # --- notifications: dedupe keys and the outbox --------------------------------------------------
+
+    def notify_claim(self, key: str) -> bool:
+        """Record that `key` was notified; False when it already was (another run or replica sent it)."""
+        with self._tx() as db:
+            return db.execute("INSERT OR IGNORE INTO notify_sent (key, time) VALUES (?, ?)",
+                              (key, time.time())).rowcount == 1
+
+    def notify_forget(self, key: str) -> None:
+        """Re-arm a condition (it became false, or its send could not even be queued)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM notify_sent WHERE key = ?", (key,))
+
+    def outbox_add(self, kind: str, namespace: str, name: str, trigger: str, service: str, recipient: str,
+                   dedupe_key: str, request: dict[str, Any], now: float) -> int:
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO notify_outbox (created, kind, namespace, name, trigger, service, recipient,"
+                " dedupe_key, request, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, kind, namespace, name, trigger, service, recipient, dedupe_key, json.dumps(request), now))
+            return int(cursor.lastrowid or 0)
+
+    def outbox_due(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        columns = ("id", "kind", "namespace", "name", "trigger", "service", "recipient", "dedupe_key", "request",
+                   "attempts")
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(columns)} FROM notify_outbox WHERE state = 'pending'"
+                                    " AND next_at <= ? ORDER BY id LIMIT ?", (now, limit)).fetchall()
+        out = [dict(zip(columns, row, strict=True)) for row in rows]
+        for item in out:
+            item["request"] = json.loads(item["request"])
+        return out
+
+    def outbox_done(self, item_id: int, *, ok: bool, error: str = "", next_at: float = 0.0,
+                    give_up: bool = False) -> None:
+        state = "sent" if ok else ("failed" if give_up else "pending")
+        with self._tx() as db:
+            db.execute("UPDATE notify_outbox SET attempts = attempts + 1, state = ?, last_error = ?, next_at = ?"
+                       " WHERE id = ?", (state, error, next_at, item_id))
+
+    def outbox(self, state: str | None = None) -> list[dict[str, Any]]:
+        columns = ("id", "kind", "namespace", "name", "trigger", "service", "recipient", "attempts", "state",
+                   "last_error")
+        where, args = ("WHERE state = ?", (state,)) if state else ("", ())
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(columns)} FROM notify_outbox {where} ORDER BY id",
+                                    args).fetchall()
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     # --- tags ----------------------------------------------------------------------------------------
 
