@@ -21,6 +21,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.retention import RetentionPolicy
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
 
@@ -36,6 +37,7 @@ KINDS: dict[str, type[Object]] = {
     "Receiver": Receiver,
     "EventSource": EventSource,
     "Sensor": Sensor,
+    "RetentionPolicy": RetentionPolicy,
 }
 
 
