@@ -21,6 +21,7 @@ from tagpilot.cli import (
     policy_eval,
     policy_live,
     reconcile,
+    retention_cmd,
     run,
     sensor_cmd,
     template_cmd,
@@ -52,6 +53,7 @@ sensor_cmd.register(sensor_app)
 template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
 app.add_typer(template_app, name="template")
 template_cmd.register(template_app)
+retention_cmd.register(app)
 
 
 @app.command()

@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.policies",
     "tagpilot.engine.automation",
     "tagpilot.engine.inputs",
+    "tagpilot.engine.retention",
 )
 
 
