@@ -245,3 +245,28 @@ def test_missing_image_repository_ref_names_the_policy_file(scenario, tmp_path: 
     assert "spec.imageRepositoryRefs[0]" in result.stderr and "ImageRepository apps/nope" in result.stderr
     assert "ref.yaml:" in result.stderr
 
+
+
+def test_reconcile_runs_the_policy_like_the_daemon_and_get_lists_it(scenario, registry: RegistryServer,
+                                                                   tmp_path: Path) -> None:
+    """The kind's reconciler (what the daemon runs on the interval): dryRun true reports, false deletes."""
+    dry = tmp_path / "dry.yaml"
+    dry.write_text(config(scenario["image"], scenario["git"].url, dry_run=True))
+    key = "RetentionPolicy/apps/cleanup"
+    result = run_tagpilot("reconcile", key, "-f", dry, "--state", scenario["state"], "-o", "json")
+    assert result.code == 0, result.stderr
+    assert RECENT in list_tags(registry, scenario["repo"])
+    got = run_tagpilot("get", "retentionpolicies", "-f", dry, "--state", scenario["state"], "-o", "json").json()
+    (view,) = got
+    assert view["status"]["lastRun"]["dryRun"] is True and view["status"]["lastRun"]["toDelete"] == 2
+    assert view["status"]["protectedSources"][0].startswith("GitRepository/apps/deploy@")
+
+    result = run_tagpilot("reconcile", key, "-f", scenario["cfg"], "--state", scenario["state"], "-o", "json")
+    assert result.code == 0, result.stderr
+    assert sorted(list_tags(registry, scenario["repo"])) == sorted(
+        [OLD, FRESH, f"sha256-{scenario['fresh'][7:]}.sig"])
+    table = run_tagpilot("get", "retentionpolicies", "-f", scenario["cfg"], "--state", scenario["state"])
+    assert "DELETED" in table.stdout and " 2" in table.stdout
+    events = run_tagpilot("events", "--state", scenario["state"], "-o", "json").json()
+    deleted = {e["data"]["digest"] for e in events if e["reason"] == "Deleted"}
+    assert scenario["recent"] in deleted
