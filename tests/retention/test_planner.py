@@ -59,6 +59,18 @@ def test_unknown_push_time_counts_as_now_and_is_kept() -> None:
     assert actions(plan) == {d(1): "delete", d(2): "retain"}
 
 
+def test_latest_pushed_k_never_ranks_a_guessed_push_time() -> None:
+    # three tags first seen by this run ("pushed now" is a guess) and one known: all kept with k=1
+    arts = [art(1, "a"), art(2, "b"), art(3, "c"), art(4, "known", days_ago=3)]
+    guessed = [Artifact(a.digest, a.tags, pushed=NOW, pushed_source="first seen now", pushed_guessed=True)
+               for a in arts[:2]]
+    plan = plan_repository([*guessed, arts[2], arts[3]], [Rule("latestPushedK", 1)], now=NOW)
+    assert set(actions(plan).values()) == {"retain"}
+    plan = plan_repository([art(4, "k1", days_ago=3), art(5, "k2", days_ago=4), *guessed],
+                           [Rule("latestPushedK", 1)], now=NOW)
+    assert actions(plan) == {d(4): "retain", d(5): "delete", d(1): "retain", d(2): "retain"}
+
+
 def test_union_of_rules_and_shared_digest_keeps_every_tag() -> None:
     # one digest tagged v1.0 and build-7: retained by the semver rule, so build-7 survives too
     arts = [art(1, "v1.0", "build-7", days_ago=100), art(2, "build-8", days_ago=100), art(3, "build-9", days_ago=1)]

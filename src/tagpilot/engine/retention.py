@@ -122,7 +122,8 @@ def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool
             pushed = datetime.fromtimestamp(latest, UTC)
             source = f"pushed {rfc3339(pushed)} (first seen by tagpilot)"
         artifacts.append(Artifact(digest, tuple(tags), pushed=pushed, pushed_source=source,
-                                  created=state.created.get(digest), children=state.children.get(digest, ())))
+                                  created=state.created.get(digest), children=state.children.get(digest, ()),
+                                  pushed_guessed=bool(new)))
     return artifacts
 
 

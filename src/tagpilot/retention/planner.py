@@ -65,6 +65,11 @@ class Artifact:
     pushed_source: str = "push time unknown: counted as now"
     created: datetime | None = None
     children: tuple[str, ...] = ()
+    pushed_guessed: bool = False  # a tag first seen by this run: "pushed now" is a guess, never ranked
+
+    @property
+    def push_unknown(self) -> bool:
+        return self.pushed is None or self.pushed_guessed
 
 
 @dataclass(frozen=True)
@@ -181,10 +186,15 @@ def _rule_retains(rule: Rule, candidates: list[Artifact], now: datetime) -> list
     if rule.template == "always":
         return candidates
     if rule.template == "latestPushedK":
-        return sorted(candidates, key=lambda a: (pushed(a), a.digest), reverse=True)[:param]
+        # an artifact whose push time is unknown (or first seen by this run) is kept and not ranked:
+        # counting it as "now" would push a truly recent one out of the k
+        guessed = [a for a in candidates if a.push_unknown]
+        ranked = sorted((a for a in candidates if not a.push_unknown), key=lambda a: (pushed(a), a.digest),
+                        reverse=True)
+        return guessed + ranked[:param]
     if rule.template == "nDaysSinceLastPush":
         cutoff = now - timedelta(days=param or 0)
-        return [a for a in candidates if pushed(a) >= cutoff]
+        return [a for a in candidates if a.push_unknown or pushed(a) >= cutoff]
     # created-based: an image without `created` cannot be judged: kept
     unknown = [a for a in candidates if created(a) is None]
     known = [a for a in candidates if created(a) is not None]
