@@ -270,3 +270,32 @@ def test_reconcile_runs_the_policy_like_the_daemon_and_get_lists_it(scenario, re
     events = run_tagpilot("events", "--state", scenario["state"], "-o", "json").json()
     deleted = {e["data"]["digest"] for e in events if e["reason"] == "Deleted"}
     assert scenario["recent"] in deleted
+
+
+def test_two_policies_cleaning_one_repository_are_refused(scenario, tmp_path: Path) -> None:
+    cfg = tmp_path / "two.yaml"
+    text = config(scenario["image"], scenario["git"].url)
+    second = text[text.index("apiVersion: tagpilot.dev/v1alpha1"):].replace("name: cleanup", "name: other")
+    cfg.write_text(text + "---\n" + second)
+    result = run_tagpilot("retention", "plan", "-f", cfg, "--state", scenario["state"])
+    assert result.code == 2
+    assert "RetentionPolicy/apps/cleanup" in result.stderr and "RetentionPolicy/apps/other" in result.stderr
+    assert "merge their rules" in result.stderr
+
+
+def test_created_templates_read_image_configs_and_index_platforms(registry: RegistryServer, repo_name: str,
+                                                                 git_remote_file: GitRemote, tmp_path: Path) -> None:
+    image = f"{registry.host}/{repo_name}"
+    now = dt.datetime.now(dt.UTC)
+    with Pusher(registry) as p:
+        ancient = p.push(repo_name, build_image(created=now - dt.timedelta(days=400), layer=b"x1"), ["ancient"])
+        multi = p.push(repo_name, build_image(created=now - dt.timedelta(days=2), layer=b"x2",
+                                              platforms=["linux/amd64", "linux/arm64"]), ["multi"])
+    cfg = tmp_path / "created.yaml"
+    cfg.write_text(config(image, git_remote_file.url,
+                          rules="    - template: nDaysSinceCreated\n      params: {nDaysSinceCreated: 30}"))
+    result = run_tagpilot("retention", "plan", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr
+    items = by_digest(result.json())
+    assert items[ancient]["action"] == "delete"  # its tag is new to tagpilot, but `created` is known
+    assert items[multi]["action"] == "retain" and "created" in items[multi]["reasons"][0]

@@ -88,22 +88,27 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
 
     resolved = {t: d for t, d in await asyncio.gather(*(head(t) for t in tags)) if d is not None}
     state = RepositoryState(resolved)
-    for digest in sorted(set(resolved.values())):
-        manifest = await client.get_manifest(access, digest)
-        state.children[digest] = tuple(m.digest for m in manifest.manifests)
-        if not need_created:
-            continue
-        if manifest.is_index:
-            times = []
-            for child in manifest.manifests:
-                if child.is_attestation:
-                    continue
+    signatures = {d for t, d in resolved.items() if COSIGN_TAG.match(t)}
+
+    async def created_of(manifest: Any) -> datetime | None:
+        if not manifest.is_index:
+            return (await client.get_config(access, manifest)).created if manifest.config is not None else None
+        times = []
+        for child in manifest.manifests:
+            if not child.is_attestation:
                 config = await client.get_config(access, await client.get_manifest(access, child.digest))
                 if config.created is not None:
                     times.append(config.created)
-            state.created[digest] = max(times) if times else None
-        elif manifest.config is not None and not any(COSIGN_TAG.match(t) for t, d in resolved.items() if d == digest):
-            state.created[digest] = (await client.get_config(access, manifest)).created
+        return max(times) if times else None
+
+    async def inspect(digest: str) -> None:
+        async with gate:  # manifests and configs come from the store's cache after the first run
+            manifest = await client.get_manifest(access, digest)
+            state.children[digest] = tuple(m.digest for m in manifest.manifests)
+            if need_created and digest not in signatures:
+                state.created[digest] = await created_of(manifest)
+
+    await asyncio.gather(*(inspect(d) for d in sorted(set(resolved.values()))))
     return state
 
 
@@ -301,7 +306,16 @@ def _location(ctx: Context, policy: RetentionPolicy) -> str:
     return f" ({where.file}:{where.line})" if where and where.file else ""
 
 
+def _canonical(repo: ImageRepository) -> str | None:
+    try:
+        return parse_repository(repo.spec.image).canonical_name
+    except TagpilotError:
+        return None
+
+
 def repositories_of(ctx: Context, policy: RetentionPolicy) -> list[ImageRepository]:
+    """The policy's ImageRepositories. Two policies cleaning one registry repository would each delete
+    what only the other retains: refused, naming both (Harbor has one policy per project for this)."""
     repos = []
     for index, ref in enumerate(policy.spec.image_repository_refs):
         repo = ctx.config.get(ImageRepository, policy.namespace, ref.name)
@@ -310,6 +324,17 @@ def repositories_of(ctx: Context, policy: RetentionPolicy) -> list[ImageReposito
                               f"ImageRepository {policy.namespace}/{ref.name}, which is not in the configuration; "
                               f"add it to a file passed with -f or fix the name")
         repos.append(repo)
+    mine = {c for c in map(_canonical, repos) if c}
+    for other in ctx.config.of_kind(RetentionPolicy):
+        if other.key == policy.key:
+            continue
+        for ref in other.spec.image_repository_refs:
+            repo = ctx.config.get(ImageRepository, other.namespace, ref.name)
+            shared = _canonical(repo) if repo is not None else None
+            if shared in mine:
+                raise ConfigError(f"{policy.ref}{_location(ctx, policy)} and {other.ref}{_location(ctx, other)} "
+                                  f"both clean {shared}: each would delete what only the other retains; merge "
+                                  f"their rules into one RetentionPolicy")
     return repos
 
 
