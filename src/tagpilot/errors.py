@@ -12,7 +12,8 @@ The tree (exit code in brackets; `cli/main.py` maps it once for every command):
     TagpilotError [1] ─┬─ ConfigError [2] ── ConfigErrors [2]
                        ├─ InvalidReference
                        ├─ RegistryError ─┬─ AuthenticationError, NotFoundError, RegistryUnavailable,
-                       │                 └─ RegistryTLSError, InvalidResponse ── ResponseTooLarge
+                       │                 ├─ RegistryTLSError, InvalidResponse ── ResponseTooLarge
+                       │                 └─ DeleteUnsupported
                        ├─ CredentialsError
                        ├─ PolicyError ── InvalidPolicy (and policy.SelectionFailed)
                        ├─ StoreError ── (store.lock.StateLocked [2])
@@ -105,6 +106,13 @@ class NotFoundError(RegistryError):
 
 class RegistryUnavailable(RegistryError):
     """Network failure, timeout, or 5xx/429 after every retry."""
+
+
+class DeleteUnsupported(RegistryError):
+    """The registry refuses manifest deletes (405 UNSUPPORTED: `storage.delete.enabled` is off, a
+    pull-through cache, or a registry that deletes through its own API)."""
+
+    reason = "DeleteUnsupported"
 
 
 class RegistryTLSError(RegistryError):

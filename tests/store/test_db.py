@@ -148,3 +148,17 @@ def test_migration_moves_stored_deliveries_out_of_the_events_log(tmp_path: Path)
         assert [e["reason"] for e in store.deliveries()] == ["Accepted", "Filtered", "Fired"]
         assert [e["id"] for e in store.events()] == [1, 2, 3, 4, 5]
         assert store.add_event("ImageRepository", "ns", "x", "Normal", "NewTags", "new") == 6
+
+
+def test_first_seen_times_for_retention(tmp_path) -> None:
+    from tagpilot.store import Store
+
+    with Store.open(tmp_path / "state") as store:
+        store.record_tags_seen("r.example/app", ["a", "b", "c"], 100.0)
+        store.record_tags_seen("r.example/app", ["a", "b"], 200.0)  # c deleted: forgotten; a, b keep 100
+        seen = store.first_seen("r.example/app", {"a": "sha256:1", "b": "sha256:2", "c": "sha256:3"}, 300.0)
+        assert seen == {"a": (100.0, False), "b": (100.0, False), "c": (300.0, True)}
+        # a re-pushed on another digest: pushed again now; b unchanged keeps its time
+        again = store.first_seen("r.example/app", {"a": "sha256:9", "b": "sha256:2"}, 400.0)
+        assert again == {"a": (400.0, True), "b": (100.0, False)}
+        assert store.first_seen("other/app", {"a": "sha256:9"}, 500.0) == {"a": (500.0, True)}

@@ -22,6 +22,7 @@ from tagpilot.cli import (
     policy_eval,
     policy_live,
     reconcile,
+    retention_cmd,
     run,
     sensor_cmd,
     template_cmd,
@@ -56,6 +57,7 @@ template_cmd.register(template_app)
 notify_app = typer.Typer(help="Test and send notifications (argocd-notifications triggers).", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
 notify_cmd.register(notify_app)
+retention_cmd.register(app)
 
 
 @app.command()

@@ -41,6 +41,7 @@ class Reason:
     LATEST_IMAGE_CHANGED = "LatestImageChanged"  # a policy selected a different image
     PUSHED = "Pushed"  # an automation committed and pushed
     RECOVERED = "Recovered"  # an object that failed succeeded again
+    DELETED = "Deleted"  # a RetentionPolicy deleted a digest from a registry (metadata: repository, digest, tags)
     UNKNOWN_POLICY = "UnknownPolicy"  # a setters marker names an ImagePolicy that does not exist
     DEPRECATED = "Deprecated"  # an Application uses an old annotation value (update-strategy latest/name)
     UNKNOWN_ANNOTATION = "UnknownAnnotation"  # an argocd-image-updater annotation tagpilot does not know

@@ -34,6 +34,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.argo_app",
     "tagpilot.engine.inputs",
     "tagpilot.engine.notifications",
+    "tagpilot.engine.retention",
 )
 
 

@@ -133,6 +133,7 @@ class Scanner:
         tags = exclude_tags(all_tags, repo.spec.exclusion_list)
         revision = scan_revision(tags)
         self.ctx.store.set_tags(tags_key(repo), tags, revision)
+        self.ctx.store.record_tags_seen(ref.canonical_name, all_tags, now.timestamp())  # retention's push times
         status.observed_exclusion_list = list(repo.spec.exclusion_list)
         status.last_scan_result = {
             "tagCount": len(tags),

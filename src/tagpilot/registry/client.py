@@ -54,6 +54,7 @@ import httpx
 
 from tagpilot.errors import (
     AuthenticationError,
+    DeleteUnsupported,
     InvalidResponse,
     NotFoundError,
     RegistryError,
@@ -910,6 +911,26 @@ class RegistryClient:
             return digest
         manifest = await self._get_manifest_by_tag(access, tag)
         return manifest.digest
+
+    @_bounded
+    async def delete_manifest(self, access: RepositoryAccess, digest: str) -> None:
+        """DELETE a manifest by digest. On distribution this also removes every tag pointing at it,
+        so callers resolve all tags first. 405 (delete disabled) raises DeleteUnsupported."""
+        ref = access.reference
+        if not is_digest(digest):
+            raise ValueError(f"delete_manifest needs a digest, not {digest!r}")
+        what = f"deleting {ref.name}@{digest}"
+        response = await self._request(
+            access, "DELETE", f"{await self._base_url(access)}/v2/{ref.path}/manifests/{digest}",
+            scope=repository_scope(ref.path, "pull,push,delete"), what=what, accept=ACCEPT_MANIFESTS,
+            cap=MiB, ok=(202, 200, 204, 405),
+        )
+        if response.status == 405:
+            detail = _registry_error(response.body)
+            raise DeleteUnsupported(
+                f"{what}: {ref.api_host} refuses deletes (405{f' {detail}' if detail else ''}); enable "
+                f"storage.delete.enabled in the registry's configuration, or delete through the vendor's API"
+            )
 
     async def _get_manifest_by_tag(self, access: RepositoryAccess, tag: str) -> Manifest:
         ref = access.reference

@@ -111,6 +111,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX notify_outbox_due ON notify_outbox (state, next_at);
     """,
+    # 6: retention: when tagpilot first saw each tag of a registry repository (plain registries report no
+    # push time); `digest` is bound when retention first resolves the tag, and a tag found on another
+    # digest counts as pushed again
+    """
+    CREATE TABLE tag_first_seen (
+        canonical_name TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT, first_seen REAL NOT NULL,
+        PRIMARY KEY (canonical_name, tag)
+    );
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -437,3 +446,45 @@ class Store:
     def blob_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
+
+    # --- retention: first-seen times of tags ------------------------------------------------------------
+
+    def record_tags_seen(self, canonical_name: str, tags: list[str], now: float) -> None:
+        """A scan's tag list: new tags are first seen `now`; tags gone from the registry are forgotten
+        (a tag deleted and pushed again is new again)."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
+                [(canonical_name, tag, now) for tag in tags],
+            )
+            known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
+                                              (canonical_name,))}
+            gone = known - set(tags)
+            db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
+                           [(canonical_name, tag) for tag in gone])
+
+    def first_seen(self, canonical_name: str, resolved: dict[str, str], now: float) -> dict[str, tuple[float, bool]]:
+        """For every `tag → digest` resolved now: (first-seen time, seen for the first time now).
+
+        A tag seen before on the same digest (or before its digest was known) keeps its time; a tag
+        never seen, or now on another digest (pushed again), is recorded as first seen `now`."""
+        out: dict[str, tuple[float, bool]] = {}
+        with self._tx() as db:
+            rows = {r[0]: (r[1], r[2]) for r in db.execute(
+                "SELECT tag, digest, first_seen FROM tag_first_seen WHERE canonical_name=?", (canonical_name,))}
+            for tag, digest in resolved.items():
+                row = rows.get(tag)
+                if row is not None and row[0] in (None, digest):
+                    out[tag] = (row[1], False)
+                    if row[0] is None:
+                        db.execute("UPDATE tag_first_seen SET digest=? WHERE canonical_name=? AND tag=?",
+                                   (digest, canonical_name, tag))
+                    continue
+                out[tag] = (now, True)
+                db.execute(
+                    "INSERT INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(canonical_name, tag) DO UPDATE SET digest=excluded.digest,"
+                    " first_seen=excluded.first_seen",
+                    (canonical_name, tag, digest, now),
+                )
+        return out

@@ -36,6 +36,8 @@ class TagStore(Protocol):
 
     def get_tags(self, canonical_name: str) -> list[str] | None: ...
 
+    def record_tags_seen(self, canonical_name: str, tags: list[str], now: float) -> None: ...
+
 
 class EventLog(Protocol):
     """The append-only log behind `tagpilot events`."""
