@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 
 from tagpilot.store import Store
+from tests.fixtures.config import flux_automation_config as config
+from tests.fixtures.config import seed
 from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_automation_cli import config, seed
 from tests.notify.receivers import Receiver, feishu_stand_in
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "notifications" / "argocd-notifications-feishu.yaml"
