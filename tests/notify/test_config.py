@@ -96,3 +96,13 @@ def test_get_configmaps_lists_the_notifications_configmap(tmp_path: Path) -> Non
     assert result.code == 0, result.stderr
     (view,) = result.json()
     assert view["name"] == "argocd-notifications-cm" and "trigger.on-image-pushed" in view["spec"]["data"]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("trigger.on-pushed", "- when: 'true'\n  send: [x]\n  tagpilot.dev/batch: 'true'\n"),
+    ("subscriptions", "- recipients: [feishu]\n  triggers: [on-pushed]\n  tagpilot.dev/batch: 'true'\n"),
+])
+def test_batching_is_refused_until_it_is_built(key: str, value: str) -> None:
+    """Never an option that does nothing: batching is not built yet, so asking for it is an error."""
+    with pytest.raises(NotifyConfigError, match=r"tagpilot\.dev/batch .* is not supported yet"):
+        parse_notifications({key: value})

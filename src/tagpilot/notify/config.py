@@ -166,6 +166,13 @@ def _compile(key: str, field_name: str, text: Any) -> Program | None:
         raise NotifyConfigError(key, f"{field_name}: {exc}") from None
 
 
+def _refuse_batch(key: str, where: str, value: object) -> None:
+    """Batching is not built yet: asking for it is an error, never an option that does nothing."""
+    if _is_true(value):
+        raise NotifyConfigError(key, f"{where}: {BATCH_ANNOTATION} (one message per cycle) is not supported yet; "
+                                     "remove it to get one message per object")
+
+
 def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
@@ -213,6 +220,7 @@ def parse_entry(key: str, value: str) -> Any:
             unknown = set(cond) - {"when", "send", "oncePer", "description", BATCH_ANNOTATION}
             if unknown:
                 raise NotifyConfigError(key, f"[{i}]: unknown field(s) {', '.join(sorted(unknown))}")
+            _refuse_batch(key, f"[{i}]", cond.get(BATCH_ANNOTATION))
             when = cond.get("when")
             when_text = "" if when is None else (str(when).lower() if isinstance(when, bool) else str(when))
             conditions.append(Condition(
@@ -230,6 +238,7 @@ def parse_entry(key: str, value: str) -> Any:
         for i, sub in enumerate(data):
             if not isinstance(sub, dict):
                 raise NotifyConfigError(key, f"[{i}]: a subscription must be a mapping")
+            _refuse_batch(key, f"[{i}]", sub.get(BATCH_ANNOTATION))
             destinations = tuple(_destination(r) for r in _str_list(key, sub.get("recipients"), f"[{i}].recipients"))
             subs.append(Subscription(destinations, _str_list(key, sub.get("triggers"), f"[{i}].triggers"),
                                      str(sub.get("selector") or ""), _is_true(sub.get(BATCH_ANNOTATION))))
