@@ -47,10 +47,7 @@ def views_of(kinds: list[Kind], files: list[Path], state: Path | None, name: str
             for obj in found:
                 if (name and obj.name != name) or (namespace and obj.namespace != namespace):
                     continue
-                stored = store.get_object(obj.kind, obj.namespace, obj.name)
-                view = KINDS.view(config, obj, stored.status if stored else {})
-                view["suspended"] = bool(getattr(obj.spec, "suspend", False)) or store.is_suspended(*obj.key)
-                views.append(view)
+                views.append(KINDS.view(config, store, obj))
     if name and not views:
         where = f" in namespace {namespace}" if namespace else ""
         raise ConfigError(f"no {'/'.join(k.name for k in kinds)} named {name!r}{where} in the configuration")

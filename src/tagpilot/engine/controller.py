@@ -150,9 +150,9 @@ class Controller:
             try:
                 outcome = await self.reconciler(kind).reconcile(obj, status, generation, force=force, dry_run=dry_run)
             except TagpilotError as exc:
-                stalled = isinstance(exc, Stalled)
-                status.mark_failed(exc.reason, str(exc), self.ctx.clock(), generation, stalled=stalled)
-                outcome = Outcome(status, ok=False, error=str(exc), stalled=stalled, persist=not dry_run)
+                status.mark_failed(exc.reason, str(exc), self.ctx.clock(), generation,
+                                   stalled=isinstance(exc, Stalled))
+                outcome = Outcome(status, ok=False, error=str(exc), persist=not dry_run)
         if outcome.persist:
             store.set_status(*key, outcome.status.to_json())
         for note in outcome.notes:

@@ -216,11 +216,7 @@ class Daemon:
         for key in sorted(self.config.objects):
             if key[0] not in listed or (wanted and key[0] != wanted):
                 continue
-            obj = self.config.objects[key]
-            stored = self.store.get_object(*key)
-            view = KINDS.view(self.config, obj, stored.status if stored else {})
-            view["suspended"] = bool(getattr(obj.spec, "suspend", False)) or self.store.is_suspended(*key)
-            out.append(view)
+            out.append(KINDS.view(self.config, self.store, self.config.objects[key]))
         return out
 
     def view(self, key: ObjectKey) -> dict[str, Any] | None:

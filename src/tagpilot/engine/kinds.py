@@ -23,7 +23,7 @@ from tagpilot.engine.status import ObjectStatus
 if TYPE_CHECKING:
     from tagpilot.engine.keys import ObjectKey
     from tagpilot.engine.reconciler import Context, Reconciler
-    from tagpilot.store.protocols import ObjectSource
+    from tagpilot.store.protocols import ObjectSource, StatusStore
 
 # The modules that declare kinds, in dependency order of their first kind (a full round runs
 # scans, then policies, then automations). One line per module.
@@ -124,15 +124,19 @@ class KindRegistry:
     def reconciled_names(self) -> frozenset[str]:
         return frozenset(k.name for k in self.reconciled())
 
-    def view(self, source: ObjectSource, obj: Any, stored_status: dict[str, Any]) -> dict[str, Any]:
-        """`{"kind", "namespace", "name", "spec", "status"}` of any object: `get -o json` and the API."""
-        from tagpilot.engine.status import object_view
+    def view(self, source: ObjectSource, store: StatusStore, obj: Any) -> dict[str, Any]:
+        """`{"kind", "namespace", "name", "spec", "status", "suspended"}` of any object, status from the
+        store: what `get -o json` and the API print."""
+        from tagpilot.engine.status import is_suspended, object_view
 
         kind = self.get(obj.kind)
-        status = dict(stored_status)
+        stored = store.get_object(*obj.key)
+        status = dict(stored.status) if stored else {}
         if kind is not None and kind.observe is not None:
             status = {**kind.observe(source, obj), **status}
-        return object_view(obj, status)
+        view = object_view(obj, status)
+        view["suspended"] = is_suspended(obj, store)
+        return view
 
     def webhook_targets(self) -> frozenset[str]:
         return frozenset(k.name for k in self._table().values() if k.webhook_target)

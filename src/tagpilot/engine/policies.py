@@ -137,7 +137,7 @@ class PolicyReconciler:
     def _fail(self, policy: ImagePolicy, status: PolicyStatus, generation: int, reason: str, message: str, *,
               stalled: bool = False) -> Outcome:
         status.mark_failed(reason, message, self.ctx.clock(), generation, stalled=stalled)
-        return Outcome(status, ok=False, error=message, stalled=stalled)
+        return Outcome(status, ok=False, error=message)
 
 
 def latest_text(status: dict[str, Any]) -> str:

@@ -55,7 +55,6 @@ class Outcome:
     ok: bool = True
     skipped: str | None = None  # "suspended", "not due"
     error: str | None = None
-    stalled: bool = False
     changed: bool = False
     persist: bool = True
     notes: list[Note] = field(default_factory=list)

@@ -150,7 +150,7 @@ class Scanner:
         # missing Secret names who refers to it) would show it twice ("error: ImageRepository/...: ").
         message = str(exc).removeprefix(f"{repo.ref}: ")
         status.mark_failed(reason or exc.reason, message, self.ctx.clock(), generation, stalled=stalled)
-        return Outcome(status, ok=False, error=message, stalled=stalled)
+        return Outcome(status, ok=False, error=message)
 
 
 def _interval(repo: ImageRepository) -> float | None:

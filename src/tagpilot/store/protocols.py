@@ -8,7 +8,6 @@ be added without touching a reconciler. `tagpilot.store.Store` (SQLite) implemen
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -64,8 +63,3 @@ class ObjectSource(Protocol):
 class Store(StatusStore, TagStore, EventLog, Protocol):
     """Everything a reconciler may read and write."""
 
-
-def keys_of(source: ObjectSource, kinds: Iterable[str]) -> list[tuple[str, str, str]]:
-    """The keys of `source`'s objects of the given kinds, sorted."""
-    wanted = set(kinds)
-    return sorted(key for key in source.objects if key[0] in wanted)
