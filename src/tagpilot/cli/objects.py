@@ -63,15 +63,14 @@ def _set_suspended(target: str, state: Path | None, suspended: bool) -> None:
         return
 
     def body() -> None:
-        from tagpilot.engine.events import NORMAL, EventStream, Reason, event_log
+        from tagpilot.engine.events import NORMAL, EventStream, Reason
         from tagpilot.engine.kinds import KINDS
 
         normalized = KINDS.normalize(key)
         with open_store(state) as store:
             store.set_suspended(*normalized, suspended)
-            stream = EventStream()
-            stream.subscribe(event_log(store))
-            stream.emit(normalized, NORMAL, Reason.SUSPENDED if suspended else Reason.RESUMED, f"{done} from the CLI")
+            reason = Reason.SUSPENDED if suspended else Reason.RESUMED
+            EventStream.recorded_in(store).emit(normalized, NORMAL, reason, f"{done} from the CLI")
 
     body()
     print(f"{'/'.join(key)} {done}")

@@ -28,7 +28,7 @@ PlanOutputOption = Annotated[PlanOutput, typer.Option("-o", "--output", help="Ou
 
 async def _run(files: list[Path], state: Path | None, *, apply: bool, yes: bool) -> tuple[list[dict[str, Any]], int]:
     from tagpilot.config.retention import RetentionPolicy
-    from tagpilot.engine.events import NORMAL, EventStream, event_log
+    from tagpilot.engine.events import NORMAL, EventStream
     from tagpilot.engine.reconciler import Context
     from tagpilot.engine.retention import apply_run, plan_policies, rows
     from tagpilot.gitops import GitClient
@@ -43,8 +43,7 @@ async def _run(files: list[Path], state: Path | None, *, apply: bool, yes: bool)
     failures = 0
     with Store.open(state) as store:
         async with RegistryClient(cache=store) as registry:
-            events = EventStream()
-            events.subscribe(event_log(store))
+            events = EventStream.recorded_in(store)
             ctx = Context(config, store, registry, GitClient(store.path.parent))
             runs, deployed = await plan_policies(ctx, policies)
             for run in runs:

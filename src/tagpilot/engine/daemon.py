@@ -22,7 +22,7 @@ import yaml
 from tagpilot.config.loader import Config, load_config
 from tagpilot.config.source import expand_paths
 from tagpilot.engine.controller import Controller, ObjectKey, ReconcileResult, parse_key
-from tagpilot.engine.events import NORMAL, EventStream, Reason, event_log, log_lines
+from tagpilot.engine.events import NORMAL, EventStream, Reason, log_lines
 from tagpilot.engine.kinds import KINDS
 from tagpilot.engine.metrics import Metrics
 from tagpilot.engine.scheduler import Scheduler
@@ -107,8 +107,7 @@ class Daemon:
         self.store = Store.open(self.state_dir)
         self.registry = RegistryClient(cache=self.store)
         self.git = GitClient(self.state_dir)
-        self.events = EventStream()
-        self.events.subscribe(event_log(self.store))
+        self.events = EventStream.recorded_in(self.store)
         self.events.subscribe(log_lines(logging.getLogger("tagpilot.events")))
         from tagpilot.notify.notifier import Notifier  # notifications: a subscriber delivering on its own task
 

@@ -79,6 +79,13 @@ class EventStream:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
 
+    @classmethod
+    def recorded_in(cls, store: EventLog) -> EventStream:
+        """A stream whose events go to the store's log: what every command and the daemon start from."""
+        stream = cls()
+        stream.subscribe(event_log(store))
+        return stream
+
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it."""
         self._subscribers.append(subscriber)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from tagpilot.engine.controller import Controller, ReconcileResult
-from tagpilot.engine.events import EventStream, event_log
+from tagpilot.engine.events import EventStream
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.rounds import run_round
 from tagpilot.store import Store
@@ -29,8 +29,7 @@ async def local_controller(config: ObjectSource, state: Path | None) -> AsyncIte
         async with RegistryClient(cache=store) as registry:
             from tagpilot.notify.notifier import Notifier
 
-            events = EventStream()
-            events.subscribe(event_log(store))
+            events = EventStream.recorded_in(store)
             notifier = Notifier(lambda: config, store)
             events.subscribe(notifier)
             try:
