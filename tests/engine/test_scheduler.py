@@ -94,7 +94,7 @@ async def test_triggers_while_queued_do_not_duplicate() -> None:
 async def test_dependents_run_after_a_change() -> None:
     controller = RecordingController()
     controller.dependents = {REPO: [POLICY], POLICY: [AUTO]}
-    scheduler = Scheduler(controller, workers=2, min_gap=0.0)  # type: ignore[arg-type]
+    scheduler = Scheduler(controller, workers=2)  # type: ignore[arg-type]
     await scheduler.start()
     await settle(scheduler)
     controller.calls.clear()
@@ -108,7 +108,7 @@ async def test_interval_reruns_and_failures_back_off_and_stalled_stops() -> None
     controller = RecordingController(intervals={REPO: 0.2})
     controller.results[POLICY] = [ReconcileResult(POLICY, ok=False, error="registry down")] * 3
     controller.results[AUTO] = [ReconcileResult(AUTO, ok=False, stalled=True, error="bad spec")]
-    scheduler = Scheduler(controller, workers=3, backoff_base=0.1, jitter=0.0, min_gap=0.0,  # type: ignore[arg-type]
+    scheduler = Scheduler(controller, workers=3, backoff_base=0.1, jitter=0.0,  # type: ignore[arg-type]
                           rng=random.Random(1))
     await scheduler.start()
     await settle(scheduler, 0.75)
@@ -131,15 +131,87 @@ async def test_unknown_objects_are_refused_and_stop_is_graceful() -> None:
     assert controller.running == set()
 
 
-async def test_triggers_after_a_run_wait_for_the_minimum_gap() -> None:
-    controller = RecordingController()
-    scheduler = Scheduler(controller, workers=2, min_gap=0.5)  # type: ignore[arg-type]
+class RegistryController(RecordingController):
+    """Also names the registry each object scans, as the real controller's `rate_key` does."""
+
+    def rate_key(self, key: ObjectKey) -> str | None:
+        return "registry.example" if key == REPO else None
+
+
+async def test_a_trigger_right_after_a_run_starts_at_once() -> None:
+    controller = RegistryController()
+    scheduler = Scheduler(controller, workers=2)  # type: ignore[arg-type]
     await scheduler.start()
     await settle(scheduler, 0.1)  # startup runs done
     controller.calls.clear()
-    for _ in range(20):  # a storm spread over 0.4 s
+    for _ in range(3):  # back-to-back pushes: each trigger follows the previous run's end
         scheduler.trigger(REPO, "webhook")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.03)
+    await scheduler.stop()
+    assert controller.calls == [(REPO, True)] * 3  # no fixed gap: every one ran within its 30 ms
+
+
+async def test_a_storm_is_bounded_by_the_registry_bucket_and_loses_nothing() -> None:
+    controller = RegistryController(delay=0.01)
+    scheduler = Scheduler(controller, workers=2, scan_rate=2.0, scan_burst=3.0)  # type: ignore[arg-type]
+    await scheduler.start()
+    await settle(scheduler, 0.1)
+    controller.calls.clear()
+    for _ in range(100):  # a storm spread over 1 s
+        scheduler.trigger(REPO, "webhook")
+        await asyncio.sleep(0.01)
+    storm_runs = len(controller.calls)
     await settle(scheduler, 0.8)
     await scheduler.stop()
-    assert controller.calls == [(REPO, True)]  # one run for the whole storm, none lost
+    # the burst, then about two a second: a handful, not a hundred (and never two at once)
+    assert 3 <= storm_runs <= 6, controller.calls
+    assert controller.overlaps == 0
+    assert controller.calls[-1] == (REPO, True)
+    assert len(controller.calls) <= storm_runs + 1  # the last trigger ran once after the storm, once only
+    assert all(c[0] == REPO for c in controller.calls)
+
+
+async def test_objects_without_a_registry_take_no_token() -> None:
+    controller = RegistryController()
+    scheduler = Scheduler(controller, workers=2, scan_rate=0.1, scan_burst=1.0)  # type: ignore[arg-type]
+    await scheduler.start()
+    await settle(scheduler, 0.1)
+    controller.calls.clear()
+    for _ in range(3):
+        scheduler.trigger(POLICY, "input changed")
+        await asyncio.sleep(0.03)
+    scheduler.trigger(REPO, "webhook")  # takes the only token
+    await asyncio.sleep(0.03)
+    scheduler.trigger(REPO, "webhook")  # waits 10 s for the next one: deferred, not lost, not run now
+    await asyncio.sleep(0.05)
+    assert scheduler._states[REPO].deferred
+    await scheduler.stop()
+    assert controller.calls == [(POLICY, True)] * 3 + [(REPO, True)]
+
+
+def test_the_controller_names_the_registry_of_image_repositories(tmp_path) -> None:
+    """The real controller's `rate_key`: one bucket per registry host, none for other kinds."""
+    from tagpilot.config.loader import load_config
+    from tagpilot.engine.controller import Controller
+    from tagpilot.store.db import Store
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("""apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: a, namespace: apps}
+spec: {image: "127.0.0.1:5000/team/a", interval: 1h}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata: {name: hub, namespace: apps}
+spec: {image: nginx, interval: 1h}
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata: {name: a, namespace: apps}
+spec: {imageRepositoryRef: {name: a}, policy: {semver: {range: ">=1.0.0"}}}
+""")
+    controller = Controller(load_config([cfg]), Store.open(tmp_path / "state"))
+    assert controller.rate_key(("ImageRepository", "apps", "a")) == "127.0.0.1:5000"
+    assert controller.rate_key(("ImageRepository", "apps", "hub")) == "index.docker.io"
+    assert controller.rate_key(("ImagePolicy", "apps", "a")) is None

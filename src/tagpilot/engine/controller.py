@@ -114,6 +114,21 @@ class Controller:
         kind = self.kinds.get(key[0])
         return kind.interval(obj) if obj is not None and kind else None
 
+    def rate_key(self, key: ObjectKey) -> str | None:
+        """The registry host a triggered run of `key` scans (the scheduler's per-registry token bucket),
+        or None for objects that do not call a registry."""
+        if key[0] != "ImageRepository":
+            return None
+        image = getattr(getattr(self.get(key), "spec", None), "image", None)
+        if not isinstance(image, str):
+            return None
+        from tagpilot.registry.reference import InvalidReference, parse_reference
+
+        try:
+            return parse_reference(image).api_host
+        except InvalidReference:
+            return None  # the run reports the invalid spec; nothing to rate-limit
+
     def rerun_after_change(self, changed: Iterable[ObjectKey]) -> list[ObjectKey]:
         """A changed input that any object may read (a Secret, a GitRepository) re-runs every
         reconciled object that talks to the outside (those with an interval of their own)."""

@@ -7,8 +7,12 @@ is repeated, a storm of webhooks costs one or two runs). Objects are due again a
 a failure with exponential backoff capped at the interval, and never on their own once `Stalled`
 (an invalid spec: only a configuration change or a manual trigger runs it again). The dependents a
 run reports (policies after a new tag list, automations after a new latest image) run at once.
-Triggered runs of one object are at least `min_gap` seconds apart: a storm of webhooks for the same
-repository costs about one registry scan a second, not one per delivery (registries rate-limit).
+Triggered runs start at once (a trigger during a run causes exactly one follow-up run as soon as it
+ends), but triggered runs of objects that talk to a registry (`controller.rate_key`) take a token from
+that registry's bucket (`scan_burst` at once, then `scan_rate` a second): back-to-back pushes of
+different images reach git in milliseconds, while a storm of webhooks for one repository costs a
+handful of scans, not one per delivery (registries rate-limit). Interval and startup runs take no
+token: they are already spread by the interval and its jitter.
 """
 
 from __future__ import annotations
@@ -29,6 +33,27 @@ log = logging.getLogger("tagpilot.scheduler")
 BACKOFF_BASE = 5.0
 
 
+class ScanBucket:
+    """A non-blocking token bucket: `reserve` takes a token now or books the next one and says when.
+
+    Unlike `registry.limits.TokenBucket` nothing waits here: the scheduler turns the wait into a due
+    time, so a deferred run holds no worker and further triggers coalesce into it."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, burst)
+        self.tokens = self.capacity
+        self.updated = now
+
+    def reserve(self, now: float) -> float:
+        """Take a token; the seconds until it is really there (0: run now). Tokens may go negative:
+        each booking pushes the next one a further 1/rate seconds out."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= -1e-9 else -self.tokens / self.rate
+
+
 @dataclass
 class _State:
     running: bool = False
@@ -38,14 +63,15 @@ class _State:
     failures: int = 0
     next_due: float | None = None
     reason: str = ""
-    last_finished: float | None = None
+    deferred: bool = False  # a triggered run waits for its registry's token (next_due)
 
 
 class Scheduler:
     """Runs `controller.reconcile` for due and triggered objects with bounded concurrency."""
 
     def __init__(self, controller: Controller, *, workers: int = 8, jitter: float = 0.1,
-                 backoff_base: float = BACKOFF_BASE, min_gap: float = 1.0, rng: random.Random | None = None,
+                 backoff_base: float = BACKOFF_BASE, scan_rate: float = 2.0, scan_burst: float = 10.0,
+                 rng: random.Random | None = None,
                  clock: Callable[[], float] | None = None,
                  on_run_started: Callable[[ObjectKey, float], None] | None = None) -> None:
         self.controller = controller
@@ -53,7 +79,9 @@ class Scheduler:
         self.workers = workers
         self.jitter = jitter
         self.backoff_base = backoff_base
-        self.min_gap = min_gap
+        self.scan_rate = scan_rate
+        self.scan_burst = scan_burst
+        self._buckets: dict[str, ScanBucket] = {}
         self.rng = rng or random.Random()
         self._clock = clock
         self._states: dict[ObjectKey, _State] = {}
@@ -79,15 +107,28 @@ class Scheduler:
         state.reason = reason
         if state.running:
             state.dirty = True
-        elif not state.queued:
-            now = self.now()
-            if state.last_finished is not None and now - state.last_finished < self.min_gap:
-                due = state.last_finished + self.min_gap  # too soon after the last run: coalesce until then
+        elif not state.queued and not state.deferred:
+            wait = self._reserve(key)
+            if wait > 0:  # the registry's bucket is empty: run when its token is there, coalesce until then
+                due = self.now() + wait
+                state.deferred = True
                 state.next_due = due if state.next_due is None else min(state.next_due, due)
                 self._wake.set()
             else:
                 self._enqueue(key, state)
         return True
+
+    def _reserve(self, key: ObjectKey) -> float:
+        """Seconds a triggered run of `key` must wait for its registry's token (0 for other kinds)."""
+        rate_key = getattr(self.controller, "rate_key", None)
+        bucket_name = rate_key(key) if rate_key is not None else None
+        if bucket_name is None:
+            return 0.0
+        now = self.now()
+        bucket = self._buckets.get(bucket_name)
+        if bucket is None:
+            bucket = self._buckets[bucket_name] = ScanBucket(self.scan_rate, self.scan_burst, now)
+        return bucket.reserve(now)
 
     def _enqueue(self, key: ObjectKey, state: _State) -> None:
         state.queued = True
@@ -185,7 +226,6 @@ class Scheduler:
             result = ReconcileResult(key, ok=False, error=f"internal error: {exc.__class__.__name__}: {exc}")
         finally:
             state.running = False
-            state.last_finished = self.now()
             self.runs += 1
             async with self._finished:
                 self._finished.notify_all()
@@ -217,6 +257,7 @@ class Scheduler:
     def _schedule_next(self, key: ObjectKey, state: _State, result: ReconcileResult) -> None:
         interval = self.controller.interval(key)
         now = self.now()
+        state.deferred = False  # whatever a deferred trigger waited for, this run has done it
         if result.ok:
             state.failures = 0
             if interval:
@@ -241,6 +282,7 @@ class Scheduler:
                     continue
                 if state.next_due <= now:
                     state.next_due = None
+                    state.deferred = False
                     if self.controller.get(key) is not None:
                         state.force = True
                         state.reason = state.reason or "interval"
