@@ -134,6 +134,8 @@ def tagpilot_env() -> dict[str, str]:
     """The environment for `python -m tagpilot` subprocesses: our `src` importable, no stray state dir."""
     env = dict(os.environ)
     env.pop("TAGPILOT_STATE", None)
+    # an installed tagpilot has its bytecode compiled; without this every run would recompile ~120 modules
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     return env
 

@@ -7,15 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from tagpilot.gitops import GitClient
+from tagpilot.gitops import CheckoutRef, GitClient
+from tagpilot.gitops.auth import GitAuth
+from tagpilot.gitops.workspace import Workspace
 
 DEPLOY = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  image: app:1.0 # marker\n"
 
 
-@pytest.fixture
-def client(tmp_path: Path, git_environ: dict[str, str]) -> GitClient:
+class ScreenedClient(GitClient):
+    """A GitClient whose workspaces are screened on `# marker` (gitops/screened.py): only files that
+    contain it are written, and commits are built from objects. Every gitops test runs both ways."""
+
+    async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float,
+                      screen: str | None = None) -> Workspace:
+        return await super().prepare(url, ref, auth, timeout=timeout, screen=screen or "# marker")
+
+
+@pytest.fixture(params=["checkout", "screened"])
+def client(request: pytest.FixtureRequest, tmp_path: Path, git_environ: dict[str, str]) -> GitClient:
     # HOME from the fixture environment: nothing of the developer's ~/.ssh or ~/.gnupg is used
-    return GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]}, backoff=0.01, max_backoff=0.05)
+    if request.param == "screened" and request.module.__name__.endswith("test_transports"):
+        pytest.skip("transports check the full checkout's files; a screened one holds marked files only")
+    cls = ScreenedClient if request.param == "screened" else GitClient
+    return cls(tmp_path / "state", env={"HOME": git_environ["HOME"]}, backoff=0.01, max_backoff=0.05)
 
 
 class Bump:

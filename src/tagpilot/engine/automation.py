@@ -165,8 +165,8 @@ class AutomationReconciler:
                 status.mark_ready(f"no updates made; last commit {last[:7]} at {status.last_push_time}"
                            if last else "no updates made", now, generation)
                 return Outcome(status, ok=True)
-        async with await self.git.prepare(source.spec.url, checkout, auth,
-                                          timeout=source.spec.timeout_seconds) as workspace:
+        async with await self.git.prepare(source.spec.url, checkout, auth, timeout=source.spec.timeout_seconds,
+                                          screen=updater.screen) as workspace:
             try:
                 branch, refspec = spec.push_targets(workspace.checkout_branch)
             except ValueError as exc:

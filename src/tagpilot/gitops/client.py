@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from tagpilot.errors import GitError, GitPushRejected, GitRefNotFound, GitTimeout, InvalidPolicy, SigningError
+from tagpilot.gitops import screened as screening
 from tagpilot.gitops.auth import GitAuth, Redactor, config_env, credential_env, ensure_askpass, strip_userinfo
 from tagpilot.gitops.process import GitResult, base_env, raise_for, run_git
 from tagpilot.gitops.signing import SigningKey, signing_config
@@ -168,11 +169,15 @@ class GitClient:
 
     # -- prepare ----------------------------------------------------------------------------------
 
-    async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float) -> Workspace:
+    async def prepare(self, url: str, ref: CheckoutRef, auth: GitAuth | None, *, timeout: float,
+                      screen: str | None = None) -> Workspace:
         """A locked workspace with `ref` of `url` checked out (detached) and a clean tree.
 
         The first use makes a shallow clone (`init` + `fetch --depth 1`); later uses fetch and hard-reset
-        to the remote tip, discarding anything a previous, interrupted run left behind.
+        to the remote tip, discarding anything a previous, interrupted run left behind. With `screen`,
+        only the files that contain that literal are written (gitops/screened.py: no checkout at all);
+        `commit_and_push` then builds the commit from objects. Callers that read other files (the
+        Argo CD write-back, retention) leave it None.
         """
         _check_url(url)
         key = workspace_key(url, ref)
@@ -183,9 +188,13 @@ class GitClient:
             redact = Redactor(auth.secrets() if auth else [])
             await self._init(path, url, timeout=timeout, redact=redact)
             head, branch = await self._fetch_ref(path, ref, auth, timeout=timeout, redact=redact, url=url)
-            await self._reset(path, ["--detach", head], timeout=timeout, redact=redact)
-            return Workspace(path=path, url=url, ref=ref, timeout=timeout, head=head, checkout_branch=branch,
-                             auth=auth, lock=lock)  # fmt: skip
+            ws = Workspace(path=path, url=url, ref=ref, timeout=timeout, head=head, checkout_branch=branch,
+                           auth=auth, lock=lock, screen=screen)  # fmt: skip
+            if screen is None:
+                await self._reset(path, ["--detach", head], timeout=timeout, redact=redact)
+            else:
+                ws.screened = await screening.materialize(self._runner(ws, redact), path, head, screen)
+            return ws
         except BaseException:
             lock.release()
             raise
@@ -334,12 +343,16 @@ class GitClient:
                 base = await self._sync(ws, base_branch, redact)
             # prepare() left the tree clean at ws.head: the first attempt on it only needs the branch
             # (a second `clean` walks the whole tree again: most of a no-change run on a big repository)
-            await self._reset(ws.path, ["-B", local, base], timeout=ws.timeout, redact=redact,
-                              clean=not (attempts == 1 and base == ws.head))
+            if ws.screen is None:
+                await self._reset(ws.path, ["-B", local, base], timeout=ws.timeout, redact=redact,
+                                  clean=not (attempts == 1 and base == ws.head))
+            elif not (attempts == 1 and base == ws.head):
+                ws.screened = await screening.materialize(self._runner(ws, redact), ws.path, base, ws.screen)
             changes = apply(ws.path)
             if inspect.isawaitable(changes):
                 changes = await changes
-            sha = await self._commit(ws, message(changes), author, signing, redact)  # type: ignore[arg-type]
+            sha = await self._commit(ws, message(changes), author, signing, redact,  # type: ignore[arg-type]
+                                     base=base, local=local)
             if sha is None:
                 return None
             spec = f"HEAD:refs/heads/{target}" if target else refspec
@@ -385,14 +398,32 @@ class GitClient:
         return await self._git(ws.path, ["rev-parse", "--verify", f"{tracking}^{{commit}}"], timeout=ws.timeout,
                                redact=redact)  # fmt: skip
 
+    def _runner(self, ws: Workspace, redact: Redactor) -> screening.Run:
+        """`run(args, input=, env=, check=, what=)` in the workspace, for gitops/screened.py."""
+
+        async def run(args: Sequence[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None,
+                      check: bool = True, what: str | None = None) -> GitResult:
+            return await run_git(self.git, ["-C", str(ws.path), *args], env=dict(env) if env else self._env(),
+                                 timeout=ws.timeout, redact=redact, input=input, check=check,
+                                 what=what or f"git {args[0]}")
+
+        return run
+
     async def _commit(
-        self, ws: Workspace, text: str, author: tuple[str | None, str], signing: SigningKey | None, redact: Redactor
+        self, ws: Workspace, text: str, author: tuple[str | None, str], signing: SigningKey | None, redact: Redactor,
+        *, base: str, local: str,
     ) -> str | None:
-        await self._git(ws.path, ["add", "--all"], timeout=ws.timeout, redact=redact)
-        code = await run_git(self.git, ["-C", str(ws.path), "diff", "--cached", "--quiet"], env=self._env(),
-                             timeout=ws.timeout, redact=redact, check=False)  # fmt: skip
-        if code.returncode == 0:
-            return None
+        entries: list[str] = []
+        if ws.screen is not None:
+            entries = await screening.changed_entries(self._runner(ws, redact), ws.path, ws.screened)
+            if not entries:
+                return None
+        else:
+            await self._git(ws.path, ["add", "--all"], timeout=ws.timeout, redact=redact)
+            code = await run_git(self.git, ["-C", str(ws.path), "diff", "--cached", "--quiet"], env=self._env(),
+                                 timeout=ws.timeout, redact=redact, check=False)  # fmt: skip
+            if code.returncode == 0:
+                return None
         name, email = author
         ident = {
             "GIT_AUTHOR_NAME": name or email,
@@ -408,6 +439,15 @@ class GitClient:
             env.update(extra)
             env.update(config_env(pairs))
             try:
+                if ws.screen is not None:
+                    sha = await screening.commit_tree(self._runner(ws, redact), ws.path, base, entries, text, env,
+                                                     sign=signing is not None)
+                    # the local branch (a refspec's source may name it) and HEAD follow the commit
+                    await self._git(ws.path, ["update-ref", f"refs/heads/{local}", sha], timeout=ws.timeout,
+                                    redact=redact)
+                    await self._git(ws.path, ["symbolic-ref", "HEAD", f"refs/heads/{local}"], timeout=ws.timeout,
+                                    redact=redact)
+                    return sha
                 await run_git(self.git, ["-C", str(ws.path), "commit", "--quiet", "--no-verify", "--cleanup=verbatim",
                                          "--file=-"], env=env, timeout=ws.timeout, redact=redact,
                               input=text.encode("utf-8"), what="git commit")  # fmt: skip

@@ -58,6 +58,7 @@ class GitResult:
     returncode: int
     stdout: str
     stderr: str
+    raw: bytes = b""  # stdout as git wrote it: blob contents, NUL-separated paths
 
 
 def classify(stderr: str) -> type[GitError]:
@@ -105,7 +106,7 @@ async def run_git(
         with contextlib.suppress(Exception):
             await proc.wait()
         raise
-    result = GitResult(proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    result = GitResult(proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), out)
     if check and result.returncode != 0:
         raise_for(result, label, redact)
     return result

@@ -103,6 +103,10 @@ class Workspace:
     checkout_branch: str | None  # the branch to build on and push to by default; None for tags/commits
     auth: GitAuth | None = field(default=None, repr=False)
     lock: WorkspaceLock | None = field(default=None, repr=False)
+    # a screened workspace (`prepare(screen=...)`): only files containing `screen` are on disk, and
+    # `screened` says which blobs they were (gitops/screened.py); None: a full checkout
+    screen: str | None = None
+    screened: Any = field(default=None, repr=False)
 
     def release(self) -> None:
         if self.lock is not None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from tagpilot.errors import ConfigError
 from tagpilot.update.model import ImageRef
+from tagpilot.update.setters import MARKER_TOKEN
 from tagpilot.update.tree import TreeResult, update_tree
 
 PolicyImages = Mapping[tuple[str, str], ImageRef]  # (namespace, policy name) → the image it selected
@@ -25,6 +26,9 @@ class Updater(Protocol):
     """Writes the selected images into the files under `path` of the repository at `root`."""
 
     name: str
+    # A literal every file this updater can change contains (a byte search), or None: the automation
+    # then writes only the files containing it (a screened workspace, gitops/screened.py), not a checkout.
+    screen: str | None
 
     def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
         """Rewrite (unless `dry_run`) and report what changed; files that cannot be read are reported
@@ -36,6 +40,7 @@ class SettersUpdater:
     """Flux's `Setters` strategy: values marked `# {"$imagepolicy": "ns:policy[:tag|:name|:digest]"}`."""
 
     name = "Setters"
+    screen = MARKER_TOKEN  # update_tree never opens a file without it
 
     def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
         return update_tree(root, path, images, dry_run=dry_run)

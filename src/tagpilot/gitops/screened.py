@@ -1,0 +1,183 @@
+"""Screened workspaces: only the files that can contain a marker are written to disk.
+
+A checkout of a 10,000-file repository writes 10,000 files, and `git add --all` then hashes them all
+again, to change the 200 that carry a setters marker: most of a reconcile. A screened workspace
+never checks out. After the fetch, `git ls-tree` gives every path, `git grep --fixed-strings` on the
+fetched commit names the blobs that contain the screen (the literal `"$imagepolicy"`), and
+`git cat-file --batch` reads just those; the work tree then holds the directories, the symbolic
+links (so `update.path` resolves as in a checkout) and the candidate files, nothing else. The
+updater runs on it unchanged: a file without the literal is never rewritten, so what it sees is all
+it could change.
+
+The commit is built from objects, not from the work tree: `git hash-object -w --stdin-paths` hashes
+the files on disk (a file that differs from its blob, or is new, is a change; a candidate that is
+gone is a deletion), a temporary index read from the base commit takes them
+(`read-tree` + `update-index --index-info`), `write-tree` and `commit-tree` (which signs as
+`git commit` does with `-S`, from the same `user.signingkey`/`gpg.format` configuration) make the commit, and
+the local branch is moved to it with `update-ref`. The result is the tree a checkout, edit and
+`git commit -a` would make, byte for byte (no clean/smudge filters or end-of-line conversion are
+applied, as the workspace never had any configured).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tagpilot.gitops.process import GitResult
+
+Run = Callable[..., Awaitable[GitResult]]  # run(args, *, input=None, env=None, check=True)
+REGULAR = ("100644", "100755")
+SYMLINK = "120000"
+ZERO = "0" * 40
+
+
+@dataclass
+class Screened:
+    """What `materialize` wrote: every candidate's (mode, blob) by path, relative with `/`."""
+
+    commit: str
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def clear_work_tree(root: Path) -> None:
+    """Remove everything but `.git`: what the previous run materialized (a few files, some dirs)."""
+    with os.scandir(root) as listing:
+        for entry in listing:
+            if entry.name == ".git":
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+
+
+async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screened:
+    """Write the directories, symbolic links and files containing `screen` of `commit` under `root`."""
+    clear_work_tree(root)
+    listing = await run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit])
+    modes: dict[str, tuple[str, str]] = {}
+    result = Screened(commit)
+    for record in listing.raw.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        mode, kind, sha = meta.decode().split(" ")
+        path = _decode(raw_path)
+        target = root / path
+        if kind == "tree":
+            target.mkdir(parents=True, exist_ok=True)
+        elif mode in REGULAR:
+            modes[path] = (mode, sha)
+        elif mode == SYMLINK:
+            result.links.add(path)
+            modes[path] = (mode, sha)
+    grep = await run(["grep", "-l", "-z", "--text", "--fixed-strings", "--no-color", "-e", screen, commit],
+                     check=False)
+    if grep.returncode not in (0, 1):  # 1: no file contains it
+        raise_grep(grep)
+    prefix = f"{commit}:"
+    wanted = [p for p in (_decode(r).removeprefix(prefix) for r in grep.raw.split(b"\0") if r)
+              if p in modes and modes[p][0] in REGULAR]
+    wanted_links = sorted(result.links)
+    shas = [modes[p][1] for p in wanted] + [modes[p][1] for p in wanted_links]
+    if shas:
+        blobs = await run(["cat-file", "--batch"], input=("\n".join(shas) + "\n").encode())
+        contents = _split_batch(blobs.raw, len(shas))
+        for path, data in zip(wanted, contents, strict=False):
+            target = root / path
+            target.write_bytes(data)
+            if modes[path][0] == "100755":
+                target.chmod(0o755)
+            result.files[path] = modes[path]
+        for path, data in zip(wanted_links, contents[len(wanted):], strict=False):
+            os.symlink(os.fsdecode(data), root / path)
+    return result
+
+
+def raise_grep(result: GitResult) -> None:
+    from tagpilot.errors import GitError
+
+    raise GitError(f"git grep failed: {result.stderr.strip() or result.returncode}")
+
+
+def _split_batch(raw: bytes, count: int) -> list[bytes]:
+    """The contents from `git cat-file --batch` output: `<sha> <type> <size>\\n<content>\\n` each."""
+    out: list[bytes] = []
+    pos = 0
+    for _ in range(count):
+        end = raw.index(b"\n", pos)
+        header = raw[pos:end].split(b" ")
+        if len(header) != 3:
+            raise ValueError(f"git cat-file: unexpected answer {raw[pos:end]!r}")
+        size = int(header[2])
+        out.append(raw[end + 1:end + 1 + size])
+        pos = end + 1 + size + 1
+    return out
+
+
+def _on_disk(root: Path) -> tuple[list[str], set[str]]:
+    """Regular files (relative, `/`) and symbolic links under `root`, `.git` skipped."""
+    files: list[str] = []
+    links: set[str] = set()
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as listing:
+            for entry in listing:
+                if entry.name == ".git" and os.path.dirname(entry.path) == str(root):
+                    continue
+                rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+                if entry.is_symlink():
+                    links.add(rel)
+                elif entry.is_dir():
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    files.append(rel)
+    return sorted(files), links
+
+
+async def changed_entries(run: Run, root: Path, screened: Screened) -> list[str]:
+    """`update-index --index-info` lines for what differs on disk from what `materialize` wrote."""
+    files, links = _on_disk(root)
+    lines: list[str] = []
+    if files:
+        hashed = await run(["hash-object", "-w", "--stdin-paths", "--no-filters"],
+                           input=("\n".join(str(root / f) for f in files) + "\n").encode())
+        for path, sha in zip(files, hashed.stdout.split(), strict=True):
+            mode = "100755" if os.access(root / path, os.X_OK) else "100644"
+            if screened.files.get(path) != (mode, sha):
+                lines.append(f"{mode} {sha}\t{path}")
+    present = set(files)
+    for path in screened.files:
+        if path not in present:
+            lines.append(f"0 {ZERO}\t{path}")
+    for path in screened.links - links:
+        lines.append(f"0 {ZERO}\t{path}")
+    return lines
+
+
+async def commit_tree(run: Run, root: Path, base: str, entries: Sequence[str], message: str,
+                      env: Mapping[str, str], *, sign: bool = False) -> str:
+    """The commit of `base`'s tree with `entries` applied, `message` verbatim, signed with `-S` when
+    `sign` (commit-tree ignores `commit.gpgsign`; the key and format come from `env`'s configuration);
+    made with a temporary index, so no work tree or real index is touched."""
+    index = root / ".git" / "tagpilot-index"
+    index.unlink(missing_ok=True)
+    ienv = {**env, "GIT_INDEX_FILE": str(index)}
+    try:
+        await run(["read-tree", base], env=ienv)
+        await run(["update-index", "-z", "--index-info"], env=ienv,
+                  input="".join(line + "\0" for line in entries).encode("utf-8", "surrogateescape"))
+        tree = (await run(["write-tree"], env=ienv)).stdout.strip()
+    finally:
+        index.unlink(missing_ok=True)
+    args = ["commit-tree", *(["-S"] if sign else []), tree, "-p", base]
+    return (await run(args, env=env, input=message.encode("utf-8"), what="git commit")).stdout.strip()

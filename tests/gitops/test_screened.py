@@ -1,0 +1,79 @@
+"""Screened workspaces (gitops/screened.py): only marked files on disk, commits built from objects.
+
+Against a real bare remote (file://): the commit a screened workspace pushes has the tree a full
+checkout's `git commit -a` makes, byte for byte, including executable bits, symbolic links,
+a deleted and a new file; unmarked files are never written to disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tagpilot.gitops import CheckoutRef, GitClient
+from tests.fixtures.git import GitRemote, run_git
+from tests.gitops.conftest import DEPLOY
+
+MAIN = CheckoutRef(branch="main")
+MARK = "# marker"
+
+
+def edit(root: Path) -> list[str]:
+    """Bump the marked files, delete one, add one: every kind of change a commit can carry."""
+    for rel in ("deploy.yaml", "sub/run.sh"):
+        path = root / rel
+        path.write_bytes(path.read_bytes().replace(b"app:1.0", b"app:2.0"))
+    (root / "gone.yaml").unlink()
+    (root / "sub" / "new.yaml").write_text("new: 1 # marker\n")
+    return ["deploy.yaml"]
+
+
+async def test_screened_commit_has_the_tree_of_a_full_checkout(tmp_path: Path, git_environ: dict[str, str],
+                                                             git_remote_file: GitRemote) -> None:
+    files = {"deploy.yaml": DEPLOY, "sub/run.sh": "#!/bin/sh\necho app:1.0 # marker\n", "gone.yaml": "x # marker\n",
+             "plain.yaml": "no marks here\n", "deep/a/b.yaml": "nothing\n", "bin.dat": b"\0\x01# marker\xff"}
+    git_remote_file.commit(files, "seed")
+    # the executable bit and a symbolic link, which the fixture's `commit` cannot make
+    tree = git_remote_file.git("ls-tree", "-r", "main")
+    assert "sub/run.sh" in tree
+    blob = next(line.split()[2] for line in tree.splitlines() if line.endswith("sub/run.sh"))
+    link = git_remote_file.git("hash-object", "-w", "--stdin", input=b"deploy.yaml")
+    env = {**git_remote_file.env, "GIT_INDEX_FILE": str(tmp_path / "seed-index")}
+    git_dir = ["--git-dir", str(git_remote_file.path)]
+    run_git([*git_dir, "read-tree", "main"], env=env)
+    run_git([*git_dir, "update-index", "--index-info"], env=env,
+            input=f"100755 {blob}\tsub/run.sh\n120000 {link}\tlink.yaml\n".encode())
+    new_tree = run_git([*git_dir, "write-tree"], env=env)
+    seed = git_remote_file.git("commit-tree", new_tree, "-p", "main", "-m", "modes")
+    git_remote_file.git("update-ref", "refs/heads/main", seed)
+
+    results = {}
+    for name, screen in (("checkout", None), ("screened", MARK)):
+        git_remote_file.git("update-ref", "refs/heads/main", seed)
+        client = GitClient(tmp_path / name, env={"HOME": git_environ["HOME"]})
+        async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=screen) as ws:
+            if screen:
+                on_disk = sorted(str(p.relative_to(ws.path)) for p in ws.path.rglob("*")
+                                 if not str(p.relative_to(ws.path)).startswith(".git") and not p.is_dir())
+                # marked files and links only (bin.dat contains the literal too); the rest never written
+                assert on_disk == ["bin.dat", "deploy.yaml", "gone.yaml", "link.yaml", "sub/run.sh"]
+                assert os.readlink(ws.path / "link.yaml") == "deploy.yaml"
+                assert os.access(ws.path / "sub/run.sh", os.X_OK)
+            pushed = await client.commit_and_push(ws, apply=edit, message=lambda _c: "bump\n\nverbatim  \n",
+                                                  author=("tagpilot", "tagpilot@example.invalid"))
+        assert pushed is not None
+        results[name] = git_remote_file.git("rev-parse", f"{pushed.commit}^{{tree}}")
+        assert git_remote_file.git("cat-file", "-p", pushed.commit).endswith("bump\n\nverbatim")
+    assert results["screened"] == results["checkout"]
+
+
+async def test_screened_no_change_makes_no_commit(tmp_path: Path, git_environ: dict[str, str],
+                                                  git_remote_file: GitRemote) -> None:
+    git_remote_file.commit({"deploy.yaml": DEPLOY, "other.yaml": "x\n"}, "seed")
+    head = git_remote_file.head()
+    client = GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]})
+    for _ in range(2):  # the second run reuses (and first clears) the workspace
+        async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+            assert not (ws.path / "other.yaml").exists()
+            assert await client.commit_and_push(ws, apply=lambda _root: [], message=str,
+                                                 author=(None, "t@example.invalid")) is None
+    assert git_remote_file.head() == head
