@@ -108,7 +108,7 @@ def build(root: Path, files: int, marked: int, policies: int, image: str = DEFAU
         d = root / f"apps/team-{i % 20}/dir-{i // 100}"
         d.mkdir(parents=True, exist_ok=True)
         is_marked = len(originals) < marked and i % step == 0
-        text = (template_marked if is_marked else PLAIN).format(i=i, team=i % 20, p=i % policies)
+        text = (template_marked if is_marked else PLAIN).format(i=i, team=i % 20, p=len(originals) % policies)
         path = d / f"svc-{i}.yaml"
         path.write_text(text)
         if is_marked:

@@ -115,13 +115,16 @@ def parse_version(text: str) -> Version | None:
     m = _VERSION_RE.fullmatch(text)
     if m is None:
         return None
-    major = _u64(m.group(1))
-    minor = _u64(m.group(2)[1:]) if m.group(2) else 0
-    patch = _u64(m.group(3)[1:]) if m.group(3) else 0
+    # one groups() call and int() straight away for up to 19 digits (always below 2**64): the
+    # 100,000-tag policy spends most of its time here
+    major_s, minor_s, patch_s, _, pre, _, _, meta, _ = m.groups()
+    major = int(major_s) if len(major_s) < 20 else _u64(major_s)
+    minor = (int(minor_s[1:]) if len(minor_s) < 21 else _u64(minor_s[1:])) if minor_s else 0
+    patch = (int(patch_s[1:]) if len(patch_s) < 21 else _u64(patch_s[1:])) if patch_s else 0
     if major is None or minor is None or patch is None:  # strconv.ParseUint range error
         return None
-    pre = m.group(5) or ""
-    meta = m.group(8) or ""
+    pre = pre or ""
+    meta = meta or ""
     if pre and not _valid_pre(pre):
         return None
     if meta and not _valid_meta(meta):
