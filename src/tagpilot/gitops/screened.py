@@ -21,6 +21,7 @@ applied, as the workspace never had any configured).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -63,7 +64,10 @@ def clear_work_tree(root: Path) -> None:
 async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screened:
     """Write the directories, symbolic links and files containing `screen` of `commit` under `root`."""
     clear_work_tree(root)
-    listing = await run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit])
+    # the listing and the search are independent: run both git processes at once
+    listing, grep = await asyncio.gather(
+        run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit]),
+        run(["grep", "-l", "-z", "--text", "--fixed-strings", "--no-color", "-e", screen, commit], check=False))
     modes: dict[str, tuple[str, str]] = {}
     result = Screened(commit)
     for record in listing.raw.split(b"\0"):
@@ -80,8 +84,6 @@ async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screene
         elif mode == SYMLINK:
             result.links.add(path)
             modes[path] = (mode, sha)
-    grep = await run(["grep", "-l", "-z", "--text", "--fixed-strings", "--no-color", "-e", screen, commit],
-                     check=False)
     if grep.returncode not in (0, 1):  # 1: no file contains it
         raise_grep(grep)
     prefix = f"{commit}:"
@@ -128,17 +130,18 @@ def _on_disk(root: Path) -> tuple[list[str], set[str]]:
     """Regular files (relative, `/`) and symbolic links under `root`, `.git` skipped."""
     files: list[str] = []
     links: set[str] = set()
-    stack = [str(root)]
+    stack = [(str(root), "")]  # (directory, its path relative to root with a trailing "/")
     while stack:
-        with os.scandir(stack.pop()) as listing:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as listing:
             for entry in listing:
-                if entry.name == ".git" and os.path.dirname(entry.path) == str(root):
+                if not prefix and entry.name == ".git":
                     continue
-                rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+                rel = prefix + entry.name
                 if entry.is_symlink():
                     links.add(rel)
                 elif entry.is_dir():
-                    stack.append(entry.path)
+                    stack.append((entry.path, rel + "/"))
                 elif entry.is_file():
                     files.append(rel)
     return sorted(files), links
