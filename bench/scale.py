@@ -1,0 +1,169 @@
+"""Benchmark: scale in one process. Many ImageRepositories in one `tagpilot run` daemon.
+
+A local CNCF registry (Debian `docker-registry`, storage seeded straight on disk) holds `--repos`
+repositories of `--tags` tags each (default 1,000 × 1,000); the configuration has `--objects`
+ImageRepositories (default 10,000) spread over them, each with an ImagePolicy (semver), interval 1h,
+so after the first round nothing is due. It measures, and never passes or fails on time:
+
+- the first full round: daemon start → every ImageRepository scanned and every ImagePolicy run
+  (`tagpilot_reconciles_total` counts, polled on /metrics), against the floor of the same listing
+  done by a bare concurrent HTTP loop (8 at a time, GET /v2/<repo>/tags/list, JSON parsed, nothing
+  else) over the same object list, in the same run: the ratio is what tagpilot adds (store, policy);
+- the daemon's peak RSS (`VmHWM` of /proc/PID/status), against the 300 MB goal;
+- the idle CPU between intervals: CPU seconds (utime+stime of /proc/PID/stat) the daemon uses over
+  `--idle` seconds after the round, as a percentage of one core (goal: near 0).
+
+    .venv/bin/python bench/scale.py [--objects N] [--repos N] [--tags N] [--idle S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+from tests.fixtures.pusher import seed_tags_on_disk  # noqa: E402
+from tests.fixtures.registry import RegistryServer  # noqa: E402
+from tests.integration.daemon import DaemonProcess  # noqa: E402
+
+BARE_LOOP = r"""
+import asyncio, sys, httpx
+async def main(base, repos):
+    sem = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        async def one(repo):
+            async with sem:
+                r = await client.get(f"/v2/{repo}/tags/list")
+                r.raise_for_status()
+                return len(r.json()["tags"] or [])
+        counts = await asyncio.gather(*(one(r) for r in repos))
+    print(sum(counts))
+asyncio.run(main(sys.argv[1], open(sys.argv[2]).read().split()))
+"""
+
+
+class BenchFailure(RuntimeError):
+    """The run did not do what it should; no figure from it may be printed."""
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A `kB` figure of /proc/PID/status (VmHWM: peak RSS; VmRSS: current)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise BenchFailure(f"no {field} in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def config_text(host: str, objects: int, repos: list[str]) -> str:
+    docs = []
+    for i in range(objects):
+        docs.append(
+            f"apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
+            f"metadata: {{name: r{i}, namespace: apps}}\n"
+            f"spec: {{image: {host}/{repos[i % len(repos)]}, interval: 1h, insecure: true}}\n---\n"
+            f"apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nmetadata: {{name: p{i}, namespace: apps}}\n"
+            f"spec: {{imageRepositoryRef: {{name: r{i}}}, policy: {{semver: {{range: '>=1.0.0'}}}}}}\n")
+    return "---\n".join(docs)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    registry = RegistryServer(workdir=work / "registry", auth="none").start()
+    daemon = None
+    try:
+        t0 = time.perf_counter()
+        repos = [f"scale/app-{i:04d}" for i in range(args.repos)]
+        for repo in repos:
+            seed_tags_on_disk(registry.root, repo, [f"1.{j}.0" for j in range(args.tags)])
+        print(f"seeded {args.repos} repositories × {args.tags} tags in {time.perf_counter() - t0:.1f} s; "
+              f"{args.objects} ImageRepositories + {args.objects} ImagePolicies")
+
+        # the floor: the same listings (one per ImageRepository) by a bare loop, in its own process
+        listing = work / "repos.txt"
+        listing.write_text("\n".join(repos[i % len(repos)] for i in range(args.objects)))
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", BARE_LOOP, f"http://{registry.host}", str(listing)],
+                             capture_output=True, text=True, check=True).stdout
+        bare = time.perf_counter() - t0
+        if int(out) != args.objects * args.tags:
+            raise BenchFailure(f"the bare loop listed {out.strip()} tags, not {args.objects * args.tags}")
+
+        cfg = work / "config.yaml"
+        cfg.write_text(config_text(registry.host, args.objects, repos))
+        extra = {"PYTHONPATH": str(ROOT / "src")}
+        daemon = DaemonProcess(cfg, work / "state", extra_env=extra)
+        t0 = time.perf_counter()
+        daemon.start(wait_ready=False)
+        want = float(args.objects)
+
+        def done() -> bool:
+            try:
+                text = daemon.get("/metrics").text
+            except Exception:  # not listening yet
+                return False
+            scans = metric(text, 'tagpilot_reconciles_total{kind="ImageRepository",result="success"}')
+            policies = metric(text, 'tagpilot_reconciles_total{kind="ImagePolicy",result="success"}')
+            return scans >= want and policies >= want
+
+        daemon.wait(done, what="the first full round", timeout=args.timeout)
+        round_time = time.perf_counter() - t0
+        assert daemon.proc is not None
+        pid = daemon.proc.pid
+        view = daemon.view("ImagePolicy", "apps", "p0")
+        latest = view["status"].get("latestRef", {}).get("tag")
+        if latest != f"1.{args.tags - 1}.0":
+            raise BenchFailure(f"ImagePolicy apps/p0 selected {latest!r}, not 1.{args.tags - 1}.0")
+        time.sleep(1.0)  # let the round's stragglers (status writes) settle
+        c0, w0 = cpu_seconds(pid), time.perf_counter()
+        time.sleep(args.idle)
+        idle_cpu = (cpu_seconds(pid) - c0) / (time.perf_counter() - w0) * 100
+        peak, now = proc_status(pid, "VmHWM"), proc_status(pid, "VmRSS")
+    finally:
+        if daemon is not None and daemon.proc is not None:
+            daemon.stop()
+        registry.stop()
+
+    print(f"first full round (start → all {args.objects} scanned and evaluated): {round_time:7.2f} s")
+    print(f"bare loop, the same {args.objects} tag listings (8 at a time):        {bare:7.2f} s")
+    print(f"ratio round / bare loop: {round_time / bare:.2f}x  (the round includes process start and config load)")
+    print(f"peak RSS: {peak / 1024:.0f} MB (goal ≤ 300 MB); RSS when idle: {now / 1024:.0f} MB")
+    print(f"idle CPU over {args.idle:.0f} s after the round: {idle_cpu:.2f} % of one core (goal: near 0)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=10_000, help="ImageRepositories (and ImagePolicies)")
+    parser.add_argument("--repos", type=int, default=1_000, help="registry repositories they point at")
+    parser.add_argument("--tags", type=int, default=1_000, help="tags per repository")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="bound on the first round, seconds")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tagpilot-bench-scale-") as tmp:
+        try:
+            run(args, Path(tmp))
+        except BenchFailure as exc:
+            print(f"benchmark run failed, no figures: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
