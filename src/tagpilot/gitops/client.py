@@ -227,7 +227,11 @@ class GitClient:
     ) -> tuple[str, str | None]:
         """Fetch what `ref` names; return (commit, branch to push to by default or None)."""
         where = f"{strip_userinfo(url)}"
-        fetch = ["fetch", "--quiet", "--no-tags", "--depth", "1", "origin"]
+        # The first fetch is shallow. Later ones are not: `--depth 1` makes the server send the whole
+        # tree of the new tip again (a shallow fetch cannot use what we have), while a plain fetch
+        # sends only the objects that are new since the commit we already hold.
+        warm = (path / ".git" / "shallow").exists()
+        fetch = ["fetch", "--quiet", "--no-tags", *([] if warm else ["--depth", "1"]), "origin"]
 
         async def fetch_into(src: str, dst: str) -> str:
             try:
