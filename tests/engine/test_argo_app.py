@@ -54,8 +54,6 @@ def config(*objects: object) -> Config:
 
 @pytest.mark.parametrize(("annotations", "source", "needle"), [
     ({PREFIX + "write-back-method": "argocd"}, {}, "without a cluster"),
-    ({PREFIX + "write-back-target": "helmvalues:values.yaml"}, {}, "'helmvalues' is not supported yet"),
-    ({PREFIX + "write-back-target": "kustomization"}, {}, "'kustomization' is not supported yet"),
     ({PREFIX + "git-branch": "main:up-{{.SHA256}}"}, {}, "templates"),
     ({}, {"chart": "nginx", "repoURL": "https://charts.example.invalid"}, "git-repository"),
 ])

@@ -11,7 +11,9 @@ Per Application, as upstream's update cycle does it (shared/reference/argocd-ima
    file in git, the chart's values files at the Helm parameter path (`values.yaml`, then
    `spec.source.helm.valueFiles`, the last one winning), `spec.source.helm.parameters` /
    `spec.source.kustomize.images`. Only images found there are updated, unless `force-update`;
-4. `.argocd-source-<app>.yaml` is written with upstream's bytes and merge rules; the commit carries
+4. `.argocd-source-<app>.yaml` is written with upstream's bytes and merge rules (or, with
+   `write-back-target`, the Helm values file / kustomization is edited in place, byte-exactly, by
+   `update.helm_values` / `update.kustomization`); the commit carries
    upstream's default message and author (`argocd-image-updater <noreply@argoproj.io>`).
 
 Better than upstream: every Application that writes to the same repository and branches in one round
@@ -22,7 +24,7 @@ and pushes once, with the rejected-push retry of `GitClient.commit_and_push` (ev
 again on the new tip).
 
 Not in this slice, refused with a Stalled condition that says so: `write-back-method: argocd` (needs a
-cluster), `write-back-target` `helmvalues`/`kustomization`, `git-branch` templates, multi-source
+cluster), `git-branch` templates, multi-source
 Applications, Directory applications.
 """
 
@@ -50,6 +52,7 @@ from tagpilot.gitops import CheckoutRef, GitAuth, GitClient
 from tagpilot.registry.client import RepositoryAccess
 from tagpilot.registry.credentials import Credentials, lookup_or_anonymous, parse_docker_config
 from tagpilot.registry.reference import parse_reference, parse_repository
+from tagpilot.update.argocd_files import read_text, target_path
 from tagpilot.update.argocd_source import (
     ArgoSourceUpdater,
     HelmTarget,
@@ -58,6 +61,8 @@ from tagpilot.update.argocd_source import (
     read_source_file,
     source_file_name,
 )
+from tagpilot.update.helm_values import HelmValuesUpdater, read_values
+from tagpilot.update.kustomization import KustomizationUpdater, find_kustomization, read_images
 from tagpilot.update.model import ImageRef, ObjectId
 from tagpilot.update.tree import TreeResult, safe_subpath
 
@@ -208,6 +213,9 @@ class AppWrite:
         """Helm or Kustomize, as Argo CD decides it: the spec's blocks, then the files; per-image
         annotations decide between the two when the repository has both."""
         source = self.source
+        target = self.app.image_updater.write_back.target
+        if target != "default":
+            return "helm" if target == "helmvalues" else "kustomize"  # the target says what is written
         if source.helm is not None and source.kustomize is not None:
             raise Stalled("spec.source has both helm and kustomize; Argo CD accepts only one", reason=UNSUPPORTED)
         if source.helm is not None or source.chart:
@@ -231,8 +239,7 @@ class AppWrite:
             raise Stalled(f"spec.source.path {path!r} is not a directory in {self.source.repo_url}",
                           reason=UNSUPPORTED)
         kind = self._kind(directory)
-        self.file = os.path.normpath(os.path.join(path, source_file_name(app.name, app.namespace)))
-        existing = read_source_file(_text(directory / source_file_name(app.name, app.namespace)))
+        existing = self._existing(root, directory, path)
         values = self._values_docs(directory) if kind == "helm" else []
         spec_params = {p.name: p.value or "" for p in (self.source.helm.parameters if self.source.helm else [])
                        if p.name}
@@ -273,11 +280,33 @@ class AppWrite:
             chosen[key] = state.selected
         if not self.changes:
             return TreeResult(dry_run=self.dry_run, scanned=1)  # as upstream: no update, no write-back
-        updater = ArgoSourceUpdater(ObjectId(app.kind, app.api_version, app.name, app.namespace),
-                                    source_file_name(app.name, app.namespace),
-                                    helm=helm_targets if kind == "helm" else (),
-                                    kustomize=kustomize_targets if kind == "kustomize" else ())
+        oid = ObjectId(app.kind, app.api_version, app.name, app.namespace)
+        target = app.image_updater.write_back.target
+        updater: HelmValuesUpdater | KustomizationUpdater | ArgoSourceUpdater
+        if target == "helmvalues":
+            updater = HelmValuesUpdater(oid, self.file, helm_targets)
+        elif target == "kustomization":
+            updater = KustomizationUpdater(oid, self.file, kustomize_targets)
+        else:
+            updater = ArgoSourceUpdater(oid, source_file_name(app.name, app.namespace),
+                                        helm=helm_targets if kind == "helm" else (),
+                                        kustomize=kustomize_targets if kind == "kustomize" else ())
         return updater.apply(root, path, chosen, dry_run=self.dry_run)
+
+    def _existing(self, root: Path, directory: Path, path: str) -> dict[str, str]:
+        """Sets `self.file` (the write-back target, root-relative) and returns what it holds now:
+        Helm key → value, or Kustomize image key → override `name[=new]:tag`."""
+        wb = self.app.image_updater.write_back
+        if wb.target == "helmvalues":
+            self.file = target_path(path, wb.target_path, "values.yaml")
+            keys = [k for s in self.states for k in s.settings.helm_names() if k]
+            return read_values(read_text(safe_subpath(root, self.file)), keys, self.file)
+        if wb.target == "kustomization":
+            self.file = find_kustomization(root, target_path(path, wb.target_path, "."))
+            return read_images(read_text(safe_subpath(root, self.file)), self.file)
+        name = source_file_name(self.app.name, self.app.namespace)
+        self.file = os.path.normpath(os.path.join(path, name))
+        return read_source_file(_text(directory / name))
 
     def _written(self, kind: str, s: ImageSettings, ref: ImageRef, existing: dict[str, str]) -> bool:
         """Does the `.argocd-source` file already hold what would be written for this image?"""
@@ -627,9 +656,6 @@ def check_supported(app: Application) -> ApplicationSource:
                       "patches the live Application through the Kubernetes API, and tagpilot runs without a "
                       f"cluster; set {PREFIX}write-back-method: git (or git:secret:<namespace>/<name>) to commit "
                       f"the update to the application's repository", reason="WriteBackNeedsCluster")
-    if wb.target != "default":
-        raise Stalled(f"{PREFIX}write-back-target {wb.target!r} is not supported yet; remove the annotation to "
-                      f"write .argocd-source-{app.name}.yaml", reason=UNSUPPORTED)
     if "{{" in wb.push_branch:
         raise Stalled(f"{PREFIX}git-branch: branch templates ({wb.push_branch!r}) are not supported yet; name "
                       "the branch", reason=UNSUPPORTED)

@@ -1,0 +1,151 @@
+"""Argo CD write-back targets `helmvalues[:file]` and `kustomization[:dir]` against the real registry and a
+real git remote: the file is edited in place byte-exactly (only the changed scalars move), committed with
+upstream's message, and a second run commits nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fixtures.git import GitRemote
+from tests.fixtures.pusher import Pusher
+from tests.fixtures.registry import RegistryServer
+from tests.integration.cli import run_tagpilot
+from tests.integration.test_argo_cli import app_view, local_config, seed_chart, seed_registry
+
+P = "    argocd-image-updater.argoproj.io/"
+
+VALUES = """\
+# values of the example chart: comments, order and anchors must survive
+common: &common
+  pullPolicy: IfNotPresent   # keep
+frontend:
+  <<: *common
+  image: {image}/frontend
+  tag: "main-0000000"   # updated by the image updater
+backend:
+  image: {image}/backend
+replicas: 2
+"""
+
+
+def test_helmvalues_target_edits_the_values_file_in_place(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    image = f"{registry.host}/{repo_name}"
+    git_remote_file.commit({"env/prod.yaml": VALUES.format(image=image)}, message="prod values")
+    before = git_remote_file.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_remote_file)
+    app = cfg / "application.yaml"
+    target = f"{P}write-back-target: helmvalues:/env/prod.yaml\n"
+    app.write_text(app.read_text().replace("write-back-method: git\n", f"write-back-method: git\n{target}"))
+
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr + result.stdout
+    assert git_remote_file.git("rev-parse", "main~1") == before
+    assert git_remote_file.read_exact("env/prod.yaml", "main") == VALUES.format(image=image).replace(
+        '"main-0000000"', '"main-bbbbbbb"').replace(
+        "replicas: 2", "  tag: main-1111111\nreplicas: 2")
+    assert ".argocd-source-example.yaml" not in git_remote_file.git("ls-tree", "--name-only", "main").split()
+    assert git_remote_file.message() == (
+        "build: automatic update of example\n\n"
+        f"updates image {image}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
+        f"updates image {image}/backend tag 'main-0000000' to 'main-1111111'")
+    view = app_view(result)
+    assert view["status"]["sourceFile"] == "env/prod.yaml"
+    # frontend's current tag is read from the target itself; backend has none there, so the chart's values.yaml
+    assert [(i["currentFrom"], i["currentTag"]) for i in view["status"]["images"]] == [
+        ("env/prod.yaml", "main-0000000"), ("values.yaml", "main-0000000")]
+
+    head = git_remote_file.head("main")
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert again.code == 0, again.stderr
+    assert git_remote_file.head("main") == head
+    assert [i["reason"] for i in app_view(again)["status"]["images"]] == [
+        "up to date at main-bbbbbbb", "up to date at main-1111111"]
+
+
+KAPP = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: kapp
+  namespace: argocd
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: web={image}/frontend:latest, api={image}/backend
+    argocd-image-updater.argoproj.io/web.update-strategy: digest
+    argocd-image-updater.argoproj.io/web.kustomize.image-name: example/web
+    argocd-image-updater.argoproj.io/api.update-strategy: alphabetical
+    argocd-image-updater.argoproj.io/api.allow-tags: regexp:^main-
+    argocd-image-updater.argoproj.io/api.force-update: "true"
+    argocd-image-updater.argoproj.io/write-back-method: git
+    argocd-image-updater.argoproj.io/write-back-target: {target}
+spec:
+  destination: {{namespace: web, server: https://kubernetes.default.svc}}
+  source:
+    repoURL: {url}
+    targetRevision: main
+    path: overlays/prod
+"""
+
+KUSTOMIZATION = """\
+---
+# base of the web app
+resources:
+  - deployment.yaml
+
+images:
+  - name: example/web  # the web front end
+    newTag: "1"
+
+labels:
+  - pairs: {{app: web}}
+"""
+
+
+def test_kustomization_target_sets_the_images_entries(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    with Pusher(registry) as pusher:
+        digest = pusher.get_manifest(f"{repo_name}/frontend", "latest")[2]
+    git_remote_file.commit({"base/kustomization.yaml": KUSTOMIZATION.format(),
+                            "base/deployment.yaml": "kind: Deployment\n",
+                            "overlays/prod/kustomization.yaml": "resources: [../../base]\n"}, message="kustomize")
+    before = git_remote_file.head("main")
+    image = f"{registry.host}/{repo_name}"
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(KAPP.format(image=image, url=git_remote_file.url, target="kustomization:../../base"))
+
+    dry = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert git_remote_file.head("main") == before
+    assert f"+    newName: {image}/frontend" in dry.stdout
+
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr + result.stdout
+    assert git_remote_file.read_exact("base/kustomization.yaml", "main") == KUSTOMIZATION.format().replace(
+        '    newTag: "1"\n', f'    newTag: "latest"\n    newName: {image}/frontend\n    digest: {digest}\n'
+    ).replace("\nlabels:", f"  - name: {image}/backend\n    newTag: main-2222222\n\nlabels:")
+    assert git_remote_file.read_exact("overlays/prod/kustomization.yaml", "main") == "resources: [../../base]\n"
+    web = app_view(result, "kapp")["status"]["images"][0]
+    assert (web["currentFrom"], web["currentTag"]) == ("base/kustomization.yaml", "1")
+    head = git_remote_file.head("main")
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert again.code == 0 and git_remote_file.head("main") == head, again.stderr
+
+
+def test_kustomization_target_without_a_kustomization_fails_and_writes_nothing(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    git_remote_file.commit({"overlays/prod/kustomization.yaml": "resources: []\n", "other/x.yaml": "a: 1\n"},
+                           message="no kustomization in other/")
+    before = git_remote_file.head("main")
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(KAPP.format(image=f"{registry.host}/{repo_name}", url=git_remote_file.url,
+                               target="kustomization:/other"))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    ready = next(c for c in app_view(result, "kapp")["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert "no kustomization.yaml, kustomization.yml, Kustomization in 'other'" in ready["message"]
+    assert git_remote_file.head("main") == before
