@@ -54,7 +54,7 @@ def config(*objects: object) -> Config:
 
 @pytest.mark.parametrize(("annotations", "source", "needle"), [
     ({PREFIX + "write-back-method": "argocd"}, {}, "without a cluster"),
-    ({PREFIX + "git-branch": "main:up-{{.SHA256}}"}, {}, "templates"),
+    ({PREFIX + "git-branch": "main:up-{{.SHA256"}, {}, "could not be created from the template"),
     ({}, {"chart": "nginx", "repoURL": "https://charts.example.invalid"}, "git-repository"),
 ])
 def test_refused_with_a_stalled_condition(annotations: dict[str, str], source: dict[str, str], needle: str) -> None:

@@ -149,3 +149,54 @@ def test_kustomization_target_without_a_kustomization_fails_and_writes_nothing(
     assert ready["status"] == "False"
     assert "no kustomization.yaml, kustomization.yml, Kustomization in 'other'" in ready["message"]
     assert git_remote_file.head("main") == before
+
+
+def test_git_branch_template_pushes_to_the_rendered_branch_and_reuses_it(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """`git-branch: main:<template>` checks out main and pushes to the branch the template renders from
+    the changes (`.AppName`, `.Images` with `.Alias`/`.NewTag`, `.SHA256`); the next run finds the branch
+    already holds the update and commits nothing; main is never touched."""
+    import hashlib
+
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_remote_file)
+    app = cfg / "application.yaml"
+    template = "main:{{.AppName}}{{range .Images}}-{{.Alias}}-{{.NewTag}}{{end}}-{{.SHA256}}"
+    app.write_text(app.read_text().replace("write-back-method: git\n",
+                                           f"write-back-method: git\n{P}git-branch: '{template}'\n"))
+    image = f"{registry.host}/{repo_name}"
+    sha = hashlib.sha256(f"{repo_name}/frontend-main-0000000-main-bbbbbbb,{repo_name}/backend-main-0000000-"
+                         "main-1111111,".encode()).hexdigest()  # upstream's .Name drops the registry
+    branch = f"example-frontend-main-bbbbbbb-backend-main-1111111-{sha}"
+
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr + result.stdout
+    assert git_remote_file.head("main") == before
+    assert git_remote_file.git("rev-parse", f"{branch}~1") == before
+    assert f"value: {image}/frontend" in git_remote_file.read_exact(".argocd-source-example.yaml", branch)
+    ready = next(c for c in app_view(result)["status"]["conditions"] if c["type"] == "Ready")
+    assert f"to branch '{branch}'" in ready["message"]
+
+    head = git_remote_file.head(branch)
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert again.code == 0, again.stderr
+    assert git_remote_file.head(branch) == head and git_remote_file.head("main") == before
+
+
+def test_a_broken_branch_template_is_stalled_and_writes_nothing(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = local_config(tmp_path, registry, repo_name, git_remote_file)
+    app = cfg / "application.yaml"
+    app.write_text(app.read_text().replace("write-back-method: git\n",
+                                           f"write-back-method: git\n{P}git-branch: 'main:up-{{{{.Images'\n"))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    stalled = next(c for c in app_view(result)["status"]["conditions"] if c["type"] == "Stalled")
+    assert stalled["reason"] == "BranchTemplateFailed"
+    assert "git branch name could not be created from the template: up-{{.Images" in stalled["message"]
+    assert git_remote_file.branches() == ["main"] and git_remote_file.head("main") == before

@@ -23,9 +23,11 @@ elapses, for daemon runs that do not coincide), then checks out once, applies ev
 and pushes once, with the rejected-push retry of `GitClient.commit_and_push` (every write is applied
 again on the new tip).
 
+A `git-branch: <base>:<template>` push branch is rendered per Application (`engine/argo_branch.py`)
+from the changes it would make on the base branch; such an Application is its own batch.
+
 Not in this slice, refused with a Stalled condition that says so: `write-back-method: argocd` (needs a
-cluster), `git-branch` templates, multi-source
-Applications, Directory applications.
+cluster), multi-source Applications, Directory applications.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.core import Secret
+from tagpilot.engine.argo_branch import BranchTemplateError, ImageChange, check_template, render_branch, target_key
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
@@ -399,13 +402,16 @@ def _text(path: Path) -> str | None:
 class Target:
     url: str
     checkout: str
-    push: str
+    push: str  # the push branch, or a `git-branch` template (then `owner` is set)
+    owner: str = ""  # a templated push branch: the one Application it belongs to (not batched with others)
 
 
 @dataclass
 class PushOutcome:
     commit: str | None
     pushed_at: str | None
+    branch: str | None = None  # the rendered push branch of a template
+    warning: str | None = None
 
 
 @dataclass
@@ -509,12 +515,16 @@ class ApplicationReconciler:
         status.source_file = write.file or None
         status.last_run_time = rfc3339(now)
         failed = [s for s in states if s.error]
+        branch = pushed.branch or target.push
+        if pushed.warning:
+            status.warnings = [*(status.warnings or []), {"annotation": PREFIX + "git-branch",
+                                                           "message": pushed.warning}]
         if pushed.commit and write.result is not None and write.result.files:
             status.last_push_commit, status.last_push_time = pushed.commit, pushed.pushed_at
             outcome.commit = pushed.commit
             outcome.files = [f.path for f in write.result.files]
             outcome.notes.append(Note(Reason.PUSHED, f"committed and pushed {pushed.commit[:7]} to branch "
-                                      f"'{target.push}': {', '.join(s.reason for s in states if s.updated)}",
+                                      f"'{branch}': {', '.join(s.reason for s in states if s.updated)}",
                                       {"commit": pushed.commit, "files": outcome.files}))
         if failed:
             message = "; ".join(f"{s.settings.label}: {s.error}" for s in failed)
@@ -524,7 +534,7 @@ class ApplicationReconciler:
             return outcome
         summary = "; ".join(f"{s.settings.label}: {s.reason}" for s in states)
         if outcome.commit:
-            status.mark_ready(f"committed and pushed commit '{outcome.commit[:7]}' to branch '{target.push}'; "
+            status.mark_ready(f"committed and pushed commit '{outcome.commit[:7]}' to branch '{branch}'; "
                               f"{summary}", now, generation)
         else:
             status.mark_ready(summary or "no images", now, generation)
@@ -543,6 +553,8 @@ class ApplicationReconciler:
 
     def _expected(self, target: Target, app: Application) -> int:
         """How many Applications of the configuration write to `target` (the batch waits for them)."""
+        if target.owner:
+            return 1  # a templated branch is this Application's own
         count = 0
         for other in self.ctx.config.of_kind(Application):
             try:
@@ -609,6 +621,8 @@ class ApplicationReconciler:
                 raise TagpilotError(f"{url}: the remote's HEAD names no branch; set spec.source.targetRevision or "
                                     f"the {PREFIX}git-branch annotation")
             branch = resolved
+        if "{{" in wb.push_branch:
+            return Target(url, branch, wb.push_branch, owner=app.key)
         return Target(url, branch, wb.push_branch or branch)
 
     async def _dry_run(self, target: Target, write: AppWrite, outcome: Outcome) -> PushOutcome:
@@ -635,11 +649,31 @@ class ApplicationReconciler:
 
         async with await self.git.prepare(target.url, CheckoutRef(branch=target.checkout), auth,
                                           timeout=60.0) as workspace:
+            branch, warning = target.push, None
+            if target.owner:
+                rendered = await self._render_branch(target, writes[0], workspace.path)
+                if rendered is None:
+                    return PushOutcome(None, None)
+                branch, warning = rendered
             pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message, author=AUTHOR,
-                                                    push_branch=target.push)
+                                                    push_branch=branch)
         if pushed is None:
-            return PushOutcome(None, None)
-        return PushOutcome(pushed.commit, rfc3339(pushed.pushed_at))
+            return PushOutcome(None, None, branch, warning)
+        return PushOutcome(pushed.commit, rfc3339(pushed.pushed_at), branch, warning)
+
+    async def _render_branch(self, target: Target, write: AppWrite, root: Path) -> tuple[str, str | None] | None:
+        """The push branch of a `git-branch` template, from the changes this Application would make on
+        the base branch (upstream renders it from the same change list); None when nothing changes."""
+        probe = AppWrite(write.app, write.states, write.source, dry_run=True)
+        await asyncio.to_thread(probe.apply, root)
+        if probe.error is not None or not probe.changes:
+            write.error, write.result = probe.error, TreeResult()
+            return None
+        wb = write.app.image_updater.write_back
+        changes = [ImageChange(s.settings.image, s.settings.alias, s.current_tag or "", _tag_value(s.selected))
+                   for s in write.states if s.updated and s.selected is not None]
+        return render_branch(wb.push_branch, changes, app_name=write.app.name, app_namespace=write.app.namespace,
+                             key=target_key(target.url, wb.base_branch, probe.file))
 
 
 def _strategy_name(strategy: str) -> str:
@@ -657,8 +691,10 @@ def check_supported(app: Application) -> ApplicationSource:
                       f"cluster; set {PREFIX}write-back-method: git (or git:secret:<namespace>/<name>) to commit "
                       f"the update to the application's repository", reason="WriteBackNeedsCluster")
     if "{{" in wb.push_branch:
-        raise Stalled(f"{PREFIX}git-branch: branch templates ({wb.push_branch!r}) are not supported yet; name "
-                      "the branch", reason=UNSUPPORTED)
+        try:
+            check_template(wb.push_branch)
+        except BranchTemplateError as exc:
+            raise Stalled(f"{PREFIX}git-branch: {exc}", reason=exc.reason) from None
     sources = app.spec.all_sources()
     if len(sources) > 1:
         raise Stalled("spec.sources with more than one source is not supported yet; use spec.source",
