@@ -165,12 +165,13 @@ async def test_batcher_waits_for_the_expected_writes_and_runs_once() -> None:
         runs.append([w.app.name for w in writes])
         return PushOutcome("c0ffee", "2024-01-01T00:00:00Z")
 
-    batcher = WriteBatcher(run, linger=30.0)  # never reached: all three arrive
+    batcher = WriteBatcher(run, max_wait=30.0)  # never reached: all three arrive
     target = Target("file:///r", "main", "main")
     writes = [AppWrite(app(), [], app().spec.all_sources()[0]) for _ in range(3)]
 
     async def later(i: int) -> PushOutcome:
-        await asyncio.sleep(0.01 * i)
+        with batcher.preparing():  # selecting images takes a while, longer for some
+            await asyncio.sleep(0.2 * i)
         return await batcher.submit(target, writes[i], expected=3)
 
     outcomes = await asyncio.wait_for(asyncio.gather(*(later(i) for i in range(3))), 10)
@@ -181,13 +182,39 @@ async def test_batcher_waits_for_the_expected_writes_and_runs_once() -> None:
     assert len(runs) == 2
 
 
+async def test_batcher_closes_when_the_missing_writer_gave_up() -> None:
+    """Three expected, one fails while selecting: the other two land together, without waiting for
+    `max_wait` (60 s here; the test would time out)."""
+    runs: list[int] = []
+
+    async def run(target: Target, writes: list[AppWrite]) -> PushOutcome:
+        runs.append(len(writes))
+        return PushOutcome("c0ffee", None)
+
+    batcher = WriteBatcher(run, max_wait=60.0)
+    target = Target("file:///r", "main", "main")
+
+    async def good(delay: float) -> PushOutcome:
+        with batcher.preparing():
+            await asyncio.sleep(delay)
+        return await batcher.submit(target, AppWrite(app(), [], app().spec.all_sources()[0]), expected=3)
+
+    async def bad() -> None:
+        with batcher.preparing():
+            await asyncio.sleep(0.3)
+            raise RuntimeError("registry unreachable")
+
+    results = await asyncio.wait_for(asyncio.gather(good(0.0), good(0.1), bad(), return_exceptions=True), 10)
+    assert runs == [2] and isinstance(results[2], RuntimeError)
+
+
 async def test_batcher_gives_every_writer_the_failure() -> None:
     from tagpilot.errors import GitError
 
     async def run(target: Target, writes: list[AppWrite]) -> PushOutcome:
         raise GitError("push rejected")
 
-    batcher = WriteBatcher(run, linger=30.0)
+    batcher = WriteBatcher(run, max_wait=30.0)
     target = Target("file:///r", "main", "main")
     results = await asyncio.gather(*(batcher.submit(target, AppWrite(app(), [], app().spec.all_sources()[0]), 2)
                                      for _ in range(2)), return_exceptions=True)

@@ -18,8 +18,8 @@ Per Application, as upstream's update cycle does it (shared/reference/argocd-ima
 
 Better than upstream: every Application that writes to the same repository and branches in one round
 lands in ONE commit. The reconciler's `WriteBatcher` collects the writes of the Applications known to
-share a target (from the configuration), waits until all of them have arrived (or a short linger
-elapses, for daemon runs that do not coincide), then checks out once, applies every write, commits
+share a target (from the configuration), waits until all of them have arrived (or no other
+Application is still selecting: daemon runs that do not coincide), then checks out once, applies every write, commits
 and pushes once, with the rejected-push retry of `GitClient.commit_and_push` (every write is applied
 again on the new tip).
 
@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,7 +78,7 @@ COMMIT_TEMPLATE = """build: automatic update of {{ .AppName }}
 updates image {{ .Image }} tag '{{ .OldTag }}' to '{{ .NewTag }}'
 {{ end -}}
 """
-LINGER = 1.0  # seconds a batch waits for the other Applications of its target
+MAX_BATCH_WAIT = 300.0  # seconds a batch waits at most for Applications still selecting (a safety net)
 REPO_SECRET_LABEL = "argocd.argoproj.io/secret-type"
 UNSUPPORTED = "UnsupportedConfiguration"
 
@@ -423,12 +423,39 @@ class _Batch:
 
 
 class WriteBatcher:
-    """Groups the writes of Applications with the same target into one checkout, commit and push."""
+    """Groups the writes of Applications with the same target into one checkout, commit and push.
 
-    def __init__(self, run: Callable[[Target, list[AppWrite]], Awaitable[PushOutcome]], linger: float = LINGER) -> None:
+    A batch closes when every Application expected for its target (from the configuration) has
+    submitted, or when no Application is still on its way to submitting (`preparing`: selecting
+    images, resolving its target): one that failed or found nothing to do never comes, and waiting
+    for it would only delay the others. A fixed linger did not do: 1,000 Applications take longer than
+    any short linger to select their images, and the batch split into many commits (bench/argo.py).
+    `max_wait` bounds the wait in case something hangs."""
+
+    def __init__(self, run: Callable[[Target, list[AppWrite]], Awaitable[PushOutcome]],
+                 max_wait: float = MAX_BATCH_WAIT) -> None:
         self._run = run
-        self._linger = linger
+        self._max_wait = max_wait
         self._open: dict[Target, _Batch] = {}
+        self._preparing = 0
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Around an Application's work before `submit` (or before it gives up)."""
+        self._preparing += 1
+        try:
+            yield
+        finally:
+            self._preparing -= 1
+            self._check_all()
+
+    def _check(self, batch: _Batch) -> None:
+        if len(batch.writes) >= batch.expected or self._preparing == 0:
+            batch.full.set()
+
+    def _check_all(self) -> None:
+        for batch in self._open.values():
+            self._check(batch)
 
     async def submit(self, target: Target, write: AppWrite, expected: int) -> PushOutcome:
         batch = self._open.get(target)
@@ -438,11 +465,10 @@ class WriteBatcher:
         future: asyncio.Future[PushOutcome] = asyncio.get_running_loop().create_future()
         batch.writes.append(write)
         batch.futures.append(future)
-        if len(batch.writes) >= batch.expected:
-            batch.full.set()
+        self._check(batch)
         if leader:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(batch.full.wait(), self._linger)
+                await asyncio.wait_for(batch.full.wait(), self._max_wait)
             if self._open.get(target) is batch:
                 del self._open[target]  # later arrivals start the next batch
             try:
@@ -501,10 +527,12 @@ class ApplicationReconciler:
             status.images = None
             status.mark_ready(f"no {PREFIX}image-list annotation: nothing to update", now, generation)
             return outcome
-        source = self._check_supported(app)
-        states = [await self._select(app, s) for s in settings.images]
-        target = await self._target(app, source)
-        write = AppWrite(app, states, source, dry_run=dry_run)
+        with self.batcher.preparing():
+            source = self._check_supported(app)
+            states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
+            target = await self._target(app, source)
+            write = AppWrite(app, states, source, dry_run=dry_run)
+        # no await between leaving `preparing` and `submit`: a batch cannot close in between
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
         else:
