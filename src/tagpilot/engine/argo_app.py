@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -503,6 +504,7 @@ class ApplicationReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.batcher = WriteBatcher(self._commit_batch)
+        self._target_counts: tuple[Any, Counter[tuple[str, str, str]]] | None = None
 
     @property
     def git(self) -> GitClient:
@@ -583,19 +585,29 @@ class ApplicationReconciler:
         """How many Applications of the configuration write to `target` (the batch waits for them)."""
         if target.owner:
             return 1  # a templated branch is this Application's own
-        count = 0
-        for other in self.ctx.config.of_kind(Application):
+        counts = self._targets_of_config()
+        pushes = {target.push, ""} if target.push == target.checkout else {target.push}
+        count = sum(counts.get((target.url, base, push), 0) for base in {target.checkout, "", "HEAD"}
+                    for push in pushes)
+        return max(1, count)
+
+    def _targets_of_config(self) -> Counter[tuple[str, str, str]]:
+        """(repository, base branch as written, push branch as written) → how many Applications; built
+        once per configuration (per Application it made 1,000 Applications cost a million checks)."""
+        config = self.ctx.config
+        if self._target_counts is not None and self._target_counts[0] is config:
+            return self._target_counts[1]
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for other in config.of_kind(Application):
             try:
                 source = check_supported(other)
             except Stalled:
                 continue
             wb = other.image_updater.write_back
-            url = wb.repository or source.repo_url
-            base = wb.base_branch or source.target_revision or ""
-            if url == target.url and base in (target.checkout, "", "HEAD") and \
-                    (wb.push_branch or target.checkout) == target.push:
-                count += 1
-        return max(1, count)
+            counts[(wb.repository or source.repo_url, wb.base_branch or source.target_revision or "",
+                    wb.push_branch)] += 1
+        self._target_counts = (config, counts)
+        return counts
 
     # -- registry ---------------------------------------------------------------------------------------
 
