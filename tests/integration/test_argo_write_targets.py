@@ -49,8 +49,8 @@ def test_helmvalues_target_edits_the_values_file_in_place(
     assert ".argocd-source-example.yaml" not in git_remote_file.git("ls-tree", "--name-only", "main").split()
     assert git_remote_file.message() == (
         "build: automatic update of example\n\n"
-        f"updates image {image}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
-        f"updates image {image}/backend tag 'main-0000000' to 'main-1111111'")
+        f"updates image {repo_name}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
+        f"updates image {repo_name}/backend tag 'main-0000000' to 'main-1111111'")
     view = app_view(result)
     assert view["status"]["sourceFile"] == "env/prod.yaml"
     # frontend's current tag is read from the target itself; backend has none there, so the chart's values.yaml

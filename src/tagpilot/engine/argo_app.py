@@ -45,7 +45,14 @@ import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.core import Secret
-from tagpilot.engine.argo_branch import BranchTemplateError, ImageChange, check_template, render_branch, target_key
+from tagpilot.engine.argo_branch import (
+    BranchTemplateError,
+    ImageChange,
+    check_template,
+    image_name,
+    render_branch,
+    target_key,
+)
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
@@ -280,7 +287,8 @@ class AppWrite:
             else:
                 state.updated = True
                 state.reason = f"updated from {state.current_tag or '(none)'} to {new}"
-                self.changes.append({"Image": s.image, "OldTag": state.current_tag or "", "NewTag": new})
+                # upstream's `.Image` is its ImageName: the image without the registry host
+                self.changes.append({"Image": image_name(s.image), "OldTag": state.current_tag or "", "NewTag": new})
             chosen[key] = state.selected
         if not self.changes:
             return TreeResult(dry_run=self.dry_run, scanned=1)  # as upstream: no update, no write-back
