@@ -195,3 +195,16 @@ def test_target_path(source: str, given: str, default: str, want: str) -> None:
 def test_target_path_cannot_leave_the_repository() -> None:
     with pytest.raises(UpdateError, match="leaves the repository"):
         target_path(".", "../../etc/passwd", "values.yaml")
+
+
+def test_a_shared_values_file_keeps_the_other_applications_keys(tmp_path: Path) -> None:
+    """Upstream #1584: a second alias writing the same values file blanked the first one's keys. In a
+    batch every Application edits the file as the previous one left it."""
+    (tmp_path / "values.yaml").write_text(VALUES)
+    HelmValuesUpdater(APP, "values.yaml", [HelmTarget("fe", None, "frontend.tag")]).apply(tmp_path, ".", {"fe": FRONT})
+    other = ObjectId("Application", "argoproj.io/v1alpha1", "api", "argocd")
+    HelmValuesUpdater(other, "values.yaml", [HelmTarget("be", None, "backend.tag")]).apply(
+        tmp_path, ".", {"be": ImageRef("registry.example/backend", "v9")})
+    data = yaml.safe_load((tmp_path / "values.yaml").read_text())
+    assert (data["frontend"]["tag"], data["backend"]["tag"]) == ("main-bbbbbbb", "v9")
+    assert data["images"] == [{"name": "sidecar", "tag": "1.0"}, {"name": "proxy", "tag": 2.0}]
