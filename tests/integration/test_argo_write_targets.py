@@ -124,7 +124,9 @@ def test_kustomization_target_sets_the_images_entries(
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
     assert result.code == 0, result.stderr + result.stdout
     assert git_remote_file.read_exact("base/kustomization.yaml", "main") == KUSTOMIZATION.format().replace(
-        '    newTag: "1"\n', f'    newTag: "latest"\n    newName: {image}/frontend\n    digest: {digest}\n'
+        '  - name: example/web  # the web front end\n    newTag: "1"\n',
+        f'  - name: example/web  # the web front end\n    newName: {image}/frontend\n    newTag: "latest"\n'
+        f'    digest: {digest}\n'
     ).replace("\nlabels:", f"  - name: {image}/backend\n    newTag: main-2222222\n\nlabels:")
     assert git_remote_file.read_exact("overlays/prod/kustomization.yaml", "main") == "resources: [../../base]\n"
     web = app_view(result, "kapp")["status"]["images"][0]

@@ -157,8 +157,10 @@ def test_kustomization_updater_sets_entries_as_kustomize_edit_set_image(tmp_path
     images = {"web": ImageRef("registry.example/web", "2"), "nginx": ImageRef("mirror.example/nginx", "1.26"),
               "api": ImageRef("example/api", "v3", "sha256:" + "b" * 64)}
     result = KustomizationUpdater(APP, file, targets).apply(tmp_path, "k", images)
-    assert (tmp_path / file).read_text() == KUSTOMIZATION.replace(
-        '    newTag: "1"\n    digest: sha256:0000\n', '    newTag: "2"\n    newName: registry.example/web\n'
+    assert (tmp_path / file).read_text() == KUSTOMIZATION.replace(  # a new newName goes after name
+        '  - name: example/web   # the app\n', '  - name: example/web   # the app\n    newName: registry.example/web\n'
+    ).replace(
+        '    newTag: "1"\n    digest: sha256:0000\n', '    newTag: "2"\n'
     ).replace("newTag: 1.25", 'newTag: "1.26"') + (
         f"  - name: example/api\n    newTag: v3\n    digest: sha256:{'b' * 64}\n")
     assert read_images((tmp_path / file).read_text(), file) == {

@@ -93,7 +93,7 @@ class KustomizationUpdater:
             key = kustomize_image_key(target.image_name)
             entries = _entries(doc)
             index = next((i for i, e in enumerate(entries) if kustomize_image_key(e.get("name", "")) == key), None)
-            wanted: dict[str, str | None] = {"newTag": ref.tag, "digest": ref.digest}
+            wanted: dict[str, str | None] = {"newTag": ref.tag, "digest": ref.digest}  # set in this order
             if index is None:
                 item = {"name": target.image_name}
                 if ref.name != target.image_name:
@@ -110,8 +110,9 @@ class KustomizationUpdater:
                 if value is None:
                     if field in entry:
                         doc.delete(("images", index, field))
-                elif entry.get(field) != value:
-                    doc.set(("images", index, field), value)
+                elif entry.get(field) != value:  # kustomize's order: name, newName, newTag, digest
+                    doc.set(("images", index, field), value, after={"newName": "name", "newTag": "newName",
+                                                                    "digest": "newTag"}[field])
             after = override_of(_entries(doc)[index])
             if after != before:
                 changes.append(Change(self.file, 0, before, after, key, self.app))

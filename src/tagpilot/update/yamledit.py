@@ -230,7 +230,8 @@ class YamlDocument:
             inner = "[" + inner + "]"
         return f"{self._key(head)}: {inner}" if len(rest) == 1 else f"{self._key(head)}: {{{inner}}}"
 
-    def _create(self, found: Found, offset: int, value: str | dict[str, str], root: yaml.Node | None) -> None:
+    def _create(self, found: Found, offset: int, value: str | dict[str, str], root: yaml.Node | None,
+                after: str | None = None) -> None:
         """Write the missing keys `found.missing` (the last one holding `value`) into `found.parent`."""
         unit = self._unit(root)
         parent, rest = found.parent, found.missing
@@ -258,15 +259,20 @@ class YamlDocument:
             return
         column = parent.value[0][0].start_mark.column
         pos = self._line_end(self._last_end(parent, offset))
+        sibling = next((v for k, v in parent.value if isinstance(k, yaml.ScalarNode) and k.value == after), None)
+        if isinstance(sibling, yaml.ScalarNode) and sibling.style not in ("|", ">") and \
+                sibling.start_mark.index > parent.start_mark.index:  # not an alias
+            pos = self._line_end(sibling.end_mark.index + offset)
         prefix = "" if pos == 0 or self.text[pos - 1] == "\n" else self.newline
         self._splice(pos, pos, prefix + self._block(rest, value, column, unit))
 
-    def set(self, path: Path_, value: str) -> str | None:
-        """Set the scalar at `path` to the string `value`; the old text (None when it was created)."""
+    def set(self, path: Path_, value: str, *, after: str | None = None) -> str | None:
+        """Set the scalar at `path` to the string `value`; the old text (None when it was created).
+        A created key goes right after its sibling `after` when that is a one-line value, else last."""
         found, offset = self.find(path)
         if found.missing:
             root, _ = self._root()
-            self._create(found, offset, value, root)
+            self._create(found, offset, value, root, after=after)
             old = None
         else:
             node = found.node
