@@ -69,14 +69,44 @@ def test_supported_source_and_branch_target() -> None:
                                chart="nginx")).chart == "nginx"
 
 
-def test_multi_source_refused() -> None:
-    obj = Application.model_validate({
+def multi(annotations: dict[str, str], sources: list[dict], status: dict | None = None) -> Application:
+    return Application.model_validate({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web",
-                     "annotations": {PREFIX + "image-list": "nginx", PREFIX + "write-back-method": "git"}},
-        "spec": {"sources": [{"repoURL": "https://a.invalid/x.git"}, {"repoURL": "https://b.invalid/y.git"}]}})
-    with pytest.raises(Stalled, match="more than one source"):
-        check_supported(obj)
+        "metadata": {"name": "web", "annotations": {PREFIX + "image-list": "nginx", PREFIX + "write-back-method": "git",
+                                                    **annotations}},
+        "spec": {"sources": sources}, **({"status": status} if status else {})})
+
+
+CHART = {"repoURL": "https://charts.invalid", "chart": "web", "targetRevision": "1.2.0",
+         "helm": {"valueFiles": ["$values/web/values.yaml"]}}
+VALUES_REF = {"repoURL": "https://git.invalid/values.git", "targetRevision": "prod", "ref": "values"}
+KUST = {"repoURL": "https://git.invalid/k.git", "path": "overlays/prod", "kustomize": {"namePrefix": "x-"},
+        "targetRevision": "main"}
+
+
+def test_multi_source_write_back_source_as_upstream_picks_it() -> None:
+    from tagpilot.engine.argo_app import write_back_revision, write_back_source
+
+    plain = {"repoURL": "https://git.invalid/plain.git", "path": "p"}
+    # no target, no status: the first source with a helm/kustomize block (upstream: Directory, skipped)
+    assert write_back_source(multi({}, [plain, KUST, CHART])).repo_url == KUST["repoURL"]
+    # status.sourceTypes: the first Helm/Kustomize entry decides
+    kustomize_first = multi({}, [plain, KUST, CHART], {"sourceTypes": ["Directory", "Kustomize", "Helm"]})
+    assert write_back_source(kustomize_first).repo_url == KUST["repoURL"]  # upstream takes the FIRST known type
+    assert write_back_source(multi({}, [plain, KUST, CHART], {"sourceTypes": ["Helm"]})).chart == "web"
+    # the target decides first
+    assert write_back_source(multi({PREFIX + "write-back-target": "helmvalues:/web/values.yaml"},
+                                   [KUST, CHART])).chart == "web"
+    # none has a block: the first source
+    assert write_back_source(multi({}, [plain, VALUES_REF])).repo_url == plain["repoURL"]
+    # a chart repository needs git-repository; the branch is then that repository's source revision
+    with pytest.raises(Stalled, match="git-repository"):
+        check_supported(multi({}, [CHART, VALUES_REF]))
+    app_ = multi({PREFIX + "git-repository": VALUES_REF["repoURL"]}, [CHART, VALUES_REF])
+    source = check_supported(app_)
+    assert source.chart == "web" and write_back_revision(app_, source) == "prod"
+    with pytest.raises(Stalled, match="plugin"):
+        check_supported(multi({}, [plain, KUST], {"sourceTypes": ["Plugin", "Kustomize"]}))
 
 
 @pytest.mark.parametrize(("path", "value"), [

@@ -202,3 +202,53 @@ def test_a_broken_branch_template_is_stalled_and_writes_nothing(
     assert stalled["reason"] == "BranchTemplateFailed"
     assert "git branch name could not be created from the template: up-{{.Images" in stalled["message"]
     assert git_remote_file.branches() == ["main"] and git_remote_file.head("main") == before
+
+
+MULTI = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+  annotations:
+    argocd-image-updater.argoproj.io/image-list: fe={image}/frontend
+    argocd-image-updater.argoproj.io/fe.update-strategy: alphabetical
+    argocd-image-updater.argoproj.io/fe.allow-tags: regexp:^main-
+    argocd-image-updater.argoproj.io/fe.helm.image-tag: frontend.tag
+    argocd-image-updater.argoproj.io/fe.helm.image-name: frontend.image
+    argocd-image-updater.argoproj.io/write-back-method: git
+    argocd-image-updater.argoproj.io/git-repository: {url}
+    argocd-image-updater.argoproj.io/write-back-target: helmvalues:/env/prod/values.yaml
+spec:
+  destination: {{namespace: web, server: https://kubernetes.default.svc}}
+  sources:
+  - repoURL: https://charts.example.invalid
+    chart: web
+    targetRevision: 1.2.0
+    helm:
+      valueFiles: [$values/env/prod/values.yaml]
+  - repoURL: {url}
+    targetRevision: release
+    ref: values
+"""
+
+
+def test_multi_source_app_writes_the_values_repository_on_its_revision(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """The common multi-source layout: a chart from a Helm repository, values from git (`ref: values`).
+    Upstream picks the Helm source; `git-repository` names the values repository, whose source's
+    targetRevision (`release`) is the branch written."""
+    seed_registry(registry, repo_name)
+    image = f"{registry.host}/{repo_name}"
+    values = f"frontend:\n  image: {image}/frontend\n  tag: main-aaaaaaa  # pinned by CI\n"
+    git_remote_file.commit({"env/prod/values.yaml": values}, message="values", branch="release")
+    main_before = git_remote_file.head("main")
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(MULTI.format(image=image, url=git_remote_file.url))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr + result.stdout
+    assert git_remote_file.read_exact("env/prod/values.yaml", "release") == values.replace(
+        "main-aaaaaaa", "main-ccccccc")
+    assert git_remote_file.head("main") == main_before
+    fe = app_view(result, "web")["status"]["images"][0]
+    assert (fe["currentFrom"], fe["currentTag"], fe["selectedTag"]) == ("env/prod/values.yaml", "main-aaaaaaa",
+                                                                        "main-ccccccc")

@@ -27,7 +27,8 @@ A `git-branch: <base>:<template>` push branch is rendered per Application (`engi
 from the changes it would make on the base branch; such an Application is its own batch.
 
 Not in this slice, refused with a Stalled condition that says so: `write-back-method: argocd` (needs a
-cluster), multi-source Applications, Directory applications.
+cluster), Directory applications. Multi-source Applications write back to the source upstream's
+getApplicationSource picks (`write_back_source`).
 """
 
 from __future__ import annotations
@@ -612,7 +613,7 @@ class ApplicationReconciler:
             except Stalled:
                 continue
             wb = other.image_updater.write_back
-            counts[(wb.repository or source.repo_url, wb.base_branch or source.target_revision or "",
+            counts[(wb.repository or source.repo_url, wb.base_branch or write_back_revision(other, source),
                     wb.push_branch)] += 1
         self._target_counts = (config, counts)
         return counts
@@ -662,7 +663,7 @@ class ApplicationReconciler:
     async def _target(self, app: Application, source: ApplicationSource) -> Target:
         wb = app.image_updater.write_back
         url = wb.repository or source.repo_url
-        branch = wb.base_branch or source.target_revision or ""
+        branch = wb.base_branch or write_back_revision(app, source)
         if branch in ("", "HEAD"):
             resolved = await self.git.remote_default_branch(url, self._git_auth(app, url), timeout=60.0)
             if resolved is None:
@@ -743,15 +744,46 @@ def check_supported(app: Application) -> ApplicationSource:
             check_template(wb.push_branch)
         except BranchTemplateError as exc:
             raise Stalled(f"{PREFIX}git-branch: {exc}", reason=exc.reason) from None
-    sources = app.spec.all_sources()
-    if len(sources) > 1:
-        raise Stalled("spec.sources with more than one source is not supported yet; use spec.source",
-                      reason=UNSUPPORTED)
-    source = sources[0]
+    source = write_back_source(app)
     if source.chart and not wb.repository:
         raise Stalled(f"spec.source is a Helm chart repository ({source.repo_url}); set {PREFIX}git-repository "
                       "to the git repository to write back to", reason=UNSUPPORTED)
     return source
+
+
+def write_back_source(app: Application) -> ApplicationSource:
+    """The source written back to, as upstream's getApplicationSource picks it from `spec.sources`:
+    the source type comes from the write-back target (kustomization → Kustomize, helmvalues → Helm),
+    else from `status.sourceTypes` (an exported Application), else — where upstream, without a live
+    status, calls the app a Directory and skips it — from the sources' own `helm:`/`kustomize:` blocks;
+    then the first source with that block, else the first with either block, else the first source."""
+    sources = app.spec.all_sources()
+    if len(sources) == 1:
+        return sources[0]
+    target = app.image_updater.write_back.target
+    kind = {"kustomization": "Kustomize", "helmvalues": "Helm"}.get(target)
+    if kind is None:
+        status = app.status if isinstance(app.status, dict) else {}
+        types = status.get("sourceTypes") if isinstance(status.get("sourceTypes"), list) else []
+        kind = next((t for t in types if t in ("Helm", "Kustomize", "Plugin")), None)
+        if kind == "Plugin":
+            raise Stalled("status.sourceTypes says the write-back source is a config management plugin; plugin "
+                          "write-back is not supported", reason=UNSUPPORTED)
+    for source in sources:
+        if (kind == "Helm" and source.helm is not None) or (kind == "Kustomize" and source.kustomize is not None):
+            return source
+    return next((s for s in sources if s.helm is not None or s.kustomize is not None), sources[0])
+
+
+def write_back_revision(app: Application, source: ApplicationSource) -> str:
+    """The revision to check out without `git-branch` (upstream's getWriteBackBranch): with
+    `git-repository`, the targetRevision of the source in that repository, else the write-back source's."""
+    repository = app.image_updater.write_back.repository
+    if repository:
+        for other in app.spec.all_sources():
+            if other.repo_url == repository:
+                return other.target_revision or ""
+    return source.target_revision or ""
 
 
 # --- credentials -------------------------------------------------------------------------------------------
