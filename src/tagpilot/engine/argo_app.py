@@ -608,6 +608,8 @@ class ApplicationReconciler:
             return self._target_counts[1]
         counts: Counter[tuple[str, str, str]] = Counter()
         for other in config.of_kind(Application):
+            if not other.image_updater.enabled:
+                continue  # no image-list: it never writes
             try:
                 source = check_supported(other)
             except Stalled:
