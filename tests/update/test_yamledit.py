@@ -121,7 +121,6 @@ def test_helm_values_updater_edits_in_place_and_creates_a_missing_file(tmp_path:
     again = HelmValuesUpdater(APP, "values.yaml", targets).apply(tmp_path, ".", images)
     assert again.files == ()
 
-    (tmp_path / "env").mkdir()
     made = HelmValuesUpdater(APP, "env/prod.yaml", targets[:1]).apply(tmp_path, ".", {"fe": FRONT})
     assert (tmp_path / "env/prod.yaml").read_text() == HEAD_COMMENT + (
         "frontend:\n  image: registry.example/frontend\n  tag: main-bbbbbbb\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from tagpilot.errors import UpdateError
 from tagpilot.update.argocd_source import _write_atomic
 from tagpilot.update.model import Change
-from tagpilot.update.tree import FileChange, Skipped, TreeResult, safe_subpath
+from tagpilot.update.tree import FileChange, TreeResult, safe_subpath
 
 
 def target_path(source_path: str, given: str, default: str) -> str:
@@ -45,13 +45,13 @@ def finish(root: Path, rel: str, old: str | None, new: str, changes: list[Change
     """Write `new` to `root/rel` (unless a dry run or unchanged) and report it."""
     if new == old:
         return TreeResult(dry_run=dry_run, scanned=1)
-    target = safe_subpath(root, rel)
-    if not target.parent.is_dir():
-        return TreeResult(skipped=(Skipped(rel, f"directory {os.path.dirname(rel) or '.'!r} does not exist"),),
-                          dry_run=dry_run)
+    target = safe_subpath(root, rel)  # inside the repository, symbolic links resolved
+    if target.parent.exists() and not target.parent.is_dir():
+        raise UpdateError(f"{os.path.dirname(rel)!r} is not a directory; cannot write {rel}")
     diff = "".join(difflib.unified_diff((old or "").splitlines(keepends=True), new.splitlines(keepends=True),
                                         f"a/{rel}" if old is not None else "/dev/null", f"b/{rel}"))
     if not dry_run:
+        target.parent.mkdir(parents=True, exist_ok=True)  # a new values file may name a new directory
         _write_atomic(target, new)
     return TreeResult(files=(FileChange(rel, tuple(changes), diff),), dry_run=dry_run, scanned=1)
 
