@@ -43,6 +43,7 @@ bench: system-deps install
 	$(BIN)/python bench/update.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/argo.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

@@ -4,7 +4,8 @@ It starts the CNCF registry (Debian's `docker-registry`) on 127.0.0.1 and a bare
 (the deployment repository, reached over file://), pushes a few images the way a CI pipeline would,
 writes a Flux-style configuration (ImageRepository, ImagePolicy, GitRepository,
 ImageUpdateAutomation), and runs tagpilot against it, printing each command and its output: scan,
-policies, a dry run, the real commit and push, then a new image and the next update. Everything lives
+policies, a dry run, the real commit and push, then a new image and the next update; then the Argo CD
+tutorial's Application (examples/argo-style) updated end to end (argo_section.py). Everything lives
 under ./demo-work (state included) and the registry stops at the end. The same fixtures serve the
 test suite (tests/fixtures).
 """
@@ -26,6 +27,9 @@ sys.path.insert(0, str(ROOT))
 from tests.fixtures.git import GitRemote, git_env  # noqa: E402
 from tests.fixtures.pusher import push_image, push_tags  # noqa: E402
 from tests.fixtures.registry import RegistryServer, free_port  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from argo_section import argo_demo  # noqa: E402
 
 WORK = ROOT / "demo-work"
 DEMO_TOKEN = "demo-webhook-token"
@@ -312,6 +316,7 @@ def main() -> int:
         print(remote.git("show", "--format=%s", "main"))
         tagpilot("reconcile", "-f", str(config))
         tagpilot("get", "automations", "-f", str(config))
+        argo_demo(WORK, registry, tagpilot, banner)
         run_daemon(config, registry, remote, daemon_port)
         banner("done: state in demo-work/state, configuration in demo-work/config, remote in demo-work/git")
     finally:

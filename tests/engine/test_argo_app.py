@@ -54,9 +54,7 @@ def config(*objects: object) -> Config:
 
 @pytest.mark.parametrize(("annotations", "source", "needle"), [
     ({PREFIX + "write-back-method": "argocd"}, {}, "without a cluster"),
-    ({PREFIX + "write-back-target": "helmvalues:values.yaml"}, {}, "'helmvalues' is not supported yet"),
-    ({PREFIX + "write-back-target": "kustomization"}, {}, "'kustomization' is not supported yet"),
-    ({PREFIX + "git-branch": "main:up-{{.SHA256}}"}, {}, "templates"),
+    ({PREFIX + "git-branch": "main:up-{{.SHA256"}, {}, "could not be created from the template"),
     ({}, {"chart": "nginx", "repoURL": "https://charts.example.invalid"}, "git-repository"),
 ])
 def test_refused_with_a_stalled_condition(annotations: dict[str, str], source: dict[str, str], needle: str) -> None:
@@ -71,14 +69,44 @@ def test_supported_source_and_branch_target() -> None:
                                chart="nginx")).chart == "nginx"
 
 
-def test_multi_source_refused() -> None:
-    obj = Application.model_validate({
+def multi(annotations: dict[str, str], sources: list[dict], status: dict | None = None) -> Application:
+    return Application.model_validate({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": "web",
-                     "annotations": {PREFIX + "image-list": "nginx", PREFIX + "write-back-method": "git"}},
-        "spec": {"sources": [{"repoURL": "https://a.invalid/x.git"}, {"repoURL": "https://b.invalid/y.git"}]}})
-    with pytest.raises(Stalled, match="more than one source"):
-        check_supported(obj)
+        "metadata": {"name": "web", "annotations": {PREFIX + "image-list": "nginx", PREFIX + "write-back-method": "git",
+                                                    **annotations}},
+        "spec": {"sources": sources}, **({"status": status} if status else {})})
+
+
+CHART = {"repoURL": "https://charts.invalid", "chart": "web", "targetRevision": "1.2.0",
+         "helm": {"valueFiles": ["$values/web/values.yaml"]}}
+VALUES_REF = {"repoURL": "https://git.invalid/values.git", "targetRevision": "prod", "ref": "values"}
+KUST = {"repoURL": "https://git.invalid/k.git", "path": "overlays/prod", "kustomize": {"namePrefix": "x-"},
+        "targetRevision": "main"}
+
+
+def test_multi_source_write_back_source_as_upstream_picks_it() -> None:
+    from tagpilot.engine.argo_app import write_back_revision, write_back_source
+
+    plain = {"repoURL": "https://git.invalid/plain.git", "path": "p"}
+    # no target, no status: the first source with a helm/kustomize block (upstream: Directory, skipped)
+    assert write_back_source(multi({}, [plain, KUST, CHART])).repo_url == KUST["repoURL"]
+    # status.sourceTypes: the first Helm/Kustomize entry decides
+    kustomize_first = multi({}, [plain, KUST, CHART], {"sourceTypes": ["Directory", "Kustomize", "Helm"]})
+    assert write_back_source(kustomize_first).repo_url == KUST["repoURL"]  # upstream takes the FIRST known type
+    assert write_back_source(multi({}, [plain, KUST, CHART], {"sourceTypes": ["Helm"]})).chart == "web"
+    # the target decides first
+    assert write_back_source(multi({PREFIX + "write-back-target": "helmvalues:/web/values.yaml"},
+                                   [KUST, CHART])).chart == "web"
+    # none has a block: the first source
+    assert write_back_source(multi({}, [plain, VALUES_REF])).repo_url == plain["repoURL"]
+    # a chart repository needs git-repository; the branch is then that repository's source revision
+    with pytest.raises(Stalled, match="git-repository"):
+        check_supported(multi({}, [CHART, VALUES_REF]))
+    app_ = multi({PREFIX + "git-repository": VALUES_REF["repoURL"]}, [CHART, VALUES_REF])
+    source = check_supported(app_)
+    assert source.chart == "web" and write_back_revision(app_, source) == "prod"
+    with pytest.raises(Stalled, match="plugin"):
+        check_supported(multi({}, [plain, KUST], {"sourceTypes": ["Plugin", "Kustomize"]}))
 
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -167,12 +195,13 @@ async def test_batcher_waits_for_the_expected_writes_and_runs_once() -> None:
         runs.append([w.app.name for w in writes])
         return PushOutcome("c0ffee", "2024-01-01T00:00:00Z")
 
-    batcher = WriteBatcher(run, linger=30.0)  # never reached: all three arrive
+    batcher = WriteBatcher(run, max_wait=30.0)  # never reached: all three arrive
     target = Target("file:///r", "main", "main")
     writes = [AppWrite(app(), [], app().spec.all_sources()[0]) for _ in range(3)]
 
     async def later(i: int) -> PushOutcome:
-        await asyncio.sleep(0.01 * i)
+        with batcher.preparing():  # selecting images takes a while, longer for some
+            await asyncio.sleep(0.2 * i)
         return await batcher.submit(target, writes[i], expected=3)
 
     outcomes = await asyncio.wait_for(asyncio.gather(*(later(i) for i in range(3))), 10)
@@ -183,13 +212,39 @@ async def test_batcher_waits_for_the_expected_writes_and_runs_once() -> None:
     assert len(runs) == 2
 
 
+async def test_batcher_closes_when_the_missing_writer_gave_up() -> None:
+    """Three expected, one fails while selecting: the other two land together, without waiting for
+    `max_wait` (60 s here; the test would time out)."""
+    runs: list[int] = []
+
+    async def run(target: Target, writes: list[AppWrite]) -> PushOutcome:
+        runs.append(len(writes))
+        return PushOutcome("c0ffee", None)
+
+    batcher = WriteBatcher(run, max_wait=60.0)
+    target = Target("file:///r", "main", "main")
+
+    async def good(delay: float) -> PushOutcome:
+        with batcher.preparing():
+            await asyncio.sleep(delay)
+        return await batcher.submit(target, AppWrite(app(), [], app().spec.all_sources()[0]), expected=3)
+
+    async def bad() -> None:
+        with batcher.preparing():
+            await asyncio.sleep(0.3)
+            raise RuntimeError("registry unreachable")
+
+    results = await asyncio.wait_for(asyncio.gather(good(0.0), good(0.1), bad(), return_exceptions=True), 10)
+    assert runs == [2] and isinstance(results[2], RuntimeError)
+
+
 async def test_batcher_gives_every_writer_the_failure() -> None:
     from tagpilot.errors import GitError
 
     async def run(target: Target, writes: list[AppWrite]) -> PushOutcome:
         raise GitError("push rejected")
 
-    batcher = WriteBatcher(run, linger=30.0)
+    batcher = WriteBatcher(run, max_wait=30.0)
     target = Target("file:///r", "main", "main")
     results = await asyncio.gather(*(batcher.submit(target, AppWrite(app(), [], app().spec.all_sources()[0]), 2)
                                      for _ in range(2)), return_exceptions=True)

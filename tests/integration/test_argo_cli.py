@@ -87,8 +87,8 @@ def test_seed_application_writes_argocd_source_commits_once_then_nothing(
     assert git_remote_file.read_exact("values.yaml", "main").count("main-0000000") == 2  # untouched
     assert git_remote_file.message() == (
         "build: automatic update of example\n\n"
-        f"updates image {image}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
-        f"updates image {image}/backend tag 'main-0000000' to 'main-1111111'")
+        f"updates image {repo_name}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
+        f"updates image {repo_name}/backend tag 'main-0000000' to 'main-1111111'")
     assert git_remote_file.log("main", fmt="%an <%ae>")[0] == "argocd-image-updater <noreply@argoproj.io>"
     view = app_view(first)
     assert view["namespace"] == "argocd"
@@ -209,7 +209,7 @@ def test_kustomize_app_digest_strategy_dry_run_and_force_update(
     assert dry.code == 0, dry.stderr
     assert git_remote_file.head("main") == before
     assert "# Application/argocd/kapp: would commit 1 file(s) with the message:" in dry.stdout
-    assert f"#   updates image {image}/frontend tag 'latest' to 'latest@{digest}'" in dry.stdout
+    assert f"#   updates image {repo_name}/frontend tag 'latest' to 'latest@{digest}'" in dry.stdout
     assert f"+  - example/web={image}/frontend:latest@{digest}" in dry.stdout
 
     first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
@@ -232,7 +232,7 @@ def test_kustomize_app_digest_strategy_dry_run_and_force_update(
         f"kustomize:\n  images:\n  - example/web={image}/frontend:latest@{digest}\n"
         f"  - {image}/backend:main-2222222\n")
     assert git_remote_file.message() == (f"build: automatic update of kapp\n\n"
-                                         f"updates image {image}/backend tag '' to 'main-2222222'")
+                                         f"updates image {repo_name}/backend tag '' to 'main-2222222'")
     web = app_view(forced, "kapp")["status"]["images"][0]
     assert web["reason"] == (f"k/.argocd-source-kapp.yaml already sets latest@{digest} (the current tag latest "
                              "is from status.summary.images)")

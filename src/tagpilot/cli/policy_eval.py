@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Unpack
@@ -36,6 +36,7 @@ from tagpilot.cli.policy_options import (
 )
 from tagpilot.errors import TagpilotError
 from tagpilot.policy import (
+    ArgoPolicy,
     Selection,
     SelectionFailed,
     TagMetadata,
@@ -44,6 +45,7 @@ from tagpilot.policy import (
     select_argo,
     select_flux,
 )
+from tagpilot.policy.argo import argo_strategy
 
 __all__ = ["eval_batch", "eval_policy", "register"]
 
@@ -117,21 +119,65 @@ def eval_policy(*, tags_text: str, explain: bool = False, **flags: Unpack[Policy
     return 0, "\n".join(out)
 
 
-def eval_batch(batch_text: str) -> tuple[int, str]:
-    """One JSON object a line, `{"tags": [...], "spec": {...}}` → one JSON line each, in order."""
+ARGO_KEYS = ("strategy", "constraint", "allowTags", "ignoreTags")
+
+
+def _argo_batch_policy(spec: object, warn: Callable[[str], None] | None) -> ArgoPolicy:
+    """The `argo` object of a batch line as an `ArgoPolicy`; ValueError for anything malformed."""
+    if not isinstance(spec, dict):
+        raise ValueError('"argo" must be an object')
+    unknown = sorted(set(spec) - set(ARGO_KEYS))
+    if unknown:
+        raise ValueError(f'"argo" has unknown field(s) {", ".join(unknown)}; known: {", ".join(ARGO_KEYS)}')
+    for key in ("strategy", "constraint", "allowTags"):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            raise ValueError(f'"argo.{key}" must be a string')
+    ignore = spec.get("ignoreTags") or []
+    if not isinstance(ignore, list) or not all(isinstance(g, str) for g in ignore):
+        raise ValueError('"argo.ignoreTags" must be a list of strings')
+    strategy, warning = argo_strategy(spec.get("strategy"))
+    if warning and warn is not None:
+        warn(f"warning: {warning}")  # upstream falls back to semver and logs it; the result line keeps its shape
+    if strategy in ("newest-build", "digest"):
+        raise ValueError(f"strategy {strategy!r} needs registry metadata (image created dates, digests), which a "
+                         "batch line does not carry; use `tagpilot policy eval --strategy "
+                         f"{strategy}` with tag<TAB>... lines or `tagpilot policy test IMAGE`")
+    return ArgoPolicy(strategy=strategy, constraint=spec.get("constraint") or "",
+                      allow_tags=spec.get("allowTags") or "", ignore_tags=list(ignore))
+
+
+def _batch_line(item: object, warn: Callable[[str], None] | None) -> dict[str, object]:
+    if not isinstance(item, dict) or not isinstance(item.get("tags"), list):
+        raise ValueError('each line must be an object with "tags" (a list) and "spec" or "argo"')
+    tags = item["tags"]
+    if not all(isinstance(t, str) for t in tags):
+        raise ValueError('"tags" must be a list of strings')
+    if "argo" in item:
+        if "spec" in item:
+            raise ValueError('a line has "spec" (Flux) or "argo", not both')
+        policy = _argo_batch_policy(item["argo"], warn)
+        try:
+            return {"latest": select_argo(tags, policy).tag}
+        except SelectionFailed:  # no tag qualifies (a bad allow-tags regexp matches nothing, as upstream)
+            return {"none": True}
+    return {"latest": select_flux(tags, parse_flux_policy(item.get("spec") or {})).tag}
+
+
+def eval_batch(batch_text: str, warn: Callable[[str], None] | None = None) -> tuple[int, str]:
+    """One JSON object a line → one JSON line each, in order.
+
+    `{"tags": [...], "spec": {...}}` (a Flux ImagePolicy spec) → `{"latest": TAG}` or `{"error": MSG}`;
+    `{"tags": [...], "argo": {"strategy", "constraint", "allowTags", "ignoreTags"}}` (Argo CD Image
+    Updater) → `{"latest": TAG}`, `{"none": true}` when no tag qualifies, or `{"error": MSG}` (an
+    invalid constraint, a malformed line). `warn` receives warnings (an unknown strategy falling back
+    to semver) so that the result lines keep their exact shapes.
+    """
     out = []
     for raw in batch_text.splitlines():
         if not raw.strip():
             continue
         try:
-            item = json.loads(raw)
-            if not isinstance(item, dict) or not isinstance(item.get("tags"), list):
-                raise ValueError('each line must be an object with "tags" (a list) and "spec"')
-            tags = item["tags"]
-            if not all(isinstance(t, str) for t in tags):
-                raise ValueError('"tags" must be a list of strings')
-            sel = select_flux(tags, parse_flux_policy(item.get("spec") or {}))
-            out.append(json.dumps({"latest": sel.tag}))
+            out.append(json.dumps(_batch_line(json.loads(raw), warn)))
         except TagpilotError as e:
             out.append(json.dumps({"error": str(e)}))
         except ValueError as e:  # json.JSONDecodeError is a ValueError
@@ -155,13 +201,14 @@ def register(policy_app: typer.Typer) -> None:
         pattern: PatternOption = None,
         extract: ExtractOption = None,
         tags_file: Path | None = typer.Option(None, "--tags-file", help="Tags, one a line (default: stdin)."),
-        batch: Path | None = typer.Option(None, "--batch", help="JSON lines of {tags, spec}; prints JSON lines."),
+        batch: Path | None = typer.Option(None, "--batch",
+                                           help="JSON lines of {tags, spec} or {tags, argo}; prints JSON lines."),
         explain: bool = typer.Option(False, "--explain", help="Say why every other tag lost."),
     ) -> None:
         """Print the tag a policy selects from a list of tags (exit 1 with the error if none)."""
         try:
             if batch is not None:
-                code, text = eval_batch(batch.read_text(encoding="utf-8"))
+                code, text = eval_batch(batch.read_text(encoding="utf-8"), warn=lambda m: typer.echo(m, err=True))
             else:
                 tags_text = tags_file.read_text(encoding="utf-8") if tags_file is not None else sys.stdin.read()
                 code, text = eval_policy(

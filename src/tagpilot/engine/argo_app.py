@@ -11,19 +11,24 @@ Per Application, as upstream's update cycle does it (shared/reference/argocd-ima
    file in git, the chart's values files at the Helm parameter path (`values.yaml`, then
    `spec.source.helm.valueFiles`, the last one winning), `spec.source.helm.parameters` /
    `spec.source.kustomize.images`. Only images found there are updated, unless `force-update`;
-4. `.argocd-source-<app>.yaml` is written with upstream's bytes and merge rules; the commit carries
+4. `.argocd-source-<app>.yaml` is written with upstream's bytes and merge rules (or, with
+   `write-back-target`, the Helm values file / kustomization is edited in place, byte-exactly, by
+   `update.helm_values` / `update.kustomization`); the commit carries
    upstream's default message and author (`argocd-image-updater <noreply@argoproj.io>`).
 
 Better than upstream: every Application that writes to the same repository and branches in one round
 lands in ONE commit. The reconciler's `WriteBatcher` collects the writes of the Applications known to
-share a target (from the configuration), waits until all of them have arrived (or a short linger
-elapses, for daemon runs that do not coincide), then checks out once, applies every write, commits
+share a target (from the configuration), waits until all of them have arrived (or no other
+Application is still selecting: daemon runs that do not coincide), then checks out once, applies every write, commits
 and pushes once, with the rejected-push retry of `GitClient.commit_and_push` (every write is applied
 again on the new tip).
 
+A `git-branch: <base>:<template>` push branch is rendered per Application (`engine/argo_branch.py`)
+from the changes it would make on the base branch; such an Application is its own batch.
+
 Not in this slice, refused with a Stalled condition that says so: `write-back-method: argocd` (needs a
-cluster), `write-back-target` `helmvalues`/`kustomization`, `git-branch` templates, multi-source
-Applications, Directory applications.
+cluster), Directory applications. Multi-source Applications write back to the source upstream's
+getApplicationSource picks (`write_back_source`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +46,14 @@ import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.core import Secret
+from tagpilot.engine.argo_branch import (
+    BranchTemplateError,
+    ImageChange,
+    check_template,
+    image_name,
+    render_branch,
+    target_key,
+)
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
@@ -50,6 +64,7 @@ from tagpilot.gitops import CheckoutRef, GitAuth, GitClient
 from tagpilot.registry.client import RepositoryAccess
 from tagpilot.registry.credentials import Credentials, lookup_or_anonymous, parse_docker_config
 from tagpilot.registry.reference import parse_reference, parse_repository
+from tagpilot.update.argocd_files import read_text, target_path
 from tagpilot.update.argocd_source import (
     ArgoSourceUpdater,
     HelmTarget,
@@ -58,6 +73,8 @@ from tagpilot.update.argocd_source import (
     read_source_file,
     source_file_name,
 )
+from tagpilot.update.helm_values import HelmValuesUpdater, read_values
+from tagpilot.update.kustomization import KustomizationUpdater, find_kustomization, read_images
 from tagpilot.update.model import ImageRef, ObjectId
 from tagpilot.update.tree import TreeResult, safe_subpath
 
@@ -70,7 +87,7 @@ COMMIT_TEMPLATE = """build: automatic update of {{ .AppName }}
 updates image {{ .Image }} tag '{{ .OldTag }}' to '{{ .NewTag }}'
 {{ end -}}
 """
-LINGER = 1.0  # seconds a batch waits for the other Applications of its target
+MAX_BATCH_WAIT = 300.0  # seconds a batch waits at most for Applications still selecting (a safety net)
 REPO_SECRET_LABEL = "argocd.argoproj.io/secret-type"
 UNSUPPORTED = "UnsupportedConfiguration"
 
@@ -208,6 +225,9 @@ class AppWrite:
         """Helm or Kustomize, as Argo CD decides it: the spec's blocks, then the files; per-image
         annotations decide between the two when the repository has both."""
         source = self.source
+        target = self.app.image_updater.write_back.target
+        if target != "default":
+            return "helm" if target == "helmvalues" else "kustomize"  # the target says what is written
         if source.helm is not None and source.kustomize is not None:
             raise Stalled("spec.source has both helm and kustomize; Argo CD accepts only one", reason=UNSUPPORTED)
         if source.helm is not None or source.chart:
@@ -231,8 +251,7 @@ class AppWrite:
             raise Stalled(f"spec.source.path {path!r} is not a directory in {self.source.repo_url}",
                           reason=UNSUPPORTED)
         kind = self._kind(directory)
-        self.file = os.path.normpath(os.path.join(path, source_file_name(app.name, app.namespace)))
-        existing = read_source_file(_text(directory / source_file_name(app.name, app.namespace)))
+        existing = self._existing(root, directory, path)
         values = self._values_docs(directory) if kind == "helm" else []
         spec_params = {p.name: p.value or "" for p in (self.source.helm.parameters if self.source.helm else [])
                        if p.name}
@@ -269,15 +288,38 @@ class AppWrite:
             else:
                 state.updated = True
                 state.reason = f"updated from {state.current_tag or '(none)'} to {new}"
-                self.changes.append({"Image": s.image, "OldTag": state.current_tag or "", "NewTag": new})
+                # upstream's `.Image` is its ImageName: the image without the registry host
+                self.changes.append({"Image": image_name(s.image), "OldTag": state.current_tag or "", "NewTag": new})
             chosen[key] = state.selected
         if not self.changes:
             return TreeResult(dry_run=self.dry_run, scanned=1)  # as upstream: no update, no write-back
-        updater = ArgoSourceUpdater(ObjectId(app.kind, app.api_version, app.name, app.namespace),
-                                    source_file_name(app.name, app.namespace),
-                                    helm=helm_targets if kind == "helm" else (),
-                                    kustomize=kustomize_targets if kind == "kustomize" else ())
+        oid = ObjectId(app.kind, app.api_version, app.name, app.namespace)
+        target = app.image_updater.write_back.target
+        updater: HelmValuesUpdater | KustomizationUpdater | ArgoSourceUpdater
+        if target == "helmvalues":
+            updater = HelmValuesUpdater(oid, self.file, helm_targets)
+        elif target == "kustomization":
+            updater = KustomizationUpdater(oid, self.file, kustomize_targets)
+        else:
+            updater = ArgoSourceUpdater(oid, source_file_name(app.name, app.namespace),
+                                        helm=helm_targets if kind == "helm" else (),
+                                        kustomize=kustomize_targets if kind == "kustomize" else ())
         return updater.apply(root, path, chosen, dry_run=self.dry_run)
+
+    def _existing(self, root: Path, directory: Path, path: str) -> dict[str, str]:
+        """Sets `self.file` (the write-back target, root-relative) and returns what it holds now:
+        Helm key → value, or Kustomize image key → override `name[=new]:tag`."""
+        wb = self.app.image_updater.write_back
+        if wb.target == "helmvalues":
+            self.file = target_path(path, wb.target_path, "values.yaml")
+            keys = [k for s in self.states for k in s.settings.helm_names() if k]
+            return read_values(read_text(safe_subpath(root, self.file)), keys, self.file)
+        if wb.target == "kustomization":
+            self.file = find_kustomization(root, target_path(path, wb.target_path, "."))
+            return read_images(read_text(safe_subpath(root, self.file)), self.file)
+        name = source_file_name(self.app.name, self.app.namespace)
+        self.file = os.path.normpath(os.path.join(path, name))
+        return read_source_file(_text(directory / name))
 
     def _written(self, kind: str, s: ImageSettings, ref: ImageRef, existing: dict[str, str]) -> bool:
         """Does the `.argocd-source` file already hold what would be written for this image?"""
@@ -370,13 +412,16 @@ def _text(path: Path) -> str | None:
 class Target:
     url: str
     checkout: str
-    push: str
+    push: str  # the push branch, or a `git-branch` template (then `owner` is set)
+    owner: str = ""  # a templated push branch: the one Application it belongs to (not batched with others)
 
 
 @dataclass
 class PushOutcome:
     commit: str | None
     pushed_at: str | None
+    branch: str | None = None  # the rendered push branch of a template
+    warning: str | None = None
 
 
 @dataclass
@@ -388,12 +433,39 @@ class _Batch:
 
 
 class WriteBatcher:
-    """Groups the writes of Applications with the same target into one checkout, commit and push."""
+    """Groups the writes of Applications with the same target into one checkout, commit and push.
 
-    def __init__(self, run: Callable[[Target, list[AppWrite]], Awaitable[PushOutcome]], linger: float = LINGER) -> None:
+    A batch closes when every Application expected for its target (from the configuration) has
+    submitted, or when no Application is still on its way to submitting (`preparing`: selecting
+    images, resolving its target): one that failed or found nothing to do never comes, and waiting
+    for it would only delay the others. A fixed linger did not do: 1,000 Applications take longer than
+    any short linger to select their images, and the batch split into many commits (bench/argo.py).
+    `max_wait` bounds the wait in case something hangs."""
+
+    def __init__(self, run: Callable[[Target, list[AppWrite]], Awaitable[PushOutcome]],
+                 max_wait: float = MAX_BATCH_WAIT) -> None:
         self._run = run
-        self._linger = linger
+        self._max_wait = max_wait
         self._open: dict[Target, _Batch] = {}
+        self._preparing = 0
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Around an Application's work before `submit` (or before it gives up)."""
+        self._preparing += 1
+        try:
+            yield
+        finally:
+            self._preparing -= 1
+            self._check_all()
+
+    def _check(self, batch: _Batch) -> None:
+        if len(batch.writes) >= batch.expected or self._preparing == 0:
+            batch.full.set()
+
+    def _check_all(self) -> None:
+        for batch in self._open.values():
+            self._check(batch)
 
     async def submit(self, target: Target, write: AppWrite, expected: int) -> PushOutcome:
         batch = self._open.get(target)
@@ -403,11 +475,10 @@ class WriteBatcher:
         future: asyncio.Future[PushOutcome] = asyncio.get_running_loop().create_future()
         batch.writes.append(write)
         batch.futures.append(future)
-        if len(batch.writes) >= batch.expected:
-            batch.full.set()
+        self._check(batch)
         if leader:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(batch.full.wait(), self._linger)
+                await asyncio.wait_for(batch.full.wait(), self._max_wait)
             if self._open.get(target) is batch:
                 del self._open[target]  # later arrivals start the next batch
             try:
@@ -442,6 +513,7 @@ class ApplicationReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.batcher = WriteBatcher(self._commit_batch)
+        self._target_counts: tuple[Any, Counter[tuple[str, str, str]]] | None = None
 
     @property
     def git(self) -> GitClient:
@@ -466,10 +538,12 @@ class ApplicationReconciler:
             status.images = None
             status.mark_ready(f"no {PREFIX}image-list annotation: nothing to update", now, generation)
             return outcome
-        source = self._check_supported(app)
-        states = [await self._select(app, s) for s in settings.images]
-        target = await self._target(app, source)
-        write = AppWrite(app, states, source, dry_run=dry_run)
+        with self.batcher.preparing():
+            source = self._check_supported(app)
+            states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
+            target = await self._target(app, source)
+            write = AppWrite(app, states, source, dry_run=dry_run)
+        # no await between leaving `preparing` and `submit`: a batch cannot close in between
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
         else:
@@ -480,12 +554,16 @@ class ApplicationReconciler:
         status.source_file = write.file or None
         status.last_run_time = rfc3339(now)
         failed = [s for s in states if s.error]
+        branch = pushed.branch or target.push
+        if pushed.warning:
+            status.warnings = [*(status.warnings or []), {"annotation": PREFIX + "git-branch",
+                                                           "message": pushed.warning}]
         if pushed.commit and write.result is not None and write.result.files:
             status.last_push_commit, status.last_push_time = pushed.commit, pushed.pushed_at
             outcome.commit = pushed.commit
             outcome.files = [f.path for f in write.result.files]
             outcome.notes.append(Note(Reason.PUSHED, f"committed and pushed {pushed.commit[:7]} to branch "
-                                      f"'{target.push}': {', '.join(s.reason for s in states if s.updated)}",
+                                      f"'{branch}': {', '.join(s.reason for s in states if s.updated)}",
                                       {"commit": pushed.commit, "files": outcome.files}))
         if failed:
             message = "; ".join(f"{s.settings.label}: {s.error}" for s in failed)
@@ -495,7 +573,7 @@ class ApplicationReconciler:
             return outcome
         summary = "; ".join(f"{s.settings.label}: {s.reason}" for s in states)
         if outcome.commit:
-            status.mark_ready(f"committed and pushed commit '{outcome.commit[:7]}' to branch '{target.push}'; "
+            status.mark_ready(f"committed and pushed commit '{outcome.commit[:7]}' to branch '{branch}'; "
                               f"{summary}", now, generation)
         else:
             status.mark_ready(summary or "no images", now, generation)
@@ -514,19 +592,33 @@ class ApplicationReconciler:
 
     def _expected(self, target: Target, app: Application) -> int:
         """How many Applications of the configuration write to `target` (the batch waits for them)."""
-        count = 0
-        for other in self.ctx.config.of_kind(Application):
+        if target.owner:
+            return 1  # a templated branch is this Application's own
+        counts = self._targets_of_config()
+        pushes = {target.push, ""} if target.push == target.checkout else {target.push}
+        count = sum(counts.get((target.url, base, push), 0) for base in {target.checkout, "", "HEAD"}
+                    for push in pushes)
+        return max(1, count)
+
+    def _targets_of_config(self) -> Counter[tuple[str, str, str]]:
+        """(repository, base branch as written, push branch as written) → how many Applications; built
+        once per configuration (per Application it made 1,000 Applications cost a million checks)."""
+        config = self.ctx.config
+        if self._target_counts is not None and self._target_counts[0] is config:
+            return self._target_counts[1]
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for other in config.of_kind(Application):
+            if not other.image_updater.enabled:
+                continue  # no image-list: it never writes
             try:
                 source = check_supported(other)
             except Stalled:
                 continue
             wb = other.image_updater.write_back
-            url = wb.repository or source.repo_url
-            base = wb.base_branch or source.target_revision or ""
-            if url == target.url and base in (target.checkout, "", "HEAD") and \
-                    (wb.push_branch or target.checkout) == target.push:
-                count += 1
-        return max(1, count)
+            counts[(wb.repository or source.repo_url, wb.base_branch or write_back_revision(other, source),
+                    wb.push_branch)] += 1
+        self._target_counts = (config, counts)
+        return counts
 
     # -- registry ---------------------------------------------------------------------------------------
 
@@ -573,13 +665,15 @@ class ApplicationReconciler:
     async def _target(self, app: Application, source: ApplicationSource) -> Target:
         wb = app.image_updater.write_back
         url = wb.repository or source.repo_url
-        branch = wb.base_branch or source.target_revision or ""
+        branch = wb.base_branch or write_back_revision(app, source)
         if branch in ("", "HEAD"):
             resolved = await self.git.remote_default_branch(url, self._git_auth(app, url), timeout=60.0)
             if resolved is None:
                 raise TagpilotError(f"{url}: the remote's HEAD names no branch; set spec.source.targetRevision or "
                                     f"the {PREFIX}git-branch annotation")
             branch = resolved
+        if "{{" in wb.push_branch:
+            return Target(url, branch, wb.push_branch, owner=app.key)
         return Target(url, branch, wb.push_branch or branch)
 
     async def _dry_run(self, target: Target, write: AppWrite, outcome: Outcome) -> PushOutcome:
@@ -606,11 +700,31 @@ class ApplicationReconciler:
 
         async with await self.git.prepare(target.url, CheckoutRef(branch=target.checkout), auth,
                                           timeout=60.0) as workspace:
+            branch, warning = target.push, None
+            if target.owner:
+                rendered = await self._render_branch(target, writes[0], workspace.path)
+                if rendered is None:
+                    return PushOutcome(None, None)
+                branch, warning = rendered
             pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message, author=AUTHOR,
-                                                    push_branch=target.push)
+                                                    push_branch=branch)
         if pushed is None:
-            return PushOutcome(None, None)
-        return PushOutcome(pushed.commit, rfc3339(pushed.pushed_at))
+            return PushOutcome(None, None, branch, warning)
+        return PushOutcome(pushed.commit, rfc3339(pushed.pushed_at), branch, warning)
+
+    async def _render_branch(self, target: Target, write: AppWrite, root: Path) -> tuple[str, str | None] | None:
+        """The push branch of a `git-branch` template, from the changes this Application would make on
+        the base branch (upstream renders it from the same change list); None when nothing changes."""
+        probe = AppWrite(write.app, write.states, write.source, dry_run=True)
+        await asyncio.to_thread(probe.apply, root)
+        if probe.error is not None or not probe.changes:
+            write.error, write.result = probe.error, TreeResult()
+            return None
+        wb = write.app.image_updater.write_back
+        changes = [ImageChange(s.settings.image, s.settings.alias, s.current_tag or "", _tag_value(s.selected))
+                   for s in write.states if s.updated and s.selected is not None]
+        return render_branch(wb.push_branch, changes, app_name=write.app.name, app_namespace=write.app.namespace,
+                             key=target_key(target.url, wb.base_branch, probe.file))
 
 
 def _strategy_name(strategy: str) -> str:
@@ -627,21 +741,51 @@ def check_supported(app: Application) -> ApplicationSource:
                       "patches the live Application through the Kubernetes API, and tagpilot runs without a "
                       f"cluster; set {PREFIX}write-back-method: git (or git:secret:<namespace>/<name>) to commit "
                       f"the update to the application's repository", reason="WriteBackNeedsCluster")
-    if wb.target != "default":
-        raise Stalled(f"{PREFIX}write-back-target {wb.target!r} is not supported yet; remove the annotation to "
-                      f"write .argocd-source-{app.name}.yaml", reason=UNSUPPORTED)
     if "{{" in wb.push_branch:
-        raise Stalled(f"{PREFIX}git-branch: branch templates ({wb.push_branch!r}) are not supported yet; name "
-                      "the branch", reason=UNSUPPORTED)
-    sources = app.spec.all_sources()
-    if len(sources) > 1:
-        raise Stalled("spec.sources with more than one source is not supported yet; use spec.source",
-                      reason=UNSUPPORTED)
-    source = sources[0]
+        try:
+            check_template(wb.push_branch)
+        except BranchTemplateError as exc:
+            raise Stalled(f"{PREFIX}git-branch: {exc}", reason=exc.reason) from None
+    source = write_back_source(app)
     if source.chart and not wb.repository:
         raise Stalled(f"spec.source is a Helm chart repository ({source.repo_url}); set {PREFIX}git-repository "
                       "to the git repository to write back to", reason=UNSUPPORTED)
     return source
+
+
+def write_back_source(app: Application) -> ApplicationSource:
+    """The source written back to, as upstream's getApplicationSource picks it from `spec.sources`:
+    the source type comes from the write-back target (kustomization → Kustomize, helmvalues → Helm),
+    else from `status.sourceTypes` (an exported Application), else — where upstream, without a live
+    status, calls the app a Directory and skips it — from the sources' own `helm:`/`kustomize:` blocks;
+    then the first source with that block, else the first with either block, else the first source."""
+    sources = app.spec.all_sources()
+    if len(sources) == 1:
+        return sources[0]
+    target = app.image_updater.write_back.target
+    kind = {"kustomization": "Kustomize", "helmvalues": "Helm"}.get(target)
+    if kind is None:
+        status = app.status if isinstance(app.status, dict) else {}
+        types = status.get("sourceTypes") if isinstance(status.get("sourceTypes"), list) else []
+        kind = next((t for t in types if t in ("Helm", "Kustomize", "Plugin")), None)
+        if kind == "Plugin":
+            raise Stalled("status.sourceTypes says the write-back source is a config management plugin; plugin "
+                          "write-back is not supported", reason=UNSUPPORTED)
+    for source in sources:
+        if (kind == "Helm" and source.helm is not None) or (kind == "Kustomize" and source.kustomize is not None):
+            return source
+    return next((s for s in sources if s.helm is not None or s.kustomize is not None), sources[0])
+
+
+def write_back_revision(app: Application, source: ApplicationSource) -> str:
+    """The revision to check out without `git-branch` (upstream's getWriteBackBranch): with
+    `git-repository`, the targetRevision of the source in that repository, else the write-back source's."""
+    repository = app.image_updater.write_back.repository
+    if repository:
+        for other in app.spec.all_sources():
+            if other.repo_url == repository:
+                return other.target_revision or ""
+    return source.target_revision or ""
 
 
 # --- credentials -------------------------------------------------------------------------------------------
