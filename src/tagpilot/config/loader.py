@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
+from tagpilot.config.argo_image_updater import ImageUpdater
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
 from tagpilot.config.flux_automation import ImageUpdateAutomation
@@ -40,6 +41,7 @@ KINDS: dict[str, type[Object]] = {
     "EventSource": EventSource,
     "Sensor": Sensor,
     "Application": Application,
+    "ImageUpdater": ImageUpdater,
     "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
     "RetentionPolicy": RetentionPolicy,
 }

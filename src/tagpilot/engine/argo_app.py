@@ -515,7 +515,7 @@ class ApplicationReconciler:
     def _expected(self, target: Target, app: Application) -> int:
         """How many Applications of the configuration write to `target` (the batch waits for them)."""
         count = 0
-        for other in self.ctx.config.of_kind(Application):
+        for other in self._batch_candidates():
             try:
                 source = check_supported(other)
             except Stalled:
@@ -527,6 +527,11 @@ class ApplicationReconciler:
                     (wb.push_branch or target.checkout) == target.push:
                 count += 1
         return max(1, count)
+
+    def _batch_candidates(self) -> list[Application]:
+        """The Applications whose writes a batch waits for (an ImageUpdater's reconciler narrows it
+        to the Applications that CR matched)."""
+        return self.ctx.config.of_kind(Application)
 
     # -- registry ---------------------------------------------------------------------------------------
 
