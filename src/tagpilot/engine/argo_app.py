@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
+from tagpilot.config.argo_updater_config import updater_config
 from tagpilot.config.core import Secret
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
@@ -194,6 +195,7 @@ class AppWrite:
     changes: list[dict[str, str]] = field(default_factory=list)
     file: str = ""
     error: TagpilotError | None = None
+    template: str = COMMIT_TEMPLATE  # git.commit-message-template of argocd-image-updater-config
 
     def apply(self, root: Path) -> TreeResult:
         self.result, self.changes, self.error = None, [], None
@@ -351,7 +353,7 @@ class AppWrite:
         data = {"AppName": self.app.name,
                 "AppChanges": [{**c, "Labels": {}} for c in self.changes]}
         try:
-            return render(COMMIT_TEMPLATE, data, name="commit-message")
+            return render(self.template, data, name="commit-message")
         except TemplateError:
             return f"build: update of application {self.app.name}"
 
@@ -469,7 +471,8 @@ class ApplicationReconciler:
         source = self._check_supported(app)
         states = [await self._select(app, s) for s in settings.images]
         target = await self._target(app, source)
-        write = AppWrite(app, states, source, dry_run=dry_run)
+        write = AppWrite(app, states, source, dry_run=dry_run,
+                         template=updater_config(self.ctx.config).commit_template or COMMIT_TEMPLATE)
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
         else:
@@ -563,7 +566,10 @@ class ApplicationReconciler:
         if s.pull_secret is not None:
             creds = await pull_credentials(s.pull_secret, self.ctx.config, app, ref)
             source = f"{s.pull_secret.describe()} ({s.pull_secret.annotation})"
-        return RepositoryAccess(reference=ref, credentials=creds, credentials_source=source)
+        access = RepositoryAccess(reference=ref, credentials=creds, credentials_source=source)
+        from tagpilot.engine.argo_registries import apply_registries_conf  # argocd-image-updater-config
+
+        return await apply_registries_conf(self.ctx, app, s, access)
 
     # -- git --------------------------------------------------------------------------------------------
 
@@ -611,7 +617,8 @@ class ApplicationReconciler:
 
         async with await self.git.prepare(target.url, CheckoutRef(branch=target.checkout), auth,
                                           timeout=60.0) as workspace:
-            pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message, author=AUTHOR,
+            pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message,
+                                                    author=updater_config(self.ctx.config).author or AUTHOR,
                                                     push_branch=target.push)
         if pushed is None:
             return PushOutcome(None, None)

@@ -145,6 +145,10 @@ class ImageUpdaterReconciler:
             out.append({"field": "spec.namespace", "message": f"deprecated and ignored (as upstream): Applications "
                         f"are matched in the ImageUpdater's own namespace {cr.namespace!r}; remove spec.namespace "
                         "or move the ImageUpdater"})
+        from tagpilot.config.argo_updater_config import CONFIGMAP_NAME, updater_config
+
+        for key, message in updater_config(self.ctx.config).warnings:
+            out.append({"field": f"ConfigMap {CONFIGMAP_NAME} {key}", "message": message})
         for app, ref in matched:
             if not ref.use_annotations and app.image_updater.enabled:
                 out.append({"field": f"Application/{app.namespace}/{app.name}", "message": f"also has {PREFIX}"
