@@ -248,6 +248,48 @@ class ImageUpdaterReconciler:
         status.set_condition(READY, False, "ReconcileFailed", f"Reconciliation failed: {message}", now, generation)
 
 
+def watching(config: Any, registry: str, repository: str) -> list[tuple[str, str, str]]:
+    """Keys of the Applications (annotations) and ImageUpdaters with an image in `registry/repository`:
+    what a registry webhook for that push runs."""
+    from tagpilot.config.argo_updater_config import updater_config
+    from tagpilot.engine.argo_registries import split_registry
+
+    conf = updater_config(config)
+
+    def norm(reg: str, path: str) -> tuple[str, str]:
+        return reg, (f"library/{path}" if reg == "docker.io" and "/" not in path else path)
+
+    wanted = norm(registry, repository)
+
+    def hit(image: str) -> bool:
+        reg, path = split_registry(image, conf.default_registry())
+        entry = conf.entry_for(f"{reg}/{path}") or conf.entry_for(reg)
+        if entry is not None and entry.defaultns and "/" not in path:
+            path = f"{entry.defaultns}/{path}"
+        hosts = {reg}
+        if entry is not None and entry.api_url:
+            hosts.add(entry.api_url.partition("://")[2].split("/", 1)[0])
+        return any(norm(h, path) == wanted for h in hosts)
+
+    keys: list[tuple[str, str, str]] = []
+    apps = config.of_kind(Application)
+    for app in apps:
+        if any(hit(s.image) for s in app.image_updater.images):
+            keys.append(app.key)
+    for cr in config.of_kind(ImageUpdater):
+        images = []
+        for ref in cr.spec.application_refs:
+            if ref.use_annotations:
+                images += [s.image for a in apps
+                           if a.namespace == cr.namespace and ref.matches(a.name, a.metadata.labels)
+                           for s in a.image_updater.images]
+            else:
+                images += [s.image for s in cr.settings_for(ref).images]
+        if any(hit(i) for i in images):
+            keys.append(cr.key)
+    return keys
+
+
 def _recent_updates(changes: list[tuple[AppRun, dict[str, str]]], now: str) -> list[dict[str, Any]]:
     """Aggregated by (alias, new version), in first-seen order, as upstream's buildRecentUpdates."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
