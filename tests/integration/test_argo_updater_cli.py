@@ -286,3 +286,29 @@ spec:
     assert "String should match pattern" in err and f"{bad}:19" in err
     assert "manifestTargets needs exactly one of helm, kustomize or plugin" in err
     assert "images is required unless useAnnotations is true" in err
+
+
+def test_image_updater_pushes_with_the_argo_cd_repository_secret_over_http(
+        registry: RegistryServer, repo_name: str, git_http: GitRemote, tmp_path: Path) -> None:
+    """Git credentials of an ImageUpdater's write-back: the `repository` Secret of the URL; a wrong
+    password fails the application (partial error) without showing it."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_http, registry, repo_name)
+    before = git_http.head("main")
+    cfg = cr_config(tmp_path, registry, repo_name, git_http)
+    secret = (EXAMPLE / "config" / "repo-secret.yaml").read_text().replace(SEED_REPO, git_http.url)
+    (cfg / "repo-secret.yaml").write_text(secret.replace("username: USERNAME", f"username: {git_http.username}")
+                                          .replace("password: PASSWORD", "password: wr0ng-pa55"))
+    bad = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s1", "-o", "json")
+    assert bad.code == 1
+    assert "wr0ng-pa55" not in bad.stdout + bad.stderr
+    assert git_http.head("main") == before
+    app = view(bad, "ImageUpdater", "example-updater")["status"]["applications"][0]
+    assert "error" in app, app
+
+    (cfg / "repo-secret.yaml").write_text(secret.replace("username: USERNAME", f"username: {git_http.username}")
+                                          .replace("password: PASSWORD", f"password: {git_http.password}"))
+    good = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s2", "-o", "json")
+    assert good.code == 0, good.stderr
+    assert git_http.git("rev-parse", "main~1") == before
+    assert "value: main-bbbbbbb" in git_http.read_exact(".argocd-source-example.yaml", "main")
