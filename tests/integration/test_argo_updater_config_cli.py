@@ -3,6 +3,7 @@ registry (htpasswd auth) and a git remote, for an ImageUpdater and an annotated 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.fixtures.git import GitRemote
@@ -100,7 +101,11 @@ def test_registries_conf_and_git_settings_apply_to_annotated_applications(
     registry = registry_htpasswd
     seed_registry(registry, repo_name)
     seed_chart(git_remote_file, registry, repo_name)
-    cm = CONFIGMAP.format(host=registry.host, ns=repo_name).replace("  log.levle: debug\n", "")
+    keyfile = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bot@example.invalid", "-f", str(keyfile)],
+                   check=True)
+    cm = CONFIGMAP.format(host=registry.host, ns=repo_name).replace(
+        "  log.levle: debug\n", f"  git.commit-signing-method: ssh\n  git.commit-signing-key: {keyfile}\n")
     cfg = tmp_path / "config"
     cfg.mkdir()
     (cfg / "cm.yaml").write_text(cm)
@@ -114,6 +119,10 @@ def test_registries_conf_and_git_settings_apply_to_annotated_applications(
     text = git_remote_file.read_exact(".argocd-source-example.yaml", "main")
     assert "value: registry.example/frontend\n" in text and "value: main-1111111\n" in text
     assert git_remote_file.log("main", fmt="%an <%ae>")[0] == "Release Bot <bot@example.invalid>"
+    # signed with git.commit-signing-key (method ssh), verified by git
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f'bot@example.invalid namespaces="git" {(tmp_path / "id_ed25519.pub").read_text()}')
+    git_remote_file.git("-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-commit", "main")
 
 
 def test_bad_registries_conf_is_a_load_error_naming_the_key(tmp_path: Path) -> None:
@@ -136,3 +145,7 @@ data:
     result = run_tagpilot("reconcile", "-f", cm, "--state", tmp_path / "s")
     assert result.code == 2
     assert "cannot set registry b.io as default - only one default registry allowed" in result.stderr
+    cm.write_text(cm.read_text().replace("default: true}\n    - {name: b, prefix: b.io, default: true}",
+                                         "default: true}") + "  git.commit-signing-key: ABCDEF12\n")
+    result = run_tagpilot("reconcile", "-f", cm, "--state", tmp_path / "s")
+    assert result.code == 2 and f"{cm}:8" in result.stderr and "a key id of a keyring is not supported" in result.stderr

@@ -9,8 +9,9 @@ Read as upstream reads it (shared/reference/argocd-image-updater.md §4.8, §4.9
   (a Go template, checked at load).
 Keys upstream's Deployment reads that tagpilot does not use (log level, kube events, concurrency...)
 and keys nobody knows are warnings naming the file and line (`load_warnings`), never silently dropped.
-`git.commit-signing-*` and `git.commit-sign-off` are warnings too: signing through this ConfigMap is
-not applied yet (a signature the user expects must not silently be missing).
+`git.commit-signing-key` is the absolute path of a private key file (`git.commit-signing-method`
+`ssh`, or `openpgp` with an ASCII-armored secret key); a keyring key id is refused (tagpilot keeps no
+keyring). `git.commit-sign-off` is a warning: Signed-off-by trailers are not added yet.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ CONFIGMAP_NAME = "argocd-image-updater-config"
 ENTRY_FIELDS = ("name", "prefix", "api_url", "credentials", "credsexpire", "defaultns", "default", "insecure",
                 "ca_file", "ca_data", "limit", "ping", "tagsortmode")
 TAG_SORT_MODES = ("latest-first", "latest-last", "none")
-USED_KEYS = ("registries.conf", "git.user", "git.email", "git.commit-message-template")
+USED_KEYS = ("registries.conf", "git.user", "git.email", "git.commit-message-template", "git.commit-signing-key",
+             "git.commit-signing-method")
 WEBHOOK_KEYS = ("webhook.docker-secret", "webhook.ghcr-secret", "webhook.harbor-secret", "webhook.quay-secret",
                 "webhook.acr-secret", "webhook.aliyun-acr-secret", "webhook.cloudevents-secret")
 NOT_USED = {
@@ -37,8 +39,6 @@ NOT_USED = {
     "watch.namespaces": "Applications are read from the files given with -f",
     "max_concurrent_apps": "tagpilot bounds registry and git concurrency itself",
     "max_concurrent_reconciles": "tagpilot bounds registry and git concurrency itself",
-    "git.commit-signing-key": "commit signing from this ConfigMap is not applied yet; commits are unsigned",
-    "git.commit-signing-method": "commit signing from this ConfigMap is not applied yet; commits are unsigned",
     "git.commit-sign-off": "Signed-off-by trailers are not added yet",
     "webhook.ratelimit-allowed": "tagpilot's webhook server has its own request limits",
 }
@@ -75,12 +75,28 @@ class UpdaterConfig:
     git_email: str = ""
     commit_template: str = ""
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # webhook type → secret value
+    signing_key: str = ""  # git.commit-signing-key: a private key file (ssh, or an armored gpg key)
+    signing_method: str = "openpgp"  # git.commit-signing-method
     warnings: tuple[tuple[str, str], ...] = ()  # (key, message)
 
     @property
     def author(self) -> tuple[str, str] | None:
         """`git.user`/`git.email` when both are set (upstream applies the identity only then)."""
         return (self.git_user, self.git_email) if self.git_user and self.git_email else None
+
+    def signing(self) -> Any:
+        """The SigningKey for `git.commit-signing-key`, read when a commit is made (None when unset)."""
+        if not self.signing_key:
+            return None
+        from tagpilot.errors import SigningError
+        from tagpilot.gitops.signing import SigningKey
+
+        try:
+            key = open(self.signing_key, "rb").read()  # noqa: SIM115 - small file, read once
+        except OSError as exc:
+            raise SigningError(f"argocd-image-updater-config git.commit-signing-key {self.signing_key}: "
+                               f"{exc.strerror}") from None
+        return SigningKey("ssh" if self.signing_method == "ssh" else "gpg", key)
 
     def default_registry(self) -> str:
         return next((r.prefix for r in self.registries if r.default), DOCKER_HUB)
@@ -192,8 +208,18 @@ def parse_updater_config(data: dict[str, str], namespace: str) -> UpdaterConfig:
             warnings.append((key, f"read by upstream's Deployment, not used by tagpilot: {NOT_USED[key]}"))
         else:
             warnings.append((key, "not a key of argocd-image-updater-config; it is ignored (check the spelling)"))
+    signing_key = data.get("git.commit-signing-key", "").strip()
+    method = data.get("git.commit-signing-method", "").strip() or "openpgp"
+    if method not in ("openpgp", "ssh"):
+        raise UpdaterConfigError(f"git.commit-signing-method: {method!r} must be openpgp or ssh")
+    if signing_key and not signing_key.startswith("/"):
+        raise UpdaterConfigError("git.commit-signing-key: write the absolute path of the private key file (an ssh "
+                                 "key, or an ASCII-armored OpenPGP secret key); a key id of a keyring is not "
+                                 "supported: tagpilot keeps no gpg keyring")
     secrets = {key.removeprefix("webhook.").removesuffix("-secret"): data[key] for key in WEBHOOK_KEYS if data.get(key)}
-    return UpdaterConfig(tuple(registries), user, email, template, secrets, tuple(warnings))
+    return UpdaterConfig(registries=tuple(registries), git_user=user, git_email=email, commit_template=template,
+                         webhook_secrets=secrets, warnings=tuple(warnings), signing_key=signing_key,
+                         signing_method=method)
 
 
 def updater_config(config: Any) -> UpdaterConfig:

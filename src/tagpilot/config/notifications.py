@@ -78,7 +78,8 @@ class ConfigMap(Object):
             raw = {**raw, "data": {k: _Keyed((k, v)) for k, v in raw["data"].items()}}
         elif isinstance(raw, dict) and isinstance(raw.get("metadata"), dict) and \
                 raw["metadata"].get("name") == UPDATER_CONFIGMAP and isinstance(raw.get("data"), dict):
-            raw = {**raw, "data": {k: _UpdaterKeyed((k, v)) if k in ("registries.conf", "git.commit-message-template")
+            raw = {**raw, "data": {k: _UpdaterKeyed((k, v)) if k in ("registries.conf", "git.commit-message-template",
+                                                                 "git.commit-signing-key", "git.commit-signing-method")
                                    else v for k, v in raw["data"].items()}}
         return raw
 

@@ -619,6 +619,7 @@ class ApplicationReconciler:
                                           timeout=60.0) as workspace:
             pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message,
                                                     author=updater_config(self.ctx.config).author or AUTHOR,
+                                                    signing=updater_config(self.ctx.config).signing(),
                                                     push_branch=target.push)
         if pushed is None:
             return PushOutcome(None, None)
