@@ -43,6 +43,31 @@ def test_argo_style_seed_application_loads_as_the_tutorial_wrote_it() -> None:
     assert {s.name for s in config.of_kind(Secret)} == {"dockerhub-secret", "repo-kubernetes-example-helm"}
 
 
+def test_argo_style_image_updater_cr_gives_the_seed_applications_settings() -> None:
+    """The example ImageUpdater configures the seed Application exactly as its annotations do
+    (strategy newest-build, allow-tags, Helm parameters, pull secret, write-back git)."""
+    from tagpilot.config.argo_cd import Application
+    from tagpilot.config.argo_image_updater import ImageUpdater
+    from tagpilot.engine.argo_app import _strategy_name
+
+    config = load_config([EXAMPLES / "argo-style" / "image-updater", EXAMPLES / "argo-style" / "config" /
+                          "dockerhub-secret.yaml"])
+    assert config.ignored == []
+    cr = config.get(ImageUpdater, "argocd", "example-updater")
+    app = config.get(Application, "argocd", "example")
+    assert cr is not None and app is not None and not app.image_updater.enabled
+    ref = cr.ref_for(app.name, app.metadata.labels)
+    assert ref is not None
+    settings = cr.settings_for(ref)
+    annotated = load_config([EXAMPLES / "argo-style" / "config"]).get(Application, "argocd", "example")
+    assert annotated is not None
+    legacy = annotated.image_updater
+    assert [(i.alias, i.image, i.allow_tags, i.helm_names(), i.pull_secret.describe()) for i in settings.images] == [
+        (i.alias, i.image, i.allow_tags, i.helm_names(), i.pull_secret.describe()) for i in legacy.images]
+    assert [_strategy_name(i.strategy) for i in settings.images] == [_strategy_name(i.strategy) for i in legacy.images]
+    assert settings.write_back.method == legacy.write_back.method == "git"
+
+
 def test_flux_style_deploy_repo_markers(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES / "flux-style" / "deploy-repo", repo)

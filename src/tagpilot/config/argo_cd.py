@@ -167,6 +167,13 @@ class Application(Object):
             object.__setattr__(self, "_image_updater", cached)
         return cached
 
+    def with_image_updater(self, settings: ImageUpdaterSettings) -> Application:
+        """A copy of this Application that reads `settings` instead of its annotations (an
+        `ImageUpdater` CR's settings for it), so the one Application write path serves both forms."""
+        copy = self.model_copy()
+        object.__setattr__(copy, "_image_updater", settings)
+        return copy
+
     def status_images(self) -> list[str] | None:
         """`status.summary.images` of an exported Application (what Argo sees running), or None."""
         status = self.status if isinstance(self.status, dict) else {}

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
+from tagpilot.config.argo_image_updater import ImageUpdater
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
 from tagpilot.config.flux_automation import ImageUpdateAutomation
@@ -40,6 +41,7 @@ KINDS: dict[str, type[Object]] = {
     "EventSource": EventSource,
     "Sensor": Sensor,
     "Application": Application,
+    "ImageUpdater": ImageUpdater,
     "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
     "RetentionPolicy": RetentionPolicy,
 }
@@ -121,6 +123,7 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
     config = Config()
     errors: list[ConfigError] = []
     ignored_kinds: dict[str, int] = {}
+    warnings: list[str] = []  # problems a person must fix that do not stop the load (file:line)
     for doc in load_documents(paths):
         try:
             obj = parse_document(doc)
@@ -141,10 +144,11 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
             continue
         config.objects[obj.key] = obj
         config.origins[obj.key] = location
+        warnings += getattr(obj, "load_warnings", lambda _doc: [])(doc)
     config.ignored = [
         f"ignored {count} object(s) of kind {kind}: tagpilot does not read this kind"
         for kind, count in sorted(ignored_kinds.items())
-    ]
+    ] + warnings
     errors += missing_event_sources(config) if sensors_need_sources and not errors else []
     if errors:
         errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))

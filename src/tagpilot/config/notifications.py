@@ -16,14 +16,31 @@ from pydantic import BeforeValidator, Field, model_validator
 from tagpilot.config.base import Object
 from tagpilot.notify.config import CONFIGMAP_NAME, NotifyConfigError, parse_entry, parse_notifications
 
+UPDATER_CONFIGMAP = "argocd-image-updater-config"  # read by config/argo_updater_config.py
+
 
 class _Keyed(tuple):  # (key, value) while the notifications ConfigMap's data is validated
+    pass
+
+
+class _UpdaterKeyed(tuple):  # (key, value) of argocd-image-updater-config, checked with its key
     pass
 
 
 def _check_value(value: Any) -> Any:
     """Each value of the notifications ConfigMap is checked with its key, so a pydantic error's
     location is `data.<key>` and the loader reports that key's line."""
+    if isinstance(value, _UpdaterKeyed):  # argocd-image-updater-config: errors at the key's line
+        from tagpilot.config.argo_updater_config import UpdaterConfigError, parse_updater_config
+
+        key, text = value
+        if not isinstance(text, str):
+            raise ValueError("ConfigMap data values must be strings (quote the value or use a block scalar `|`)")
+        try:
+            parse_updater_config({key: text}, "")
+        except UpdaterConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return text
     if not isinstance(value, _Keyed):
         return value
     key, text = value
@@ -59,7 +76,35 @@ class ConfigMap(Object):
         if isinstance(raw, dict) and isinstance(raw.get("metadata"), dict) and \
                 raw["metadata"].get("name") == CONFIGMAP_NAME and isinstance(raw.get("data"), dict):
             raw = {**raw, "data": {k: _Keyed((k, v)) for k, v in raw["data"].items()}}
+        elif isinstance(raw, dict) and isinstance(raw.get("metadata"), dict) and \
+                raw["metadata"].get("name") == UPDATER_CONFIGMAP and isinstance(raw.get("data"), dict):
+            raw = {**raw, "data": {k: _UpdaterKeyed((k, v)) if k in ("registries.conf", "git.commit-message-template",
+                                                                 "git.commit-signing-key", "git.commit-signing-method")
+                                   else v for k, v in raw["data"].items()}}
         return raw
+
+    @model_validator(mode="after")
+    def _updater_config(self) -> ConfigMap:
+        if self.metadata.name == UPDATER_CONFIGMAP:  # Argo CD Image Updater's settings
+            from tagpilot.config.argo_updater_config import UpdaterConfigError, parse_updater_config
+
+            try:
+                parse_updater_config(self.data, self.namespace)
+            except UpdaterConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def load_warnings(self, doc: Any) -> list[str]:
+        """Warnings naming file:line (the image updater's unknown or unused keys)."""
+        if self.metadata.name != UPDATER_CONFIGMAP:
+            return []
+        from tagpilot.config.argo_updater_config import parse_updater_config
+
+        out = []
+        for key, message in parse_updater_config(self.data, self.namespace).warnings:
+            where = doc.location(("data", key.split(" ", 1)[0]))
+            out.append(f"{where.file}:{where.line}: {self.ref}: {key}: {message}")
+        return out
 
     @model_validator(mode="after")
     def _references(self) -> ConfigMap:
@@ -74,7 +119,7 @@ class ConfigMap(Object):
     def reads(data: dict[str, Any]) -> bool:
         """Only the notifications ConfigMap is read; the loader reports the others as ignored."""
         meta = data.get("metadata")
-        return isinstance(meta, dict) and meta.get("name") == CONFIGMAP_NAME
+        return isinstance(meta, dict) and meta.get("name") in (CONFIGMAP_NAME, UPDATER_CONFIGMAP)
 
     @property
     def spec(self) -> _DataView:

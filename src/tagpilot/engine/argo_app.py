@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 import yaml
 
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
+from tagpilot.config.argo_updater_config import updater_config
 from tagpilot.config.core import Secret
 from tagpilot.engine.argo_branch import (
     BranchTemplateError,
@@ -211,6 +212,7 @@ class AppWrite:
     changes: list[dict[str, str]] = field(default_factory=list)
     file: str = ""
     error: TagpilotError | None = None
+    template: str = COMMIT_TEMPLATE  # git.commit-message-template of argocd-image-updater-config
 
     def apply(self, root: Path) -> TreeResult:
         self.result, self.changes, self.error = None, [], None
@@ -393,7 +395,7 @@ class AppWrite:
         data = {"AppName": self.app.name,
                 "AppChanges": [{**c, "Labels": {}} for c in self.changes]}
         try:
-            return render(COMMIT_TEMPLATE, data, name="commit-message")
+            return render(self.template, data, name="commit-message")
         except TemplateError:
             return f"build: update of application {self.app.name}"
 
@@ -542,7 +544,8 @@ class ApplicationReconciler:
             source = self._check_supported(app)
             states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
             target = await self._target(app, source)
-            write = AppWrite(app, states, source, dry_run=dry_run)
+            write = AppWrite(app, states, source, dry_run=dry_run,
+                             template=updater_config(self.ctx.config).commit_template or COMMIT_TEMPLATE)
         # no await between leaving `preparing` and `submit`: a batch cannot close in between
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
@@ -607,7 +610,7 @@ class ApplicationReconciler:
         if self._target_counts is not None and self._target_counts[0] is config:
             return self._target_counts[1]
         counts: Counter[tuple[str, str, str]] = Counter()
-        for other in config.of_kind(Application):
+        for other in self._batch_candidates():
             if not other.image_updater.enabled:
                 continue  # no image-list: it never writes
             try:
@@ -619,6 +622,11 @@ class ApplicationReconciler:
                     wb.push_branch)] += 1
         self._target_counts = (config, counts)
         return counts
+
+    def _batch_candidates(self) -> list[Application]:
+        """The Applications whose writes a batch waits for (an ImageUpdater's reconciler narrows it
+        to the Applications that CR matched)."""
+        return self.ctx.config.of_kind(Application)
 
     # -- registry ---------------------------------------------------------------------------------------
 
@@ -650,7 +658,10 @@ class ApplicationReconciler:
         if s.pull_secret is not None:
             creds = await pull_credentials(s.pull_secret, self.ctx.config, app, ref)
             source = f"{s.pull_secret.describe()} ({s.pull_secret.annotation})"
-        return RepositoryAccess(reference=ref, credentials=creds, credentials_source=source)
+        access = RepositoryAccess(reference=ref, credentials=creds, credentials_source=source)
+        from tagpilot.engine.argo_registries import apply_registries_conf  # argocd-image-updater-config
+
+        return await apply_registries_conf(self.ctx, app, s, access)
 
     # -- git --------------------------------------------------------------------------------------------
 
@@ -706,7 +717,9 @@ class ApplicationReconciler:
                 if rendered is None:
                     return PushOutcome(None, None)
                 branch, warning = rendered
-            pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message, author=AUTHOR,
+            settings = updater_config(self.ctx.config)
+            pushed = await self.git.commit_and_push(workspace, apply=apply, message=batch_message,
+                                                    author=settings.author or AUTHOR, signing=settings.signing(),
                                                     push_branch=branch)
         if pushed is None:
             return PushOutcome(None, None, branch, warning)

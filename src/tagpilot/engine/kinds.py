@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.policies",
     "tagpilot.engine.automation",
     "tagpilot.engine.argo_app",
+    "tagpilot.engine.argo_updater",
     "tagpilot.engine.inputs",
     "tagpilot.engine.notifications",
     "tagpilot.engine.retention",

@@ -74,7 +74,14 @@ from tagpilot.registry.auth import (
 )
 from tagpilot.registry.cache import MemoryCache, MetadataCache
 from tagpilot.registry.credentials import Credentials, DockerConfig
-from tagpilot.registry.limits import RETRYABLE_STATUS, HostLimits, Sleep, backoff_delay, parse_retry_after
+from tagpilot.registry.limits import (
+    RETRYABLE_STATUS,
+    HostLimits,
+    Sleep,
+    TokenBucket,
+    backoff_delay,
+    parse_retry_after,
+)
 from tagpilot.registry.manifest import (
     ACCEPT_MANIFESTS,
     ImageConfig,
@@ -140,6 +147,7 @@ class TLSSettings:
     ca_pem: bytes | None = None
     cert_pem: bytes | None = None
     key_pem: bytes | None = None
+    insecure_skip_verify: bool = False  # Argo registries.conf `insecure: true`
 
     def __repr__(self) -> str:
         return (
@@ -151,6 +159,7 @@ class TLSSettings:
         h = hashlib.sha256()
         for part in (self.ca_pem, self.cert_pem, self.key_pem):
             h.update(b"\0" if part is None else hashlib.sha256(part).digest())
+        h.update(b"insecure" if self.insecure_skip_verify else b"")
         return h.hexdigest()[:16]
 
 
@@ -419,6 +428,13 @@ class RegistryClient:
             limits = HostLimits(self.max_concurrency, self.requests_per_second, clock=self._clock, sleep=self._sleep)
             self._limits[host] = limits
         return limits
+
+    def set_rate_limit(self, host: str, requests_per_second: float | None) -> None:
+        """Bound one registry host's requests per second (Argo registries.conf `limit`)."""
+        limits = self.limits_for(host)
+        if (limits.bucket.rate if limits.bucket else None) != requests_per_second:
+            limits.bucket = TokenBucket(requests_per_second, clock=self._clock, sleep=self._sleep) \
+                if requests_per_second else None
 
     async def _base_url(self, access: RepositoryAccess) -> str:
         host = access.reference.api_host
@@ -1178,6 +1194,9 @@ def _ssl_context(tls: TLSSettings | None, host: str) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if tls is None:
         return context
+    if tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     try:
         if tls.ca_pem:
             context.load_verify_locations(cadata=tls.ca_pem.decode("ascii", "replace"))

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
+from tagpilot.server.argo_webhook import register as register_argo_webhook
 from tagpilot.server.guard import RequestGuard
 
 API = "/api/v1"
@@ -25,8 +26,8 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
                   description="Objects, status and events of a running tagpilot; webhook receivers.")
     # an Argo EventSource may sit under /api/ (outside /api/v1/): it is a webhook, not the API
     app.add_middleware(RequestGuard, listen_host=listen_host, allowed_hosts=list(allowed_hosts),
-                       exempt=lambda method, path: not path.startswith(f"{API}/")
-                       and daemon.webhooks.serves(method, path))
+                       exempt=lambda method, path: path == "/webhook" or (not path.startswith(f"{API}/")
+                       and daemon.webhooks.serves(method, path)))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -132,6 +133,8 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
             return JSONResponse(delivery.body, status_code=delivery.status)
         delivery = daemon.webhooks.receiver(f"/hook/{digest}", dict(request.headers), body, remote)
         return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)
+
+    register_argo_webhook(app, daemon)  # POST /webhook?type=... (before the catch-all below)
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def event_source(path: str, request: Request) -> Response:

@@ -1,0 +1,314 @@
+"""Argo CD Image Updater v1.x `ImageUpdater` CRs, end to end against the real registry and git remotes.
+
+The example CR (examples/argo-style/image-updater) with its placeholders replaced by the local registry
+and remote updates the seed Application exactly as the annotations do; refs are matched by specificity
+and label selectors; what tagpilot cannot do (pull requests, method argocd) fails the CR with
+upstream's conditions and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.fixtures.git import GitRemote
+from tests.fixtures.registry import RegistryServer
+from tests.integration.cli import run_tagpilot
+from tests.integration.test_argo_cli import EXAMPLE, SEED_REPO, seed_chart, seed_registry
+
+CR_DIR = EXAMPLE / "image-updater"
+
+
+def cr_config(tmp_path: Path, registry: RegistryServer, repo: str, remote: GitRemote, *,
+              cr_edit=lambda text: text, extra_apps: str = "") -> Path:
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    image = f"{registry.host}/{repo}"
+    cr = (CR_DIR / "imageupdater.yaml").read_text().replace("cyw/", f"{image}/")
+    (cfg / "imageupdater.yaml").write_text(cr_edit(cr))
+    app = (CR_DIR / "application.yaml").read_text().replace(SEED_REPO, remote.url)
+    (cfg / "application.yaml").write_text(app + extra_apps)
+    auths = json.dumps({"auths": {registry.host: {"username": "u", "password": "p"}}})
+    (cfg / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: dockerhub-secret, namespace: argocd}\n"
+        f"type: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{auths}'\n")
+    return cfg
+
+
+def view(result, kind: str, name: str) -> dict:
+    return next(v for v in result.json() if v["kind"] == kind and v["name"] == name)
+
+
+def condition(status: dict, type_: str) -> dict:
+    return next(c for c in status["conditions"] if c["type"] == type_)
+
+
+def test_example_image_updater_updates_the_application_like_the_annotations(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file)
+    state = tmp_path / "state"
+    image = f"{registry.host}/{repo_name}"
+
+    first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr + first.stdout
+    head = git_remote_file.head("main")
+    assert git_remote_file.git("rev-parse", "main~1") == before  # one commit
+    assert git_remote_file.read_exact(".argocd-source-example.yaml", "main") == (
+        "helm:\n  parameters:\n"
+        f"  - name: backend.image\n    value: {image}/backend\n    forcestring: true\n"
+        "  - name: backend.tag\n    value: main-1111111\n    forcestring: true\n"
+        f"  - name: frontend.image\n    value: {image}/frontend\n    forcestring: true\n"
+        "  - name: frontend.tag\n    value: main-bbbbbbb\n    forcestring: true\n")
+    assert git_remote_file.log("main", fmt="%an <%ae>")[0] == "argocd-image-updater <noreply@argoproj.io>"
+    cr = view(first, "ImageUpdater", "example-updater")
+    assert set(cr) == {"kind", "namespace", "name", "spec", "status"}
+    assert cr["namespace"] == "argocd"
+    assert cr["spec"]["applicationRefs"][0]["namePattern"] == "example*"
+    status = cr["status"]
+    assert status["applicationsMatched"] == 1 and status["imagesManaged"] == 2
+    assert [(u["alias"], u["image"], u["newVersion"], u["applicationsUpdated"], u["message"])
+            for u in status["recentUpdates"]] == [
+        ("frontend", f"{image}/frontend", "main-bbbbbbb", 1, "Updated from main-0000000 to main-bbbbbbb."),
+        ("backend", f"{image}/backend", "main-1111111", 1, "Updated from main-0000000 to main-1111111.")]
+    assert status["lastUpdatedAt"] == status["recentUpdates"][0]["updatedAt"]
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "ReconcileSucceeded")
+    assert condition(status, "Ready")["message"] == "Reconciled 1 applications, 2 images updated."
+    assert (condition(status, "Error")["status"], condition(status, "Error")["reason"]) == ("False", "NoErrors")
+    assert (condition(status, "Reconciling")["status"], condition(status, "Reconciling")["reason"]) == ("False", "Idle")
+    assert status["applications"][0]["lastPushCommit"] == head
+    assert status["applications"][0]["images"][0]["strategy"] == "newest-build"
+
+    second = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert second.code == 0, second.stderr
+    assert git_remote_file.head("main") == head
+    status2 = view(second, "ImageUpdater", "example-updater")["status"]
+    assert condition(status2, "Ready")["message"] == "Reconciled 1 applications, 0 images updated."
+    assert status2["recentUpdates"] == status["recentUpdates"]  # kept until the next update, as upstream
+
+    table = run_tagpilot("get", "imageupdaters", "-f", cfg, "--state", state)
+    assert table.code == 0, table.stderr
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split()[:6] == ["NAMESPACE", "NAME", "APPS", "IMAGES", "LAST", "CHECKED"]
+    assert row.split()[:4] == ["argocd", "example-updater", "1", "2"]
+    as_json = run_tagpilot("get", "imageupdaters", "-f", cfg, "--state", state, "-o", "json")
+    assert as_json.code == 0 and as_json.json()[0]["status"]["applicationsMatched"] == 1
+
+
+MORE_APPS = """
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: example-prod
+  namespace: argocd
+  labels: {tier: prod}
+spec:
+  source: {repoURL: @URL@, path: prod, targetRevision: main}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: example-staging
+  namespace: argocd
+spec:
+  source: {repoURL: @URL@, path: staging, targetRevision: main}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: example-other-ns
+  namespace: team-b
+spec:
+  source: {repoURL: @URL@, path: staging, targetRevision: main}
+"""
+
+PROD_REF = """\
+  - namePattern: example-*
+    labelSelectors:
+      matchExpressions:
+      - {key: tier, operator: In, values: [prod]}
+    commonUpdateSettings:
+      allowTags: regexp:^main-a
+    images:
+    - alias: frontend
+      imageName: IMAGE/frontend
+      commonUpdateSettings: {updateStrategy: alphabetical, allowTags: regexp:^main-c}
+      manifestTargets:
+        helm: {name: frontend.image, tag: frontend.tag}
+"""
+
+
+def test_refs_by_specificity_labels_and_precedence_one_commit(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """`example-*` with a label selector beats the broader `example*` for the labelled app; an image's
+    commonUpdateSettings beat its ref's, which beat the spec's; apps of another namespace are not
+    matched; every matched app of the CR lands in one commit."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name, prefix="prod/")
+    seed_chart(git_remote_file, registry, repo_name, prefix="staging/")
+    before = git_remote_file.head("main")
+    image = f"{registry.host}/{repo_name}"
+
+    def edit(text: str) -> str:
+        return text.replace("  applicationRefs:\n", "  applicationRefs:\n" + PROD_REF.replace("IMAGE", image))
+
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=edit,
+                    extra_apps=MORE_APPS.replace("@URL@", git_remote_file.url))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr + result.stdout
+    assert git_remote_file.git("rev-parse", "main~1") == before  # three applications, one commit
+    # prod: alphabetical among main-c* (the image's allowTags beat the ref's main-a)
+    assert "value: main-ccccccc" in git_remote_file.read_exact("prod/.argocd-source-example-prod.yaml", "main")
+    # staging and example: the spec's newest-build
+    assert "value: main-bbbbbbb" in git_remote_file.read_exact(
+        "staging/.argocd-source-example-staging.yaml", "main")
+    status = view(result, "ImageUpdater", "example-updater")["status"]
+    assert status["applicationsMatched"] == 3 and status["imagesManaged"] == 5
+    assert {a["name"]: a["namePattern"] for a in status["applications"]} == {
+        "example": "example*", "example-prod": "example-*", "example-staging": "example*"}
+    frontend = {(u["alias"], u["newVersion"]): u["applicationsUpdated"] for u in status["recentUpdates"]}
+    assert frontend[("frontend", "main-bbbbbbb")] == 2 and frontend[("frontend", "main-ccccccc")] == 1
+
+
+def test_pull_request_and_method_argocd_are_refused_with_conditions_and_nothing_written(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=lambda t: t.replace(
+        "    method: git\n", "    method: git\n    gitConfig:\n      branch: main\n      pullRequest:\n"
+                            "        github: {}\n"))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    status = view(result, "ImageUpdater", "example-updater")["status"]
+    ready, error = condition(status, "Ready"), condition(status, "Error")
+    assert (ready["status"], ready["reason"]) == ("False", "ReconcileFailed")
+    assert (error["status"], error["reason"]) == ("True", "ReconcileError")
+    assert "writeBackConfig.gitConfig.pullRequest: opening pull/merge requests" in error["message"]
+    assert f"{cfg / 'imageupdater.yaml'}:" in error["message"]
+    assert git_remote_file.head("main") == before
+
+    text = (cfg / "imageupdater.yaml").read_text()
+    start, end = text.index("  writeBackConfig:\n"), text.index("  applicationRefs:\n")
+    (cfg / "imageupdater.yaml").write_text(text[:start] + text[end:])
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    error = condition(view(result, "ImageUpdater", "example-updater")["status"], "Error")
+    assert "writeBackConfig.method is 'argocd'" in error["message"] and "method: git" in error["message"]
+    assert git_remote_file.head("main") == before
+
+
+def test_partial_errors_and_use_annotations(registry: RegistryServer, repo_name: str,
+                                            git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """A ref with `useAnnotations: true` reads the Application's annotations; an image whose
+    repository does not exist is a partial error (Ready True, ReconcileCompletedWithErrors)."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name, prefix="staging/")
+    image = f"{registry.host}/{repo_name}"
+    annotated = (EXAMPLE / "config" / "application.yaml").read_text().replace("cyw/", f"{image}/").replace(
+        SEED_REPO, git_remote_file.url).replace("name: example\n", "name: legacy\n  namespace: argocd\n")
+    annotated = annotated.replace("path: .", "path: staging").replace(
+        "    argocd-image-updater.argoproj.io/backend.pull-secret: pullsecret:argocd/dockerhub-secret\n", "")
+    annotated = annotated.replace(
+        "    argocd-image-updater.argoproj.io/frontend.pull-secret: pullsecret:argocd/dockerhub-secret\n", "")
+
+    def edit(text: str) -> str:
+        text = text.replace("imageName: " + image + "/backend", "imageName: " + image + "/does-not-exist")
+        return text.replace("  applicationRefs:\n", "  applicationRefs:\n  - namePattern: legacy\n"
+                                                    "    useAnnotations: true\n")
+
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=edit, extra_apps="---\n" + annotated)
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1, result.stderr
+    status = view(result, "ImageUpdater", "example-updater")["status"]
+    assert (condition(status, "Ready")["status"], condition(status, "Ready")["reason"]) == (
+        "True", "ReconcileCompletedWithErrors")
+    assert (condition(status, "Error")["reason"], condition(status, "Error")["message"]) == (
+        "PartialErrors", "1 error(s) occurred during image update checks.")
+    apps = {a["name"]: a for a in status["applications"]}
+    assert apps["legacy"]["namePattern"] == "legacy"
+    assert [i["selectedTag"] for i in apps["legacy"]["images"]] == ["main-bbbbbbb", "main-1111111"]
+    assert "value: main-1111111" in git_remote_file.read_exact("staging/.argocd-source-legacy.yaml", "main")
+    # the frontend of `example` was still written; the missing backend is named
+    assert "value: main-bbbbbbb" in git_remote_file.read_exact(".argocd-source-example.yaml", "main")
+    backend = apps["example"]["images"][1]
+    assert backend["image"].endswith("/does-not-exist") and backend["reason"].startswith("registry:"), backend
+    assert "Application/argocd/example: backend: registry:" in result.stderr
+
+
+def test_bad_image_updaters_are_load_errors_naming_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("""\
+apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+kind: ImageUpdater
+metadata: {name: a, namespace: argocd}
+spec:
+  applicationRefs:
+  - namePattern: "app-["
+    images: [{alias: x, imageName: nginx}]
+---
+apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+kind: ImageUpdater
+metadata: {name: b, namespace: argocd}
+spec:
+  writeBackConfig:
+    method: git
+    gitConfig: {branch: "main:updates", pullRequest: {github: {}, gitlab: {}}}
+  applicationRefs:
+  - namePattern: app
+    images:
+    - {alias: "-x", imageName: nginx}
+---
+apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+kind: ImageUpdater
+metadata: {name: c, namespace: argocd}
+spec:
+  applicationRefs:
+  - namePattern: app
+    commonUpdateSettings: {pullSecret: "pullsecret:other/creds"}
+    images:
+    - alias: x
+      imageName: nginx
+      manifestTargets: {helm: {tag: t}, kustomize: {name: n}}
+  - namePattern: app2
+""")
+    result = run_tagpilot("reconcile", "-f", bad, "--state", tmp_path / "state")
+    assert result.code == 2, result.stderr
+    err = result.stderr
+    assert f"{bad}:6" in err and "invalid application name pattern 'app-['" in err
+    assert "pullRequest needs exactly one of github" in err
+    assert "String should match pattern" in err and f"{bad}:19" in err
+    assert "manifestTargets needs exactly one of helm, kustomize or plugin" in err
+    assert "images is required unless useAnnotations is true" in err
+
+
+def test_image_updater_pushes_with_the_argo_cd_repository_secret_over_http(
+        registry: RegistryServer, repo_name: str, git_http: GitRemote, tmp_path: Path) -> None:
+    """Git credentials of an ImageUpdater's write-back: the `repository` Secret of the URL; a wrong
+    password fails the application (partial error) without showing it."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_http, registry, repo_name)
+    before = git_http.head("main")
+    cfg = cr_config(tmp_path, registry, repo_name, git_http)
+    secret = (EXAMPLE / "config" / "repo-secret.yaml").read_text().replace(SEED_REPO, git_http.url)
+    (cfg / "repo-secret.yaml").write_text(secret.replace("username: USERNAME", f"username: {git_http.username}")
+                                          .replace("password: PASSWORD", "password: wr0ng-pa55"))
+    bad = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s1", "-o", "json")
+    assert bad.code == 1
+    assert "wr0ng-pa55" not in bad.stdout + bad.stderr
+    assert git_http.head("main") == before
+    app = view(bad, "ImageUpdater", "example-updater")["status"]["applications"][0]
+    assert "error" in app, app
+
+    (cfg / "repo-secret.yaml").write_text(secret.replace("username: USERNAME", f"username: {git_http.username}")
+                                          .replace("password: PASSWORD", f"password: {git_http.password}"))
+    good = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "s2", "-o", "json")
+    assert good.code == 0, good.stderr
+    assert git_http.git("rev-parse", "main~1") == before
+    assert "value: main-bbbbbbb" in git_http.read_exact(".argocd-source-example.yaml", "main")
