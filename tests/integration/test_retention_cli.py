@@ -260,6 +260,7 @@ def test_reconcile_runs_the_policy_like_the_daemon_and_get_lists_it(scenario, re
     (view,) = got
     assert view["status"]["lastRun"]["dryRun"] is True and view["status"]["lastRun"]["toDelete"] == 2
     assert view["status"]["protectedSources"][0].startswith("GitRepository/apps/deploy@")
+    assert view["status"]["protections"][:3] == ["deployed", "policyRefs", "holds"]
 
     result = run_tagpilot("reconcile", key, "-f", scenario["cfg"], "--state", scenario["state"], "-o", "json")
     assert result.code == 0, result.stderr

@@ -7,13 +7,7 @@ The decisions are `tagpilot.retention.planner`'s (pure). This module does the I/
   needs it;
 - push time: plain registries report none, so it is the time tagpilot first saw the tag (scans record
   it, and so does every plan); a tag first seen by this run counts as pushed now (kept);
-- deployed tags: the latest commit of every GitRepository an ImageUpdateAutomation writes to (its push
-  branch, else its checkout ref); every YAML file is read for references `<image>:<tag>` /
-  `<image>@<digest>` naming the repository (any `image:` field, Helm-style strings) and for setters
-  markers of policies over the repository (`{"$imagepolicy": "ns:name:tag"}` takes the line's value);
-  not covered yet: split `repository:`/`tag:` values without a marker, Argo CD Applications, pins and
-  approvals (later issues);
-- policy refs: every ImagePolicy's stored `latestRef` and `observedPreviousRef`;
+- what must survive (deployed tags, policy refs, pins and approvals): `engine.retention_protect`;
 - apply: before deleting, every tag is resolved again; if anything moved, the repository is planned
   again from the fresh state, and only that plan is carried out. DELETE is by digest (distribution then
   untags every tag on it, which the per-digest plan expects). A registry answering 405 deletes nothing
@@ -23,22 +17,17 @@ The decisions are `tagpilot.retention.planner`'s (pure). This module does the I/
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-from tagpilot.config.flux_automation import ImageUpdateAutomation
-from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.flux_image import ImageRepository
 from tagpilot.config.retention import RetentionPolicy
 from tagpilot.engine.access import access_for
 from tagpilot.engine.events import Reason
-from tagpilot.engine.kinds import Column, Kind, same_namespace_ref
-from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
+from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.reconciler import Context, Note, Outcome
+from tagpilot.engine.retention_protect import Deployed, find_deployed, held, policy_protections
 from tagpilot.engine.status import ObjectStatus, rfc3339
 from tagpilot.errors import ConfigError, DeleteUnsupported, Location, NotFoundError, TagpilotError
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
@@ -52,7 +41,6 @@ from tagpilot.retention.planner import (
     Rule,
     plan_repository,
 )
-from tagpilot.update.setters import parse_marker
 
 KIND = "RetentionPolicy"
 HEAD_CONCURRENCY = 16
@@ -132,157 +120,6 @@ def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool
     return artifacts
 
 
-@dataclass
-class Deployed:
-    """References found in git, by canonical repository name."""
-
-    tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    digests: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)  # "GitRepository/ns/name@<commit>" that were read
-
-    def add(self, table: dict[str, dict[str, list[str]]], repo: str, key: str, reason: str) -> None:
-        reasons = table.setdefault(repo, {}).setdefault(key, [])
-        if reason not in reasons:
-            reasons.append(reason)
-
-
-_VALUE = re.compile(r"""^\s*(?:-\s+)?(?:[^\s:#]+:\s+)?["']?([^"'\s#]+)""")
-
-
-def _ref_pattern(names: Iterable[str]) -> re.Pattern[str]:
-    alts = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    return re.compile(rf"(?<![\w./-])(?:{alts})(?::(?P<tag>\w[\w.-]{{0,127}}))?"
-                      rf"(?:@(?P<digest>sha256:[0-9a-f]{{64}}))?(?![\w./:@-])")
-
-
-def scan_tree(root: Path, source: str, repositories: dict[str, set[str]], markers: dict[tuple[str, str], str],
-              deployed: Deployed) -> None:
-    """Find deployed references in every YAML file under `root`.
-
-    `repositories`: canonical name → the spellings that name it (`spec.image` as written, canonical);
-    `markers`: (policy namespace, name) → canonical name of its repository.
-    """
-    patterns = {canonical: _ref_pattern(names) for canonical, names in repositories.items()}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for filename in sorted(filenames):
-            if not filename.endswith((".yaml", ".yml")):
-                continue
-            path = Path(dirpath) / filename
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            rel = path.relative_to(root).as_posix()
-            for number, line in enumerate(text.splitlines(), 1):
-                where = f"deployed: {source} {rel}:{number}"
-                for canonical, pattern in patterns.items():
-                    for m in pattern.finditer(line):
-                        if m.group("tag") or not m.group("digest"):  # no tag, no digest: `latest`
-                            deployed.add(deployed.tags, canonical, m.group("tag") or "latest", where)
-                        if m.group("digest"):
-                            deployed.add(deployed.digests, canonical, m.group("digest"), where)
-                if "$imagepolicy" not in line or "#" not in line:
-                    continue
-                marker = parse_marker(line[line.index("#") + 1:].strip())
-                if marker is None or (marker.namespace, marker.name) not in markers:
-                    continue
-                canonical = markers[(marker.namespace, marker.name)]
-                value = _VALUE.match(line[:line.index("#")])
-                if value is None:
-                    continue
-                if marker.field == "tag":
-                    deployed.add(deployed.tags, canonical, value.group(1), where)
-                elif marker.field == "digest":
-                    deployed.add(deployed.digests, canonical, value.group(1), where)
-
-
-def _repository_of(config: Any, policy: ImagePolicy) -> ImageRepository | None:
-    ref = policy.spec.image_repository_ref
-    ns, name = same_namespace_ref(policy.namespace, ref.namespace, ref.name)
-    return config.get(ImageRepository, ns, name)
-
-
-async def find_deployed(ctx: Context, canonical_names: set[str]) -> Deployed:
-    """Scan the latest commit of every GitRepository an automation writes to (once per run)."""
-    from tagpilot.gitops.auth import auth_from_secret
-    from tagpilot.gitops.workspace import CheckoutRef
-
-    config = ctx.config
-    deployed = Deployed()
-    spellings: dict[str, set[str]] = {}
-    for repo in config.of_kind(ImageRepository):
-        try:
-            ref = parse_repository(repo.spec.image)
-        except TagpilotError:
-            continue
-        if ref.canonical_name in canonical_names:
-            spellings.setdefault(ref.canonical_name, set()).update(
-                {ref.canonical_name, ref.name, repo.spec.image.strip()})
-    markers = {}
-    for policy in config.of_kind(ImagePolicy):
-        repo = _repository_of(config, policy)
-        if repo is None:
-            continue
-        try:
-            canonical = parse_repository(repo.spec.image).canonical_name
-        except TagpilotError:
-            continue
-        if canonical in canonical_names:
-            markers[(policy.namespace, policy.name)] = canonical
-    targets: dict[tuple[str, str, str], tuple[GitRepository, CheckoutRef]] = {}
-    for automation in config.of_kind(ImageUpdateAutomation):
-        src = automation.spec.source_ref
-        source = config.get(GitRepository, src.namespace or automation.namespace, src.name)
-        if source is None:
-            raise Stalled(f"cannot tell what is deployed: {automation.ref} writes to GitRepository "
-                          f"{src.namespace or automation.namespace}/{src.name}, which is not in the configuration; "
-                          f"add it, or set protect.deployed: false", reason="DependencyNotReady")
-        git = automation.spec.git
-        if git and git.push and git.push.branch:
-            checkout = CheckoutRef(branch=git.push.branch)
-        else:
-            checkout = CheckoutRef.from_spec(git.checkout.ref if git and git.checkout else source.spec.ref)
-        targets[(source.namespace, source.name, checkout.key)] = (source, checkout)
-    if not targets:
-        return deployed
-    if ctx.git is None:
-        raise Stalled("cannot tell what is deployed: no git client", reason="DependencyNotReady")
-    for (_ns, _name, _key), (source, checkout) in sorted(targets.items()):
-        secret = None
-        if source.spec.secret_ref is not None:
-            secret = config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
-                                   field_name="spec.secretRef")
-        async with ctx.git.checkout(source.spec.url, checkout, auth_from_secret(secret),
-                                    timeout=source.spec.timeout_seconds) as ws:
-            label = f"GitRepository/{source.namespace}/{source.name}"
-            deployed.sources.append(f"{label}@{ws.head[:12]}")
-            await asyncio.to_thread(scan_tree, ws.path, label, spellings, markers, deployed)
-    return deployed
-
-
-def policy_protections(ctx: Context, canonical: str) -> dict[str, list[str]]:
-    """tag-or-digest → reasons from every ImagePolicy's stored latestRef / observedPreviousRef."""
-    out: dict[str, list[str]] = {}
-    for policy in ctx.config.of_kind(ImagePolicy):
-        repo = _repository_of(ctx.config, policy)
-        if repo is None:
-            continue
-        try:
-            if parse_repository(repo.spec.image).canonical_name != canonical:
-                continue
-        except TagpilotError:
-            continue
-        stored = ctx.store.get_object(policy.kind, policy.namespace, policy.name)
-        status = stored.status if stored else {}
-        for key in ("latestRef", "observedPreviousRef"):
-            ref = status.get(key) or {}
-            for part in ("tag", "digest"):
-                if ref.get(part):
-                    out.setdefault(ref[part], []).append(f"{policy.ref} {key}")
-    return out
-
-
 # -- plan ----------------------------------------------------------------------------------------------
 
 
@@ -354,8 +191,13 @@ def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: date
             tags.setdefault(tag, []).extend(reasons)
         for digest, reasons in deployed.digests.get(run.canonical, {}).items():
             digests.setdefault(digest, []).extend(reasons)
+    found: list[dict[str, list[str]]] = []
     if spec.protect.policy_refs:
-        for key, reasons in policy_protections(ctx, run.canonical).items():
+        found.append(policy_protections(ctx, run.canonical))
+    if spec.protect.holds:
+        found.append(held(ctx.store, run.canonical))
+    for table in found:
+        for key, reasons in table.items():
             (digests if key.startswith("sha256:") else tags).setdefault(key, []).extend(reasons)
     protections = Protections(tags=tags, digests=digests,
                               patterns=tuple(p.to_selector() for p in spec.protect.tags))
@@ -480,9 +322,19 @@ class RetentionStatus(ObjectStatus):
     git commits whose references were protected (so a person sees what "deployed" meant)."""
 
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("last_run", "lastRun"), ("protected_sources", "protectedSources"))
+        ("last_run", "lastRun"), ("protections", "protections"), ("protected_sources", "protectedSources"))
     last_run: dict[str, Any] | None = None
+    protections: list[str] | None = None
     protected_sources: list[str] | None = None
+
+
+def protections_of(policy: RetentionPolicy) -> list[str]:
+    """The protections in force, as the status lists them (`protect` switches, patterns, reachability)."""
+    protect = policy.spec.protect
+    out = [name for name, on in (("deployed", protect.deployed), ("policyRefs", protect.policy_refs),
+                                 ("holds", protect.holds)) if on]
+    out += [f"tags {p.kind}:{p.pattern}" for p in protect.tags]
+    return out + ["reachable (index children, signatures, referrers of retained digests)"]
 
 
 class RetentionReconciler:
@@ -513,6 +365,7 @@ class RetentionReconciler:
             "toDelete": sum(i.action == "delete" for i in planned),
             "deleted": sum(ok for r in runs for ok, _e in r.results.values()),
         }
+        status.protections = protections_of(policy)
         status.protected_sources = deployed.sources if deployed else []
         problems = errors + failed
         if problems:

@@ -443,6 +443,12 @@ class Store:
                 (digest, media_type, body, time.time()),
             )
 
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists (optional features look for their tables before reading them)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                    (name,)).fetchone() is not None
+
     def blob_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
