@@ -58,6 +58,12 @@ class RepositoryState:
     resolved: dict[str, str]
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     created: dict[str, datetime | None] = field(default_factory=dict)
+    referrers: dict[str, str] = field(default_factory=dict)  # untagged referrer digest → its subject
+    referrers_api: bool = False  # the registry answered the OCI referrers API
+
+    def same(self, other: RepositoryState) -> bool:
+        """Nothing moved: the same tags on the same digests, the same referrers."""
+        return self.resolved == other.resolved and self.referrers == other.referrers
 
 
 async def read_repository(client: RegistryClient, access: RepositoryAccess, *, need_created: bool) -> RepositoryState:
@@ -97,7 +103,38 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
                 state.created[digest] = await created_of(manifest)
 
     await asyncio.gather(*(inspect(d) for d in sorted(set(resolved.values()))))
+    await _read_referrers(client, access, state, gate)
     return state
+
+
+async def _read_referrers(client: RegistryClient, access: RepositoryAccess, state: RepositoryState,
+                          gate: asyncio.Semaphore) -> None:
+    """Untagged referrers (signatures, SBOMs) of every tagged digest, one level deep: from the OCI
+    referrers API where the registry has it, else from the fallback tag `sha256-<hex>` (an index)."""
+    tagged = set(state.resolved.values())
+    for tag, digest in state.resolved.items():
+        m = COSIGN_TAG.match(tag)
+        if m and m.group(2) is None:  # the fallback tag: its index lists the referrers
+            for child in state.children.get(digest, ()):
+                if child not in tagged:
+                    state.referrers.setdefault(child, f"sha256:{m.group(1)}")
+    subjects = sorted({d for t, d in state.resolved.items() if not COSIGN_TAG.match(t)})
+    if not subjects:
+        return
+    first = await client.referrers(access, subjects[0])  # one probe: no API, no further requests
+    if first is None:
+        return
+    state.referrers_api = True
+
+    async def one(subject: str) -> tuple[str, list[Any]]:
+        async with gate:
+            return subject, (await client.referrers(access, subject) or [])
+
+    found = [(subjects[0], first), *await asyncio.gather(*(one(s) for s in subjects[1:]))]
+    for subject, descriptors in found:
+        for descriptor in descriptors:
+            if descriptor.digest not in tagged:
+                state.referrers.setdefault(descriptor.digest, subject)
 
 
 def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool]], now: datetime) -> list[Artifact]:
@@ -117,6 +154,9 @@ def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool
         artifacts.append(Artifact(digest, tuple(tags), pushed=pushed, pushed_source=source,
                                   created=state.created.get(digest), children=state.children.get(digest, ()),
                                   pushed_guessed=bool(new)))
+    for digest, subject in sorted(state.referrers.items()):
+        if digest not in by_digest:
+            artifacts.append(Artifact(digest, (), pushed_source="untagged referrer", subject=subject))
     return artifacts
 
 
@@ -251,7 +291,7 @@ async def apply_run(ctx: Context, run: RepositoryRun, deployed: Deployed | None,
     need = _needs_created(run.policy.spec.planner_rules())
     for _attempt in range(MAX_REPLANS):
         fresh = await read_repository(ctx.registry, run.access, need_created=need)
-        if run.state is not None and fresh.resolved == run.state.resolved:
+        if run.state is not None and fresh.same(run.state):
             break
         run.state = fresh  # something moved since the plan: plan again from what is there now
         _plan(ctx, run, deployed, ctx.clock())
@@ -265,11 +305,17 @@ async def apply_run(ctx: Context, run: RepositoryRun, deployed: Deployed | None,
                                                f"run apply again when pushes have settled")
         return notes
     deletes = run.plan.deletes
+    referrers = run.state.referrers if run.state is not None else {}
+
+    def subjects_of(item: PlanItem) -> set[str]:
+        tagged = {f"sha256:{m.group(1)}" for t in item.tags if (m := COSIGN_TAG.match(t))}
+        return tagged | ({referrers[item.digest]} if item.digest in referrers and not item.tags else set())
+
     # subjects first: a signature is deleted only after its subject was
-    deletes.sort(key=lambda i: all(COSIGN_TAG.match(t) for t in i.tags) if i.tags else False)
+    deletes.sort(key=lambda i: bool(subjects_of(i)))
     failed: set[str] = set()
     for index, item in enumerate(deletes):
-        subjects = {f"sha256:{m.group(1)}" for t in item.tags if (m := COSIGN_TAG.match(t))}
+        subjects = subjects_of(item)
         if subjects & failed:
             run.results[item.digest] = (False, "its subject was not deleted; kept")
             continue
@@ -334,7 +380,7 @@ def protections_of(policy: RetentionPolicy) -> list[str]:
     out = [name for name, on in (("deployed", protect.deployed), ("policyRefs", protect.policy_refs),
                                  ("holds", protect.holds)) if on]
     out += [f"tags {p.kind}:{p.pattern}" for p in protect.tags]
-    return out + ["reachable (index children, signatures, referrers of retained digests)"]
+    return [*out, "reachable (index children, signatures, referrers of retained digests)"]
 
 
 class RetentionReconciler:

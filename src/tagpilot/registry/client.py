@@ -77,6 +77,8 @@ from tagpilot.registry.credentials import Credentials, DockerConfig
 from tagpilot.registry.limits import RETRYABLE_STATUS, HostLimits, Sleep, backoff_delay, parse_retry_after
 from tagpilot.registry.manifest import (
     ACCEPT_MANIFESTS,
+    OCI_INDEX,
+    Descriptor,
     ImageConfig,
     ImageMetadata,
     Manifest,
@@ -931,6 +933,26 @@ class RegistryClient:
                 f"{what}: {ref.api_host} refuses deletes (405{f' {detail}' if detail else ''}); enable "
                 f"storage.delete.enabled in the registry's configuration, or delete through the vendor's API"
             )
+
+    @_bounded
+    async def referrers(self, access: RepositoryAccess, digest: str) -> list[Descriptor] | None:
+        """OCI 1.1 referrers of `digest` (signatures, SBOMs, attestations), or None when the registry has
+        no referrers API (404 without an index, 400/405: distribution, Docker Hub), so callers use the
+        `sha256-<hex>` tag fallback instead."""
+        ref = access.reference
+        if not is_digest(digest):
+            raise ValueError(f"referrers needs a digest, not {digest!r}")
+        what = f"referrers of {ref.name}@{digest}"
+        response = await self._request(
+            access, "GET", f"{await self._base_url(access)}/v2/{ref.path}/referrers/{digest}",
+            scope=repository_scope(ref.path), what=what, accept=OCI_INDEX, cap=self.max_manifest_bytes,
+            ok=(200, 400, 404, 405),
+        )
+        content_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
+        if response.status != 200 or content_type != OCI_INDEX:
+            return None  # distribution answers 404 (page not found): no API, not "no referrers"
+        index = parse_manifest(response.body, sha256_digest(response.body), OCI_INDEX, what)
+        return list(index.manifests)
 
     async def _get_manifest_by_tag(self, access: RepositoryAccess, tag: str) -> Manifest:
         ref = access.reference
