@@ -300,3 +300,38 @@ def test_created_templates_read_image_configs_and_index_platforms(registry: Regi
     items = by_digest(result.json())
     assert items[ancient]["action"] == "delete"  # its tag is new to tagpilot, but `created` is known
     assert items[multi]["action"] == "retain" and "created" in items[multi]["reasons"][0]
+
+
+def test_the_daemon_run_gives_clear_conditions_for_405_and_the_delete_limit(
+        scenario, registry: RegistryServer, registry_factory, repo_name: str, git_remote_file: GitRemote,
+        tmp_path: Path) -> None:
+    """What `reconcile` (the daemon's run) leaves in the status: a condition a person can act on."""
+    key = "RetentionPolicy/apps/cleanup"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(config(scenario["image"], scenario["git"].url).replace("maxDeletePercent: 100",
+                                                                          "maxDeletePercent: 10"))
+    result = run_tagpilot("reconcile", key, "-f", typo, "--state", scenario["state"], "-o", "json")
+    assert result.code == 1
+    (view,) = run_tagpilot("get", "retentionpolicies", "-f", typo, "--state", scenario["state"], "-o", "json").json()
+    ready = next(c for c in view["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "DeleteLimitExceeded"
+    assert "maxDeletePercent 10" in ready["message"] and "--yes" in ready["message"]
+    assert ready["message"].count("blocked") <= 1 and "2 digests not deleted" in ready["message"]
+    assert RECENT in list_tags(registry, scenario["repo"])
+
+    server = registry_factory(extra_config={"storage": {"delete": {"enabled": False}}})
+    image = f"{server.host}/{repo_name}"
+    with Pusher(server) as p:
+        push(p, repo_name, ["a"], 1)
+        push(p, repo_name, ["b"], 2)
+    state = tmp_path / "state405"
+    seen_days_ago(state, image, {"a": 90, "b": 90})
+    cfg = tmp_path / "405.yaml"
+    cfg.write_text(config(image, git_remote_file.url))
+    result = run_tagpilot("reconcile", key, "-f", cfg, "--state", state, "-o", "json")
+    assert result.code == 1
+    (view,) = run_tagpilot("get", "retentionpolicies", "-f", cfg, "--state", state, "-o", "json").json()
+    ready = next(c for c in view["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "DeleteUnsupported" and "storage.delete.enabled" in ready["message"]
+    assert view["status"]["lastRun"]["deleted"] == 0
+    assert sorted(list_tags(server, repo_name)) == ["a", "b"]

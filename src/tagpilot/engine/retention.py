@@ -404,7 +404,7 @@ class RetentionReconciler:
                     except TagpilotError as exc:
                         errors.append(f"{run.repo.ref}: {exc}")
         planned = [i for r in runs if r.plan for i in r.plan.items]
-        failed = [f"{r.canonical}@{d}: {e}" for r in runs for d, (ok, e) in r.results.items() if not ok and e]
+        failed = _failures(runs)
         status.last_run = {
             "time": rfc3339(now), "dryRun": not deleting,
             "retained": sum(i.action == "retain" for i in planned),
@@ -415,13 +415,30 @@ class RetentionReconciler:
         status.protected_sources = deployed.sources if deployed else []
         problems = errors + failed
         if problems:
-            reason = "DeleteUnsupported" if any("refuses deletes" in p for p in problems) else "RetentionFailed"
+            reason = ("DeleteUnsupported" if any("refuses deletes" in p for p in problems) else
+                      "DeleteLimitExceeded" if any(r.plan and r.plan.blocked for r in runs) and deleting else
+                      "RetentionFailed")
             status.mark_failed(reason, "; ".join(problems)[:2000], now, generation)
             return Outcome(status, ok=False, error="; ".join(problems)[:2000], notes=notes)
         verb = "deleted" if deleting else "would delete"
         count = status.last_run["deleted"] if deleting else status.last_run["toDelete"]
         status.mark_ready(f"{verb} {count} digest(s), retained {status.last_run['retained']}", now, generation)
         return Outcome(status, notes=notes, changed=bool(notes))
+
+
+def _failures(runs: list[RepositoryRun]) -> list[str]:
+    """One line per repository and distinct error (a 405 or a blocked plan is one problem, not one per
+    digest), naming the digests it kept."""
+    out = []
+    for run in runs:
+        by_error: dict[str, list[str]] = {}
+        for digest, (ok, error) in run.results.items():
+            if not ok and error:
+                by_error.setdefault(error, []).append(digest)
+        for error, digests in by_error.items():
+            what = digests[0] if len(digests) == 1 else f"{len(digests)} digests"
+            out.append(f"{run.canonical} ({what} not deleted): {error}")
+    return out
 
 
 def _interval(policy: RetentionPolicy) -> float | None:
