@@ -31,6 +31,7 @@ from tagpilot.engine.retention_protect import Deployed, find_deployed, held, pol
 from tagpilot.engine.status import ObjectStatus, rfc3339
 from tagpilot.errors import ConfigError, DeleteUnsupported, Location, NotFoundError, TagpilotError
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
+from tagpilot.registry.manifest import INDEX_TYPES
 from tagpilot.registry.reference import parse_repository
 from tagpilot.retention.planner import (
     COSIGN_TAG,
@@ -73,14 +74,17 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
         tags = []
     gate = asyncio.Semaphore(HEAD_CONCURRENCY)
 
-    async def head(tag: str) -> tuple[str, str | None]:
+    async def head(tag: str) -> tuple[str, tuple[str, str] | None]:
         async with gate:
             try:
-                return tag, await client.head_digest(access, tag)
+                return tag, await client.head_manifest(access, tag)
             except NotFoundError:  # deleted while we listed
                 return tag, None
 
-    resolved = {t: d for t, d in await asyncio.gather(*(head(t) for t in tags)) if d is not None}
+    heads = {t: h for t, h in await asyncio.gather(*(head(t) for t in tags)) if h is not None}
+    resolved = {t: h[0] for t, h in heads.items()}
+    # only an index has children; a manifest's type from HEAD spares a GET per digest
+    plain = {d for d, media_type in heads.values() if media_type and media_type not in INDEX_TYPES}
     state = RepositoryState(resolved)
     signatures = {d for t, d in resolved.items() if COSIGN_TAG.match(t)}
 
@@ -96,10 +100,13 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
         return max(times) if times else None
 
     async def inspect(digest: str) -> None:
+        wants_created = need_created and digest not in signatures
+        if digest in plain and not wants_created:
+            return
         async with gate:  # manifests and configs come from the store's cache after the first run
             manifest = await client.get_manifest(access, digest)
             state.children[digest] = tuple(m.digest for m in manifest.manifests)
-            if need_created and digest not in signatures:
+            if wants_created:
                 state.created[digest] = await created_of(manifest)
 
     await asyncio.gather(*(inspect(d) for d in sorted(set(resolved.values()))))

@@ -77,6 +77,7 @@ from tagpilot.registry.credentials import Credentials, DockerConfig
 from tagpilot.registry.limits import RETRYABLE_STATUS, HostLimits, Sleep, backoff_delay, parse_retry_after
 from tagpilot.registry.manifest import (
     ACCEPT_MANIFESTS,
+    MANIFEST_TYPES,
     OCI_INDEX,
     Descriptor,
     ImageConfig,
@@ -896,9 +897,14 @@ class RegistryClient:
             seen.add(next_url)
             url = next_url
 
-    @_bounded
     async def head_digest(self, access: RepositoryAccess, tag: str) -> str:
         """The digest a tag points at now (HEAD; GET and hash when the registry sends no digest)."""
+        return (await self.head_manifest(access, tag))[0]
+
+    @_bounded
+    async def head_manifest(self, access: RepositoryAccess, tag: str) -> tuple[str, str]:
+        """(digest, media type) of what a tag points at now; the media type is "" when the registry
+        did not say (callers that need to know whether it is an index then GET it)."""
         ref = access.reference
         url = f"{await self._base_url(access)}/v2/{ref.path}/manifests/{tag}"
         what = f"manifest {ref.name}:{tag}"
@@ -910,9 +916,10 @@ class RegistryClient:
         )
         digest = response.headers.get("docker-content-digest", "").strip()
         if response.status == 200 and digest.startswith("sha256:") and is_digest(digest):
-            return digest
+            media_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
+            return digest, media_type if media_type in MANIFEST_TYPES else ""
         manifest = await self._get_manifest_by_tag(access, tag)
-        return manifest.digest
+        return manifest.digest, manifest.media_type
 
     @_bounded
     async def delete_manifest(self, access: RepositoryAccess, digest: str) -> None:
