@@ -347,7 +347,7 @@ async def _flux_targets(ctx: Context, targets: dict[tuple[str, str], _Target]) -
         if source.spec.secret_ref is not None:
             secret = config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
                                    field_name="spec.secretRef")
-        targets.setdefault((source.spec.url, checkout.key), _Target(
+        targets.setdefault((source.spec.url, checkout.key()), _Target(
             source.spec.url, checkout, auth_from_secret(secret), f"GitRepository/{source.namespace}/{source.name}",
             source.spec.timeout_seconds))
 
@@ -378,7 +378,7 @@ async def _argo_targets(ctx: Context, wanted: set[str], deployed: Deployed,
                                    and wb.push_branch != branch else [])
             for name in branches:
                 checkout = CheckoutRef(branch=name)
-                target = targets.setdefault((url, checkout.key), _Target(url, checkout, auth,
+                target = targets.setdefault((url, checkout.key()), _Target(url, checkout, auth,
                                                                          f"Application/{app.namespace}/{app.name}"))
                 target.apps.append((app, source))
 
@@ -409,7 +409,7 @@ async def find_deployed(ctx: Context, canonical_names: set[str]) -> Deployed:
         return deployed
     if ctx.git is None:
         raise Stalled("cannot tell what is deployed: no git client", reason="DependencyNotReady")
-    for _key, target in sorted(targets.items()):
+    for _key, target in sorted(targets.items(), key=lambda kv: kv[0]):
         async with ctx.git.checkout(target.url, target.checkout, target.auth, timeout=target.timeout) as ws:
             deployed.sources.append(f"{target.label}@{ws.head[:12]}")
             await asyncio.to_thread(scan_tree, ws.path, target.label, spellings, markers, deployed)
