@@ -61,6 +61,7 @@ class RepositoryState:
     created: dict[str, datetime | None] = field(default_factory=dict)
     referrers: dict[str, str] = field(default_factory=dict)  # untagged referrer digest → its subject
     referrers_api: bool = False  # the registry answered the OCI referrers API
+    untagged: dict[str, tuple[float, str]] = field(default_factory=dict)  # digest → (first seen, tag it had)
 
     def same(self, other: RepositoryState) -> bool:
         """Nothing moved: the same tags on the same digests, the same referrers."""
@@ -161,6 +162,10 @@ def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool
         artifacts.append(Artifact(digest, tuple(tags), pushed=pushed, pushed_source=source,
                                   created=state.created.get(digest), children=state.children.get(digest, ()),
                                   pushed_guessed=bool(new)))
+    for digest, (seen, tag) in sorted(state.untagged.items()):
+        pushed = datetime.fromtimestamp(seen, UTC)
+        artifacts.append(Artifact(digest, (), pushed=pushed, pushed_source=f"untagged since {tag} moved; pushed "
+                                  f"{rfc3339(pushed)} (first seen by tagpilot)"))
     for digest, subject in sorted(state.referrers.items()):
         if digest not in by_digest:
             artifacts.append(Artifact(digest, (), pushed_source="untagged referrer", subject=subject))
@@ -226,10 +231,39 @@ def _needs_created(rules: list[Rule]) -> bool:
     return any(r.template in CREATED_TEMPLATES for r in rules)
 
 
-def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: datetime) -> None:
+async def read_untagged(ctx: Context, run: RepositoryRun) -> None:
+    """The digests this repository's tags left behind when they moved (recorded by earlier plans) that
+    the registry still has: untagged artifacts, which the rules' `untagged` selectors decide on."""
+    assert ctx.registry is not None and run.state is not None and run.access is not None
+    known = ctx.store.untagged(run.canonical)  # type: ignore[attr-defined]
+    tagged = set(run.state.resolved.values()) | set(run.state.referrers)
+    gone = [d for d in known if d in tagged]
+    gate = asyncio.Semaphore(HEAD_CONCURRENCY)
+
+    async def exists(digest: str) -> bool:
+        async with gate:
+            try:
+                await ctx.registry.head_manifest(run.access, digest)  # type: ignore[union-attr,arg-type]
+            except NotFoundError:
+                return False
+            return True
+
+    candidates = sorted(d for d in known if d not in tagged)
+    for digest, present in zip(candidates, await asyncio.gather(*(exists(d) for d in candidates)), strict=True):
+        if present:
+            run.state.untagged[digest] = known[digest]
+        else:
+            gone.append(digest)
+    if gone:
+        ctx.store.forget_untagged(run.canonical, gone)  # type: ignore[attr-defined]
+
+
+def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: datetime,
+          first_seen: dict[str, tuple[float, bool]] | None = None) -> None:
     assert run.state is not None
     spec = run.policy.spec
-    first_seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
+    if first_seen is None:
+        first_seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
     artifacts = artifacts_of(run.state, first_seen, now)
     tags: dict[str, list[str]] = {}
     digests: dict[str, list[str]] = {}
@@ -272,7 +306,10 @@ async def plan_policies(ctx: Context, policies: list[RetentionPolicy]) -> tuple[
             run.access = await access_for(run.repo, ctx.config)  # type: ignore[arg-type]
             need = _needs_created(run.policy.spec.planner_rules())
             run.state = await read_repository(ctx.registry, run.access, need_created=need)  # type: ignore[arg-type]
-            _plan(ctx, run, deployed, now)
+            # first-seen times first: they record the digests tags moved away from, which come next
+            seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
+            await read_untagged(ctx, run)
+            _plan(ctx, run, deployed, now, seen)
         except TagpilotError as exc:
             run.error = f"{run.policy.ref}: {run.repo.ref}: {exc}"
 
