@@ -44,6 +44,7 @@ bench: system-deps install
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/argo.py
+	$(BIN)/python bench/retention.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

@@ -111,3 +111,14 @@ def test_webhooks_examples_load_and_the_sensor_fires_for_a_developer_push() -> N
     assert len(config.of_kind(Sensor)) == 1 and len(config.of_kind(EventSource)) == 1
     code, text = run_person([EXAMPLES / "webhooks" / "sensor.yaml"], EXAMPLES / "webhooks" / "push.json")
     assert code == 0 and "2 of 2 trigger(s) would fire" in text
+
+
+def test_retention_example_loads_with_the_flux_style_config() -> None:
+    from tagpilot.config.retention import RetentionPolicy
+
+    config = load_config([EXAMPLES / "flux-style" / "config", EXAMPLES / "retention"])
+    assert config.ignored == []
+    (policy,) = config.of_kind(RetentionPolicy)
+    assert policy.spec.dry_run is True and [r.name for r in policy.spec.image_repository_refs] == ["dev-docs"]
+    assert config.get(ImageRepository, "default", "dev-docs") is not None
+    assert [r.template for r in policy.spec.rules] == ["nDaysSinceLastPush", "always"]

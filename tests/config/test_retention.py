@@ -63,6 +63,13 @@ def test_defaults_are_safe(tmp_path: Path) -> None:
         ('pattern: "{v*,release-*}"', 'pattern: "{v*,release-*"', 14, ["unterminated '{'"]),
         ("pattern: '^v", "pattern: '(?=v", 19, ["invalid regular expression"]),
         ("decoration: matches", "decoration: keeps", 14, ["decoration"]),
+        ("nDaysSinceLastPush: 30", "latestPushedK: 3", 11, ["params.latestPushedK", "only params.nDaysSinceLastPush"]),
+        ("nDaysSinceLastPush: 30", "nDaysSinceLastPush: 30000000", 11, ["from 0 to"]),
+        ("    - name: app\n", "    - name: app\n  maxDeletePercent: 150\n", 9, ["maxDeletePercent", "100"]),
+        ("    - name: app\n", "    - name: app\n  protect: {deployd: false}\n", 9, ["deployd"]),
+        ("    - name: app\n", "    - name: app\n  protect: {tags: [{pattern: 'rel-[a'}]}\n", 9, ["rel-[a"]),
+        ("    - name: app\n", "    - name: app\n  protect: {tags: [{kind: regexp, pattern: 'a(b'}]}\n", 9,
+         ["invalid regular expression"]),
     ],
 )
 def test_bad_input_is_a_file_line_error(tmp_path: Path, old: str, new: str, line: int, words: list[str]) -> None:

@@ -11,7 +11,8 @@ import pytest
 from tagpilot.config.loader import load_config
 from tagpilot.config.retention import RetentionPolicy
 from tagpilot.engine.reconciler import Context
-from tagpilot.engine.retention import Deployed, apply_run, plan_policies, scan_tree
+from tagpilot.engine.retention import apply_run, plan_policies
+from tagpilot.engine.retention_protect import Deployed, scan_tree
 from tagpilot.gitops import GitClient
 from tagpilot.registry.client import RegistryClient
 from tagpilot.registry.credentials import DockerConfig

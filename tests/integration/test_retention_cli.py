@@ -260,6 +260,7 @@ def test_reconcile_runs_the_policy_like_the_daemon_and_get_lists_it(scenario, re
     (view,) = got
     assert view["status"]["lastRun"]["dryRun"] is True and view["status"]["lastRun"]["toDelete"] == 2
     assert view["status"]["protectedSources"][0].startswith("GitRepository/apps/deploy@")
+    assert view["status"]["protections"][:3] == ["deployed", "policyRefs", "holds"]
 
     result = run_tagpilot("reconcile", key, "-f", scenario["cfg"], "--state", scenario["state"], "-o", "json")
     assert result.code == 0, result.stderr
@@ -299,3 +300,82 @@ def test_created_templates_read_image_configs_and_index_platforms(registry: Regi
     items = by_digest(result.json())
     assert items[ancient]["action"] == "delete"  # its tag is new to tagpilot, but `created` is known
     assert items[multi]["action"] == "retain" and "created" in items[multi]["reasons"][0]
+
+
+def test_the_daemon_run_gives_clear_conditions_for_405_and_the_delete_limit(
+        scenario, registry: RegistryServer, registry_factory, repo_name: str, git_remote_file: GitRemote,
+        tmp_path: Path) -> None:
+    """What `reconcile` (the daemon's run) leaves in the status: a condition a person can act on."""
+    key = "RetentionPolicy/apps/cleanup"
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(config(scenario["image"], scenario["git"].url).replace("maxDeletePercent: 100",
+                                                                          "maxDeletePercent: 10"))
+    result = run_tagpilot("reconcile", key, "-f", typo, "--state", scenario["state"], "-o", "json")
+    assert result.code == 1
+    (view,) = run_tagpilot("get", "retentionpolicies", "-f", typo, "--state", scenario["state"], "-o", "json").json()
+    ready = next(c for c in view["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "DeleteLimitExceeded"
+    assert "maxDeletePercent 10" in ready["message"] and "--yes" in ready["message"]
+    assert ready["message"].count("blocked") <= 1 and "2 digests not deleted" in ready["message"]
+    assert RECENT in list_tags(registry, scenario["repo"])
+
+    server = registry_factory(extra_config={"storage": {"delete": {"enabled": False}}})
+    image = f"{server.host}/{repo_name}"
+    with Pusher(server) as p:
+        push(p, repo_name, ["a"], 1)
+        push(p, repo_name, ["b"], 2)
+    state = tmp_path / "state405"
+    seen_days_ago(state, image, {"a": 90, "b": 90})
+    cfg = tmp_path / "405.yaml"
+    cfg.write_text(config(image, git_remote_file.url))
+    result = run_tagpilot("reconcile", key, "-f", cfg, "--state", state, "-o", "json")
+    assert result.code == 1
+    (view,) = run_tagpilot("get", "retentionpolicies", "-f", cfg, "--state", state, "-o", "json").json()
+    ready = next(c for c in view["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "DeleteUnsupported" and "storage.delete.enabled" in ready["message"]
+    assert view["status"]["lastRun"]["deleted"] == 0
+    assert sorted(list_tags(server, repo_name)) == ["a", "b"]
+
+
+def test_a_digest_left_untagged_by_a_moved_tag_is_an_untagged_artifact(registry_factory, repo_name: str,
+                                                                       git_remote_file: GitRemote,
+                                                                       tmp_path: Path) -> None:
+    """`latest` re-pushed leaves its old image untagged; the `untagged` selector decides on it (Harbor's
+    semantics: selected by default with `matches`; retained by no rule → deleted)."""
+    server = registry_factory()
+    image = f"{server.host}/{repo_name}"
+    with Pusher(server) as p:
+        before = push(p, repo_name, ["latest"], 1)
+        push(p, repo_name, ["v1"], 2)
+    state = tmp_path / "state"
+    seen_days_ago(state, image, {"latest": 90, "v1": 90})
+    keep_untagged = tmp_path / "keep.yaml"
+    keep_untagged.write_text(config(image, git_remote_file.url, rules="""\
+    - template: always
+      tagSelectors: [{pattern: "v*", untagged: true}]""", extra="  protect: {tags: [{pattern: latest}]}\n"))
+    drop_untagged = tmp_path / "drop.yaml"
+    drop_untagged.write_text(config(image, git_remote_file.url, rules="""\
+    - template: always
+      tagSelectors: [{pattern: "v*", untagged: false}]""", extra="  protect: {tags: [{pattern: latest}]}\n"))
+    first = run_tagpilot("retention", "plan", "-f", keep_untagged, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr  # records latest → before
+    with Pusher(server) as p:
+        after = push(p, repo_name, ["latest"], 3)  # the tag moves; `before` stays, untagged
+
+    kept = {i["digest"]: i for i in run_tagpilot("retention", "plan", "-f", keep_untagged, "--state", state,
+                                                 "-o", "json").json()}
+    assert kept[before]["tags"] == [] and kept[before]["action"] == "retain"
+    assert kept[before]["reasons"] == ["rule 0 always"]
+    assert kept[after]["action"] == "retain" and kept[after]["tags"] == ["latest"]
+
+    result = run_tagpilot("retention", "apply", "-f", drop_untagged, "--state", state, "-o", "json")
+    assert result.code == 0, result.stderr
+    items = {i["digest"]: i for i in result.json()}
+    assert items[before]["action"] == "delete" and items[before]["deleted"] is True
+    assert "untagged since latest moved" in items[before]["reasons"][0]
+    with Pusher(server) as p:
+        assert p.request("HEAD", f"/v2/{repo_name}/manifests/{before}", f"repository:{repo_name}:pull",
+                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).status_code == 404
+    assert sorted(list_tags(server, repo_name)) == ["latest", "v1"]
+    again = run_tagpilot("retention", "plan", "-f", drop_untagged, "--state", state, "-o", "json").json()
+    assert before not in {i["digest"] for i in again}  # gone from the registry: forgotten

@@ -178,3 +178,30 @@ def test_max_delete_percent_blocks() -> None:
 def test_bad_rules_are_refused(rule: Rule, message: str) -> None:
     with pytest.raises(PlanError, match=message):
         plan_repository([art(1, "a", days_ago=1)], [rule], now=NOW)
+
+
+def test_untagged_referrers_follow_their_subject_not_the_rules() -> None:
+    # an untagged OCI referrer would be "selected" by `untagged: true`; it follows its subject instead
+    arts = [art(1, "keep", days_ago=1), art(2, "old", days_ago=90),
+            Artifact(d(3), (), subject=d(1)), Artifact(d(4), (), subject=d(2)), Artifact(d(5), (), subject=d(9))]
+    rule = Rule("nDaysSinceLastPush", 30, (TagSelector(pattern="**", untagged=True),))
+    plan = plan_repository(arts, [rule], now=NOW, max_delete_percent=100)
+    by = {i.digest: i for i in plan.items}
+    assert by[d(3)].reasons == [f"referrer of retained {d(1)}"]
+    assert (by[d(4)].action, by[d(4)].reasons) == ("delete", [f"referrer of deleted {d(2)}"])
+    assert by[d(5)].reasons == [f"referrer of {d(9)}, which is not in this repository: kept"]
+
+
+def test_untagged_selector_decides_for_untagged_artifacts_without_subject() -> None:
+    arts = [art(1, "a", days_ago=90), Artifact(d(2), (), pushed=NOW - timedelta(days=90), pushed_source="x")]
+    keep_untagged = Rule("always", None, (TagSelector(pattern="a", untagged=True),))
+    drop_untagged = Rule("always", None, (TagSelector(pattern="a", untagged=False),))
+    assert actions(plan_repository(arts, [keep_untagged], now=NOW, max_delete_percent=100))[d(2)] == "retain"
+    assert actions(plan_repository(arts, [drop_untagged], now=NOW, max_delete_percent=100))[d(2)] == "delete"
+
+
+def test_the_oci_fallback_tag_is_a_signature_of_its_subject() -> None:
+    subject = art(1, "v1", days_ago=90)
+    fallback = art(2, f"sha256-{d(1)[7:]}", days_ago=1)
+    plan = plan_repository([subject, fallback], [Rule("nDaysSinceLastPush", 30)], now=NOW, max_delete_percent=100)
+    assert actions(plan) == {d(1): "delete", d(2): "delete"}  # a fresh fallback index is not kept on its own

@@ -97,8 +97,9 @@ class ProtectSpec(Model):
     """What survives whatever the rules say. Index children and cosign signatures of retained digests
     are always retained (no switch: turning them off only ever breaks images)."""
 
-    deployed: bool = True  # tags in the latest commit of every GitRepository automations write to
+    deployed: bool = True  # tags in the latest commit of every git repository automations/Applications write to
     policy_refs: bool = True  # every ImagePolicy's latestRef and observedPreviousRef
+    holds: bool = True  # pins and pending approvals (tagpilot.approvals; nothing until it exists)
     tags: list[TagPattern] = Field(default_factory=list)
 
 

@@ -7,13 +7,7 @@ The decisions are `tagpilot.retention.planner`'s (pure). This module does the I/
   needs it;
 - push time: plain registries report none, so it is the time tagpilot first saw the tag (scans record
   it, and so does every plan); a tag first seen by this run counts as pushed now (kept);
-- deployed tags: the latest commit of every GitRepository an ImageUpdateAutomation writes to (its push
-  branch, else its checkout ref); every YAML file is read for references `<image>:<tag>` /
-  `<image>@<digest>` naming the repository (any `image:` field, Helm-style strings) and for setters
-  markers of policies over the repository (`{"$imagepolicy": "ns:name:tag"}` takes the line's value);
-  not covered yet: split `repository:`/`tag:` values without a marker, Argo CD Applications, pins and
-  approvals (later issues);
-- policy refs: every ImagePolicy's stored `latestRef` and `observedPreviousRef`;
+- what must survive (deployed tags, policy refs, pins and approvals): `engine.retention_protect`;
 - apply: before deleting, every tag is resolved again; if anything moved, the repository is planned
   again from the fresh state, and only that plan is carried out. DELETE is by digest (distribution then
   untags every tag on it, which the per-digest plan expects). A registry answering 405 deletes nothing
@@ -23,25 +17,21 @@ The decisions are `tagpilot.retention.planner`'s (pure). This module does the I/
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-from tagpilot.config.flux_automation import ImageUpdateAutomation
-from tagpilot.config.flux_image import ImagePolicy, ImageRepository
-from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.flux_image import ImageRepository
 from tagpilot.config.retention import RetentionPolicy
 from tagpilot.engine.access import access_for
 from tagpilot.engine.events import Reason
-from tagpilot.engine.kinds import Column, Kind, same_namespace_ref
-from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
+from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.reconciler import Context, Note, Outcome
+from tagpilot.engine.retention_protect import Deployed, find_deployed, held, policy_protections
 from tagpilot.engine.status import ObjectStatus, rfc3339
 from tagpilot.errors import ConfigError, DeleteUnsupported, Location, NotFoundError, TagpilotError
 from tagpilot.registry.client import RegistryClient, RepositoryAccess
+from tagpilot.registry.manifest import INDEX_TYPES
 from tagpilot.registry.reference import parse_repository
 from tagpilot.retention.planner import (
     COSIGN_TAG,
@@ -52,7 +42,6 @@ from tagpilot.retention.planner import (
     Rule,
     plan_repository,
 )
-from tagpilot.update.setters import parse_marker
 
 KIND = "RetentionPolicy"
 HEAD_CONCURRENCY = 16
@@ -70,6 +59,13 @@ class RepositoryState:
     resolved: dict[str, str]
     children: dict[str, tuple[str, ...]] = field(default_factory=dict)
     created: dict[str, datetime | None] = field(default_factory=dict)
+    referrers: dict[str, str] = field(default_factory=dict)  # untagged referrer digest → its subject
+    referrers_api: bool = False  # the registry answered the OCI referrers API
+    untagged: dict[str, tuple[float, str]] = field(default_factory=dict)  # digest → (first seen, tag it had)
+
+    def same(self, other: RepositoryState) -> bool:
+        """Nothing moved: the same tags on the same digests, the same referrers."""
+        return self.resolved == other.resolved and self.referrers == other.referrers
 
 
 async def read_repository(client: RegistryClient, access: RepositoryAccess, *, need_created: bool) -> RepositoryState:
@@ -79,14 +75,17 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
         tags = []
     gate = asyncio.Semaphore(HEAD_CONCURRENCY)
 
-    async def head(tag: str) -> tuple[str, str | None]:
+    async def head(tag: str) -> tuple[str, tuple[str, str] | None]:
         async with gate:
             try:
-                return tag, await client.head_digest(access, tag)
+                return tag, await client.head_manifest(access, tag)
             except NotFoundError:  # deleted while we listed
                 return tag, None
 
-    resolved = {t: d for t, d in await asyncio.gather(*(head(t) for t in tags)) if d is not None}
+    heads = {t: h for t, h in await asyncio.gather(*(head(t) for t in tags)) if h is not None}
+    resolved = {t: h[0] for t, h in heads.items()}
+    # only an index has children; a manifest's type from HEAD spares a GET per digest
+    plain = {d for d, media_type in heads.values() if media_type and media_type not in INDEX_TYPES}
     state = RepositoryState(resolved)
     signatures = {d for t, d in resolved.items() if COSIGN_TAG.match(t)}
 
@@ -102,14 +101,48 @@ async def read_repository(client: RegistryClient, access: RepositoryAccess, *, n
         return max(times) if times else None
 
     async def inspect(digest: str) -> None:
+        wants_created = need_created and digest not in signatures
+        if digest in plain and not wants_created:
+            return
         async with gate:  # manifests and configs come from the store's cache after the first run
             manifest = await client.get_manifest(access, digest)
             state.children[digest] = tuple(m.digest for m in manifest.manifests)
-            if need_created and digest not in signatures:
+            if wants_created:
                 state.created[digest] = await created_of(manifest)
 
     await asyncio.gather(*(inspect(d) for d in sorted(set(resolved.values()))))
+    await _read_referrers(client, access, state, gate)
     return state
+
+
+async def _read_referrers(client: RegistryClient, access: RepositoryAccess, state: RepositoryState,
+                          gate: asyncio.Semaphore) -> None:
+    """Untagged referrers (signatures, SBOMs) of every tagged digest, one level deep: from the OCI
+    referrers API where the registry has it, else from the fallback tag `sha256-<hex>` (an index)."""
+    tagged = set(state.resolved.values())
+    for tag, digest in state.resolved.items():
+        m = COSIGN_TAG.match(tag)
+        if m and m.group(2) is None:  # the fallback tag: its index lists the referrers
+            for child in state.children.get(digest, ()):
+                if child not in tagged:
+                    state.referrers.setdefault(child, f"sha256:{m.group(1)}")
+    subjects = sorted({d for t, d in state.resolved.items() if not COSIGN_TAG.match(t)})
+    if not subjects:
+        return
+    first = await client.referrers(access, subjects[0])  # one probe: no API, no further requests
+    if first is None:
+        return
+    state.referrers_api = True
+
+    async def one(subject: str) -> tuple[str, list[Any]]:
+        async with gate:
+            return subject, (await client.referrers(access, subject) or [])
+
+    found = [(subjects[0], first), *await asyncio.gather(*(one(s) for s in subjects[1:]))]
+    for subject, descriptors in found:
+        for descriptor in descriptors:
+            if descriptor.digest not in tagged:
+                state.referrers.setdefault(descriptor.digest, subject)
 
 
 def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool]], now: datetime) -> list[Artifact]:
@@ -129,158 +162,14 @@ def artifacts_of(state: RepositoryState, first_seen: dict[str, tuple[float, bool
         artifacts.append(Artifact(digest, tuple(tags), pushed=pushed, pushed_source=source,
                                   created=state.created.get(digest), children=state.children.get(digest, ()),
                                   pushed_guessed=bool(new)))
+    for digest, (seen, tag) in sorted(state.untagged.items()):
+        pushed = datetime.fromtimestamp(seen, UTC)
+        artifacts.append(Artifact(digest, (), pushed=pushed, pushed_source=f"untagged since {tag} moved; pushed "
+                                  f"{rfc3339(pushed)} (first seen by tagpilot)"))
+    for digest, subject in sorted(state.referrers.items()):
+        if digest not in by_digest:
+            artifacts.append(Artifact(digest, (), pushed_source="untagged referrer", subject=subject))
     return artifacts
-
-
-@dataclass
-class Deployed:
-    """References found in git, by canonical repository name."""
-
-    tags: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    digests: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)  # "GitRepository/ns/name@<commit>" that were read
-
-    def add(self, table: dict[str, dict[str, list[str]]], repo: str, key: str, reason: str) -> None:
-        reasons = table.setdefault(repo, {}).setdefault(key, [])
-        if reason not in reasons:
-            reasons.append(reason)
-
-
-_VALUE = re.compile(r"""^\s*(?:-\s+)?(?:[^\s:#]+:\s+)?["']?([^"'\s#]+)""")
-
-
-def _ref_pattern(names: Iterable[str]) -> re.Pattern[str]:
-    alts = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    return re.compile(rf"(?<![\w./-])(?:{alts})(?::(?P<tag>\w[\w.-]{{0,127}}))?"
-                      rf"(?:@(?P<digest>sha256:[0-9a-f]{{64}}))?(?![\w./:@-])")
-
-
-def scan_tree(root: Path, source: str, repositories: dict[str, set[str]], markers: dict[tuple[str, str], str],
-              deployed: Deployed) -> None:
-    """Find deployed references in every YAML file under `root`.
-
-    `repositories`: canonical name → the spellings that name it (`spec.image` as written, canonical);
-    `markers`: (policy namespace, name) → canonical name of its repository.
-    """
-    patterns = {canonical: _ref_pattern(names) for canonical, names in repositories.items()}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for filename in sorted(filenames):
-            if not filename.endswith((".yaml", ".yml")):
-                continue
-            path = Path(dirpath) / filename
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            rel = path.relative_to(root).as_posix()
-            for number, line in enumerate(text.splitlines(), 1):
-                where = f"deployed: {source} {rel}:{number}"
-                for canonical, pattern in patterns.items():
-                    for m in pattern.finditer(line):
-                        if m.group("tag") or not m.group("digest"):  # no tag, no digest: `latest`
-                            deployed.add(deployed.tags, canonical, m.group("tag") or "latest", where)
-                        if m.group("digest"):
-                            deployed.add(deployed.digests, canonical, m.group("digest"), where)
-                if "$imagepolicy" not in line or "#" not in line:
-                    continue
-                marker = parse_marker(line[line.index("#") + 1:].strip())
-                if marker is None or (marker.namespace, marker.name) not in markers:
-                    continue
-                canonical = markers[(marker.namespace, marker.name)]
-                value = _VALUE.match(line[:line.index("#")])
-                if value is None:
-                    continue
-                if marker.field == "tag":
-                    deployed.add(deployed.tags, canonical, value.group(1), where)
-                elif marker.field == "digest":
-                    deployed.add(deployed.digests, canonical, value.group(1), where)
-
-
-def _repository_of(config: Any, policy: ImagePolicy) -> ImageRepository | None:
-    ref = policy.spec.image_repository_ref
-    ns, name = same_namespace_ref(policy.namespace, ref.namespace, ref.name)
-    return config.get(ImageRepository, ns, name)
-
-
-async def find_deployed(ctx: Context, canonical_names: set[str]) -> Deployed:
-    """Scan the latest commit of every GitRepository an automation writes to (once per run)."""
-    from tagpilot.gitops.auth import auth_from_secret
-    from tagpilot.gitops.workspace import CheckoutRef
-
-    config = ctx.config
-    deployed = Deployed()
-    spellings: dict[str, set[str]] = {}
-    for repo in config.of_kind(ImageRepository):
-        try:
-            ref = parse_repository(repo.spec.image)
-        except TagpilotError:
-            continue
-        if ref.canonical_name in canonical_names:
-            spellings.setdefault(ref.canonical_name, set()).update(
-                {ref.canonical_name, ref.name, repo.spec.image.strip()})
-    markers = {}
-    for policy in config.of_kind(ImagePolicy):
-        repo = _repository_of(config, policy)
-        if repo is None:
-            continue
-        try:
-            canonical = parse_repository(repo.spec.image).canonical_name
-        except TagpilotError:
-            continue
-        if canonical in canonical_names:
-            markers[(policy.namespace, policy.name)] = canonical
-    targets: dict[tuple[str, str, str], tuple[GitRepository, CheckoutRef]] = {}
-    for automation in config.of_kind(ImageUpdateAutomation):
-        src = automation.spec.source_ref
-        source = config.get(GitRepository, src.namespace or automation.namespace, src.name)
-        if source is None:
-            raise Stalled(f"cannot tell what is deployed: {automation.ref} writes to GitRepository "
-                          f"{src.namespace or automation.namespace}/{src.name}, which is not in the configuration; "
-                          f"add it, or set protect.deployed: false", reason="DependencyNotReady")
-        git = automation.spec.git
-        if git and git.push and git.push.branch:
-            checkout = CheckoutRef(branch=git.push.branch)
-        else:
-            checkout = CheckoutRef.from_spec(git.checkout.ref if git and git.checkout else source.spec.ref)
-        targets[(source.namespace, source.name, checkout.key)] = (source, checkout)
-    if not targets:
-        return deployed
-    if ctx.git is None:
-        raise Stalled("cannot tell what is deployed: no git client", reason="DependencyNotReady")
-    for (_ns, _name, _key), (source, checkout) in sorted(targets.items()):
-        secret = None
-        if source.spec.secret_ref is not None:
-            secret = config.secret(source.namespace, source.spec.secret_ref.name, referenced_by=source,
-                                   field_name="spec.secretRef")
-        async with ctx.git.checkout(source.spec.url, checkout, auth_from_secret(secret),
-                                    timeout=source.spec.timeout_seconds) as ws:
-            label = f"GitRepository/{source.namespace}/{source.name}"
-            deployed.sources.append(f"{label}@{ws.head[:12]}")
-            await asyncio.to_thread(scan_tree, ws.path, label, spellings, markers, deployed)
-    return deployed
-
-
-def policy_protections(ctx: Context, canonical: str) -> dict[str, list[str]]:
-    """tag-or-digest → reasons from every ImagePolicy's stored latestRef / observedPreviousRef."""
-    out: dict[str, list[str]] = {}
-    for policy in ctx.config.of_kind(ImagePolicy):
-        repo = _repository_of(ctx.config, policy)
-        if repo is None:
-            continue
-        try:
-            if parse_repository(repo.spec.image).canonical_name != canonical:
-                continue
-        except TagpilotError:
-            continue
-        stored = ctx.store.get_object(policy.kind, policy.namespace, policy.name)
-        status = stored.status if stored else {}
-        for key in ("latestRef", "observedPreviousRef"):
-            ref = status.get(key) or {}
-            for part in ("tag", "digest"):
-                if ref.get(part):
-                    out.setdefault(ref[part], []).append(f"{policy.ref} {key}")
-    return out
 
 
 # -- plan ----------------------------------------------------------------------------------------------
@@ -342,10 +231,39 @@ def _needs_created(rules: list[Rule]) -> bool:
     return any(r.template in CREATED_TEMPLATES for r in rules)
 
 
-def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: datetime) -> None:
+async def read_untagged(ctx: Context, run: RepositoryRun) -> None:
+    """The digests this repository's tags left behind when they moved (recorded by earlier plans) that
+    the registry still has: untagged artifacts, which the rules' `untagged` selectors decide on."""
+    assert ctx.registry is not None and run.state is not None and run.access is not None
+    known = ctx.store.untagged(run.canonical)  # type: ignore[attr-defined]
+    tagged = set(run.state.resolved.values()) | set(run.state.referrers)
+    gone = [d for d in known if d in tagged]
+    gate = asyncio.Semaphore(HEAD_CONCURRENCY)
+
+    async def exists(digest: str) -> bool:
+        async with gate:
+            try:
+                await ctx.registry.head_manifest(run.access, digest)  # type: ignore[union-attr,arg-type]
+            except NotFoundError:
+                return False
+            return True
+
+    candidates = sorted(d for d in known if d not in tagged)
+    for digest, present in zip(candidates, await asyncio.gather(*(exists(d) for d in candidates)), strict=True):
+        if present:
+            run.state.untagged[digest] = known[digest]
+        else:
+            gone.append(digest)
+    if gone:
+        ctx.store.forget_untagged(run.canonical, gone)  # type: ignore[attr-defined]
+
+
+def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: datetime,
+          first_seen: dict[str, tuple[float, bool]] | None = None) -> None:
     assert run.state is not None
     spec = run.policy.spec
-    first_seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
+    if first_seen is None:
+        first_seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
     artifacts = artifacts_of(run.state, first_seen, now)
     tags: dict[str, list[str]] = {}
     digests: dict[str, list[str]] = {}
@@ -354,8 +272,13 @@ def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: date
             tags.setdefault(tag, []).extend(reasons)
         for digest, reasons in deployed.digests.get(run.canonical, {}).items():
             digests.setdefault(digest, []).extend(reasons)
+    found: list[dict[str, list[str]]] = []
     if spec.protect.policy_refs:
-        for key, reasons in policy_protections(ctx, run.canonical).items():
+        found.append(policy_protections(ctx, run.canonical))
+    if spec.protect.holds:
+        found.append(held(ctx.store, run.canonical))
+    for table in found:
+        for key, reasons in table.items():
             (digests if key.startswith("sha256:") else tags).setdefault(key, []).extend(reasons)
     protections = Protections(tags=tags, digests=digests,
                               patterns=tuple(p.to_selector() for p in spec.protect.tags))
@@ -383,7 +306,10 @@ async def plan_policies(ctx: Context, policies: list[RetentionPolicy]) -> tuple[
             run.access = await access_for(run.repo, ctx.config)  # type: ignore[arg-type]
             need = _needs_created(run.policy.spec.planner_rules())
             run.state = await read_repository(ctx.registry, run.access, need_created=need)  # type: ignore[arg-type]
-            _plan(ctx, run, deployed, now)
+            # first-seen times first: they record the digests tags moved away from, which come next
+            seen = ctx.store.first_seen(run.canonical, run.state.resolved, now.timestamp())  # type: ignore[attr-defined]
+            await read_untagged(ctx, run)
+            _plan(ctx, run, deployed, now, seen)
         except TagpilotError as exc:
             run.error = f"{run.policy.ref}: {run.repo.ref}: {exc}"
 
@@ -409,7 +335,7 @@ async def apply_run(ctx: Context, run: RepositoryRun, deployed: Deployed | None,
     need = _needs_created(run.policy.spec.planner_rules())
     for _attempt in range(MAX_REPLANS):
         fresh = await read_repository(ctx.registry, run.access, need_created=need)
-        if run.state is not None and fresh.resolved == run.state.resolved:
+        if run.state is not None and fresh.same(run.state):
             break
         run.state = fresh  # something moved since the plan: plan again from what is there now
         _plan(ctx, run, deployed, ctx.clock())
@@ -423,11 +349,17 @@ async def apply_run(ctx: Context, run: RepositoryRun, deployed: Deployed | None,
                                                f"run apply again when pushes have settled")
         return notes
     deletes = run.plan.deletes
+    referrers = run.state.referrers if run.state is not None else {}
+
+    def subjects_of(item: PlanItem) -> set[str]:
+        tagged = {f"sha256:{m.group(1)}" for t in item.tags if (m := COSIGN_TAG.match(t))}
+        return tagged | ({referrers[item.digest]} if item.digest in referrers and not item.tags else set())
+
     # subjects first: a signature is deleted only after its subject was
-    deletes.sort(key=lambda i: all(COSIGN_TAG.match(t) for t in i.tags) if i.tags else False)
+    deletes.sort(key=lambda i: bool(subjects_of(i)))
     failed: set[str] = set()
     for index, item in enumerate(deletes):
-        subjects = {f"sha256:{m.group(1)}" for t in item.tags if (m := COSIGN_TAG.match(t))}
+        subjects = subjects_of(item)
         if subjects & failed:
             run.results[item.digest] = (False, "its subject was not deleted; kept")
             continue
@@ -480,9 +412,19 @@ class RetentionStatus(ObjectStatus):
     git commits whose references were protected (so a person sees what "deployed" meant)."""
 
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("last_run", "lastRun"), ("protected_sources", "protectedSources"))
+        ("last_run", "lastRun"), ("protections", "protections"), ("protected_sources", "protectedSources"))
     last_run: dict[str, Any] | None = None
+    protections: list[str] | None = None
     protected_sources: list[str] | None = None
+
+
+def protections_of(policy: RetentionPolicy) -> list[str]:
+    """The protections in force, as the status lists them (`protect` switches, patterns, reachability)."""
+    protect = policy.spec.protect
+    out = [name for name, on in (("deployed", protect.deployed), ("policyRefs", protect.policy_refs),
+                                 ("holds", protect.holds)) if on]
+    out += [f"tags {p.kind}:{p.pattern}" for p in protect.tags]
+    return [*out, "reachable (index children, signatures, referrers of retained digests)"]
 
 
 class RetentionReconciler:
@@ -506,23 +448,41 @@ class RetentionReconciler:
                     except TagpilotError as exc:
                         errors.append(f"{run.repo.ref}: {exc}")
         planned = [i for r in runs if r.plan for i in r.plan.items]
-        failed = [f"{r.canonical}@{d}: {e}" for r in runs for d, (ok, e) in r.results.items() if not ok and e]
+        failed = _failures(runs)
         status.last_run = {
             "time": rfc3339(now), "dryRun": not deleting,
             "retained": sum(i.action == "retain" for i in planned),
             "toDelete": sum(i.action == "delete" for i in planned),
             "deleted": sum(ok for r in runs for ok, _e in r.results.values()),
         }
+        status.protections = protections_of(policy)
         status.protected_sources = deployed.sources if deployed else []
         problems = errors + failed
         if problems:
-            reason = "DeleteUnsupported" if any("refuses deletes" in p for p in problems) else "RetentionFailed"
+            reason = ("DeleteUnsupported" if any("refuses deletes" in p for p in problems) else
+                      "DeleteLimitExceeded" if any(r.plan and r.plan.blocked for r in runs) and deleting else
+                      "RetentionFailed")
             status.mark_failed(reason, "; ".join(problems)[:2000], now, generation)
             return Outcome(status, ok=False, error="; ".join(problems)[:2000], notes=notes)
         verb = "deleted" if deleting else "would delete"
         count = status.last_run["deleted"] if deleting else status.last_run["toDelete"]
         status.mark_ready(f"{verb} {count} digest(s), retained {status.last_run['retained']}", now, generation)
         return Outcome(status, notes=notes, changed=bool(notes))
+
+
+def _failures(runs: list[RepositoryRun]) -> list[str]:
+    """One line per repository and distinct error (a 405 or a blocked plan is one problem, not one per
+    digest), naming the digests it kept."""
+    out = []
+    for run in runs:
+        by_error: dict[str, list[str]] = {}
+        for digest, (ok, error) in run.results.items():
+            if not ok and error:
+                by_error.setdefault(error, []).append(digest)
+        for error, digests in by_error.items():
+            what = digests[0] if len(digests) == 1 else f"{len(digests)} digests"
+            out.append(f"{run.canonical} ({what} not deleted): {error}")
+    return out
 
 
 def _interval(policy: RetentionPolicy) -> float | None:

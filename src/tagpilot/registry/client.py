@@ -84,6 +84,9 @@ from tagpilot.registry.limits import (
 )
 from tagpilot.registry.manifest import (
     ACCEPT_MANIFESTS,
+    MANIFEST_TYPES,
+    OCI_INDEX,
+    Descriptor,
     ImageConfig,
     ImageMetadata,
     Manifest,
@@ -910,9 +913,14 @@ class RegistryClient:
             seen.add(next_url)
             url = next_url
 
-    @_bounded
     async def head_digest(self, access: RepositoryAccess, tag: str) -> str:
         """The digest a tag points at now (HEAD; GET and hash when the registry sends no digest)."""
+        return (await self.head_manifest(access, tag))[0]
+
+    @_bounded
+    async def head_manifest(self, access: RepositoryAccess, tag: str) -> tuple[str, str]:
+        """(digest, media type) of what a tag points at now; the media type is "" when the registry
+        did not say (callers that need to know whether it is an index then GET it)."""
         ref = access.reference
         url = f"{await self._base_url(access)}/v2/{ref.path}/manifests/{tag}"
         what = f"manifest {ref.name}:{tag}"
@@ -924,9 +932,10 @@ class RegistryClient:
         )
         digest = response.headers.get("docker-content-digest", "").strip()
         if response.status == 200 and digest.startswith("sha256:") and is_digest(digest):
-            return digest
+            media_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
+            return digest, media_type if media_type in MANIFEST_TYPES else ""
         manifest = await self._get_manifest_by_tag(access, tag)
-        return manifest.digest
+        return manifest.digest, manifest.media_type
 
     @_bounded
     async def delete_manifest(self, access: RepositoryAccess, digest: str) -> None:
@@ -947,6 +956,26 @@ class RegistryClient:
                 f"{what}: {ref.api_host} refuses deletes (405{f' {detail}' if detail else ''}); enable "
                 f"storage.delete.enabled in the registry's configuration, or delete through the vendor's API"
             )
+
+    @_bounded
+    async def referrers(self, access: RepositoryAccess, digest: str) -> list[Descriptor] | None:
+        """OCI 1.1 referrers of `digest` (signatures, SBOMs, attestations), or None when the registry has
+        no referrers API (404 without an index, 400/405: distribution, Docker Hub), so callers use the
+        `sha256-<hex>` tag fallback instead."""
+        ref = access.reference
+        if not is_digest(digest):
+            raise ValueError(f"referrers needs a digest, not {digest!r}")
+        what = f"referrers of {ref.name}@{digest}"
+        response = await self._request(
+            access, "GET", f"{await self._base_url(access)}/v2/{ref.path}/referrers/{digest}",
+            scope=repository_scope(ref.path), what=what, accept=OCI_INDEX, cap=self.max_manifest_bytes,
+            ok=(200, 400, 404, 405),
+        )
+        content_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
+        if response.status != 200 or content_type != OCI_INDEX:
+            return None  # distribution answers 404 (page not found): no API, not "no referrers"
+        index = parse_manifest(response.body, sha256_digest(response.body), OCI_INDEX, what)
+        return list(index.manifests)
 
     async def _get_manifest_by_tag(self, access: RepositoryAccess, tag: str) -> Manifest:
         ref = access.reference

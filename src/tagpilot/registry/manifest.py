@@ -105,6 +105,7 @@ class Manifest:
     layers: tuple[Descriptor, ...] = ()
     manifests: tuple[Descriptor, ...] = ()  # indexes
     annotations: dict[str, str] = field(default_factory=dict)
+    subject: str | None = None  # OCI 1.1: the digest this artifact refers to (a signature's image)
 
     @property
     def is_index(self) -> bool:
@@ -202,12 +203,14 @@ def parse_manifest(body: bytes, digest: str, content_type: str | None = None, wh
         else:
             raise InvalidResponse(f"{what}: unsupported manifest media type {media_type!r}")
     annotations = _str_map(data.get("annotations"))
+    subject_raw = data.get("subject")
+    subject = _descriptor(subject_raw, what).digest if isinstance(subject_raw, dict) else None
     if media_type in INDEX_TYPES:
         raw = data.get("manifests")
         if not isinstance(raw, list):
             raise InvalidResponse(f"{what}: an index must have a 'manifests' list")
         children = tuple(_descriptor(item, what) for item in raw)
-        return Manifest(digest, media_type, body, manifests=children, annotations=annotations)
+        return Manifest(digest, media_type, body, manifests=children, annotations=annotations, subject=subject)
     config = data.get("config")
     if config is None:
         raise InvalidResponse(f"{what}: an image manifest must have a 'config' descriptor")
@@ -221,6 +224,7 @@ def parse_manifest(body: bytes, digest: str, content_type: str | None = None, wh
         config=_descriptor(config, what),
         layers=tuple(_descriptor(item, what) for item in layers_raw),
         annotations=annotations,
+        subject=subject,
     )
 
 

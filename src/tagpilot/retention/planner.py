@@ -16,8 +16,9 @@ Harbor's model, kept (shared/reference/retention.md §1):
 
 tagpilot's protections on top (each retains, with its reason): deployed tags (found in git), image
 policies' `latestRef`/`observedPreviousRef`, `protect.tags` patterns, the children of a retained index,
-cosign `sha256-<hex>.sig/.att/.sbom` tags of a retained digest. Signature artifacts do not take part in
-the rules: they follow their subject (kept with it, deleted with it; kept when the subject is not in
+cosign `sha256-<hex>.sig/.att/.sbom` tags and the OCI fallback tag `sha256-<hex>` of a retained digest,
+OCI referrers (untagged artifacts whose `subject` is a retained digest). Signature artifacts do not take
+part in the rules: they follow their subject (kept with it, deleted with it; kept when the subject is not in
 this repository, since it may live elsewhere). Push times that are unknown count as "now": kept.
 """
 
@@ -41,7 +42,8 @@ TEMPLATES: dict[str, tuple[int | None, int | None]] = {
     "always": (None, None),
 }
 PULL_TEMPLATES = ("latestPulledN", "nDaysSinceLastPull")
-COSIGN_TAG = re.compile(r"^sha256-([0-9a-f]{64})\.(sig|att|sbom)$")
+# cosign's tag schema (`.sig/.att/.sbom`) and OCI 1.1's referrers fallback tag (`sha256-<hex>`, an index)
+COSIGN_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$")
 DEFAULT_MAX_DELETE_PERCENT = 50
 
 
@@ -66,6 +68,7 @@ class Artifact:
     created: datetime | None = None
     children: tuple[str, ...] = ()
     pushed_guessed: bool = False  # a tag first seen by this run: "pushed now" is a guess, never ranked
+    subject: str | None = None  # an OCI referrer (signature, SBOM) of this digest: it follows its subject
 
     @property
     def push_unknown(self) -> bool:
@@ -236,12 +239,18 @@ def plan_repository(
     by_digest = {a.digest: a for a in artifacts}
     reasons: dict[str, list[str]] = {a.digest: [] for a in artifacts}
 
-    # signature artifacts (only cosign tags) follow their subject, not the rules
+    # signature artifacts (only cosign/fallback tags, or untagged OCI referrers) follow their subject,
+    # not the rules
     signature_of: dict[str, list[str]] = {}
+    kind_of: dict[str, str] = {}
     for a in artifacts:
         subjects = [_subject_of(t) for t in a.tags]
         if a.tags and all(subjects):
             signature_of[a.digest] = sorted({s for s in subjects if s})
+            kind_of[a.digest] = "signature"
+        elif a.subject and not a.tags:
+            signature_of[a.digest] = [a.subject]
+            kind_of[a.digest] = "referrer"
     ruled = [a for a in artifacts if a.digest not in signature_of]
 
     for index, rule in enumerate(rules):
@@ -277,10 +286,10 @@ def plan_repository(
             kept = [s for s in subjects if reasons.get(s)]
             missing = [s for s in subjects if s not in by_digest]
             if kept:
-                reasons[sig].append(f"signature of retained {kept[0]}")
+                reasons[sig].append(f"{kind_of[sig]} of retained {kept[0]}")
                 changed = True
             elif missing:
-                reasons[sig].append(f"signature of {missing[0]}, which is not in this repository: kept")
+                reasons[sig].append(f"{kind_of[sig]} of {missing[0]}, which is not in this repository: kept")
                 changed = True
 
     items: list[PlanItem] = []
@@ -290,7 +299,7 @@ def plan_repository(
             items.append(PlanItem(a.digest, sorted(a.tags), "retain", why))
             continue
         if a.digest in signature_of:
-            why = [f"signature of deleted {signature_of[a.digest][0]}"]
+            why = [f"{kind_of[a.digest]} of deleted {signature_of[a.digest][0]}"]
         else:
             why = ["retained by no rule" + (f" ({a.pushed_source})" if rules else "")]
         items.append(PlanItem(a.digest, sorted(a.tags), "delete", why))

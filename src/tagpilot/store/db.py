@@ -120,6 +120,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (canonical_name, tag)
     );
     """,
+    # retention: digests left untagged when their tag moved (seen by a retention plan), with the time the
+    # tag was first seen on them: the only untagged images a client of a plain registry can know about
+    """
+    CREATE TABLE retention_untagged (
+        canonical_name TEXT NOT NULL, digest TEXT NOT NULL, tag TEXT NOT NULL, first_seen REAL NOT NULL,
+        PRIMARY KEY (canonical_name, digest)
+    );
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -443,6 +451,12 @@ class Store:
                 (digest, media_type, body, time.time()),
             )
 
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists (optional features look for their tables before reading them)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                    (name,)).fetchone() is not None
+
     def blob_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0])
@@ -463,6 +477,18 @@ class Store:
             db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
                            [(canonical_name, tag) for tag in gone])
 
+    def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
+        """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""
+        with self._lock:
+            return {r[0]: (r[1], r[2]) for r in self._db.execute(
+                "SELECT digest, first_seen, tag FROM retention_untagged WHERE canonical_name=?", (canonical_name,))}
+
+    def forget_untagged(self, canonical_name: str, digests: list[str]) -> None:
+        """Digests that are gone (deleted) or tagged again."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM retention_untagged WHERE canonical_name=? AND digest=?",
+                           [(canonical_name, d) for d in digests])
+
     def first_seen(self, canonical_name: str, resolved: dict[str, str], now: float) -> dict[str, tuple[float, bool]]:
         """For every `tag → digest` resolved now: (first-seen time, seen for the first time now).
 
@@ -481,6 +507,9 @@ class Store:
                                    (digest, canonical_name, tag))
                     continue
                 out[tag] = (now, True)
+                if row is not None and row[0] is not None:  # the tag moved: its old digest may stay, untagged
+                    db.execute("INSERT OR IGNORE INTO retention_untagged (canonical_name, digest, tag, first_seen)"
+                               " VALUES (?, ?, ?, ?)", (canonical_name, row[0], tag, row[1]))
                 db.execute(
                     "INSERT INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(canonical_name, tag) DO UPDATE SET digest=excluded.digest,"
