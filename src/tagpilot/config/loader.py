@@ -18,6 +18,7 @@ from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
+from tagpilot.config.flux_alert import Alert, Provider, check_alerts
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
@@ -42,6 +43,8 @@ KINDS: dict[str, type[Object]] = {
     "Application": Application,
     "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
     "RetentionPolicy": RetentionPolicy,
+    "Provider": Provider,  # Flux notification Provider/Alert, delivered by tagpilot.notify.flux
+    "Alert": Alert,
 }
 
 
@@ -146,6 +149,7 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
         for kind, count in sorted(ignored_kinds.items())
     ]
     errors += missing_event_sources(config) if sensors_need_sources and not errors else []
+    errors += check_alerts(config) if not errors else []
     if errors:
         errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from tagpilot.notify.config import (
     Subscription,
     parse_notifications,
 )
+from tagpilot.notify.flux import flux_services, plan_alerts
 from tagpilot.notify.render import RenderError, Request, environment, render_request
 from tagpilot.notify.services import deliver, redact
 
@@ -223,6 +225,7 @@ class Notifier:
         self._pending: list[Event] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
 
     def __call__(self, event: Event) -> None:
         if event.reason in IGNORED_REASONS or event.key[0] == NOTIFIER_KIND:
@@ -262,6 +265,10 @@ class Notifier:
                                           item.destination.recipient, item.dedupe_key, item.request.to_json(),
                                           self.clock())
                     queued += 1
+            for flux in plan_alerts(config, event, app, self.store, self.clock()):
+                self.store.outbox_add(*event.key, flux.alert, flux.provider, flux.recipient, flux.dedupe_key,
+                                      flux.request.to_json(), self.clock())
+                queued += 1
         return queued
 
     async def drain(self) -> None:
@@ -275,8 +282,7 @@ class Notifier:
             services = {}
             for ncfg in notification_configs(config) if config is not None else []:
                 services.update(ncfg.services)
-            if self._client is None:
-                self._client = httpx.AsyncClient(follow_redirects=False)
+            services.update(flux_services(config))
             for item in due:
                 await self._deliver(item, services.get(item["service"]))
 
@@ -290,8 +296,7 @@ class Notifier:
                                     where)
             return
         request = Request(**item["request"])
-        assert self._client is not None
-        attempt = await deliver(self._client, service, request, item["recipient"], clock=self.clock)
+        attempt = await deliver(self._client_for(service), service, request, item["recipient"], clock=self.clock)
         data = {**where, "status": attempt.status, "response": attempt.excerpt, "requests": attempt.requests}
         if attempt.ok:
             self.store.outbox_done(item["id"], ok=True)
@@ -318,7 +323,26 @@ class Notifier:
             except Exception:  # a broken template or store hiccup must not stop later notifications
                 log.exception("notifications: delivery round failed")
 
+    def _client_for(self, service: Any) -> httpx.AsyncClient:
+        """The shared client, or one per proxy/CA (a Flux Provider's `proxy` and `certSecretRef`)."""
+        proxy, ca = service.options.get("proxy"), service.options.get("caCert")
+        if not proxy and not ca:
+            if self._client is None:
+                self._client = httpx.AsyncClient(follow_redirects=False)
+            return self._client
+        key = (str(proxy or ""), str(ca or ""))
+        if key not in self._clients:
+            verify: Any = True
+            if ca:
+                verify = ssl.create_default_context(cadata=str(ca))
+            self._clients[key] = httpx.AsyncClient(follow_redirects=False, proxy=proxy or None, verify=verify,
+                                                   trust_env=False)
+        return self._clients[key]
+
     async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
