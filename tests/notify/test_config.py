@@ -58,7 +58,11 @@ def test_secret_reference_missing_is_a_warning_and_left_as_written() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("service.slack", "token: x\n", "service type 'slack' (a notifications-engine service type) is not supported"),
+    ("service.pagerduty", "token: x\n",
+     "service type 'pagerduty' (a notifications-engine service type) is not supported"),
+    ("service.slack", "username: bot\n", "option token is required for a slack service"),
+    ("service.wecom", "url: http://x\nsigningSecret: s\n", "option signingSecret is only used by feishu and dingtalk"),
+    ("service.teams", "recipientUrls: [a]\n", "recipientUrls/webhooks must map recipient names to URLs"),
     ("service.webhook.a.b", "url: x\n", "invalid service key; expected 'service.<type>(.<name>)'"),
     ("trigger.on-y", "when: true\n", "a trigger must be a YAML list"),
     ("trigger.on-y", "- when: app.x ==\n  send: [t]\n", "[0].when: unexpected end of expression"),

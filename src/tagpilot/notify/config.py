@@ -8,9 +8,10 @@ Keys as notifications-engine reads them (docs: shared reference A.1): `service.<
 `parse_entry` checks one key on its own (used at load, so an error names the key and its line);
 `parse_notifications` builds the whole configuration once the Secret is known. Pure.
 
-Service types this version delivers: `webhook` (argocd style), `feishu` (alias `lark`) and
-`dingtalk`, the latter two signed as those services document. Every other type of notifications-engine
-is refused at load with the list of supported types, never silently dropped.
+Service types this version delivers: `webhook` (argocd style), `slack`, `teams`, `teams-workflows`,
+`telegram`, `email`, `googlechat`, and `feishu` (alias `lark`), `dingtalk`, `wecom` (the first two signed
+as those services document). Every other type of notifications-engine is refused at load with the list of
+supported types, never silently dropped.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from tagpilot.gotemplate import TemplateError, parse
 
 CONFIGMAP_NAME = "argocd-notifications-cm"
 SECRET_NAME = "argocd-notifications-secret"
-SUPPORTED_SERVICES = ("webhook", "feishu", "lark", "dingtalk")
+SUPPORTED_SERVICES = ("webhook", "feishu", "lark", "dingtalk", "wecom", "slack", "teams", "teams-workflows",
+                      "telegram", "email", "googlechat")
+# options a service cannot work without (checked at load, naming the key)
+REQUIRED_OPTIONS = {"webhook": ("url",), "feishu": ("url",), "dingtalk": ("url",), "wecom": ("url",),
+                    "slack": ("token",), "teams": ("recipientUrls",), "teams-workflows": ("recipientUrls",),
+                    "telegram": ("token",), "email": ("host", "from"), "googlechat": ("webhooks",)}
+SIGNED_SERVICES = ("feishu", "dingtalk")
 KNOWN_UPSTREAM_SERVICES = (
     "awssqs", "email", "slack", "mattermost", "rocketchat", "grafana", "opsgenie", "telegram", "github",
     "teams", "teams-workflows", "googlechat", "pushover", "alertmanager", "pagerduty", "pagerdutyv2",
@@ -199,8 +206,16 @@ def parse_entry(key: str, value: str) -> Any:
         options = _yaml(key, value) or {}
         if not isinstance(options, dict):
             raise NotifyConfigError(key, "service options must be a YAML mapping")
-        if type_ in ("feishu", "dingtalk", "webhook") and not options.get("url"):
-            raise NotifyConfigError(key, "option url is required")
+        for option in REQUIRED_OPTIONS.get(type_, ()):
+            if not options.get(option):
+                raise NotifyConfigError(key, f"option {option} is required for a {type_} service")
+        if options.get("signingSecret") and type_ not in SIGNED_SERVICES:
+            raise NotifyConfigError(key, f"option signingSecret is only used by {' and '.join(SIGNED_SERVICES)} "
+                                         f"services (a {type_} service does not sign requests); remove it")
+        if type_ in ("teams", "teams-workflows", "googlechat"):
+            mapping = options["webhooks" if type_ == "googlechat" else "recipientUrls"]
+            if not isinstance(mapping, dict):
+                raise NotifyConfigError(key, "recipientUrls/webhooks must map recipient names to URLs")
         return Service(type_, name, options)
     if key.startswith("template."):
         data = _yaml(key, value) or {}

@@ -16,9 +16,12 @@ import base64
 import hashlib
 import hmac
 import json
+import smtplib
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -155,9 +158,13 @@ def build_http(service: Service, request: Request, recipient: str, now: float) -
         doc = json.loads(request.body)
         doc.update(_telegram_chat(str(doc.get("chat_id") or recipient)))
         body = json.dumps(doc, ensure_ascii=False).encode()
-    elif kind == "teams":
-        urls = opts.get("recipientUrls") or {}
+    elif kind in ("teams", "teams-workflows", "googlechat"):  # argocd: the recipient names a configured URL
+        urls = opts.get("webhooks" if kind == "googlechat" else "recipientUrls") or {}
         url = str(urls.get(recipient, "")) if isinstance(urls, dict) else ""
+        if not url:
+            raise LookupError(f"recipient {recipient!r} is not one of the {kind} service's "
+                              f"{'webhooks' if kind == 'googlechat' else 'recipientUrls'} "
+                              f"({', '.join(sorted(urls)) if isinstance(urls, dict) else ''})")
     secret = opts.get("signingSecret")
     if kind == "feishu" and secret:
         doc = json.loads(request.body)
@@ -174,6 +181,8 @@ async def deliver(client: httpx.AsyncClient, service: Service, request: Request,
                   clock: Callable[[], float] = time.time,
                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Attempt:
     """Send with retries; never raises for delivery problems."""
+    if service.type == "email":
+        return await send_email(service, request, recipient)
     opts = service.options
     retry_max = int(opts.get("retryMax", 3))
     wait_min = _seconds(opts.get("retryWaitMin"), 1.0)
@@ -185,7 +194,10 @@ async def deliver(client: httpx.AsyncClient, service: Service, request: Request,
     auth = (str(basic.get("username", "")), str(basic.get("password", ""))) if basic else None
     status, excerpt, error = 0, "", ""
     for attempt in range(retry_max + 1):
-        method, url, headers, body = build_http(service, request, recipient, clock())  # re-signed per try
+        try:
+            method, url, headers, body = build_http(service, request, recipient, clock())  # re-signed per try
+        except LookupError as exc:
+            return Attempt(False, 0, "", redact(str(exc), secrets), attempt)
         wait = min(wait_max, wait_min * (2 ** attempt))
         try:
             response = await client.request(method, url, headers=headers, content=body, timeout=timeout,
@@ -212,3 +224,50 @@ async def deliver(client: httpx.AsyncClient, service: Service, request: Request,
             return Attempt(False, status, excerpt, redact(body_error, secrets), attempt + 1)
         return Attempt(True, status, excerpt, "", attempt + 1)
     return Attempt(False, status, excerpt, redact(error, secrets), retry_max + 1)
+
+
+def _smtp_send(service: Service, request: Request, recipient: str) -> None:
+    """One message over SMTP: implicit TLS on port 465, else STARTTLS whenever the server offers it
+    (`insecure_skip_verify` only skips certificate checks), then AUTH when a username is set."""
+    opts = service.options
+    doc = json.loads(request.body)
+    message = EmailMessage()
+    message["Subject"] = str(doc.get("subject") or "")
+    message["From"] = str(opts["from"])
+    recipients = [r.strip() for r in recipient.split(",") if r.strip()]
+    message["To"] = ", ".join(recipients)
+    message.set_content(str(doc.get("body") or ""), subtype="html" if opts.get("html") else "plain")
+    host, port = str(opts["host"]), int(opts.get("port") or 587)
+    timeout = _seconds(opts.get("timeout"), 10.0)
+    context = ssl.create_default_context()
+    if opts.get("insecure_skip_verify"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if port == 465 \
+        else smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        smtp.ehlo()
+        if port != 465 and smtp.has_extn("starttls"):
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if opts.get("username"):
+            smtp.login(str(opts["username"]), str(opts.get("password") or ""))
+        smtp.send_message(message, to_addrs=recipients)
+
+
+async def send_email(service: Service, request: Request, recipient: str) -> Attempt:
+    """SMTP delivery (argocd-notifications' email service); the recipient may be a comma-separated list."""
+    secrets = [*service.secret_values, str(service.options.get("password") or "")]
+    if not recipient.strip():
+        return Attempt(False, 0, "", "an email subscription needs a recipient address (email:<address>)", 0)
+    try:
+        await asyncio.to_thread(_smtp_send, service, request, recipient)
+    except smtplib.SMTPResponseException as exc:
+        text = exc.smtp_error.decode("utf-8", errors="replace") if isinstance(exc.smtp_error, bytes) \
+            else str(exc.smtp_error)
+        return Attempt(False, exc.smtp_code, redact(text[:EXCERPT], secrets),
+                       redact(f"email service {service.name!r}: SMTP {exc.smtp_code} {text}", secrets), 1)
+    except (OSError, smtplib.SMTPException) as exc:
+        return Attempt(False, 0, "", redact(f"email service {service.name!r} failed: {exc.__class__.__name__}: "
+                                            f"{exc}", secrets), 1)
+    return Attempt(True, 250, "", "", 1)
