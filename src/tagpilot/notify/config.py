@@ -173,11 +173,11 @@ def _compile(key: str, field_name: str, text: Any) -> Program | None:
         raise NotifyConfigError(key, f"{field_name}: {exc}") from None
 
 
-def _refuse_batch(key: str, where: str, value: object) -> None:
-    """Batching is not built yet: asking for it is an error, never an option that does nothing."""
-    if _is_true(value):
-        raise NotifyConfigError(key, f"{where}: {BATCH_ANNOTATION} (one message per cycle) is not supported yet; "
-                                     "remove it to get one message per object")
+def _check_batch(key: str, where: str, value: object) -> None:
+    """`tagpilot.dev/batch` is a boolean ("true"/"false"); anything else is a typo, not a silent false."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
+        return
+    raise NotifyConfigError(key, f"{where}: {BATCH_ANNOTATION} must be \"true\" or \"false\", not {value!r}")
 
 
 def _is_true(value: Any) -> bool:
@@ -209,6 +209,13 @@ def parse_entry(key: str, value: str) -> Any:
         for option in REQUIRED_OPTIONS.get(type_, ()):
             if not options.get(option):
                 raise NotifyConfigError(key, f"option {option} is required for a {type_} service")
+        if options.get("rateLimit"):
+            from tagpilot.notify.ratelimit import parse_limits
+
+            try:
+                parse_limits(options["rateLimit"])
+            except ValueError as exc:
+                raise NotifyConfigError(key, str(exc)) from None
         if options.get("signingSecret") and type_ not in SIGNED_SERVICES:
             raise NotifyConfigError(key, f"option signingSecret is only used by {' and '.join(SIGNED_SERVICES)} "
                                          f"services (a {type_} service does not sign requests); remove it")
@@ -235,7 +242,7 @@ def parse_entry(key: str, value: str) -> Any:
             unknown = set(cond) - {"when", "send", "oncePer", "description", BATCH_ANNOTATION}
             if unknown:
                 raise NotifyConfigError(key, f"[{i}]: unknown field(s) {', '.join(sorted(unknown))}")
-            _refuse_batch(key, f"[{i}]", cond.get(BATCH_ANNOTATION))
+            _check_batch(key, f"[{i}]", cond.get(BATCH_ANNOTATION))
             when = cond.get("when")
             when_text = "" if when is None else (str(when).lower() if isinstance(when, bool) else str(when))
             conditions.append(Condition(
@@ -253,7 +260,7 @@ def parse_entry(key: str, value: str) -> Any:
         for i, sub in enumerate(data):
             if not isinstance(sub, dict):
                 raise NotifyConfigError(key, f"[{i}]: a subscription must be a mapping")
-            _refuse_batch(key, f"[{i}]", sub.get(BATCH_ANNOTATION))
+            _check_batch(key, f"[{i}]", sub.get(BATCH_ANNOTATION))
             destinations = tuple(_destination(r) for r in _str_list(key, sub.get("recipients"), f"[{i}].recipients"))
             subs.append(Subscription(destinations, _str_list(key, sub.get("triggers"), f"[{i}].triggers"),
                                      str(sub.get("selector") or ""), _is_true(sub.get(BATCH_ANNOTATION))))
