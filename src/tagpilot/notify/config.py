@@ -123,6 +123,7 @@ class NotificationConfig:
     subscriptions: list[Subscription] = field(default_factory=list)
     context: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # `.secrets` of templates and triggers
 
     def secret_values(self) -> set[str]:
         return {v for s in self.services.values() for v in s.secret_values if v}
@@ -301,6 +302,7 @@ def parse_notifications(data: Mapping[str, str], secrets: Mapping[str, str] | No
     """The whole configuration; `$name` references in service options come from `secrets`."""
     config = NotificationConfig(namespace=namespace)
     secrets = secrets or {}
+    config.secrets = dict(secrets)
     for key, value in data.items():
         parsed = parse_entry(key, value)
         if isinstance(parsed, Service):

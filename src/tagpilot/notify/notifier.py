@@ -167,8 +167,7 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
     """Evaluate every subscribed trigger for the event's object; claim dedupe keys; render requests."""
     update = update_data(event)
     ev = {"type": event.type, "reason": event.reason, "message": event.message, "metadata": dict(event.metadata)}
-    secrets = {}
-    env = environment(app, ncfg, update=update, event=ev, secrets=secrets,
+    env = environment(app, ncfg, update=update, event=ev, secrets=ncfg.secrets,
                       now=dt.datetime.fromtimestamp(now, dt.UTC))
     obj = "/".join(event.key)
     out: list[Planned] = []
