@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
+from tagpilot.config.argocd_server import ArgoCDServer
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
 from tagpilot.config.flux_alert import Alert, Provider, check_alerts
@@ -45,6 +46,7 @@ KINDS: dict[str, type[Object]] = {
     "RetentionPolicy": RetentionPolicy,
     "Provider": Provider,  # Flux notification Provider/Alert, delivered by tagpilot.notify.flux
     "Alert": Alert,
+    "ArgoCDServer": ArgoCDServer,  # Argo CD REST API source of live Applications (notifications)
 }
 
 

@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.inputs",
     "tagpilot.engine.notifications",
     "tagpilot.engine.retention",
+    "tagpilot.engine.argocd_server",
 )
 
 

@@ -290,7 +290,14 @@ class Notifier:
         queued = 0
         batches: dict[tuple[Any, ...], tuple[NotificationConfig, list[Planned]]] = {}
         for event in events:
-            app = self._app(event.key)
+            live = event.metadata.get("liveApplication")
+            if isinstance(live, dict):  # an ArgoCDServer's Application: `app` is the live object
+                meta = live.get("metadata") or {}
+                key = ("Application", str(meta.get("namespace") or "argocd"), str(meta.get("name") or ""))
+                event = Event(key, event.type, event.reason, event.message, {}, event.time)
+                app = live
+            else:
+                app = self._app(event.key)
             if app is None:
                 continue
             for ncfg in configs:
