@@ -18,12 +18,12 @@ import httpx
 
 from tagpilot.config.argocd_server import ArgoCDServer
 from tagpilot.config.base import seconds
+from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.status import ObjectStatus
 from tagpilot.errors import AuthenticationError, TagpilotError
 
-APPLICATION_STATUS = "ApplicationStatus"
 MAX_BODY = 64 * 1024 * 1024
 
 
@@ -79,7 +79,7 @@ class ArgoCDServerReconciler:
                 st = app.get("status") or {}
                 message = (f"Application {name}: sync {(st.get('sync') or {}).get('status', '?')}, health "
                            f"{(st.get('health') or {}).get('status', '?')}")
-                outcome.notes.append(Note(APPLICATION_STATUS, message, {"liveApplication": app}))
+                outcome.notes.append(Note(Reason.APPLICATION_STATUS, message, {"liveApplication": app}))
         status.extra["applications"] = now_seen
         outcome.changed = bool(outcome.notes)
         status.mark_ready(f"{len(apps)} application(s) read", self.ctx.clock(), generation)

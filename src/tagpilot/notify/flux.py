@@ -265,7 +265,8 @@ def provider_service(provider: Provider, config: Any) -> Service:
     if certs.get("ca.crt") or certs.get("caFile"):
         options["caCert"] = certs.get("ca.crt") or certs.get("caFile")
     secrets = tuple(v for k, v in secret.items() if k in ("address", "token", "password", "signingSecret", "headers",
-                                                           "proxy")) + tuple(proxy_values.values())
+                                                           "proxy")) + tuple(proxy_values.values()) + \
+        tuple(str(h["value"]) for h in options.get("headers") or [])
     return Service(TRANSPORTS[spec.type], provider.ref, options, secrets)
 
 
