@@ -10,10 +10,11 @@ from tagpilot.store import Store
 from tests.fixtures.config import flux_automation_config as config
 from tests.fixtures.config import seed
 from tests.fixtures.git import GitRemote
+from tests.fixtures.http import RecordingServer
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.notify.receivers import Receiver, feishu_stand_in
+from tests.notify.receivers import feishu_stand_in
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "notifications" / "argocd-notifications-feishu.yaml"
 SECRET = "feishu-signing-secret-for-tests"
@@ -30,7 +31,8 @@ def test_push_sends_one_signed_card_then_nothing(registry: RegistryServer, repo_
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
-    with Receiver(feishu_stand_in(SECRET)) as rx:
+    with RecordingServer() as rx:
+        rx.route("/open-apis/bot/v2/hook/test-token", feishu_stand_in(SECRET))
         configs = tmp_path / "config"
         configs.mkdir()
         (configs / "flow.yaml").write_text(config(image, git_remote_file.url))
@@ -59,7 +61,8 @@ def test_feishu_error_code_is_a_failed_delivery_kept_for_retry(registry: Registr
     image = f"{registry.host}/{repo_name}"
     push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
     seed(git_remote_file, image)
-    with Receiver(feishu_stand_in("not-the-secret-tagpilot-has")) as rx:
+    with RecordingServer() as rx:
+        rx.route("/open-apis/bot/v2/hook/test-token", feishu_stand_in("not-the-secret-tagpilot-has"))
         configs = tmp_path / "config"
         configs.mkdir()
         (configs / "flow.yaml").write_text(config(image, git_remote_file.url))

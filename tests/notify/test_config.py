@@ -10,7 +10,7 @@ import pytest
 
 from tagpilot.config.loader import load_config
 from tagpilot.errors import ConfigError
-from tagpilot.notify.config import NotifyConfigError, parse_notifications
+from tagpilot.notify.config import NotifyConfigError, parse_entry, parse_notifications
 from tagpilot.notify.notifier import notification_configs
 from tagpilot.notify.render import environment, render_request
 
@@ -58,7 +58,11 @@ def test_secret_reference_missing_is_a_warning_and_left_as_written() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
-    ("service.slack", "token: x\n", "service type 'slack' (a notifications-engine service type) is not supported"),
+    ("service.pagerduty", "token: x\n",
+     "service type 'pagerduty' (a notifications-engine service type) is not supported"),
+    ("service.slack", "username: bot\n", "option token is required for a slack service"),
+    ("service.wecom", "url: http://x\nsigningSecret: s\n", "option signingSecret is only used by feishu and dingtalk"),
+    ("service.teams", "recipientUrls: [a]\n", "recipientUrls/webhooks must map recipient names to URLs"),
     ("service.webhook.a.b", "url: x\n", "invalid service key; expected 'service.<type>(.<name>)'"),
     ("trigger.on-y", "when: true\n", "a trigger must be a YAML list"),
     ("trigger.on-y", "- when: app.x ==\n  send: [t]\n", "[0].when: unexpected end of expression"),
@@ -98,11 +102,11 @@ def test_get_configmaps_lists_the_notifications_configmap(tmp_path: Path) -> Non
     assert view["name"] == "argocd-notifications-cm" and "trigger.on-image-pushed" in view["spec"]["data"]
 
 
-@pytest.mark.parametrize("key, value", [
-    ("trigger.on-pushed", "- when: 'true'\n  send: [x]\n  tagpilot.dev/batch: 'true'\n"),
-    ("subscriptions", "- recipients: [feishu]\n  triggers: [on-pushed]\n  tagpilot.dev/batch: 'true'\n"),
+@pytest.mark.parametrize(("key", "value"), [
+    ("trigger.on-pushed", "- when: 'true'\n  send: [x]\n  tagpilot.dev/batch: 'yes please'\n"),
+    ("subscriptions", "- recipients: [feishu]\n  triggers: [on-pushed]\n  tagpilot.dev/batch: 'ture'\n"),
 ])
-def test_batching_is_refused_until_it_is_built(key: str, value: str) -> None:
-    """Never an option that does nothing: batching is not built yet, so asking for it is an error."""
-    with pytest.raises(NotifyConfigError, match=r"tagpilot\.dev/batch .* is not supported yet"):
-        parse_notifications({key: value})
+def test_batch_must_be_a_boolean(key: str, value: str) -> None:
+    """Never an option that does nothing: a misspelt value is an error, not a silent false."""
+    with pytest.raises(NotifyConfigError, match=r"tagpilot\.dev/batch must be \"true\" or \"false\""):
+        parse_entry(key, value)

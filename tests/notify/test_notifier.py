@@ -9,7 +9,7 @@ from tagpilot.config.loader import load_config
 from tagpilot.engine.events import NORMAL, WARNING, Event, Reason
 from tagpilot.notify.notifier import Notifier
 from tagpilot.store import Store
-from tests.notify.receivers import Receiver
+from tests.fixtures.http import RecordingServer, Reply
 
 POLICY = """apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
@@ -75,7 +75,7 @@ def run(notifier: Notifier, *events: Event) -> None:
 
 
 def test_triggers_dedupe_and_rearm(tmp_path: Path) -> None:
-    with Receiver() as rx:
+    with RecordingServer() as rx:
         cfg = tmp_path / "c.yaml"
         cfg.write_text(POLICY + CM.replace("URL", rx.url + "/base"))
         config = load_config([cfg])
@@ -100,8 +100,8 @@ def test_triggers_dedupe_and_rearm(tmp_path: Path) -> None:
 
 
 def test_failed_delivery_stays_in_the_outbox_and_is_retried(tmp_path: Path) -> None:
-    answers = [500, 200]
-    with Receiver(lambda _r: (answers.pop(0), {}, b"x")) as rx:
+    with RecordingServer(default=Reply(200, "x")) as rx:
+        rx.route("/latest", Reply(500, "x"), Reply(200, "x"))
         cfg = tmp_path / "c.yaml"
         cfg.write_text(POLICY + CM.replace("URL", rx.url))
         config = load_config([cfg])

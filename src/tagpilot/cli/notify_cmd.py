@@ -1,4 +1,6 @@
-"""`tagpilot notify test --batch FILE`: evaluate argocd-notifications (expr-lang) conditions.
+"""`tagpilot notify test --batch FILE`, `notify template render`, `notify send`.
+
+`test` evaluates argocd-notifications (expr-lang) conditions:
 
 FILE has one JSON object a line, `{"expr": E, "env": {...}}`; the command prints one JSON line each:
 `{"triggered": BOOL, "value": STR}` — the result as Go's fmt prints it, `triggered` true only for a
@@ -16,6 +18,7 @@ from typing import Any
 
 import typer
 
+from tagpilot.cli.common import FilesOption, StateOption
 from tagpilot.expr.exprlang import ExprLangError, evaluate
 from tagpilot.gotemplate.gofmt import sprint
 from tagpilot.notify.render import helpers
@@ -49,7 +52,53 @@ def run_batch(path: str | Path, now: dt.datetime | None = None) -> tuple[int, st
 
 
 def register(notify_app: typer.Typer) -> None:
-    """Add `test` to the `notify` command group."""
+    """Add `test`, `template render` and `send` to the `notify` command group."""
+    template_app = typer.Typer(help="Render notification templates without sending.", no_args_is_help=True)
+    notify_app.add_typer(template_app, name="template")
+
+    @template_app.command("render")
+    def render_cmd(
+        name: str = typer.Argument(..., help="Template name (template.<name> of argocd-notifications-cm)."),
+        files: FilesOption = [],  # noqa: B006 (typer reads the default)
+        obj: str = typer.Option(..., "--object", help="KIND/NAMESPACE/NAME of the object the message is about."),
+        service: str = typer.Option(None, "--service", help="Render the request one service would send."),
+        state: StateOption = None,
+    ) -> None:
+        """Print the rendered notification for a person (like `argocd admin notifications template notify`)."""
+        from tagpilot.cli.common import key_of, load, open_store
+        from tagpilot.notify.manual import render_template
+        from tagpilot.notify.render import RenderError
+
+        key = key_of(obj)
+        config = load(files)
+        with open_store(state) as store:
+            try:
+                typer.echo(render_template(config, store, name, key, service), nl=False)
+            except RenderError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+
+    @notify_app.command("send")
+    def send_cmd(
+        files: FilesOption = [],  # noqa: B006
+        trigger: str = typer.Option(..., "--trigger", help="Trigger name (trigger.<name>)."),
+        obj: str = typer.Option(..., "--object", help="KIND/NAMESPACE/NAME"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent; send nothing."),
+        state: StateOption = None,
+    ) -> None:
+        """Evaluate a trigger for one object and send to its subscribed destinations now (exit 1 if any fails)."""
+        import asyncio
+
+        from tagpilot.cli.common import key_of, load, open_store
+        from tagpilot.notify.manual import send_now
+
+        key = key_of(obj)
+        config = load(files)
+        with open_store(state) as store:
+            result = asyncio.run(send_now(config, store, trigger, key, dry_run=dry_run))
+        for line in result.lines:
+            typer.echo(line)
+        raise typer.Exit(1 if result.failed else 0)
 
     @notify_app.command("test")
     def test_cmd(

@@ -17,8 +17,10 @@ from pydantic import ValidationError
 from tagpilot.config.argo_cd import Application
 from tagpilot.config.argo_events import EventSource, Sensor, missing_event_sources
 from tagpilot.config.argo_image_updater import ImageUpdater
+from tagpilot.config.argocd_server import ArgoCDServer
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
+from tagpilot.config.flux_alert import Alert, Provider, check_alerts
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
@@ -44,6 +46,9 @@ KINDS: dict[str, type[Object]] = {
     "ImageUpdater": ImageUpdater,
     "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
     "RetentionPolicy": RetentionPolicy,
+    "Provider": Provider,  # Flux notification Provider/Alert, delivered by tagpilot.notify.flux
+    "Alert": Alert,
+    "ArgoCDServer": ArgoCDServer,  # Argo CD REST API source of live Applications (notifications)
 }
 
 
@@ -150,6 +155,7 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
         for kind, count in sorted(ignored_kinds.items())
     ] + warnings
     errors += missing_event_sources(config) if sensors_need_sources and not errors else []
+    errors += check_alerts(config) if not errors else []
     if errors:
         errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]

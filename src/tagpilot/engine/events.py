@@ -45,6 +45,7 @@ class Reason:
     UNKNOWN_POLICY = "UnknownPolicy"  # a setters marker names an ImagePolicy that does not exist
     DEPRECATED = "Deprecated"  # an Application uses an old annotation value (update-strategy latest/name)
     UNKNOWN_ANNOTATION = "UnknownAnnotation"  # an argocd-image-updater annotation tagpilot does not know
+    APPLICATION_STATUS = "ApplicationStatus"  # an ArgoCDServer read a changed Application (metadata: liveApplication)
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     # webhook deliveries (Flux Receivers, Argo EventSources + Sensors)

@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.inputs",
     "tagpilot.engine.notifications",
     "tagpilot.engine.retention",
+    "tagpilot.engine.argocd_server",
 )
 
 

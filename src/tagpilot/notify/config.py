@@ -8,9 +8,10 @@ Keys as notifications-engine reads them (docs: shared reference A.1): `service.<
 `parse_entry` checks one key on its own (used at load, so an error names the key and its line);
 `parse_notifications` builds the whole configuration once the Secret is known. Pure.
 
-Service types this version delivers: `webhook` (argocd style), `feishu` (alias `lark`) and
-`dingtalk`, the latter two signed as those services document. Every other type of notifications-engine
-is refused at load with the list of supported types, never silently dropped.
+Service types this version delivers: `webhook` (argocd style), `slack`, `teams`, `teams-workflows`,
+`telegram`, `email`, `googlechat`, and `feishu` (alias `lark`), `dingtalk`, `wecom` (the first two signed
+as those services document). Every other type of notifications-engine is refused at load with the list of
+supported types, never silently dropped.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from tagpilot.gotemplate import TemplateError, parse
 
 CONFIGMAP_NAME = "argocd-notifications-cm"
 SECRET_NAME = "argocd-notifications-secret"
-SUPPORTED_SERVICES = ("webhook", "feishu", "lark", "dingtalk")
+SUPPORTED_SERVICES = ("webhook", "feishu", "lark", "dingtalk", "wecom", "slack", "teams", "teams-workflows",
+                      "telegram", "email", "googlechat")
+# options a service cannot work without (checked at load, naming the key)
+REQUIRED_OPTIONS = {"webhook": ("url",), "feishu": ("url",), "dingtalk": ("url",), "wecom": ("url",),
+                    "slack": ("token",), "teams": ("recipientUrls",), "teams-workflows": ("recipientUrls",),
+                    "telegram": ("token",), "email": ("host", "from"), "googlechat": ("webhooks",)}
+SIGNED_SERVICES = ("feishu", "dingtalk")
 KNOWN_UPSTREAM_SERVICES = (
     "awssqs", "email", "slack", "mattermost", "rocketchat", "grafana", "opsgenie", "telegram", "github",
     "teams", "teams-workflows", "googlechat", "pushover", "alertmanager", "pagerduty", "pagerdutyv2",
@@ -116,6 +123,7 @@ class NotificationConfig:
     subscriptions: list[Subscription] = field(default_factory=list)
     context: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # `.secrets` of templates and triggers
 
     def secret_values(self) -> set[str]:
         return {v for s in self.services.values() for v in s.secret_values if v}
@@ -166,11 +174,11 @@ def _compile(key: str, field_name: str, text: Any) -> Program | None:
         raise NotifyConfigError(key, f"{field_name}: {exc}") from None
 
 
-def _refuse_batch(key: str, where: str, value: object) -> None:
-    """Batching is not built yet: asking for it is an error, never an option that does nothing."""
-    if _is_true(value):
-        raise NotifyConfigError(key, f"{where}: {BATCH_ANNOTATION} (one message per cycle) is not supported yet; "
-                                     "remove it to get one message per object")
+def _check_batch(key: str, where: str, value: object) -> None:
+    """`tagpilot.dev/batch` is a boolean ("true"/"false"); anything else is a typo, not a silent false."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
+        return
+    raise NotifyConfigError(key, f"{where}: {BATCH_ANNOTATION} must be \"true\" or \"false\", not {value!r}")
 
 
 def _is_true(value: Any) -> bool:
@@ -199,8 +207,23 @@ def parse_entry(key: str, value: str) -> Any:
         options = _yaml(key, value) or {}
         if not isinstance(options, dict):
             raise NotifyConfigError(key, "service options must be a YAML mapping")
-        if type_ in ("feishu", "dingtalk", "webhook") and not options.get("url"):
-            raise NotifyConfigError(key, "option url is required")
+        for option in REQUIRED_OPTIONS.get(type_, ()):
+            if not options.get(option):
+                raise NotifyConfigError(key, f"option {option} is required for a {type_} service")
+        if options.get("rateLimit"):
+            from tagpilot.notify.ratelimit import parse_limits
+
+            try:
+                parse_limits(options["rateLimit"])
+            except ValueError as exc:
+                raise NotifyConfigError(key, str(exc)) from None
+        if options.get("signingSecret") and type_ not in SIGNED_SERVICES:
+            raise NotifyConfigError(key, f"option signingSecret is only used by {' and '.join(SIGNED_SERVICES)} "
+                                         f"services (a {type_} service does not sign requests); remove it")
+        if type_ in ("teams", "teams-workflows", "googlechat"):
+            mapping = options["webhooks" if type_ == "googlechat" else "recipientUrls"]
+            if not isinstance(mapping, dict):
+                raise NotifyConfigError(key, "recipientUrls/webhooks must map recipient names to URLs")
         return Service(type_, name, options)
     if key.startswith("template."):
         data = _yaml(key, value) or {}
@@ -220,7 +243,7 @@ def parse_entry(key: str, value: str) -> Any:
             unknown = set(cond) - {"when", "send", "oncePer", "description", BATCH_ANNOTATION}
             if unknown:
                 raise NotifyConfigError(key, f"[{i}]: unknown field(s) {', '.join(sorted(unknown))}")
-            _refuse_batch(key, f"[{i}]", cond.get(BATCH_ANNOTATION))
+            _check_batch(key, f"[{i}]", cond.get(BATCH_ANNOTATION))
             when = cond.get("when")
             when_text = "" if when is None else (str(when).lower() if isinstance(when, bool) else str(when))
             conditions.append(Condition(
@@ -238,7 +261,7 @@ def parse_entry(key: str, value: str) -> Any:
         for i, sub in enumerate(data):
             if not isinstance(sub, dict):
                 raise NotifyConfigError(key, f"[{i}]: a subscription must be a mapping")
-            _refuse_batch(key, f"[{i}]", sub.get(BATCH_ANNOTATION))
+            _check_batch(key, f"[{i}]", sub.get(BATCH_ANNOTATION))
             destinations = tuple(_destination(r) for r in _str_list(key, sub.get("recipients"), f"[{i}].recipients"))
             subs.append(Subscription(destinations, _str_list(key, sub.get("triggers"), f"[{i}].triggers"),
                                      str(sub.get("selector") or ""), _is_true(sub.get(BATCH_ANNOTATION))))
@@ -279,6 +302,7 @@ def parse_notifications(data: Mapping[str, str], secrets: Mapping[str, str] | No
     """The whole configuration; `$name` references in service options come from `secrets`."""
     config = NotificationConfig(namespace=namespace)
     secrets = secrets or {}
+    config.secrets = dict(secrets)
     for key, value in data.items():
         parsed = parse_entry(key, value)
         if isinstance(parsed, Service):

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from tagpilot.notify.config import (
     Subscription,
     parse_notifications,
 )
+from tagpilot.notify.flux import flux_services, plan_alerts
+from tagpilot.notify.ratelimit import RateLimiter
 from tagpilot.notify.render import RenderError, Request, environment, render_request
 from tagpilot.notify.services import deliver, redact
 
@@ -121,7 +124,9 @@ class Planned:
     trigger: str
     destination: Destination
     dedupe_key: str
-    request: Request
+    request: Request | None  # None: batched, rendered once for every object of the cycle (`render_batch`)
+    send: tuple[str, ...] = ()
+    env: dict[str, Any] | None = None
 
 
 def _split(value: str) -> tuple[str, str]:
@@ -162,8 +167,7 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
     """Evaluate every subscribed trigger for the event's object; claim dedupe keys; render requests."""
     update = update_data(event)
     ev = {"type": event.type, "reason": event.reason, "message": event.message, "metadata": dict(event.metadata)}
-    secrets = {}
-    env = environment(app, ncfg, update=update, event=ev, secrets=secrets,
+    env = environment(app, ncfg, update=update, event=ev, secrets=ncfg.secrets,
                       now=dt.datetime.fromtimestamp(now, dt.UTC))
     obj = "/".join(event.key)
     out: list[Planned] = []
@@ -197,6 +201,9 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
                     if not store.notify_claim(dedupe):
                         log.debug("%s: %s already sent", obj, dedupe)  # debug only: argo-cd #25914
                         continue
+                    if cond.batch or sub.batch:
+                        out.append(Planned(event.key, name, dest, dedupe, None, cond.send, env))
+                        continue
                     try:
                         request = render_request(ncfg, cond.send, service,
                                                  {**env, "recipient": dest.recipient})
@@ -209,20 +216,49 @@ def plan(ncfg: NotificationConfig, event: Event, app: dict[str, Any], store: Any
     return out
 
 
+def render_batch(ncfg: NotificationConfig, items: list[Planned]) -> Request:
+    """One message for every object a batched subscription fired for in one cycle (argo-cd #14849).
+
+    The templates see the first object's variables plus `batch` (one `{app, update, event}` per object) and
+    an `update` merging every commit: `images` (each with its object), `count`, `files`, `revisions`."""
+    first = items[0]
+    assert first.env is not None
+    entries = [{"app": i.env["app"], "update": i.env["update"], "event": i.env["event"]} for i in items if i.env]
+    images, files, revisions = [], [], []
+    for entry in entries:
+        update = entry["update"] or {}
+        obj = (entry["app"].get("metadata") or {}).get("name", "")
+        images += [{**image, "object": obj} for image in update.get("images") or []]
+        files += [f for f in update.get("files") or [] if f not in files]
+        if update.get("revision") and update["revision"] not in revisions:
+            revisions.append(update["revision"])
+    head = images[0] if images else {}
+    merged = {**(first.env["update"] or {}), "images": images, "count": len(images), "files": files,
+              "revisions": revisions, "image": head.get("image", ""), "oldTag": head.get("oldTag", ""),
+              "newTag": head.get("newTag", "")}
+    service = ncfg.services[first.destination.service]
+    return render_request(ncfg, first.send, service, {**first.env, "update": merged, "batch": entries,
+                                                      "recipient": first.destination.recipient})
+
+
 class Notifier:
     """The subscriber: call it with events; `drain()` plans and delivers; `run()` for the daemon."""
 
     def __init__(self, config: Callable[[], Any], store: Any, *, client: httpx.AsyncClient | None = None,
-                 clock: Callable[[], float] = time.time, retry_interval: float = 5.0) -> None:
+                 clock: Callable[[], float] = time.time, retry_interval: float = 5.0,
+                 coalesce: float = 1.0) -> None:
         self._config = config
         self.store = store
         self._client = client
         self._own_client = client is None
         self.clock = clock
         self.retry_interval = retry_interval
+        self.coalesce = coalesce
         self._pending: list[Event] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self.limiter = RateLimiter()
 
     def __call__(self, event: Event) -> None:
         if event.reason in IGNORED_REASONS or event.key[0] == NOTIFIER_KIND:
@@ -252,17 +288,47 @@ class Notifier:
             log.error("notifications are not configured correctly: %s", exc)
             return 0
         queued = 0
+        batches: dict[tuple[Any, ...], tuple[NotificationConfig, list[Planned]]] = {}
         for event in events:
-            app = self._app(event.key)
+            live = event.metadata.get("liveApplication")
+            if isinstance(live, dict):  # an ArgoCDServer's Application: `app` is the live object
+                meta = live.get("metadata") or {}
+                key = ("Application", str(meta.get("namespace") or "argocd"), str(meta.get("name") or ""))
+                event = Event(key, event.type, event.reason, event.message, {}, event.time)
+                app = live
+            else:
+                app = self._app(event.key)
             if app is None:
                 continue
             for ncfg in configs:
                 for item in plan(ncfg, event, app, self.store, self.clock()):
-                    self.store.outbox_add(*item.key, item.trigger, item.destination.service,
-                                          item.destination.recipient, item.dedupe_key, item.request.to_json(),
-                                          self.clock())
+                    if item.request is None:
+                        batches.setdefault((id(ncfg), item.trigger, item.destination, item.send),
+                                           (ncfg, []))[1].append(item)
+                        continue
+                    self._queue(item, item.request)
                     queued += 1
+            for flux in plan_alerts(config, event, app, self.store, self.clock()):
+                self.store.outbox_add(*event.key, flux.alert, flux.provider, flux.recipient, flux.dedupe_key,
+                                      flux.request.to_json(), self.clock())
+                queued += 1
+        for ncfg, items in batches.values():
+            try:
+                request = render_batch(ncfg, items)
+            except RenderError as exc:
+                for item in items:
+                    self.store.notify_forget(item.dedupe_key)
+                self.store.add_delivery(*items[0].key, WARNING, FAILED, f"trigger {items[0].trigger}: {exc}",
+                                        {"trigger": items[0].trigger, "service": items[0].destination.service,
+                                         "recipient": items[0].destination.recipient, "batch": len(items)})
+                continue
+            self._queue(items[0], request)
+            queued += 1
         return queued
+
+    def _queue(self, item: Planned, request: Request) -> None:
+        self.store.outbox_add(*item.key, item.trigger, item.destination.service, item.destination.recipient,
+                              item.dedupe_key, request.to_json(), self.clock())
 
     async def drain(self) -> None:
         """Evaluate what is queued and deliver every due outbox item once."""
@@ -275,8 +341,7 @@ class Notifier:
             services = {}
             for ncfg in notification_configs(config) if config is not None else []:
                 services.update(ncfg.services)
-            if self._client is None:
-                self._client = httpx.AsyncClient(follow_redirects=False)
+            services.update(flux_services(config))
             for item in due:
                 await self._deliver(item, services.get(item["service"]))
 
@@ -290,8 +355,8 @@ class Notifier:
                                     where)
             return
         request = Request(**item["request"])
-        assert self._client is not None
-        attempt = await deliver(self._client, service, request, item["recipient"], clock=self.clock)
+        await self.limiter.acquire(service)
+        attempt = await deliver(self._client_for(service), service, request, item["recipient"], clock=self.clock)
         data = {**where, "status": attempt.status, "response": attempt.excerpt, "requests": attempt.requests}
         if attempt.ok:
             self.store.outbox_done(item["id"], ok=True)
@@ -312,13 +377,34 @@ class Notifier:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.retry_interval)
+            if self._wake.is_set():  # let the rest of the round's events arrive: batches span the round
+                await asyncio.sleep(self.coalesce)
             self._wake.clear()
             try:
                 await self.drain()
             except Exception:  # a broken template or store hiccup must not stop later notifications
                 log.exception("notifications: delivery round failed")
 
+    def _client_for(self, service: Any) -> httpx.AsyncClient:
+        """The shared client, or one per proxy/CA (a Flux Provider's `proxy` and `certSecretRef`)."""
+        proxy, ca = service.options.get("proxy"), service.options.get("caCert")
+        if not proxy and not ca:
+            if self._client is None:
+                self._client = httpx.AsyncClient(follow_redirects=False)
+            return self._client
+        key = (str(proxy or ""), str(ca or ""))
+        if key not in self._clients:
+            verify: Any = True
+            if ca:
+                verify = ssl.create_default_context(cadata=str(ca))
+            self._clients[key] = httpx.AsyncClient(follow_redirects=False, proxy=proxy or None, verify=verify,
+                                                   trust_env=False)
+        return self._clients[key]
+
     async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -83,47 +83,135 @@ def _render_tree(value: Any, data: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+JSON_BODY_SERVICES = ("feishu", "dingtalk", "wecom", "slack", "teams", "teams-workflows", "telegram", "email",
+                      "googlechat")
+
+
+def _json_field(value: Any, what: str) -> Any:
+    """Slack `attachments`/`blocks`, Teams `sections`/`facts`...: JSON text in the template (as upstream)."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise RenderError(f"{what} did not render to JSON ({exc})") from None
+
+
+def _service_body(service: Service, message: str, block: dict[str, Any], recipient: str) -> Any:
+    """The JSON document of a chat/email service (notifications-engine's payloads), from message + block."""
+    kind = service.type
+    opts = service.options
+    if kind == "slack":
+        policy = block.get("deliveryPolicy") or "Post"
+        if policy != "Post":
+            raise RenderError(f"slack deliveryPolicy {policy!r} (updating a posted message) is not supported; "
+                              "use Post")
+        body: dict[str, Any] = {"channel": recipient, "text": message}
+        for name in ("attachments", "blocks"):
+            value = _json_field(block.get(name), f"slack.{name}")
+            if value is not None:
+                body[name] = value
+        username = block.get("username") or opts.get("username")
+        icon = str(block.get("icon") or opts.get("icon") or "")
+        if username:
+            body["username"] = username
+        if icon:
+            body["icon_url" if icon.startswith(("http://", "https://")) else "icon_emoji"] = icon
+        if opts.get("disableUnfurl"):
+            body["unfurl_links"] = body["unfurl_media"] = False
+        return body
+    if kind == "teams":
+        if block.get("template"):
+            return _json_field(block["template"], "teams.template")
+        card: dict[str, Any] = {"@type": "MessageCard", "@context": "https://schema.org/extensions",
+                                "title": block.get("title", ""), "summary": block.get("summary") or message[:100],
+                                "text": block.get("text") or message}
+        if block.get("themeColor"):
+            card["themeColor"] = block["themeColor"]
+        sections = _json_field(block.get("sections"), "teams.sections") or []
+        facts = _json_field(block.get("facts"), "teams.facts")
+        if facts:
+            sections = [*sections, {"facts": facts}]
+        if sections:
+            card["sections"] = sections
+        actions = _json_field(block.get("potentialAction"), "teams.potentialAction")
+        if actions:
+            card["potentialAction"] = actions
+        return card
+    if kind == "teams-workflows":
+        content = _json_field(block.get("adaptiveCard"), "teams-workflows.adaptiveCard")
+        if content is None:
+            items: list[dict[str, Any]] = []
+            if block.get("title"):
+                items.append({"type": "TextBlock", "text": block["title"], "size": "Large", "weight": "Bolder",
+                              "wrap": True})
+            items.append({"type": "TextBlock", "text": block.get("text") or message, "wrap": True})
+            facts = _json_field(block.get("facts"), "teams-workflows.facts")
+            if facts:
+                items.append({"type": "FactSet", "facts": [{"title": f.get("name", f.get("title", "")),
+                                                            "value": f.get("value", "")} for f in facts]})
+            content = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+                       "version": "1.4", "body": items}
+        return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                                                    "content": content}]}
+    if kind == "telegram":
+        return {"chat_id": recipient, "text": message, "parse_mode": "Markdown"}
+    if kind == "email":
+        return {"subject": block.get("subject", ""), "body": block.get("body") or message}
+    if kind == "googlechat":
+        cards = _json_field(block.get("cardsV2"), "googlechat.cardsV2")
+        return {"cardsV2": cards} if cards else {"text": message}
+    if block:  # feishu / dingtalk / wecom: the block is the message object itself
+        return block
+    if kind == "feishu":
+        return {"msg_type": "text", "content": {"text": message}}
+    return {"msgtype": "text", "text": {"content": message}}  # dingtalk, wecom
+
+
 def render_request(config: NotificationConfig, template_names: tuple[str, ...] | list[str], service: Service,
                    data: Mapping[str, Any]) -> Request:
     """Apply the templates in order for one service; later templates override earlier fields."""
     data = {**data, "serviceType": service.type}
     method, path, body, message = "", "", None, ""
+    merged: dict[str, Any] = {}
     for name in template_names:
         template = config.templates[name]
         if template.message:
             message = _render(template.message, data, name)
-        block: Any = None
-        if service.type in ("feishu", "dingtalk"):
-            block = template.blocks.get(service.type) or (
-                template.blocks.get("lark") if service.type == "feishu" else None)
-        if block is None:
-            webhooks = template.blocks.get("webhook")
-            block = webhooks.get(service.name) if isinstance(webhooks, dict) else None
+        if service.type in JSON_BODY_SERVICES:
+            block = template.blocks.get(service.type)
+            if block is None and service.type == "feishu":
+                block = template.blocks.get("lark")
+            if block is None and service.type in ("feishu", "dingtalk"):  # the seed's webhook.<name> form
+                webhooks = template.blocks.get("webhook")
+                hook = webhooks.get(service.name) if isinstance(webhooks, dict) else None
+                if isinstance(hook, dict) and isinstance(hook.get("body"), str):
+                    body = _render(hook["body"], data, name)
+                    continue
+            if isinstance(block, dict):
+                rendered = _render_tree(block, data, name)
+                merged = rendered if service.type in ("feishu", "dingtalk", "wecom") else {**merged, **rendered}
+            continue
+        webhooks = template.blocks.get("webhook")
+        block = webhooks.get(service.name) if isinstance(webhooks, dict) else None
         if isinstance(block, dict):
-            if "body" in block and isinstance(block["body"], str):
+            method = str(block.get("method") or method)
+            path = _render(str(block.get("path") or ""), data, name) or path
+            if isinstance(block.get("body"), str):
                 body = _render(block["body"], data, name)
-                method = str(block.get("method") or method)
-                path = _render(str(block.get("path") or ""), data, name) or path
-            elif service.type in ("feishu", "dingtalk"):  # the message object itself, strings templated
-                body = json.dumps(_render_tree(block, data, name), ensure_ascii=False)
-            else:
-                method = str(block.get("method") or method)
-                path = _render(str(block.get("path") or ""), data, name) or path
-    if body is None:
-        if service.type == "feishu":
-            body = json.dumps({"msg_type": "text", "content": {"text": message}}, ensure_ascii=False)
-        elif service.type == "dingtalk":
-            body = json.dumps({"msgtype": "text", "text": {"content": message}}, ensure_ascii=False)
-        else:
-            body = message
-    if service.type in ("feishu", "dingtalk"):
-        try:
-            parsed = json.loads(body)
-        except ValueError as exc:
-            raise RenderError(f"templates {', '.join(template_names)} rendered a {service.type} body that is not "
-                              f"JSON ({exc}); the {service.type} bot needs a JSON message") from None
-        if not isinstance(parsed, dict):
-            raise RenderError(f"templates {', '.join(template_names)} rendered a {service.type} body that is not "
-                              "a JSON object")
-        method = "POST"
-    return Request((method or ("POST" if service.type != "webhook" else "GET")).upper(), path, body)
+    if service.type not in JSON_BODY_SERVICES:
+        return Request((method or "GET").upper(), path, message if body is None else body)
+    if body is None or merged:
+        body = json.dumps(_service_body(service, message, merged, str(data.get("recipient") or "")),
+                          ensure_ascii=False)
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise RenderError(f"templates {', '.join(template_names)} rendered a {service.type} body that is not "
+                          f"JSON ({exc}); the {service.type} service needs a JSON message") from None
+    if not isinstance(parsed, dict):
+        raise RenderError(f"templates {', '.join(template_names)} rendered a {service.type} body that is not "
+                          "a JSON object")
+    return Request("POST", "", body)

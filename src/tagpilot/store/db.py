@@ -376,6 +376,13 @@ class Store:
             return db.execute("INSERT OR IGNORE INTO notify_sent (key, time) VALUES (?, ?)",
                               (key, time.time())).rowcount == 1
 
+    def notify_claim_window(self, key: str, now: float, window: float) -> bool:
+        """Claim `key` unless it was claimed less than `window` seconds ago (Flux's duplicate suppression)."""
+        with self._tx() as db:
+            return db.execute("INSERT INTO notify_sent (key, time) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                              " time = excluded.time WHERE notify_sent.time <= ?",
+                              (key, now, now - window)).rowcount == 1
+
     def notify_forget(self, key: str) -> None:
         """Re-arm a condition (it became false, or its send could not even be queued)."""
         with self._tx() as db:

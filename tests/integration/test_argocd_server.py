@@ -1,0 +1,74 @@
+"""ArgoCDServer: the seed-004 ConfigMap's Argo CD triggers (on-deployed, on-sync-failed, on-health-degraded)
+fire from Applications read through Argo CD's REST API.
+
+No Argo CD can run here: the API server is a STAND-IN (the shared RecordingServer) that checks the Bearer
+token and serves `GET /api/v1/applications` from tests/fixtures/data/argocd_applications.json, an
+ApplicationList in Argo CD's JSON shape (metadata, spec.source/destination, status.sync/health/summary/
+operationState) written for this test; the Feishu bot is the signature-checking stand-in."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.fixtures.http import RecordedRequest, RecordingServer, Reply
+from tests.integration.cli import run_tagpilot
+from tests.notify.receivers import feishu_stand_in
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "notifications" / "argocd-notifications-feishu.yaml"
+APPLICATIONS = Path(__file__).parents[1] / "fixtures" / "data" / "argocd_applications.json"
+SECRET = "feishu-signing-secret-for-tests"
+TOKEN = "argocd-api-token-0123456789"
+
+
+def argocd_api(request: RecordedRequest) -> Reply:
+    if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        return Reply(401, {"error": "invalid session: token signature is invalid", "code": 16})
+    return Reply(200, json.loads(APPLICATIONS.read_text()))
+
+
+def test_seed_triggers_fire_from_live_applications(tmp_path: Path) -> None:
+    with RecordingServer() as rx:
+        rx.route("/api/v1/applications", argocd_api)
+        rx.route("/open-apis/bot/v2/hook/test-token", feishu_stand_in(SECRET))
+        text = EXAMPLE.read_text()
+        text = re.sub(r"feishu-url: .*", f"feishu-url: {rx.url}/open-apis/bot/v2/hook/test-token", text)
+        text = re.sub(r"feishu-signing-secret: .*", f"feishu-signing-secret: {SECRET}", text)
+        configs = tmp_path / "config"
+        configs.mkdir()
+        (configs / "notifications.yaml").write_text(text)
+        (configs / "argocd.yaml").write_text(f"""apiVersion: tagpilot.dev/v1alpha1
+kind: ArgoCDServer
+metadata: {{name: argocd, namespace: argocd}}
+spec:
+  url: {rx.url}
+  secretRef: {{name: argocd-api}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: argocd-api, namespace: argocd}}
+stringData: {{token: {TOKEN}}}
+""")
+        state = tmp_path / "state"
+        first = run_tagpilot("reconcile", "-f", configs, "--state", state)
+        assert first.code == 0, first.stderr
+        cards = [r for r in rx.requests if r.path.startswith("/open-apis/")]
+        texts = [json.dumps(r.json()["card"], ensure_ascii=False) for r in cards]
+        assert all("sign" in r.json() for r in cards)
+        # web: on-deployed + on-sync-succeeded; api: on-sync-failed; worker: on-health-degraded + on-sync-succeeded
+        assert len(cards) == 5, texts
+        assert sum("web" in t for t in texts) == 2 and sum("api" in t for t in texts) == 1
+        assert any("worker" in t and "Degraded" in t for t in texts)
+        second = run_tagpilot("reconcile", "-f", configs, "--state", state)
+        assert second.code == 0, second.stderr
+        assert len([r for r in rx.requests if r.path.startswith("/open-apis/")]) == 5  # nothing changed, nothing sent
+        listed = run_tagpilot("get", "argocdservers", "-f", configs, "--state", state)
+        assert listed.code == 0 and "argocd" in listed.stdout
+        (configs / "argocd.yaml").write_text((configs / "argocd.yaml").read_text().replace(TOKEN, "wrong-token"))
+        refused = run_tagpilot("reconcile", "-f", configs, "--state", state)
+        assert refused.code == 1 and "Argo CD refused the token (HTTP 401)" in refused.stderr + refused.stdout
+        assert "wrong-token" not in refused.stderr + refused.stdout
+    events = run_tagpilot("events", "--state", state, "-o", "json")
+    sent = [e for e in events.json() if e["reason"] == "NotificationSent"]
+    assert len(sent) == 5 and {e["kind"] for e in sent} == {"Application"}
