@@ -45,6 +45,16 @@ class Reason:
     UNKNOWN_POLICY = "UnknownPolicy"  # a setters marker names an ImagePolicy that does not exist
     DEPRECATED = "Deprecated"  # an Application uses an old annotation value (update-strategy latest/name)
     UNKNOWN_ANNOTATION = "UnknownAnnotation"  # an argocd-image-updater annotation tagpilot does not know
+    # approvals, pins and manual changes (tagpilot.approvals; docs/approvals.md)
+    AWAITING_APPROVAL = "AwaitingApproval"  # a gated object recorded an approval request instead of pushing
+    APPROVED = "Approved"  # a person approved a request (metadata: request, by, comment, approvedBy, required)
+    APPROVAL_REJECTED = "ApprovalRejected"  # a person rejected a request: its tags are never proposed again
+    APPROVAL_EXPIRED = "ApprovalExpired"  # a request passed its deadline; a new one is made
+    APPROVAL_SUPERSEDED = "ApprovalSuperseded"  # a newer candidate replaced a pending request
+    APPROVAL_STALE = "ApprovalStale"  # an approved change no longer applies to the branch; a new request is made
+    PINNED = "Pinned"  # a policy or alias held at a tag (by a person, or after a manual change)
+    UNPINNED = "Unpinned"
+    MANUAL_CHANGE = "ManualChange"  # a person changed a field tagpilot wrote: kept and pinned
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     # webhook deliveries (Flux Receivers, Argo EventSources + Sensors)

@@ -1,0 +1,276 @@
+"""The one gate an ImageUpdateAutomation's push path passes before it pushes a planned change.
+
+Why here and not in the reconciler: the automation computes its change as usual (the Setters
+updater in dry-run mode on the checked-out tip); this module decides what may be pushed:
+
+- pins hold a policy at a tag (`tagpilot pin`, or a detected manual change);
+- with `tagpilot.dev/respect-manual-changes: "true"`, a marked field whose value in git differs from
+  what tagpilot last wrote there, put there by a commit tagpilot did not make, is kept: a pin
+  "manual change in <commit> by <author>" is recorded and an event says so;
+- with `tagpilot.dev/approvals: "N"`, a change is recorded as an approval request instead of being
+  pushed; once N distinct approvers said yes, exactly the planned change (the request's targets) is
+  applied on the current tip and pushed; when it no longer applies the same way the request is
+  stale and a new one is made. A newer candidate supersedes a pending request, an expired one is
+  closed and re-proposed, and a rejected tag is never proposed again for the object.
+
+Every decision the gate makes comes back as `Note`s for the reconcile's Outcome, so the controller
+publishes them to the event stream like any other event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagpilot.approvals.book import APPROVED, EXPIRED, PENDING, STALE, SUPERSEDED, ApprovalBook, ApprovalRequest, Pin
+from tagpilot.approvals.settings import GateSettings, InvalidAnnotation, settings_of
+from tagpilot.engine.events import Reason
+from tagpilot.engine.reconciler import Context, Note, Stalled
+from tagpilot.errors import InvalidReference
+from tagpilot.gitops.auth import Redactor
+from tagpilot.gitops.process import base_env, run_git
+from tagpilot.registry.reference import split_as_written
+from tagpilot.update import ImageRef, TreeResult
+
+AWAITING_APPROVAL = "AwaitingApproval"
+Policies = dict[tuple[str, str], ImageRef]
+DryApply = Callable[[Policies], Awaitable[TreeResult]]
+
+
+def signature(result: TreeResult) -> list[dict[str, Any]]:
+    """The planned field edits, independent of line numbers (a change still applies after lines moved)."""
+    return sorted(({"file": c.file, "setter": c.setter, "old": c.old_value, "new": c.new_value}
+                   for c in result.changes), key=lambda c: (c["file"], c["setter"], c["old"], c["new"]))
+
+
+def _tag_of(value: str, part: str) -> str | None:
+    """The tag a marked field holds: the value itself for `:tag` markers, the reference's tag for full ones."""
+    if part == "tag":
+        return value
+    if part == "":
+        try:
+            return split_as_written(value)[1]
+        except InvalidReference:
+            return None
+    return None
+
+
+def images_of(result: TreeResult, policies: Policies) -> list[dict[str, str]]:
+    """(image, from, to) per policy the change touches, in the order the changes come."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for change in result.changes:
+        if change.policy is None or change.policy in seen or change.policy not in policies:
+            continue
+        ref = policies[change.policy]
+        before = _tag_of(change.old_value, change.part)
+        if before is None or ref.tag is None:
+            continue
+        seen[change.policy] = {"image": ref.name, "from": before, "to": ref.tag}
+    return list(seen.values())
+
+
+@dataclass
+class GatePlan:
+    """What may be pushed now: `policies` (pins applied, rejected tags left out, or an approved
+    request's exact targets), or `hold` (nothing is pushed; the request waits)."""
+
+    policies: Policies
+    hold: str | None = None  # why nothing is pushed: the Ready message naming the request
+    request: ApprovalRequest | None = None  # the approved request this push carries out
+    notes: list[Note] = field(default_factory=list)
+
+
+class AutomationGate:
+    """The gate of one automation for one reconcile (cheap: reads annotations and a few rows)."""
+
+    def __init__(self, ctx: Context, obj: Any, *, author_email: str) -> None:
+        self.ctx = ctx
+        self.obj = obj
+        self.key = obj.key
+        self.author_email = author_email.lower()
+        try:
+            self.settings: GateSettings = settings_of(obj, ctx.config)
+        except InvalidAnnotation as exc:
+            raise Stalled(str(exc), reason=exc.reason) from None
+        self.book = ApprovalBook(ctx.store)  # type: ignore[arg-type]
+        self.pins = self.book.pins(self.key)
+
+    @property
+    def active(self) -> bool:
+        """Whether anything here can change what is pushed (else the reconciler's fast path is exact)."""
+        return self.settings.gated or self.settings.respect_manual_changes or bool(self.pins)
+
+    @property
+    def may_skip(self) -> bool:
+        """Gated and manual-change objects look at the branch on every run: an approval or a person's
+        commit is news the reconciler's "nothing moved" check does not see."""
+        return not (self.settings.gated or self.settings.respect_manual_changes)
+
+    def with_pins(self, policies: Policies) -> Policies:
+        """Policies with every pinned `ns:name` held at its pinned tag."""
+        held = dict(policies)
+        for pin in self.pins:
+            namespace, _, name = pin.target.partition(":")
+            ref = held.get((namespace, name))
+            if ref is not None:
+                held[(namespace, name)] = ImageRef(name=ref.name, tag=pin.tag)
+        return held
+
+    def record_status(self, status: Any) -> None:
+        """Status shows every pin (and drops the field when there is none)."""
+        pins = [p.to_json() for p in self.book.pins(self.key)]
+        if pins:
+            status.extra["pins"] = pins
+        else:
+            status.extra.pop("pins", None)
+
+    def trailer(self, result: TreeResult, request: ApprovalRequest | None) -> str:
+        """Lines for the commit message: who pinned what and why, who approved."""
+        touched = {f"{c.policy[0]}:{c.policy[1]}" for c in result.changes if c.policy}
+        lines = [f"Pinned {p.target} at {p.tag} by {p.by}: {p.reason}" for p in self.pins if p.target in touched]
+        if request is not None:
+            lines.append(f"Approved by {', '.join(request.approved_by)} (approval request {request.id})")
+        return ("\n\n" + "\n".join(lines)) if lines else ""
+
+    # --- the decision ---------------------------------------------------------------------------------
+
+    async def plan(self, root: Path, policies: Policies, dry_apply: DryApply) -> GatePlan:
+        notes: list[Note] = []
+        if self.settings.respect_manual_changes:
+            policies = await self._keep_manual_changes(root, policies, dry_apply, notes)
+        if not self.settings.gated:
+            return GatePlan(policies, notes=notes)
+        now = self.ctx.clock().timestamp()
+        open_requests = self.book.list(self.key, open_only=True)
+        for request in [r for r in open_requests if r.state == APPROVED]:
+            targets = {tuple(k.split(":", 1)): ImageRef(**v) for k, v in request.targets.items()}
+            planned = await dry_apply(targets)  # type: ignore[arg-type]
+            if signature(planned) == request.changes:
+                return GatePlan(targets, request=request, notes=notes)  # type: ignore[arg-type]
+            self.book.set_state(request.id, STALE, now=now, note="the planned change no longer applies to the branch")
+            notes.append(Note(Reason.APPROVAL_STALE, f"approval request {request.id} ({request.summary()}) no longer "
+                              "applies to the branch; a new request is made", {"request": request.id}))
+        policies = self._without_rejected(policies)
+        result = await dry_apply(policies)
+        pending = [r for r in open_requests if r.state == PENDING]
+        if not result.changes:
+            for request in pending:
+                self.book.set_state(request.id, SUPERSEDED, now=now, note="no change is needed any more")
+                notes.append(Note(Reason.APPROVAL_SUPERSEDED, f"approval request {request.id} closed: the branch "
+                                  "needs no change any more", {"request": request.id}))
+            return GatePlan(policies, notes=notes)
+        planned_changes = signature(result)
+        waiting = None
+        for request in pending:
+            if request.changes == planned_changes and now <= request.deadline:
+                waiting = request
+                continue
+            if request.changes == planned_changes:
+                self.book.set_state(request.id, EXPIRED, now=now, note="deadline passed")
+                notes.append(Note(Reason.APPROVAL_EXPIRED, f"approval request {request.id} ({request.summary()}) "
+                                  "expired without enough approvals; proposed again", {"request": request.id}))
+            else:
+                self.book.set_state(request.id, SUPERSEDED, now=now, note="a newer candidate")
+                notes.append(Note(Reason.APPROVAL_SUPERSEDED, f"approval request {request.id} ({request.summary()}) "
+                                  "superseded by a newer candidate", {"request": request.id}))
+        if waiting is None:
+            used = {c.policy for c in result.changes if c.policy}
+            targets = {f"{ns}:{name}": _ref_json(ref) for (ns, name), ref in policies.items() if (ns, name) in used}
+            waiting = self.book.create(
+                self.key, images=images_of(result, policies), targets=targets, changes=planned_changes,
+                diff="".join(f.diff for f in result.files), required=self.settings.required,
+                approvers=list(self.settings.approvers), now=now, deadline=now + self.settings.deadline_seconds)
+            notes.append(Note(Reason.AWAITING_APPROVAL, f"approval request {waiting.id} needs {waiting.required} "
+                              f"approval(s): {waiting.summary()}; approve with "
+                              f"`tagpilot approve {waiting.id} --by NAME`",
+                              {"request": waiting.id, "images": waiting.images, "required": waiting.required,
+                               "deadline": waiting.to_json()["deadline"], "diff": waiting.diff}))
+        return GatePlan(policies, hold=self._hold(waiting), notes=notes)
+
+    @staticmethod
+    def _hold(request: ApprovalRequest) -> str:
+        """The Ready=False message (reason AwaitingApproval): which request, how far, until when."""
+        return (f"awaiting approval: request {request.id} has {len(request.approved_by)} of {request.required} "
+                f"approval(s) for {request.summary()} (deadline {request.to_json()['deadline']})")
+
+    def _without_rejected(self, policies: Policies) -> Policies:
+        rejected = self.book.rejected(self.key)
+        if not rejected:
+            return policies
+        return {key: ref for key, ref in policies.items() if (ref.name, ref.tag) not in rejected}
+
+    def after_push(self, result: TreeResult | None, commit: str | None, request: ApprovalRequest | None) -> None:
+        """Close the approved request the push carried out; remember the values written (manual changes)."""
+        now = self.ctx.clock().timestamp()
+        if request is not None:
+            self.book.set_state(request.id, APPROVED, now=now, note=f"pushed {commit}" if commit else "nothing to push")
+        if self.settings.respect_manual_changes and result is not None:
+            self.book.remember_written(self.key, {(c.file, c.setter): c.new_value for c in result.changes})
+
+    # --- manual changes -------------------------------------------------------------------------------
+
+    async def _keep_manual_changes(self, root: Path, policies: Policies, dry_apply: DryApply,
+                                   notes: list[Note]) -> Policies:
+        written = self.book.written(self.key)
+        if not written:
+            return policies
+        result = await dry_apply(policies)
+        now = self.ctx.clock().timestamp()
+        for file_change in result.files:
+            for change in file_change.changes:
+                ours = written.get((change.file, change.setter))
+                if ours is None or ours == change.old_value or change.policy is None:
+                    continue
+                tag = _tag_of(change.old_value, change.part)
+                if tag is None:
+                    continue
+                author = await _line_author(root, file_change.path, change.line)
+                if author is None or author[2].lower() == self.author_email:
+                    continue
+                commit, name, email = author
+                target = f"{change.policy[0]}:{change.policy[1]}"
+                if any(p.target == target for p in self.pins):
+                    continue
+                pin = Pin(self.key, target, tag, f"manual change in {commit[:12]} by {name} <{email}>", name, now)
+                self.book.pin(pin)
+                self.pins = [*self.pins, pin]
+                notes.append(Note(Reason.MANUAL_CHANGE, f"{file_change.path}:{change.line}: {change.old_value!r} was "
+                                  f"written by {name} <{email}> in {commit[:12]}, not by tagpilot; kept, and "
+                                  f"{target} pinned at {tag} (`tagpilot unpin {'/'.join(self.key)} --policy {target}` "
+                                  "resumes automation)",
+                                  {"file": file_change.path, "line": change.line, "commit": commit, "author": name,
+                                   "policy": target, "tag": tag}))
+        return self.with_pins(policies)
+
+
+def _ref_json(ref: ImageRef) -> dict[str, Any]:
+    return {"name": ref.name, "tag": ref.tag, **({"digest": ref.digest} if ref.digest else {})}
+
+
+async def _line_author(root: Path, path: str, line: int) -> tuple[str, str, str] | None:
+    """(commit, author name, author email) of the commit that last wrote `path:line`, from `git blame`.
+
+    The workspace is a shallow clone; a line blamed on the boundary commit may come from an older
+    commit, so the history is deepened (bounded) until the line's commit is inside it."""
+    redact = Redactor([])
+    for _ in range(6):
+        result = await run_git("git", ["-C", str(root), "blame", "--porcelain", "-L", f"{line},{line}", "--", path],
+                               env=base_env(), timeout=60, redact=redact, check=False)
+        if result.returncode != 0:
+            return None
+        fields = result.stdout.splitlines()
+        commit = fields[0].split()[0] if fields else ""
+        info = {k: v for k, _, v in (f.partition(" ") for f in fields[1:] if not f.startswith("\t"))}
+        if "boundary" not in info and "boundary" not in [f.strip() for f in fields]:
+            return commit, info.get("author", ""), info.get("author-mail", "").strip("<>")
+        shallow = await run_git("git", ["-C", str(root), "rev-parse", "--is-shallow-repository"], env=base_env(),
+                                timeout=30, redact=redact, check=False)
+        if shallow.stdout.strip() != "true":
+            return commit, info.get("author", ""), info.get("author-mail", "").strip("<>")
+        deepen = await run_git("git", ["-C", str(root), "fetch", "--quiet", "--no-tags", "--deepen=20", "origin"],
+                               env=base_env(), timeout=120, redact=redact, check=False)
+        if deepen.returncode != 0:
+            return commit, info.get("author", ""), info.get("author-mail", "").strip("<>")
+    return None
