@@ -72,24 +72,39 @@ def images_of(result: TreeResult, policies: Policies) -> list[dict[str, str]]:
 
 
 @dataclass
+class Planned:
+    """A change computed in dry-run mode: its field edits (`signature`), what people read, the diff,
+    and which targets it touches."""
+
+    changes: list[dict[str, Any]]
+    images: list[dict[str, str]]
+    diff: str
+    used: set[str]
+
+
+Targets = dict[str, ImageRef]  # "ns:name" (ImagePolicy) or an alias (Argo CD) -> the image to write
+DryRun = Callable[[Targets], Awaitable[Planned]]
+
+
+@dataclass
 class GatePlan:
-    """What may be pushed now: `policies` (pins applied, rejected tags left out, or an approved
+    """What may be pushed now: `targets` (pins applied, rejected tags left out, or an approved
     request's exact targets), or `hold` (nothing is pushed; the request waits)."""
 
-    policies: Policies
+    targets: Targets
     hold: str | None = None  # why nothing is pushed: the Ready message naming the request
     request: ApprovalRequest | None = None  # the approved request this push carries out
     notes: list[Note] = field(default_factory=list)
 
 
-class AutomationGate:
-    """The gate of one automation for one reconcile (cheap: reads annotations and a few rows)."""
+class Gate:
+    """The approval gate and pins of one updating object for one reconcile (any kind: targets are keyed
+    by strings the kind chooses; reads annotations and a few rows, so cheap)."""
 
-    def __init__(self, ctx: Context, obj: Any, *, author_email: str) -> None:
+    def __init__(self, ctx: Context, obj: Any) -> None:
         self.ctx = ctx
         self.obj = obj
         self.key = obj.key
-        self.author_email = author_email.lower()
         try:
             self.settings: GateSettings = settings_of(obj, ctx.config)
         except InvalidAnnotation as exc:
@@ -108,14 +123,13 @@ class AutomationGate:
         commit is news the reconciler's "nothing moved" check does not see."""
         return not (self.settings.gated or self.settings.respect_manual_changes)
 
-    def with_pins(self, policies: Policies) -> Policies:
-        """Policies with every pinned `ns:name` held at its pinned tag."""
-        held = dict(policies)
+    def pinned(self, targets: Targets) -> Targets:
+        """Targets with every pinned one held at its pinned tag."""
+        held = dict(targets)
         for pin in self.pins:
-            namespace, _, name = pin.target.partition(":")
-            ref = held.get((namespace, name))
+            ref = held.get(pin.target)
             if ref is not None:
-                held[(namespace, name)] = ImageRef(name=ref.name, tag=pin.tag)
+                held[pin.target] = ImageRef(name=ref.name, tag=pin.tag)
         return held
 
     def record_status(self, status: Any) -> None:
@@ -126,48 +140,43 @@ class AutomationGate:
         else:
             status.extra.pop("pins", None)
 
-    def trailer(self, result: TreeResult, request: ApprovalRequest | None) -> str:
+    def trailer(self, touched: set[str], request: ApprovalRequest | None) -> str:
         """Lines for the commit message: who pinned what and why, who approved."""
-        touched = {f"{c.policy[0]}:{c.policy[1]}" for c in result.changes if c.policy}
         lines = [f"Pinned {p.target} at {p.tag} by {p.by}: {p.reason}" for p in self.pins if p.target in touched]
         if request is not None:
             lines.append(f"Approved by {', '.join(request.approved_by)} (approval request {request.id})")
         return ("\n\n" + "\n".join(lines)) if lines else ""
 
-    # --- the decision ---------------------------------------------------------------------------------
-
-    async def plan(self, root: Path, policies: Policies, dry_apply: DryApply) -> GatePlan:
-        notes: list[Note] = []
-        if self.settings.respect_manual_changes:
-            policies = await self._keep_manual_changes(root, policies, dry_apply, notes)
+    async def decide(self, targets: Targets, dry_run: DryRun, notes: list[Note] | None = None) -> GatePlan:
+        """Pins applied; ungated: push; gated: carry out an approved request, or record/keep one and hold."""
+        notes = notes if notes is not None else []
+        targets = self.pinned(targets)
         if not self.settings.gated:
-            return GatePlan(policies, notes=notes)
+            return GatePlan(targets, notes=notes)
         now = self.ctx.clock().timestamp()
         open_requests = self.book.list(self.key, open_only=True)
         for request in [r for r in open_requests if r.state == APPROVED]:
-            targets = {tuple(k.split(":", 1)): ImageRef(**v) for k, v in request.targets.items()}
-            planned = await dry_apply(targets)  # type: ignore[arg-type]
-            if signature(planned) == request.changes:
-                return GatePlan(targets, request=request, notes=notes)  # type: ignore[arg-type]
+            approved = {k: ImageRef(**v) for k, v in request.targets.items()}
+            if (await dry_run(approved)).changes == request.changes:
+                return GatePlan(approved, request=request, notes=notes)
             self.book.set_state(request.id, STALE, now=now, note="the planned change no longer applies to the branch")
             notes.append(Note(Reason.APPROVAL_STALE, f"approval request {request.id} ({request.summary()}) no longer "
                               "applies to the branch; a new request is made", {"request": request.id}))
-        policies = self._without_rejected(policies)
-        result = await dry_apply(policies)
+        targets = self._without_rejected(targets)
+        planned = await dry_run(targets)
         pending = [r for r in open_requests if r.state == PENDING]
-        if not result.changes:
+        if not planned.changes:
             for request in pending:
                 self.book.set_state(request.id, SUPERSEDED, now=now, note="no change is needed any more")
                 notes.append(Note(Reason.APPROVAL_SUPERSEDED, f"approval request {request.id} closed: the branch "
                                   "needs no change any more", {"request": request.id}))
-            return GatePlan(policies, notes=notes)
-        planned_changes = signature(result)
+            return GatePlan(targets, notes=notes)
         waiting = None
         for request in pending:
-            if request.changes == planned_changes and now <= request.deadline:
+            if request.changes == planned.changes and now <= request.deadline:
                 waiting = request
                 continue
-            if request.changes == planned_changes:
+            if request.changes == planned.changes:
                 self.book.set_state(request.id, EXPIRED, now=now, note="deadline passed")
                 notes.append(Note(Reason.APPROVAL_EXPIRED, f"approval request {request.id} ({request.summary()}) "
                                   "expired without enough approvals; proposed again", {"request": request.id}))
@@ -176,18 +185,17 @@ class AutomationGate:
                 notes.append(Note(Reason.APPROVAL_SUPERSEDED, f"approval request {request.id} ({request.summary()}) "
                                   "superseded by a newer candidate", {"request": request.id}))
         if waiting is None:
-            used = {c.policy for c in result.changes if c.policy}
-            targets = {f"{ns}:{name}": _ref_json(ref) for (ns, name), ref in policies.items() if (ns, name) in used}
+            chosen = {k: _ref_json(ref) for k, ref in targets.items() if k in planned.used}
             waiting = self.book.create(
-                self.key, images=images_of(result, policies), targets=targets, changes=planned_changes,
-                diff="".join(f.diff for f in result.files), required=self.settings.required,
-                approvers=list(self.settings.approvers), now=now, deadline=now + self.settings.deadline_seconds)
+                self.key, images=planned.images, targets=chosen, changes=planned.changes, diff=planned.diff,
+                required=self.settings.required, approvers=list(self.settings.approvers), now=now,
+                deadline=now + self.settings.deadline_seconds)
             notes.append(Note(Reason.AWAITING_APPROVAL, f"approval request {waiting.id} needs {waiting.required} "
                               f"approval(s): {waiting.summary()}; approve with "
                               f"`tagpilot approve {waiting.id} --by NAME`",
                               {"request": waiting.id, "images": waiting.images, "required": waiting.required,
                                "deadline": waiting.to_json()["deadline"], "diff": waiting.diff}))
-        return GatePlan(policies, hold=self._hold(waiting), notes=notes)
+        return GatePlan(targets, hold=self._hold(waiting), notes=notes)
 
     @staticmethod
     def _hold(request: ApprovalRequest) -> str:
@@ -195,17 +203,62 @@ class AutomationGate:
         return (f"awaiting approval: request {request.id} has {len(request.approved_by)} of {request.required} "
                 f"approval(s) for {request.summary()} (deadline {request.to_json()['deadline']})")
 
-    def _without_rejected(self, policies: Policies) -> Policies:
+    def _without_rejected(self, targets: Targets) -> Targets:
         rejected = self.book.rejected(self.key)
         if not rejected:
-            return policies
-        return {key: ref for key, ref in policies.items() if (ref.name, ref.tag) not in rejected}
+            return targets
+        return {key: ref for key, ref in targets.items() if (ref.name, ref.tag) not in rejected}
 
-    def after_push(self, result: TreeResult | None, commit: str | None, request: ApprovalRequest | None) -> None:
-        """Close the approved request the push carried out; remember the values written (manual changes)."""
-        now = self.ctx.clock().timestamp()
+    def after_push(self, commit: str | None, request: ApprovalRequest | None) -> None:
+        """Close the approved request the push carried out."""
         if request is not None:
-            self.book.set_state(request.id, APPROVED, now=now, note=f"pushed {commit}" if commit else "nothing to push")
+            self.book.set_state(request.id, APPROVED, now=self.ctx.clock().timestamp(),
+                                note=f"pushed {commit}" if commit else "nothing to push")
+
+
+def _policy_key(policy: tuple[str, str]) -> str:
+    return f"{policy[0]}:{policy[1]}"
+
+
+def planned_from(result: TreeResult, targets: Targets) -> Planned:
+    """A Setters dry run as a `Planned` change."""
+    used = {_policy_key(c.policy) for c in result.changes if c.policy}
+    policies = {tuple(k.split(":", 1)): ref for k, ref in targets.items()}
+    return Planned(signature(result), images_of(result, policies), "".join(f.diff for f in result.files), used)
+
+
+class AutomationGate(Gate):
+    """The gate of an ImageUpdateAutomation: targets are its ImagePolicies ("ns:name"), the change a
+    Setters dry run, and with `respect-manual-changes` a person's edit of a marked field is kept."""
+
+    def __init__(self, ctx: Context, obj: Any, *, author_email: str) -> None:
+        super().__init__(ctx, obj)
+        self.author_email = author_email.lower()
+
+    def with_pins(self, policies: Policies) -> Policies:
+        held = self.pinned({_policy_key(k): v for k, v in policies.items()})
+        return {tuple(k.split(":", 1)): v for k, v in held.items()}  # type: ignore[misc]
+
+    def commit_trailer(self, result: TreeResult, request: ApprovalRequest | None) -> str:
+        return self.trailer({_policy_key(c.policy) for c in result.changes if c.policy}, request)
+
+    async def plan(self, root: Path, policies: Policies, dry_apply: DryApply) -> GatePlan:
+        notes: list[Note] = []
+        if self.settings.respect_manual_changes:
+            policies = await self._keep_manual_changes(root, policies, dry_apply, notes)
+
+        async def dry_run(targets: Targets) -> Planned:
+            return planned_from(await dry_apply({tuple(k.split(":", 1)): v for k, v in targets.items()}),  # type: ignore[misc]
+                                targets)
+
+        plan = await self.decide({_policy_key(k): v for k, v in policies.items()}, dry_run, notes)
+        plan.targets = {tuple(k.split(":", 1)): v for k, v in plan.targets.items()}  # type: ignore[misc]
+        return plan
+
+    def after_automation_push(self, result: TreeResult | None, commit: str | None,
+                              request: ApprovalRequest | None) -> None:
+        """Close the request; remember the values written (what a later manual change is told apart from)."""
+        self.after_push(commit, request)
         if self.settings.respect_manual_changes and result is not None:
             self.book.remember_written(self.key, {(c.file, c.setter): c.new_value for c in result.changes})
 

@@ -138,7 +138,7 @@ class AutomationReconciler:
             data = build_commit_data(automation.namespace, automation.name, result.changes, images,
                                      spec.git.commit.message_template_values)  # type: ignore[union-attr]
             message = render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
-            return message + (gate.trailer(result, plan.request if plan else None) if gate.active else "")
+            return message + (gate.commit_trailer(result, plan.request if plan else None) if gate.active else "")
 
         skipped: list[dict[str, str]] = []
         updater = updater_for(spec.update.strategy if spec.update else "Setters")
@@ -191,14 +191,15 @@ class AutomationReconciler:
                     updater.apply, workspace.path, spec.update_path, chosen, dry_run=True))
                 if plan.hold is not None:
                     return self._awaiting(status, generation, plan, tip_after)
-                policies = plan.policies
+                policies = plan.targets  # type: ignore[assignment]
                 images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
             pushed = await self.git.commit_and_push(
                 workspace, apply=apply, message=message_for, author=author, signing=signing,
                 push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
             )
         if plan is not None:
-            gate.after_push(pushed.changes if pushed else None, pushed.commit if pushed else None, plan.request)
+            gate.after_automation_push(pushed.changes if pushed else None, pushed.commit if pushed else None,
+                                       plan.request)
             gate.record_status(status)
         status.last_automation_run_time = rfc3339(now)
         status.observed_source_revision = pushed.commit if pushed is not None else tip_after
