@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from tagpilot.approvals.argo import approval_pushed, gate_application
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.core import Secret
 from tagpilot.engine.events import Reason
@@ -469,6 +470,9 @@ class ApplicationReconciler:
         source = self._check_supported(app)
         states = [await self._select(app, s) for s in settings.images]
         target = await self._target(app, source)
+        if not dry_run and await gate_application(self, app, states, source, target, status, generation, outcome):
+            status.images, status.last_run_time = [s.to_json() for s in states], rfc3339(now)
+            return outcome  # awaiting approval (tagpilot.approvals): nothing written
         write = AppWrite(app, states, source, dry_run=dry_run)
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
@@ -476,6 +480,8 @@ class ApplicationReconciler:
             pushed = await self.batcher.submit(target, write, self._expected(target, app))
         if write.error is not None:
             raise write.error
+        if not dry_run:
+            approval_pushed(self, app, pushed.commit)
         status.images = [s.to_json() for s in states]
         status.source_file = write.file or None
         status.last_run_time = rfc3339(now)
