@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from tagpilot.approvals import forge
 from tagpilot.approvals.gate import AWAITING_APPROVAL, AutomationGate, GatePlan
 from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
 from tagpilot.config.flux_image import ImagePolicy
@@ -133,6 +134,7 @@ class AutomationReconciler:
         policies = gate.with_pins(selected_policies(self.ctx.config, self.ctx.store, automation))
         images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
         plan: GatePlan | None = None
+        extra_notes: list[Note] = []
 
         def message_for(result: TreeResult) -> str:
             data = build_commit_data(automation.namespace, automation.name, result.changes, images,
@@ -216,6 +218,14 @@ class AutomationReconciler:
                 "no updates made"
             status.mark_ready(message, now, generation)
             return Outcome(status, ok=True, skipped_files=list(skipped), notes=plan.notes if plan else [])
+        request = await forge.after_push(automation, source.spec.url, secret, branch=pushed.branch,
+                                         base=workspace.checkout_branch, where=automation.ref,
+                                         message=message_for(pushed.changes) if pushed.changes else "")
+        if request is not None:  # tagpilot.dev/pull-request (approvals/forge.py)
+            status.extra["pullRequest"] = request
+            (plan.notes if plan else extra_notes).append(Note(
+                Reason.PULL_REQUEST, f"pull request #{request['number']} {request['action']}: {request['url']}",
+                request))
         status.last_push_commit = pushed.commit
         status.last_push_time = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
@@ -226,7 +236,7 @@ class AutomationReconciler:
                                 "setter": c.setter} for c in changes]}
         return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
                        files=[f.path for f in pushed.changes.files] if pushed.changes else [],
-                       notes=plan.notes if plan else [])
+                       notes=plan.notes if plan else extra_notes)
 
     def _awaiting(self, status: AutomationStatus, generation: int, plan: GatePlan, tip: str) -> Outcome:
         """A gated change waits for approvals: Ready False `AwaitingApproval`, naming the request; nothing pushed."""
