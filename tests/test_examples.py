@@ -86,3 +86,21 @@ def test_webhooks_examples_load_and_the_sensor_fires_for_a_developer_push() -> N
     assert len(config.of_kind(Sensor)) == 1 and len(config.of_kind(EventSource)) == 1
     code, text = run_person([EXAMPLES / "webhooks" / "sensor.yaml"], EXAMPLES / "webhooks" / "push.json")
     assert code == 0 and "2 of 2 trigger(s) would fire" in text
+
+
+def test_approvals_example_loads_with_its_gate_and_pull_request_settings() -> None:
+    from tagpilot.approvals.forge import settings_for
+    from tagpilot.approvals.settings import settings_of
+
+    config = load_config([EXAMPLES / "approvals" / "config"])
+    assert config.ignored == []
+    production = config.get(ImageUpdateAutomation, "apps", "production")
+    staging = config.get(ImageUpdateAutomation, "apps", "staging")
+    gate = settings_of(production, config)
+    assert (gate.required, gate.deadline_seconds, gate.approvers, gate.respect_manual_changes) == (
+        2, 24 * 3600.0, ("alice", "bob", "carol"), True)
+    assert not settings_of(staging, config).gated
+    pr = settings_for(dict(staging.metadata.annotations), "https://github.com/example/fleet.git", staging.ref)
+    assert pr is not None and (pr.kind, pr.api, pr.owner, pr.repo, pr.labels) == (
+        "github", "https://api.github.com", "example", "fleet", ("images",))
+    assert staging.spec.git.push.branch == "tagpilot/staging"

@@ -212,3 +212,37 @@ def test_a_persons_revert_is_kept_and_reported(registry: RegistryServer, repo_na
     assert run_tagpilot("unpin", f"ImageUpdateAutomation/apps/{NAME}", "--policy", "apps:app", "-f", cfg,
                         "--state", state).code == 0
     assert deployed_tag(git_remote_file, image) == "1.2.0"
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "approvals"
+
+
+def test_the_approvals_example_waits_for_two_approvers(registry: RegistryServer, repo_name: str,
+                                                       git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """examples/approvals with its placeholders replaced: production waits for two people."""
+    image = f"{registry.host}/{repo_name}"
+    push_tags(registry, repo_name, ["1.0.0", "1.1.0"])
+    files = {str(p.relative_to(EXAMPLE / "deploy-repo")): p.read_text().replace("ghcr.io/example/podinfo", image)
+             for p in (EXAMPLE / "deploy-repo").rglob("*.yaml")}
+    git_remote_file.commit(files, message="the example repository")
+    text = (EXAMPLE / "config" / "approvals.yaml").read_text().replace("ghcr.io/example/podinfo", image)
+    text = text.replace("https://github.com/example/fleet.git", git_remote_file.url)
+    text = text.replace("  interval: 5m\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy",
+                        "  interval: 5m\n  insecure: true\n---\napiVersion: image.toolkit.fluxcd.io/v1\n"
+                        "kind: ImagePolicy", 1)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(text.split("---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageUpdateAutomation\n"
+                              "metadata:\n  name: staging")[0])  # staging needs a real GitHub
+    state = tmp_path / "state"
+    before = git_remote_file.head("main")
+    assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
+    [request] = requests(state)
+    assert request["images"] == [{"image": image, "from": "1.0.0", "to": "1.1.0"}]
+    assert run_tagpilot("approve", request["id"], "--by", "alice", "--state", state).code == 0
+    assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
+    assert git_remote_file.head("main") == before
+    assert run_tagpilot("approve", request["id"], "--by", "carol", "--state", state).code == 0
+    assert run_tagpilot("reconcile", "-f", cfg, "--state", state).code == 0
+    assert "podinfo" in git_remote_file.read_exact("production/podinfo.yaml", "main")
+    assert f"{image}:1.1.0" in git_remote_file.read_exact("production/podinfo.yaml", "main")
+    assert f"{image}:1.0.0" in git_remote_file.read_exact("staging/podinfo.yaml", "main")
