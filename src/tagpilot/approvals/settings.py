@@ -26,7 +26,7 @@ DEFAULT_DEADLINE = 24 * 3600.0
 MAX_APPROVALS = 100  # Keel's bound on votesRequired
 # the annotations of this module; others with the prefix belong to other features (batch, notify, ...)
 OURS = frozenset({APPROVALS, DEADLINE, APPROVERS, RESPECT_MANUAL})
-_CLOSE = ("approval", "approver", "respect-manual", "deadline")
+_CLOSE = ("approv", "aprov", "respect", "manual", "deadline")
 
 
 class InvalidAnnotation(TagpilotError):
