@@ -49,7 +49,8 @@ def settings_for(annotations: dict[str, str], git_url: str, where: str) -> PullR
         return None
     if kind not in KINDS:
         raise ForgeError(f"{where}: {ANNOTATION}: {kind!r}; write one of {', '.join(KINDS)}")
-    parts = urlsplit(git_url.replace(":", "/", 1) if git_url.startswith("git@") else git_url)
+    scp_like = "://" not in git_url and ":" in git_url  # git@host:owner/repo.git
+    parts = urlsplit("ssh://" + git_url.replace(":", "/", 1) if scp_like else git_url)
     path = parts.path.strip("/").removesuffix(".git").split("/")
     if len(path) < 2:
         raise ForgeError(f"{where}: cannot tell owner/repository from the GitRepository URL")
