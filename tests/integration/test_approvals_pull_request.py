@@ -43,6 +43,8 @@ def test_pull_request_opened_then_updated_in_place(registry: RegistryServer, rep
     pulls = "/api/v3/repos/remotes/fleet/pulls"
     http_recorder.route(pulls, Reply(200, []), Reply(201, {"number": 7, "html_url": "https://forge/pull/7"}),
                         Reply(200, [{"number": 7, "html_url": "https://forge/pull/7"}]))
+    http_recorder.route(pulls + "/7", Reply(200, {"number": 7, "state": "open"}), Reply(200, {"number": 7}),
+                        Reply(200, {"number": 7, "state": "closed", "merged": False}))
 
     result = run_tagpilot("reconcile", "-f", cfg, "--state", state)
     assert result.code == 0, result.stderr
@@ -63,10 +65,18 @@ def test_pull_request_opened_then_updated_in_place(registry: RegistryServer, rep
     again = run_tagpilot("reconcile", "-f", cfg, "--state", state)
     assert again.code == 0, again.stderr
     assert ':1.2.0"' in git_remote_file.read_exact("deploy/app.yaml", "tagpilot/updates")
-    requests = http_recorder.wait_for(5)
-    assert [(r.method, r.path) for r in requests[3:]] == [("GET", pulls), ("PATCH", pulls + "/7")]
-    assert requests[4].json()["title"] == "chore: update apps/pr"
+    requests = http_recorder.wait_for(6)
+    assert [(r.method, r.path) for r in requests[3:]] == [("GET", pulls + "/7"), ("GET", pulls),
+                                                          ("PATCH", pulls + "/7")]
+    assert requests[5].json()["title"] == "chore: update apps/pr"
+
+    # a person closes the request without merging and deletes the branch: not re-created for 1.2.0
+    git_remote_file.git("update-ref", "-d", "refs/heads/tagpilot/updates")
+    third = run_tagpilot("reconcile", "-f", cfg, "--state", state)
+    assert third.code == 0, third.stderr
+    assert "tagpilot/updates" not in git_remote_file.branches()
+    assert [(r.method, r.path) for r in http_recorder.wait_for(7)[6:]] == [("GET", pulls + "/7")]
     events = run_tagpilot("events", "ImageUpdateAutomation/apps/pr", "--state", state, "-o", "json").json()
     actions = [e["data"]["action"] for e in events if e["reason"] == "PullRequest"]
-    assert actions == ["opened", "updated"]
+    assert actions == ["opened", "updated", "closed"]
     assert TOKEN not in (result.stdout + result.stderr + again.stdout + again.stderr + str(events))

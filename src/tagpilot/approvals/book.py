@@ -164,10 +164,13 @@ class ApprovalBook:
     # --- rejected tags --------------------------------------------------------------------------------
 
     def reject_tags(self, request: ApprovalRequest) -> None:
+        self.refuse(request.key, [(i["image"], i["to"]) for i in request.images], request.id)
+
+    def refuse(self, key: ObjectKey, images: list[tuple[str, str]], because: str) -> None:
+        """Never propose these (image, tag) pairs for the object again (a rejection, a closed pull request)."""
         with self.store._tx() as db:
-            for image in request.images:
-                db.execute("INSERT OR IGNORE INTO rejected_tags VALUES (?, ?, ?, ?, ?, ?)",
-                           (*request.key, image["image"], image["to"], request.id))
+            for image, tag in images:
+                db.execute("INSERT OR IGNORE INTO rejected_tags VALUES (?, ?, ?, ?, ?, ?)", (*key, image, tag, because))
 
     def rejected(self, key: ObjectKey) -> set[tuple[str, str]]:
         """(image, tag) pairs people rejected for this object: never proposed again."""

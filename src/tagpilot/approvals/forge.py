@@ -69,14 +69,8 @@ async def open_or_update(settings: PullRequestSettings, token: str, *, head: str
                          body: str) -> dict[str, Any]:
     """One open request per head and base: created, or its title and body updated in place.
     Returns {"number", "url", "action": "opened"|"updated"}."""
-    headers = {"Accept": "application/json", "User-Agent": "tagpilot"}
-    if settings.kind == "github":
-        headers["Authorization"] = f"Bearer {token}"
-    elif settings.kind == "gitlab":
-        headers["PRIVATE-TOKEN"] = token
-    else:
-        headers["Authorization"] = f"token {token}"
-    async with httpx.AsyncClient(base_url=settings.api, headers=headers, timeout=TIMEOUT) as client:
+    async with httpx.AsyncClient(base_url=settings.api, headers=_headers(settings, token),
+                                 timeout=TIMEOUT) as client:
         try:
             if settings.kind == "gitlab":
                 return await _gitlab(client, settings, head, base, title, body)
@@ -144,11 +138,52 @@ async def after_push(obj: Any, git_url: str, secret: Any, *, branch: str | None,
         return None
     if not branch or not base or branch == base:
         raise ForgeError(f"{where}: {ANNOTATION} needs spec.git.push.branch different from the checkout branch")
+    token = _token(secret, where)
+    title, _, rest = message.strip().partition("\n")
+    body = rest.strip() or f"This pull request was created automatically by tagpilot for {where}."
+    return await open_or_update(settings, token, head=branch, base=base, title=title, body=body)
+
+
+async def closed_without_merge(obj: Any, git_url: str, secret: Any, last: dict[str, Any] | None,
+                               where: str) -> dict[str, Any] | None:
+    """The request tagpilot opened last, when a person closed it without merging; else None.
+
+    Such a request is the reviewers' "no" (Renovate remembers it too): its tags are not proposed
+    again, so a deleted branch is not re-created for them (Argo CD Image Updater #537)."""
+    settings = settings_for(dict(obj.metadata.annotations or {}), git_url, where)
+    if settings is None or not last or "number" not in last:
+        return None
+    token = _token(secret, where)
+    headers = _headers(settings, token)
+    number = last["number"]
+    path = (f"/projects/{quote(settings.owner + '/' + settings.repo, safe='')}/merge_requests/{number}"
+            if settings.kind == "gitlab" else f"/repos/{settings.owner}/{settings.repo}/pulls/{number}")
+    async with httpx.AsyncClient(base_url=settings.api, headers=headers, timeout=TIMEOUT) as client:
+        try:
+            found = _check(await client.get(path), f"reading request #{number}", dict, "state")
+        except httpx.HTTPError as exc:
+            raise ForgeError(f"{settings.kind} API at {settings.api}: {exc.__class__.__name__}") from None
+    state = found["state"]
+    merged = bool(found.get("merged")) or state == "merged"
+    if state in ("open", "opened") or merged:
+        return None
+    return {**last, "state": "closed"}
+
+
+def _token(secret: Any, where: str) -> str:
     values = secret.values() if secret is not None else {}
     token = values.get("token") or values.get("password")
     if not token:
         raise ForgeError(f"{where}: {ANNOTATION} needs an API token: add `token` to the GitRepository's Secret")
-    title, _, rest = message.strip().partition("\n")
-    body = rest.strip() or f"This pull request was created automatically by tagpilot for {where}."
-    token = token.decode("utf-8", "replace").strip() if isinstance(token, bytes) else str(token).strip()
-    return await open_or_update(settings, token, head=branch, base=base, title=title, body=body)
+    return token.decode("utf-8", "replace").strip() if isinstance(token, bytes) else str(token).strip()
+
+
+def _headers(settings: PullRequestSettings, token: str) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "tagpilot"}
+    if settings.kind == "github":
+        headers["Authorization"] = f"Bearer {token}"
+    elif settings.kind == "gitlab":
+        headers["PRIVATE-TOKEN"] = token
+    else:
+        headers["Authorization"] = f"token {token}"
+    return headers

@@ -236,7 +236,9 @@ class AutomationGate(Gate):
         self.author_email = author_email.lower()
 
     def with_pins(self, policies: Policies) -> Policies:
-        held = self.pinned({_policy_key(k): v for k, v in policies.items()})
+        """Pinned policies held at their tags; tags rejected for this object (a person's "no", a pull
+        request closed without merging) left out."""
+        held = self._without_rejected(self.pinned({_policy_key(k): v for k, v in policies.items()}))
         return {tuple(k.split(":", 1)): v for k, v in held.items()}  # type: ignore[misc]
 
     def commit_trailer(self, result: TreeResult, request: ApprovalRequest | None) -> str:

@@ -131,10 +131,19 @@ class AutomationReconciler:
         # approval gates, pins and manual changes (tagpilot.approvals): pins hold policies before anything else
         gate = AutomationGate(self.ctx, automation, author_email=spec.git.commit.author.email)
         gate.record_status(status)
+        extra_notes: list[Note] = []
+        if status.extra.get("pullRequest"):  # a request closed without merging: its tags are a "no"
+            closed = await forge.closed_without_merge(automation, source.spec.url, secret,
+                                                      status.extra["pullRequest"], automation.ref)
+            if closed is not None:
+                gate.book.refuse(automation.key, [(i["image"], i["tag"]) for i in closed.get("images", [])],
+                                 f"pull request #{closed['number']}")
+                status.extra.pop("pullRequest")
+                extra_notes.append(Note(Reason.PULL_REQUEST, f"pull request #{closed['number']} was closed without "
+                                        "merging; its tags are not proposed again", {**closed, "action": "closed"}))
         policies = gate.with_pins(selected_policies(self.ctx.config, self.ctx.store, automation))
         images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
         plan: GatePlan | None = None
-        extra_notes: list[Note] = []
 
         def message_for(result: TreeResult) -> str:
             data = build_commit_data(automation.namespace, automation.name, result.changes, images,
@@ -192,6 +201,7 @@ class AutomationReconciler:
                 plan = await gate.plan(workspace.path, policies, lambda chosen: asyncio.to_thread(
                     updater.apply, workspace.path, spec.update_path, chosen, dry_run=True))
                 if plan.hold is not None:
+                    plan.notes.extend(extra_notes)
                     return self._awaiting(status, generation, plan, tip_after)
                 policies = plan.targets  # type: ignore[assignment]
                 images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
@@ -217,13 +227,17 @@ class AutomationReconciler:
             message = f"no updates made; last commit {last[:7]} at {status.last_push_time}" if last else \
                 "no updates made"
             status.mark_ready(message, now, generation)
-            return Outcome(status, ok=True, skipped_files=list(skipped), notes=plan.notes if plan else [])
+            return Outcome(status, ok=True, skipped_files=list(skipped),
+                           notes=[*(plan.notes if plan else []), *extra_notes])
         request = await forge.after_push(automation, source.spec.url, secret, branch=pushed.branch,
                                          base=workspace.checkout_branch, where=automation.ref,
                                          message=message_for(pushed.changes) if pushed.changes else "")
         if request is not None:  # tagpilot.dev/pull-request (approvals/forge.py)
+            used = {c.policy for c in (pushed.changes.changes if pushed.changes else []) if c.policy}
+            request["images"] = [{"image": ref.name, "tag": ref.tag} for key, ref in sorted(policies.items())
+                                 if key in used]
             status.extra["pullRequest"] = request
-            (plan.notes if plan else extra_notes).append(Note(
+            extra_notes.append(Note(
                 Reason.PULL_REQUEST, f"pull request #{request['number']} {request['action']}: {request['url']}",
                 request))
         status.last_push_commit = pushed.commit
@@ -236,7 +250,7 @@ class AutomationReconciler:
                                 "setter": c.setter} for c in changes]}
         return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
                        files=[f.path for f in pushed.changes.files] if pushed.changes else [],
-                       notes=plan.notes if plan else extra_notes)
+                       notes=[*(plan.notes if plan else []), *extra_notes])
 
     def _awaiting(self, status: AutomationStatus, generation: int, plan: GatePlan, tip: str) -> Outcome:
         """A gated change waits for approvals: Ready False `AwaitingApproval`, naming the request; nothing pushed."""
