@@ -231,9 +231,10 @@ class AutomationGate(Gate):
     """The gate of an ImageUpdateAutomation: targets are its ImagePolicies ("ns:name"), the change a
     Setters dry run, and with `respect-manual-changes` a person's edit of a marked field is kept."""
 
-    def __init__(self, ctx: Context, obj: Any, *, author_email: str) -> None:
+    def __init__(self, ctx: Context, obj: Any, *, author_email: str, auth: Any = None) -> None:
         super().__init__(ctx, obj)
         self.author_email = author_email.lower()
+        self.auth = auth  # the GitRepository's credentials: deepening a shallow workspace talks to the remote
 
     def with_pins(self, policies: Policies) -> Policies:
         """Pinned policies held at their tags; tags rejected for this object (a person's "no", a pull
@@ -264,6 +265,16 @@ class AutomationGate(Gate):
         if self.settings.respect_manual_changes and result is not None:
             self.book.remember_written(self.key, {(c.file, c.setter): c.new_value for c in result.changes})
 
+    async def _deepen(self, root: Path) -> bool:
+        """Fetch 20 more commits of history into the shallow workspace, with the source's credentials."""
+        git = self.ctx.git
+        if git is None:
+            return False
+        redact = Redactor(self.auth.secrets() if self.auth else [])
+        code, _out, _err = await git._remote(root, ["fetch", "--quiet", "--no-tags", "--deepen=20", "origin"],
+                                             self.auth, timeout=120, redact=redact, check=False)
+        return code == 0
+
     # --- manual changes -------------------------------------------------------------------------------
 
     async def _keep_manual_changes(self, root: Path, policies: Policies, dry_apply: DryApply,
@@ -281,7 +292,7 @@ class AutomationGate(Gate):
                 tag = _tag_of(change.old_value, change.part)
                 if tag is None:
                     continue
-                author = await _line_author(root, file_change.path, change.line)
+                author = await _line_author(root, file_change.path, change.line, self._deepen)
                 if author is None or author[2].lower() == self.author_email:
                     continue
                 commit, name, email = author
@@ -304,7 +315,8 @@ def _ref_json(ref: ImageRef) -> dict[str, Any]:
     return {"name": ref.name, "tag": ref.tag, **({"digest": ref.digest} if ref.digest else {})}
 
 
-async def _line_author(root: Path, path: str, line: int) -> tuple[str, str, str] | None:
+async def _line_author(root: Path, path: str, line: int,
+                       deepen: Callable[[Path], Awaitable[bool]]) -> tuple[str, str, str] | None:
     """(commit, author name, author email) of the commit that last wrote `path:line`, from `git blame`.
 
     The workspace is a shallow clone; a line blamed on the boundary commit may come from an older
@@ -324,8 +336,6 @@ async def _line_author(root: Path, path: str, line: int) -> tuple[str, str, str]
                                 timeout=30, redact=redact, check=False)
         if shallow.stdout.strip() != "true":
             return commit, info.get("author", ""), info.get("author-mail", "").strip("<>")
-        deepen = await run_git("git", ["-C", str(root), "fetch", "--quiet", "--no-tags", "--deepen=20", "origin"],
-                               env=base_env(), timeout=120, redact=redact, check=False)
-        if deepen.returncode != 0:
+        if not await deepen(root):
             return commit, info.get("author", ""), info.get("author-mail", "").strip("<>")
     return None

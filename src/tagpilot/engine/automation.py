@@ -129,7 +129,7 @@ class AutomationReconciler:
                                             referenced_by=automation, field_name="spec.git.commit.signingKey")
             signing = signing_key_from_secret(key_secret, spec.git.commit.signing_key.type)
         # approval gates, pins and manual changes (tagpilot.approvals): pins hold policies before anything else
-        gate = AutomationGate(self.ctx, automation, author_email=spec.git.commit.author.email)
+        gate = AutomationGate(self.ctx, automation, author_email=spec.git.commit.author.email, auth=auth)
         gate.record_status(status)
         extra_notes: list[Note] = []
         if status.extra.get("pullRequest"):  # a request closed without merging: its tags are a "no"
