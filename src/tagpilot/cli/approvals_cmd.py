@@ -45,7 +45,13 @@ def approvals_list(state: StateOption = None, output: OutputOption = Output.tabl
     if client is not None:
         import httpx
 
-        found = httpx.get(f"{client.url}/api/v1/approvals", timeout=client.timeout).json()
+        try:
+            response = httpx.get(f"{client.url}/api/v1/approvals", timeout=client.timeout)
+            found = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise DaemonError(f"the daemon at {client.url} did not answer: {exc.__class__.__name__}") from None
+        if response.status_code != 200 or not isinstance(found, list):
+            raise DaemonError(f"the daemon at {client.url} answered {response.status_code}: {response.text[:300]}")
     else:
         from tagpilot.approvals.decisions import listing
 
