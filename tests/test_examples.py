@@ -122,3 +122,21 @@ def test_retention_example_loads_with_the_flux_style_config() -> None:
     assert policy.spec.dry_run is True and [r.name for r in policy.spec.image_repository_refs] == ["dev-docs"]
     assert config.get(ImageRepository, "default", "dev-docs") is not None
     assert [r.template for r in policy.spec.rules] == ["nDaysSinceLastPush", "always"]
+
+
+def test_approvals_example_loads_with_its_gate_and_pull_request_settings() -> None:
+    from tagpilot.approvals.forge import settings_for
+    from tagpilot.approvals.settings import settings_of
+
+    config = load_config([EXAMPLES / "approvals" / "config"])
+    assert config.ignored == []
+    production = config.get(ImageUpdateAutomation, "apps", "production")
+    staging = config.get(ImageUpdateAutomation, "apps", "staging")
+    gate = settings_of(production, config)
+    assert (gate.required, gate.deadline_seconds, gate.approvers, gate.respect_manual_changes) == (
+        2, 24 * 3600.0, ("alice", "bob", "carol"), True)
+    assert not settings_of(staging, config).gated
+    pr = settings_for(dict(staging.metadata.annotations), "https://github.com/example/fleet.git", staging.ref)
+    assert pr is not None and (pr.kind, pr.api, pr.owner, pr.repo, pr.labels) == (
+        "github", "https://api.github.com", "example", "fleet", ("images",))
+    assert staging.spec.git.push.branch == "tagpilot/staging"

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from tagpilot.approvals.argo import approval_pushed, gate_application
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.argo_updater_config import updater_config
 from tagpilot.config.core import Secret
@@ -544,6 +545,10 @@ class ApplicationReconciler:
             source = self._check_supported(app)
             states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
             target = await self._target(app, source)
+            if not dry_run and await gate_application(self, app, states, source, target, status, generation,
+                                                      outcome):
+                status.images, status.last_run_time = [s.to_json() for s in states], rfc3339(now)
+                return outcome  # awaiting approval (tagpilot.approvals): nothing written
             write = AppWrite(app, states, source, dry_run=dry_run,
                              template=updater_config(self.ctx.config).commit_template or COMMIT_TEMPLATE)
         # no await between leaving `preparing` and `submit`: a batch cannot close in between
@@ -553,6 +558,8 @@ class ApplicationReconciler:
             pushed = await self.batcher.submit(target, write, self._expected(target, app))
         if write.error is not None:
             raise write.error
+        if not dry_run:
+            approval_pushed(self, app, pushed.commit)
         status.images = [s.to_json() for s in states]
         status.source_file = write.file or None
         status.last_run_time = rfc3339(now)

@@ -14,6 +14,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from tagpilot.approvals import forge
+from tagpilot.approvals.gate import AWAITING_APPROVAL, AutomationGate, GatePlan
 from tagpilot.config.flux_automation import ImageUpdateAutomation, selector_matches
 from tagpilot.config.flux_image import ImagePolicy
 from tagpilot.config.flux_source import GitRepository
@@ -126,13 +128,28 @@ class AutomationReconciler:
             key_secret = self.ctx.config.secret(automation.namespace, spec.git.commit.signing_key.secret_ref.name,
                                             referenced_by=automation, field_name="spec.git.commit.signingKey")
             signing = signing_key_from_secret(key_secret, spec.git.commit.signing_key.type)
-        policies = selected_policies(self.ctx.config, self.ctx.store, automation)
+        # approval gates, pins and manual changes (tagpilot.approvals): pins hold policies before anything else
+        gate = AutomationGate(self.ctx, automation, author_email=spec.git.commit.author.email, auth=auth)
+        gate.record_status(status)
+        extra_notes: list[Note] = []
+        if status.extra.get("pullRequest"):  # a request closed without merging: its tags are a "no"
+            closed = await forge.closed_without_merge(automation, source.spec.url, secret,
+                                                      status.extra["pullRequest"], automation.ref)
+            if closed is not None:
+                gate.book.refuse(automation.key, [(i["image"], i["tag"]) for i in closed.get("images", [])],
+                                 f"pull request #{closed['number']}")
+                status.extra.pop("pullRequest")
+                extra_notes.append(Note(Reason.PULL_REQUEST, f"pull request #{closed['number']} was closed without "
+                                        "merging; its tags are not proposed again", {**closed, "action": "closed"}))
+        policies = gate.with_pins(selected_policies(self.ctx.config, self.ctx.store, automation))
         images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
+        plan: GatePlan | None = None
 
         def message_for(result: TreeResult) -> str:
             data = build_commit_data(automation.namespace, automation.name, result.changes, images,
                                      spec.git.commit.message_template_values)  # type: ignore[union-attr]
-            return render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
+            message = render_commit_message(spec.git.commit.message_template, data)  # type: ignore[union-attr]
+            return message + (gate.commit_trailer(result, plan.request if plan else None) if gate.active else "")
 
         skipped: list[dict[str, str]] = []
         updater = updater_for(spec.update.strategy if spec.update else "Setters")
@@ -154,7 +171,7 @@ class AutomationReconciler:
         # run left the branch up to date, so skip the checkout (Flux v1 skips on the same grounds).
         push = spec.git.push
         simple = checkout.branch and not (push and (push.refspec or (push.branch and push.branch != checkout.branch)))
-        settled = status.unknown_policy_markers is None  # a typo is re-checked (and reported) every run
+        settled = status.unknown_policy_markers is None and gate.may_skip  # a typo is re-checked every run
         if not dry_run and simple and settled and status.observed_source_revision and \
                 status.observed_generation == generation and status.observed_policies == observed:
             tip = await self.git.remote_head(source.spec.url, checkout.branch, auth,  # type: ignore[arg-type]
@@ -180,10 +197,22 @@ class AutomationReconciler:
                     outcome.files = [f.path for f in result.files]
                 return outcome
             tip_after = workspace.head  # the remote tip we started from (what the branch is if nothing is pushed)
+            if gate.active:
+                plan = await gate.plan(workspace.path, policies, lambda chosen: asyncio.to_thread(
+                    updater.apply, workspace.path, spec.update_path, chosen, dry_run=True))
+                if plan.hold is not None:
+                    plan.notes.extend(extra_notes)
+                    return self._awaiting(status, generation, plan, tip_after)
+                policies = plan.targets  # type: ignore[assignment]
+                images = {f"{ns}:{name}": ref for (ns, name), ref in policies.items()}
             pushed = await self.git.commit_and_push(
                 workspace, apply=apply, message=message_for, author=author, signing=signing,
                 push_branch=branch, refspec=refspec, push_options=spec.git.push.option_list() if spec.git.push else [],
             )
+        if plan is not None:
+            gate.after_automation_push(pushed.changes if pushed else None, pushed.commit if pushed else None,
+                                       plan.request)
+            gate.record_status(status)
         status.last_automation_run_time = rfc3339(now)
         status.observed_source_revision = pushed.commit if pushed is not None else tip_after
         # tagpilot: files under update.path that carry markers but could not be updated (Flux only logs them)
@@ -198,7 +227,19 @@ class AutomationReconciler:
             message = f"no updates made; last commit {last[:7]} at {status.last_push_time}" if last else \
                 "no updates made"
             status.mark_ready(message, now, generation)
-            return Outcome(status, ok=True, skipped_files=list(skipped))
+            return Outcome(status, ok=True, skipped_files=list(skipped),
+                           notes=[*(plan.notes if plan else []), *extra_notes])
+        request = await forge.after_push(automation, source.spec.url, secret, branch=pushed.branch,
+                                         base=workspace.checkout_branch, where=automation.ref,
+                                         message=message_for(pushed.changes) if pushed.changes else "")
+        if request is not None:  # tagpilot.dev/pull-request (approvals/forge.py)
+            used = {c.policy for c in (pushed.changes.changes if pushed.changes else []) if c.policy}
+            request["images"] = [{"image": ref.name, "tag": ref.tag} for key, ref in sorted(policies.items())
+                                 if key in used]
+            status.extra["pullRequest"] = request
+            extra_notes.append(Note(
+                Reason.PULL_REQUEST, f"pull request #{request['number']} {request['action']}: {request['url']}",
+                request))
         status.last_push_commit = pushed.commit
         status.last_push_time = rfc3339(pushed.pushed_at)
         target = pushed.branch or pushed.refspec
@@ -208,7 +249,17 @@ class AutomationReconciler:
                    "changes": [{"file": c.file, "line": c.line, "old": c.old_value, "new": c.new_value,
                                 "setter": c.setter} for c in changes]}
         return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
-                                 files=[f.path for f in pushed.changes.files] if pushed.changes else [])
+                       files=[f.path for f in pushed.changes.files] if pushed.changes else [],
+                       notes=[*(plan.notes if plan else []), *extra_notes])
+
+    def _awaiting(self, status: AutomationStatus, generation: int, plan: GatePlan, tip: str) -> Outcome:
+        """A gated change waits for approvals: Ready False `AwaitingApproval`, naming the request; nothing pushed."""
+        now = self.ctx.clock()
+        assert plan.hold is not None
+        status.last_automation_run_time = rfc3339(now)
+        status.observed_source_revision = tip
+        status.mark_failed(AWAITING_APPROVAL, plan.hold, now, generation)
+        return Outcome(status, ok=True, notes=plan.notes)
 
 
 def _interval(automation: ImageUpdateAutomation) -> float | None:

@@ -46,6 +46,17 @@ class Reason:
     DEPRECATED = "Deprecated"  # an Application uses an old annotation value (update-strategy latest/name)
     UNKNOWN_ANNOTATION = "UnknownAnnotation"  # an argocd-image-updater annotation tagpilot does not know
     APPLICATION_STATUS = "ApplicationStatus"  # an ArgoCDServer read a changed Application (metadata: liveApplication)
+    # approvals, pins and manual changes (tagpilot.approvals; docs/approvals.md)
+    AWAITING_APPROVAL = "AwaitingApproval"  # a gated object recorded an approval request instead of pushing
+    APPROVED = "Approved"  # a person approved a request (metadata: request, by, comment, approvedBy, required)
+    APPROVAL_REJECTED = "ApprovalRejected"  # a person rejected a request: its tags are never proposed again
+    APPROVAL_EXPIRED = "ApprovalExpired"  # a request passed its deadline; a new one is made
+    APPROVAL_SUPERSEDED = "ApprovalSuperseded"  # a newer candidate replaced a pending request
+    APPROVAL_STALE = "ApprovalStale"  # an approved change no longer applies to the branch; a new request is made
+    PINNED = "Pinned"  # a policy or alias held at a tag (by a person, or after a manual change)
+    UNPINNED = "Unpinned"
+    PULL_REQUEST = "PullRequest"  # a pull/merge request was opened or updated (metadata: number, url, action)
+    MANUAL_CHANGE = "ManualChange"  # a person changed a field tagpilot wrote: kept and pinned
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     # webhook deliveries (Flux Receivers, Argo EventSources + Sensors)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
+from tagpilot.server import approvals_routes
 from tagpilot.server.argo_webhook import register as register_argo_webhook
 from tagpilot.server.guard import RequestGuard
 
@@ -109,6 +110,8 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
         """Re-read the configuration files (as SIGHUP does); 400 with the errors when invalid."""
         ok, message = daemon.reload()
         return JSONResponse({"reloaded": ok, "message": message}, status_code=200 if ok else 400)
+
+    approvals_routes.include(app, daemon)  # approvals, pins (before the webhooks' catch-all route)
 
     async def read_body(request: Request, limit: int) -> bytes | None:
         """The request body, or None when it is larger than `limit` (read no further: 413)."""

@@ -128,6 +128,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (canonical_name, digest)
     );
     """,
+    # approvals (tagpilot.approvals): approval requests and every decision on them, tags rejected per object,
+    # pins (by a person or a detected manual change) and what tagpilot last wrote to each marked field
+    """
+    CREATE TABLE approval_requests (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        images TEXT NOT NULL, targets TEXT NOT NULL, changes TEXT NOT NULL, diff TEXT NOT NULL,
+        required INTEGER NOT NULL, approvers TEXT NOT NULL, state TEXT NOT NULL,
+        requested REAL NOT NULL, deadline REAL NOT NULL, closed REAL, note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX approval_requests_object ON approval_requests (kind, namespace, name, state);
+    CREATE TABLE approval_decisions (
+        request_id TEXT NOT NULL, voter TEXT NOT NULL, action TEXT NOT NULL, comment TEXT NOT NULL,
+        time REAL NOT NULL, PRIMARY KEY (request_id, voter)
+    );
+    CREATE TABLE rejected_tags (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, image TEXT NOT NULL, tag TEXT NOT NULL,
+        request_id TEXT NOT NULL, PRIMARY KEY (kind, namespace, name, image, tag)
+    );
+    CREATE TABLE pins (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, target TEXT NOT NULL, tag TEXT NOT NULL,
+        reason TEXT NOT NULL, by TEXT NOT NULL, since REAL NOT NULL, PRIMARY KEY (kind, namespace, name, target)
+    );
+    CREATE TABLE written_fields (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, setter TEXT NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (kind, namespace, name, file, setter)
+    );
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
