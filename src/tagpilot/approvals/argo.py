@@ -32,6 +32,7 @@ async def gate_application(reconciler: Any, app: Any, states: list[Any], source:
     if not gate.active:
         return False
     from tagpilot.engine.argo_app import AppWrite
+    from tagpilot.engine.argo_branch import image_name
 
     async def dry_run(targets: Targets) -> Planned:
         trial = copy.deepcopy(states)
@@ -45,8 +46,10 @@ async def gate_application(reconciler: Any, app: Any, states: list[Any], source:
         if write.error is not None:
             raise write.error
         changes = sorted(write.changes, key=lambda c: (c["Image"], c["OldTag"], c["NewTag"]))
-        return Planned(changes=changes, images=[{"image": c["Image"], "from": c["OldTag"], "to": c["NewTag"]}
-                                                for c in changes],
+        # the commit data's `.Image` drops the registry host (as upstream); the request names the whole image
+        full = {image_name(s.settings.image): s.settings.image for s in trial}
+        return Planned(changes=changes, images=[{"image": full.get(c["Image"], c["Image"]), "from": c["OldTag"],
+                                                 "to": c["NewTag"]} for c in changes],
                        diff="".join(f.diff for f in result.files),
                        used={_key(s) for s in trial if s.updated})
 

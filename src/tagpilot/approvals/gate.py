@@ -245,10 +245,11 @@ class AutomationGate(Gate):
     def commit_trailer(self, result: TreeResult, request: ApprovalRequest | None) -> str:
         return self.trailer({_policy_key(c.policy) for c in result.changes if c.policy}, request)
 
-    async def plan(self, root: Path, policies: Policies, dry_apply: DryApply) -> GatePlan:
+    async def plan(self, root: Path, policies: Policies, dry_apply: DryApply, revision: str = "HEAD") -> GatePlan:
+        """`revision`: the commit the workspace was prepared at (a screened workspace never moves HEAD)."""
         notes: list[Note] = []
         if self.settings.respect_manual_changes:
-            policies = await self._keep_manual_changes(root, policies, dry_apply, notes)
+            policies = await self._keep_manual_changes(root, revision, policies, dry_apply, notes)
 
         async def dry_run(targets: Targets) -> Planned:
             return planned_from(await dry_apply({tuple(k.split(":", 1)): v for k, v in targets.items()}),  # type: ignore[misc]
@@ -277,7 +278,7 @@ class AutomationGate(Gate):
 
     # --- manual changes -------------------------------------------------------------------------------
 
-    async def _keep_manual_changes(self, root: Path, policies: Policies, dry_apply: DryApply,
+    async def _keep_manual_changes(self, root: Path, revision: str, policies: Policies, dry_apply: DryApply,
                                    notes: list[Note]) -> Policies:
         written = self.book.written(self.key)
         if not written:
@@ -292,7 +293,7 @@ class AutomationGate(Gate):
                 tag = _tag_of(change.old_value, change.part)
                 if tag is None:
                     continue
-                author = await _line_author(root, file_change.path, change.line, self._deepen)
+                author = await _line_author(root, revision, file_change.path, change.line, self._deepen)
                 if author is None or author[2].lower() == self.author_email:
                     continue
                 commit, name, email = author
@@ -315,7 +316,7 @@ def _ref_json(ref: ImageRef) -> dict[str, Any]:
     return {"name": ref.name, "tag": ref.tag, **({"digest": ref.digest} if ref.digest else {})}
 
 
-async def _line_author(root: Path, path: str, line: int,
+async def _line_author(root: Path, revision: str, path: str, line: int,
                        deepen: Callable[[Path], Awaitable[bool]]) -> tuple[str, str, str] | None:
     """(commit, author name, author email) of the commit that last wrote `path:line`, from `git blame`.
 
@@ -323,8 +324,8 @@ async def _line_author(root: Path, path: str, line: int,
     commit, so the history is deepened (bounded) until the line's commit is inside it."""
     redact = Redactor([])
     for _ in range(6):
-        result = await run_git("git", ["-C", str(root), "blame", "--porcelain", "-L", f"{line},{line}", "--", path],
-                               env=base_env(), timeout=60, redact=redact, check=False)
+        result = await run_git("git", ["-C", str(root), "blame", "--porcelain", "-L", f"{line},{line}", revision,
+                                       "--", path], env=base_env(), timeout=60, redact=redact, check=False)
         if result.returncode != 0:
             return None
         fields = result.stdout.splitlines()
