@@ -42,6 +42,7 @@ bench: system-deps install
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/update.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/copy.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

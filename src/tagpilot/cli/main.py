@@ -16,6 +16,7 @@ import typer
 
 from tagpilot import __version__
 from tagpilot.cli import (
+    copy_cmd,
     get_cmd,
     notify_cmd,
     objects,
@@ -58,6 +59,7 @@ notify_app = typer.Typer(help="Test and send notifications (argocd-notifications
 app.add_typer(notify_app, name="notify")
 notify_cmd.register(notify_app)
 retention_cmd.register(app)
+copy_cmd.register(app)
 
 
 @app.command()
