@@ -86,3 +86,19 @@ def test_webhooks_examples_load_and_the_sensor_fires_for_a_developer_push() -> N
     assert len(config.of_kind(Sensor)) == 1 and len(config.of_kind(EventSource)) == 1
     code, text = run_person([EXAMPLES / "webhooks" / "sensor.yaml"], EXAMPLES / "webhooks" / "push.json")
     assert code == 0 and "2 of 2 trigger(s) would fire" in text
+
+
+def test_environments_example_loads_and_its_markers_name_the_promotion(tmp_path: Path) -> None:
+    """examples/environments (seed 004's dev/test flow); tests/integration/test_promotion.py runs it for real."""
+    from tagpilot.config.promotion import Promotion
+    from tagpilot.promotion import read_candidate
+
+    config = load_config([EXAMPLES / "environments" / "config"])
+    assert config.ignored == []
+    promotion = config.get(Promotion, "default", "demo-test")
+    assert promotion is not None and promotion.spec.copy_ is not None
+    assert promotion.spec.copy_.to == "localhost:5000/demo-test/demo" and promotion.spec.target.branch == "test"
+    dev = read_candidate(EXAMPLES / "environments" / "config-repo" / "dev", "./helm", "default", "demo")
+    assert dev is not None and (dev.ref.name, dev.ref.tag) == ("localhost:5000/demo-dev/demo", "1.0.0")
+    test = read_candidate(EXAMPLES / "environments" / "config-repo" / "test", "./helm", "default", "demo-test")
+    assert test is not None and test.ref.name == "localhost:5000/demo-test/demo"

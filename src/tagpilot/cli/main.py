@@ -22,6 +22,7 @@ from tagpilot.cli import (
     objects,
     policy_eval,
     policy_live,
+    promote_cmd,
     reconcile,
     retention_cmd,
     run,
@@ -60,6 +61,7 @@ app.add_typer(notify_app, name="notify")
 notify_cmd.register(notify_app)
 retention_cmd.register(app)
 copy_cmd.register(app)
+promote_cmd.register(app)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.notifications import ConfigMap
+from tagpilot.config.promotion import Promotion
 from tagpilot.config.retention import RetentionPolicy
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
@@ -42,6 +43,7 @@ KINDS: dict[str, type[Object]] = {
     "Application": Application,
     "ConfigMap": ConfigMap,  # read only when named argocd-notifications-cm
     "RetentionPolicy": RetentionPolicy,
+    "Promotion": Promotion,
 }
 
 

@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.inputs",
     "tagpilot.engine.notifications",
     "tagpilot.engine.retention",
+    "tagpilot.engine.promotion",
 )
 
 
@@ -75,6 +76,8 @@ class Kind:
     # `webhookPath`, as Flux writes it)
     observe: Callable[[ObjectSource, Any], dict[str, Any]] | None = None
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    # objects of one kind that feed each other (a chain of Promotions): added to `order` per object
+    object_order: Callable[[ObjectSource, Any], int] | None = None
 
     @property
     def reconciled(self) -> bool:
