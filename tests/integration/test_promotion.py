@@ -188,3 +188,36 @@ def test_unknown_and_unsupported_fields_are_load_errors(tmp_path: Path) -> None:
     config.write_text(base.replace("  interval: 1m", "  intervall: 1m"))
     result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
     assert result.code == 2 and "intervall" in result.stderr
+
+
+def test_image_policy_source_and_directory_per_environment(env: Setup) -> None:
+    """No dev automation: staging follows the ImagePolicy, in a directory of the dev branch (no copy)."""
+    env.remote.commit({"envs/staging/app.yaml": "image: x/demo:0.0.1 # {\"$imagepolicy\": \"default:staging\"}\n"},
+                      "staging directory", branch="dev")
+    (env.config / "dev.yaml").unlink()
+    (env.config / "test.yaml").write_text("""\
+apiVersion: tagpilot.dev/v1alpha1
+kind: Promotion
+metadata: {name: staging, namespace: default}
+spec:
+  source: {imagePolicyRef: {name: demo}}
+  image: demo
+  target: {gitRepositoryRef: {name: demo-helm}, branch: dev, path: ./envs/staging}
+  commit:
+    messageTemplate: "staging {{ .To }}"
+""")
+    digest = env.build("1.4.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    text = env.remote.read_file("envs/staging/app.yaml", ref="dev")
+    assert f"image: {env.registry.host}/{env.prefix}/demo-dev/demo:1.4.0@{digest} #" in text
+    assert "tag: 1.0.0 #" in env.values("dev")  # the dev values were not touched (no automation)
+    assert env.remote.message("dev").startswith("staging ")
+
+
+def test_target_without_markers_fails_with_the_fix(env: Setup) -> None:
+    env.remote.commit({"helm/values.yaml": "image:\n  tag: 1.0.0\n"}, "markers removed", branch="test")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 1
+    assert 'no setters marker names default:demo-test' in result.stderr and '"$imagepolicy"' in result.stderr
