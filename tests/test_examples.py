@@ -140,3 +140,19 @@ def test_approvals_example_loads_with_its_gate_and_pull_request_settings() -> No
     assert pr is not None and (pr.kind, pr.api, pr.owner, pr.repo, pr.labels) == (
         "github", "https://api.github.com", "example", "fleet", ("images",))
     assert staging.spec.git.push.branch == "tagpilot/staging"
+
+
+def test_environments_example_loads_and_its_markers_name_the_promotion(tmp_path: Path) -> None:
+    """examples/environments (seed 004's dev/test flow); tests/integration/test_promotion.py runs it for real."""
+    from tagpilot.config.promotion import Promotion
+    from tagpilot.promotion import read_candidate
+
+    config = load_config([EXAMPLES / "environments" / "config"])
+    assert config.ignored == []
+    promotion = config.get(Promotion, "default", "demo-test")
+    assert promotion is not None and promotion.spec.copy_ is not None
+    assert promotion.spec.copy_.to == "localhost:5000/demo-test/demo" and promotion.spec.target.branch == "test"
+    dev = read_candidate(EXAMPLES / "environments" / "config-repo" / "dev", "./helm", "default", "demo")
+    assert dev is not None and (dev.ref.name, dev.ref.tag) == ("localhost:5000/demo-dev/demo", "1.0.0")
+    test = read_candidate(EXAMPLES / "environments" / "config-repo" / "test", "./helm", "default", "demo-test")
+    assert test is not None and test.ref.name == "localhost:5000/demo-test/demo"

@@ -154,8 +154,14 @@ def pin(target: ObjectArg, tag: Annotated[str, typer.Option("--tag", help="The t
 def unpin(target: ObjectArg, policy: PolicyOption = None, alias: AliasOption = None,
           by: Annotated[str, typer.Option("--by", help="Who unpins.")] = "",
           files: PinFiles = None, state: StateOption = None) -> None:
-    """Release a pin: automation resumes for that policy or alias."""
+    """Release a pin: automation resumes for that policy or alias (for a Promotion: its rollback hold)."""
     from tagpilot.approvals import decisions
+
+    if target.split("/", 1)[0].lower() == "promotion" and policy is None and alias is None:
+        from tagpilot.cli.promote_cmd import release_hold
+
+        release_hold(target, files or [], state)
+        return
 
     name = decisions.pin_target(policy, alias)
     config, key = _check_object(files, key_of(target))

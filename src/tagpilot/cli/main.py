@@ -17,11 +17,13 @@ import typer
 from tagpilot import __version__
 from tagpilot.cli import (
     approvals_cmd,
+    copy_cmd,
     get_cmd,
     notify_cmd,
     objects,
     policy_eval,
     policy_live,
+    promote_cmd,
     reconcile,
     retention_cmd,
     run,
@@ -60,6 +62,8 @@ app.add_typer(notify_app, name="notify")
 notify_cmd.register(notify_app)
 retention_cmd.register(app)
 approvals_cmd.register(app)
+copy_cmd.register(app)
+promote_cmd.register(app)
 
 
 @app.command()

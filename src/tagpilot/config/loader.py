@@ -26,6 +26,7 @@ from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_notification import Receiver
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.notifications import ConfigMap
+from tagpilot.config.promotion import Promotion
 from tagpilot.config.retention import RetentionPolicy
 from tagpilot.config.source import Document, load_documents
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
@@ -49,6 +50,7 @@ KINDS: dict[str, type[Object]] = {
     "Provider": Provider,  # Flux notification Provider/Alert, delivered by tagpilot.notify.flux
     "Alert": Alert,
     "ArgoCDServer": ArgoCDServer,  # Argo CD REST API source of live Applications (notifications)
+    "Promotion": Promotion,
 }
 
 

@@ -87,7 +87,11 @@ class Controller:
     def order(self, key: ObjectKey) -> int:
         """Where the object's kind runs in a round (its inputs' kinds first)."""
         kind = self.kinds.get(key[0])
-        return kind.order if kind else 0
+        if kind is None:
+            return 0
+        obj = self.get(key) if kind.object_order is not None else None
+        return kind.order + kind.object_order(self.ctx.config, obj) if obj is not None and kind.object_order else \
+            kind.order
 
     def get(self, key: ObjectKey) -> Any:
         """The reconciled object named by `key`, or None."""

@@ -55,6 +55,8 @@ class Reason:
     APPROVAL_STALE = "ApprovalStale"  # an approved change no longer applies to the branch; a new request is made
     PINNED = "Pinned"  # a policy or alias held at a tag (by a person, or after a manual change)
     UNPINNED = "Unpinned"
+    PROMOTED = "Promoted"  # a Promotion copied and committed, or rolled back (metadata: from, to, digest, commit)
+    PROMOTION_HELD = "PromotionHeld"  # a candidate waits because a rollback holds the Promotion
     PULL_REQUEST = "PullRequest"  # a pull/merge request was opened or updated (metadata: number, url, action)
     MANUAL_CHANGE = "ManualChange"  # a person changed a field tagpilot wrote: kept and pinned
     SUSPENDED = "Suspended"

@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "tagpilot.engine.notifications",
     "tagpilot.engine.retention",
     "tagpilot.engine.argocd_server",
+    "tagpilot.engine.promotion",
 )
 
 
@@ -77,6 +78,8 @@ class Kind:
     # `webhookPath`, as Flux writes it)
     observe: Callable[[ObjectSource, Any], dict[str, Any]] | None = None
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    # objects of one kind that feed each other (a chain of Promotions): added to `order` per object
+    object_order: Callable[[ObjectSource, Any], int] | None = None
 
     @property
     def reconciled(self) -> bool:

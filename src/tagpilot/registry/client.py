@@ -150,12 +150,13 @@ class TLSSettings:
     ca_pem: bytes | None = None
     cert_pem: bytes | None = None
     key_pem: bytes | None = None
-    insecure_skip_verify: bool = False  # Argo registries.conf `insecure: true`
+    # Argo registries.conf `insecure: true`, `tagpilot copy --insecure`: accept any certificate
+    insecure_skip_verify: bool = False
 
     def __repr__(self) -> str:
         return (
             f"TLSSettings(ca={self.ca_pem is not None}, cert={self.cert_pem is not None}, "
-            f"key={'<hidden>' if self.key_pem else None})"
+            f"key={'<hidden>' if self.key_pem else None}, insecure_skip_verify={self.insecure_skip_verify})"
         )
 
     def fingerprint(self) -> str:
@@ -345,6 +346,7 @@ class RegistryClient:
         # (transport errors and answers >= 400 other than the 401 of an auth challenge)
         self.requests_by_host: collections.Counter[str] = collections.Counter()
         self.failures_by_host: collections.Counter[str] = collections.Counter()
+        self.requests_by_method: collections.Counter[str] = collections.Counter()  # for copy tests
         self.probe_count = 0  # scheme probes (``GET /v2/`` over https and http), counted apart
         # (host, TLS fingerprint) → the scheme the probe settled on, and why https failed there
         self._schemes: dict[tuple[str, str], str] = {}
@@ -599,14 +601,16 @@ class RegistryClient:
         cap: int,
         what: str,
         follow_redirects: bool,
+        content: bytes | None = None,
     ) -> _Response:
         parts = urlsplit(url)
         client = self._http(parts.scheme, parts.netloc, access.tls)
         self.request_count += 1
         self.requests_by_host[parts.netloc] += 1
+        self.requests_by_method[method] += 1
         try:
             async with asyncio.timeout(access.timeout):
-                request = client.build_request(method, url, headers=headers, timeout=access.timeout)
+                request = client.build_request(method, url, headers=headers, content=content, timeout=access.timeout)
                 response = await client.send(request, stream=True, follow_redirects=follow_redirects)
                 try:
                     body = b"" if method == "HEAD" else await self._read_body(response, cap, what)
@@ -631,12 +635,14 @@ class RegistryClient:
         cap: int = 4 * MiB,
         follow_redirects: bool = False,
         ok: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> _Response:
         """Send with auth, limits and retries; return a response whose status is in `ok`."""
         try:
             return await self._request_once_authenticated(
                 access, method, url, scope=scope, what=what, accept=accept, cap=cap,
-                follow_redirects=follow_redirects, ok=ok,
+                follow_redirects=follow_redirects, ok=ok, headers=headers, content=content,
             )
         except RegistryError as exc:
             # On an http fallback where https found a TLS server that refused us, say both (as ggcr does)
@@ -659,21 +665,26 @@ class RegistryClient:
         cap: int,
         follow_redirects: bool,
         ok: tuple[int, ...],
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> _Response:
         host = access.reference.api_host
         host_auth = self._auth.setdefault(host, _HostAuth())
         creds, source = await self._credentials(access)
         base_headers = {"Accept": accept} if accept else {}
+        base_headers.update(headers or {})
         authenticated_fresh = False  # we already answered a challenge with fresh credentials
         attempt = 0
         while True:
-            headers = dict(base_headers)
+            request_headers = dict(base_headers)
             auth_header = await self._auth_header(access, host_auth, creds, scope, fresh=False)
             if auth_header:
-                headers["Authorization"] = auth_header
+                request_headers["Authorization"] = auth_header
             try:
                 async with self.limits_for(host):
-                    response = await self._send_once(access, method, url, headers, cap, what, follow_redirects)
+                    response = await self._send_once(
+                        access, method, url, request_headers, cap, what, follow_redirects, content
+                    )
             except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
                 failure = await self._transport_failure(exc, urlsplit(url).scheme, host, access)
                 if failure.final:
@@ -866,6 +877,114 @@ class RegistryClient:
             what=f"{access.reference.api_host}",
             cap=MiB,
         )
+
+    async def url_for(self, access: RepositoryAccess, path_or_url: str) -> str:
+        """An absolute URL on the repository's registry: ``/v2/...`` paths and relative ``Location``s
+        are joined to its base URL; an absolute URL must stay on that host (a hostile ``Location``
+        cannot send our credentials elsewhere)."""
+        base = await self._base_url(access)
+        url = str(httpx.URL(base + "/").join(path_or_url))
+        other = urlsplit(url).netloc
+        if other.lower() != urlsplit(base).netloc.lower():
+            raise InvalidResponse(f"{access.reference.api_host} sent a location on another host ({other})")
+        return url
+
+    @_bounded
+    async def send(
+        self,
+        access: RepositoryAccess,
+        method: str,
+        path_or_url: str,
+        *,
+        scope: str | None,
+        what: str,
+        ok: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        accept: str | None = None,
+        cap: int = MiB,
+    ) -> _Response:
+        """One API call with a small body (manifest PUTs, upload sessions, blob HEADs), with auth,
+        limits and retries as every read; the copy (`registry/copy.py`) is built from these."""
+        url = await self.url_for(access, path_or_url)
+        return await self._request(
+            access, method, url, scope=scope, what=what, ok=ok, headers=headers, content=content,
+            accept=accept, cap=cap,
+        )
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        access: RepositoryAccess,
+        method: str,
+        path_or_url: str,
+        *,
+        scope: str | None,
+        what: str,
+        ok: tuple[int, ...] = (200,),
+        headers: dict[str, str] | None = None,
+        content: AsyncIterator[bytes] | None = None,
+        follow_redirects: bool = False,
+    ) -> AsyncIterator[httpx.Response]:
+        """A request whose body is streamed one way or the other (blob GET, blob PUT), for the copy.
+
+        Nothing is read into memory here. There are no retries: a streamed body cannot be sent twice,
+        so the caller retries the whole transfer. `access.timeout` bounds each read and write, not the
+        transfer as a whole (a large layer may take minutes). A GET that meets a first 401 is sent once
+        more with fresh auth; a streamed upload must follow a `send` with the same scope (the upload
+        session POST), so its credentials are known up front. The registry's concurrency limit is
+        held for the whole transfer.
+        """
+        url = await self.url_for(access, path_or_url)
+        host = access.reference.api_host
+        host_auth = self._auth.setdefault(host, _HostAuth())
+        creds, source = await self._credentials(access)
+        parts = urlsplit(url)
+        client = self._http(parts.scheme, parts.netloc, access.tls)
+        for fresh in (False, True):
+            request_headers = dict(headers or {})
+            auth_header = await self._auth_header(access, host_auth, creds, scope, fresh=fresh)
+            if auth_header:
+                request_headers["Authorization"] = auth_header
+            async with self.limits_for(host):
+                self.request_count += 1
+                self.requests_by_host[parts.netloc] += 1
+                self.requests_by_method[method] += 1
+                request = client.build_request(method, url, headers=request_headers, content=content,
+                                               timeout=access.timeout)
+                try:
+                    response = await client.send(request, stream=True, follow_redirects=follow_redirects)
+                except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+                    self.failures_by_host[parts.netloc] += 1
+                    failure = await self._transport_failure(exc, parts.scheme, host, access)
+                    error = RegistryTLSError if failure.final else RegistryUnavailable
+                    raise error(f"{what}: {failure.message}") from None
+                try:
+                    if response.status_code == 401 and not fresh and content is None:
+                        challenge = pick_challenge(
+                            parse_www_authenticate(response.headers.get("www-authenticate", ""))
+                        )
+                        if challenge is not None:
+                            host_auth.challenge = challenge
+                            continue
+                    if response.status_code not in ok:
+                        self.failures_by_host[parts.netloc] += 1
+                        body = await self._read_body(response, MiB, what) if method != "HEAD" else b""
+                        failed = _Response(response.status_code, response.headers, body, str(response.url))
+                        if response.status_code in (401, 403):
+                            raise self._auth_failed(access, failed, creds, source, None)
+                        detail = _registry_error(body)
+                        suffix = f" ({detail})" if detail else ""
+                        if response.status_code == 404:
+                            raise NotFoundError(f"{what}: not found (404{suffix})")
+                        if response.status_code in RETRYABLE_STATUS:
+                            raise RegistryUnavailable(f"{what}: {host} answered {response.status_code}{suffix}")
+                        raise RegistryError(f"{what}: {host} answered {response.status_code}{suffix}")
+                    yield response
+                    return
+                finally:
+                    await response.aclose()
+        raise AuthenticationError(f"{what}: {host} kept answering 401")  # pragma: no cover - loop returns
 
     @_bounded
     async def list_tags(self, access: RepositoryAccess) -> list[str]:

@@ -155,6 +155,16 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL, PRIMARY KEY (kind, namespace, name, file, setter)
     );
     """,
+    # promotions: every promotion a Promotion made (who/what triggered it, from → to, digest, commit), kept
+    # for `tagpilot history` (Kargo's freight history without a cluster)
+    """
+    CREATE TABLE promotion_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        trigger TEXT NOT NULL, from_ref TEXT NOT NULL, to_ref TEXT NOT NULL, digest TEXT NOT NULL,
+        commit_sha TEXT NOT NULL, rollback INTEGER NOT NULL
+    );
+    CREATE INDEX promotion_history_object ON promotion_history (namespace, name, id);
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -450,6 +460,24 @@ class Store:
             rows = self._db.execute(f"SELECT {', '.join(columns)} FROM notify_outbox {where} ORDER BY id",
                                     args).fetchall()
         return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    # --- promotions ----------------------------------------------------------------------------------
+
+    def add_promotion(self, namespace: str, name: str, *, time: float, trigger: str, from_ref: str, to_ref: str,
+                      digest: str, commit: str, rollback: bool) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO promotion_history (time, namespace, name, trigger, from_ref, to_ref, digest,"
+                       " commit_sha, rollback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (time, namespace, name, trigger, from_ref, to_ref, digest, commit, int(rollback)))
+
+    def promotion_history(self, namespace: str, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest first: ``{time, trigger, from, to, digest, commit, rollback}``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT time, trigger, from_ref, to_ref, digest, commit_sha, rollback FROM promotion_history"
+                " WHERE namespace = ? AND name = ? ORDER BY id DESC LIMIT ?", (namespace, name, limit)).fetchall()
+        return [{"time": _rfc3339(r[0]), "trigger": r[1], "from": r[2], "to": r[3], "digest": r[4],
+                 "commit": r[5], "rollback": bool(r[6])} for r in rows]
 
     # --- tags ----------------------------------------------------------------------------------------
 

@@ -1,0 +1,449 @@
+"""Reconciling Promotions: read the source environment's image, pass the gates, copy, commit to the next one.
+
+One run, level-triggered (a crash anywhere leaves nothing a rerun cannot finish):
+
+1. The candidate: what the source last wrote to git for `spec.image` (its setters markers on its branch
+   and path, `promotion/candidate.py`), or an ImagePolicy's ``latestRef``. Its digest comes from the
+   registry when the markers do not carry one.
+2. A hold (`tagpilot promote --tag`, a rollback) wins over the candidate until `tagpilot unpin`.
+3. Gates: ``requireReady`` (the source object Ready), ``soak`` (the candidate held that long since this
+   promotion first saw it), ``verify`` (an HTTP check answering ``expectStatus``).
+4. The copy (``spec.copy.to``, `registry/copy.py`: same digest, tag written last), then the setters
+   write-back on the target branch and path (markers name the promotion), one commit, pushed with the
+   gitops retry. The promotion is recorded in the status (``lastPromoted``) and the store's history.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import httpx
+
+from tagpilot.config.flux_automation import ImageUpdateAutomation
+from tagpilot.config.flux_image import ImagePolicy, ImageRepository
+from tagpilot.config.flux_source import GitRepository
+from tagpilot.config.promotion import Promotion
+from tagpilot.engine.events import Reason
+from tagpilot.engine.keys import ObjectKey
+from tagpilot.engine.kinds import Column, Kind
+from tagpilot.engine.reconciler import Context, Note, Outcome, Stalled
+from tagpilot.engine.status import ObjectStatus, is_ready, parse_rfc3339, rfc3339
+from tagpilot.errors import TagpilotError
+from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_key_from_secret
+from tagpilot.gitops.commit_data import render_commit_message
+from tagpilot.promotion import Candidate, read_candidate, soak_gate
+from tagpilot.store.protocols import ObjectSource
+from tagpilot.update import ImageRef, TreeResult, updater_for
+
+KIND = "Promotion"
+PROMOTED = Reason.PROMOTED
+HELD = Reason.PROMOTION_HELD
+DEFAULT_MESSAGE = ("Promote {{ .Image }} to {{ .To }}\n\n{{ .Promotion }}: {{ .From }} -> {{ .To }} "
+                   "({{ .Digest }}) from {{ .Source }}")
+
+
+class PromotionFailed(TagpilotError):
+    reason = "PromotionFailed"
+
+
+@dataclass(frozen=True)
+class ManualRequest:
+    """`tagpilot promote`: promote now, or a given tag (a rollback that holds later promotions)."""
+
+    tag: str | None = None
+    by: str = ""
+
+
+# set by `tagpilot promote` around its reconcile: the reconciler reads it, so a dry run writes no hold
+MANUAL: contextvars.ContextVar[ManualRequest | None] = contextvars.ContextVar("tagpilot_promotion", default=None)
+
+
+class PromotionLog(Protocol):
+    def add_promotion(self, namespace: str, name: str, *, time: float, trigger: str, from_ref: str, to_ref: str,
+                      digest: str, commit: str, rollback: bool) -> None: ...
+
+
+@dataclass
+class PromotionStatus(ObjectStatus):
+    """`lastPromoted {name, tag, digest, at, commit}`, `candidate {name, tag, digest, since}`, `gate`, `hold`."""
+
+    FIELDS = (
+        ("last_promoted", "lastPromoted"),
+        ("candidate", "candidate"),
+        ("gate", "gate"),
+        ("hold", "hold"),
+    )
+    last_promoted: dict[str, Any] | None = None
+    candidate: dict[str, Any] | None = None
+    gate: dict[str, Any] | None = None
+    hold: dict[str, Any] | None = None
+
+
+def _ref_text(ref: dict[str, Any] | ImageRef | None) -> str:
+    if ref is None:
+        return "-"
+    if isinstance(ref, ImageRef):
+        return f"{ref.name}:{ref.tag}" if ref.tag else f"{ref.name}@{ref.digest}"
+    return f"{ref.get('name')}:{ref.get('tag')}" if ref.get("tag") else f"{ref.get('name')}@{ref.get('digest')}"
+
+
+class PromotionReconciler:
+    """Runs Promotions; several in parallel (each checkout is locked by the GitClient)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def git(self) -> GitClient:
+        assert self.ctx.git is not None, "promotions need a GitClient in the context"
+        return self.ctx.git
+
+    # -- the source --------------------------------------------------------------------------------
+    def _repo(self, namespace: str, name: str, field_name: str) -> GitRepository:
+        repo = self.ctx.config.get(GitRepository, namespace, name)
+        if repo is None:
+            raise Stalled(f"{field_name}: GitRepository {namespace}/{name} is not in the configuration",
+                          reason="DependencyNotReady")
+        return repo
+
+    async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str]
+                        ) -> Candidate | None:
+        secret = None
+        if repo.spec.secret_ref is not None:
+            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
+                                            field_name="spec.secretRef")
+        async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=branch), auth_from_secret(secret),
+                                          timeout=repo.spec.timeout_seconds) as workspace:
+            return read_candidate(workspace.path, path, *marker)
+
+    def _source_object(self, promotion: Promotion) -> tuple[str, Any]:
+        spec, ns = promotion.spec.source, promotion.namespace
+        if spec.image_policy_ref is not None:
+            obj: Any = self.ctx.config.get(ImagePolicy, ns, spec.image_policy_ref.name)
+            kind = "ImagePolicy"
+        elif spec.kind == "ImageUpdateAutomation":
+            obj, kind = self.ctx.config.get(ImageUpdateAutomation, ns, spec.name or ""), spec.kind
+        else:
+            obj, kind = self.ctx.config.get(Promotion, ns, spec.name or ""), "Promotion"
+        if obj is None:
+            raise Stalled(f"spec.source: {spec.describe()} is not in the configuration (namespace {ns})",
+                          reason="DependencyNotReady")
+        return kind, obj
+
+    async def _candidate(self, promotion: Promotion) -> Candidate:
+        kind, source = self._source_object(promotion)
+        ns, image = promotion.namespace, promotion.spec.image
+        if kind == "ImagePolicy":
+            stored = self.ctx.store.get_object("ImagePolicy", ns, source.name)
+            latest = (stored.status if stored else {}).get("latestRef")
+            if not latest or not latest.get("tag"):
+                raise PromotionFailed(f"ImagePolicy {ns}/{source.name} has selected no image yet")
+            return Candidate(ImageRef(latest["name"], latest["tag"], latest.get("digest")), {"tag": "latestRef"})
+        if kind == "ImageUpdateAutomation":
+            if self.ctx.config.get(ImagePolicy, ns, image) is None:
+                raise Stalled(f"spec.image: ImagePolicy {ns}/{image} is not in the configuration; spec.image names "
+                              f"the source's policy (the one its markers name)", reason="DependencyNotReady")
+            ref = source.spec.source_ref
+            repo = self._repo(ref.namespace or ns, ref.name, f"ImageUpdateAutomation {ns}/{source.name} sourceRef")
+            checkout = source.spec.git.checkout.ref.branch if source.spec.git and source.spec.git.checkout else None
+            branch, _refspec = source.spec.push_targets(checkout or (repo.spec.ref.branch if repo.spec.ref else None)
+                                                        or "main")
+            found = await self._read_git(repo, branch or "main", source.spec.update_path, (ns, image))
+            where = f"{repo.spec.url} branch {branch} path {source.spec.update_path}"
+        else:
+            target = source.spec.target
+            repo = self._repo(ns, target.git_repository_ref.name, f"Promotion {ns}/{source.name} target")
+            found = await self._read_git(repo, source.spec.push_branch, target.path, (ns, source.name))
+            where = f"{repo.spec.url} branch {source.spec.push_branch} path {target.path}"
+        if found is None:
+            raise PromotionFailed(f"no setters marker for {ns}:{image if kind != 'Promotion' else source.name} "
+                                  f"in {where}: the source has not written this image yet")
+        if not found.ref.name:
+            found = Candidate(ImageRef(self._image_name(promotion, set()), found.ref.tag, found.ref.digest),
+                              found.origins)
+        return found
+
+    def _image_name(self, promotion: Promotion, seen: set[str]) -> str:
+        """The repository of the source image when its markers only set the tag (``:tag`` markers)."""
+        if promotion.name in seen:
+            raise Stalled(f"spec.source: promotions form a loop ({' -> '.join(sorted(seen))})")
+        seen.add(promotion.name)
+        spec = promotion.spec.source
+        if spec.kind == "Promotion":
+            upstream = self.ctx.config.get(Promotion, promotion.namespace, spec.name or "")
+            if upstream is not None:
+                if upstream.spec.copy_ is not None:
+                    return upstream.spec.copy_.to
+                return self._image_name(upstream, seen)
+        policy_name = spec.image_policy_ref.name if spec.image_policy_ref else promotion.spec.image
+        policy = self.ctx.config.get(ImagePolicy, promotion.namespace, policy_name)
+        if policy is not None:
+            ref = policy.spec.image_repository_ref
+            repository = self.ctx.config.get(ImageRepository, ref.namespace or promotion.namespace, ref.name)
+            if repository is not None:
+                return repository.spec.image
+        raise Stalled(f"cannot tell the image repository of {promotion.ref}: its source's markers set only the "
+                      f"tag and ImagePolicy {promotion.namespace}/{policy_name} names no known ImageRepository")
+
+    async def _digest(self, promotion: Promotion, ref: ImageRef) -> str:
+        if ref.digest:
+            return ref.digest
+        assert self.ctx.registry is not None, "promotions need a RegistryClient in the context"
+        from tagpilot.registry.reference import parse_reference
+
+        insecure = bool(promotion.spec.copy_ and promotion.spec.copy_.insecure)
+        access = _access(parse_reference(f"{ref.name}:{ref.tag}"), insecure)
+        return await self.ctx.registry.head_digest(access, ref.tag or "latest")
+
+    # -- gates --------------------------------------------------------------------------------------
+    async def _gates(self, promotion: Promotion, status: PromotionStatus, source_kind: str, source: Any
+                     ) -> tuple[bool, dict[str, Any]]:
+        gate = promotion.spec.gate
+        now = self.ctx.clock()
+        state: dict[str, Any] = {}
+        ok = True
+        if gate.require_ready:
+            stored = self.ctx.store.get_object(source_kind, source.namespace, source.name)
+            ready = is_ready(stored.status if stored else {})
+            state["requireReady"] = {"open": ready, "message": f"{source_kind}/{source.namespace}/{source.name} "
+                                     + ("is Ready" if ready else "is not Ready")}
+            ok = ok and ready
+        if gate.soak:
+            since = parse_rfc3339(status.candidate["since"]) if status.candidate else now
+            soak = soak_gate(since, now, gate.soak_seconds)
+            state["soak"] = {"open": soak.open, "message": soak.message}
+            ok = ok and soak.open
+        if gate.verify is not None and ok:
+            verify = gate.verify
+            from tagpilot.config.base import seconds
+
+            try:
+                async with httpx.AsyncClient(timeout=seconds(verify.timeout), follow_redirects=False) as client:
+                    answer = (await client.request(verify.method, verify.url)).status_code
+                passed = answer == verify.expect_status
+                message = f"{verify.method} {verify.url} answered {answer}" + (
+                    "" if passed else f", expected {verify.expect_status}")
+            except httpx.HTTPError as exc:
+                passed, message = False, f"{verify.method} {verify.url} failed: {type(exc).__name__}"
+            state["verify"] = {"open": passed, "message": message}
+            ok = ok and passed
+        return ok, state
+
+    # -- the run ------------------------------------------------------------------------------------
+    async def reconcile(self, promotion: Promotion, status: PromotionStatus, generation: int, *,
+                        force: bool = True, dry_run: bool = False) -> Outcome:
+        outcome = await self._run(promotion, status, generation, dry_run=dry_run)
+        outcome.persist = outcome.persist and not dry_run
+        outcome.dry_run = dry_run
+        return outcome
+
+    async def _run(self, promotion: Promotion, status: PromotionStatus, generation: int, *,
+                   dry_run: bool) -> Outcome:
+        now = self.ctx.clock()
+        ns, name = promotion.namespace, promotion.name
+        manual = MANUAL.get()
+        source_kind, source = self._source_object(promotion)
+        candidate = await self._candidate(promotion)
+        digest = await self._digest(promotion, candidate.ref)
+        seen = status.candidate or {}
+        if (seen.get("tag"), seen.get("digest"), seen.get("name")) != (candidate.ref.tag, digest, candidate.ref.name):
+            status.candidate = {"name": candidate.ref.name, "tag": candidate.ref.tag, "digest": digest,
+                                "since": rfc3339(now), "readFrom": candidate.origins}
+        trigger, rollback = "automatic", False
+        if manual is not None and manual.tag:
+            wanted = ImageRef(candidate.ref.name, manual.tag, None)
+            digest = await self._digest(promotion, wanted)
+            rollback = manual.tag != candidate.ref.tag
+            trigger = f"tagpilot promote --tag {manual.tag} by {manual.by}"
+            if rollback:
+                status.hold = {"tag": manual.tag, "digest": digest, "at": rfc3339(now), "by": manual.by,
+                               "reason": f"rollback from candidate {candidate.ref.tag}"}
+            else:
+                status.hold = None
+        elif status.hold:
+            hold = status.hold
+            wanted = ImageRef(candidate.ref.name, hold["tag"], None)
+            digest = hold["digest"]
+            trigger, rollback = "hold", True
+        else:
+            wanted = candidate.ref
+            if manual is not None:
+                trigger = f"tagpilot promote by {manual.by}"
+        gates_open, gate_state = await self._gates(promotion, status, source_kind, source)
+        status.gate = gate_state or None
+        if status.hold and not (manual and manual.tag) and candidate.ref.tag != status.hold["tag"]:
+            note = (f"held at {status.hold['tag']} by {status.hold['by']} ({status.hold['reason']}); candidate "
+                    f"{candidate.ref.tag} waits until `tagpilot unpin {promotion.ref}`")
+        else:
+            note = ""
+        target_name = promotion.spec.copy_.to if promotion.spec.copy_ else wanted.name
+        to_ref = ImageRef(target_name, wanted.tag, digest)
+        last = status.last_promoted or {}
+        if (last.get("name"), last.get("tag"), last.get("digest")) == (to_ref.name, to_ref.tag, digest):
+            message = f"up to date: {_ref_text(to_ref)} ({digest[:19]}) promoted at {last.get('at')}"
+            status.mark_ready(f"{message}; {note}" if note else message, now, generation)
+            return Outcome(status, ok=True, notes=[Note(HELD, note)] if note and not dry_run else [])
+        if not rollback and not gates_open and manual is None:
+            closed = "; ".join(g["message"] for g in gate_state.values() if not g["open"])
+            status.mark_ready(f"candidate {_ref_text(wanted)} waits: {closed}", now, generation)
+            return Outcome(status, ok=True)
+        from_text = _ref_text(ImageRef(wanted.name, wanted.tag, None))
+        if dry_run:
+            status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
+            return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
+        if promotion.spec.copy_ is not None:
+            await self._copy(promotion, wanted, digest)
+        commit = await self._write(promotion, to_ref, from_text, digest)
+        status.last_promoted = {"name": to_ref.name, "tag": to_ref.tag, "digest": digest, "at": rfc3339(now),
+                                "commit": commit or (last.get("commit") if last else None), "from": from_text,
+                                "trigger": trigger, "rollback": rollback}
+        cast(PromotionLog, self.ctx.store).add_promotion(
+            ns, name, time=now.timestamp(), trigger=trigger, from_ref=from_text, to_ref=_ref_text(to_ref),
+            digest=digest, commit=commit or "", rollback=rollback)
+        what = "rolled back to" if rollback else "promoted"
+        status.mark_ready(f"{what} {_ref_text(to_ref)} ({digest[:19]})"
+                          + (f" in commit {commit[:7]}" if commit else " (the target already had it)"), now,
+                          generation)
+        meta = {"from": from_text, "to": _ref_text(to_ref), "digest": digest, "commit": commit or "",
+                "trigger": trigger, "rollback": rollback}
+        return Outcome(status, ok=True, changed=True, commit=commit,
+                       notes=[Note(PROMOTED, f"{what} {from_text} -> {_ref_text(to_ref)} ({digest})", meta)])
+
+    async def _copy(self, promotion: Promotion, ref: ImageRef, digest: str) -> None:
+        from tagpilot.registry.copy import copy_image
+        from tagpilot.registry.reference import parse_reference
+
+        assert self.ctx.registry is not None and promotion.spec.copy_ is not None
+        spec = promotion.spec.copy_
+        source = _access(parse_reference(f"{ref.name}@{digest}"), spec.insecure)
+        target = _access(parse_reference(f"{spec.to}:{ref.tag}" if ref.tag else f"{spec.to}@{digest}"),
+                         spec.insecure)
+        try:
+            await copy_image(self.ctx.registry, source, target, signatures=spec.signatures)
+        except TagpilotError as exc:
+            raise PromotionFailed(f"spec.copy: {exc}") from None
+
+    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+        spec, ns = promotion.spec, promotion.namespace
+        assert spec.target.git_repository_ref is not None and spec.target.branch is not None
+        repo = self._repo(ns, spec.target.git_repository_ref.name, "spec.target.gitRepositoryRef")
+        secret = None
+        if repo.spec.secret_ref is not None:
+            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
+                                            field_name="spec.secretRef")
+        signing = None
+        if spec.commit.signing_key is not None:
+            key_secret = self.ctx.config.secret(ns, spec.commit.signing_key.secret_ref.name, referenced_by=promotion,
+                                                field_name="spec.commit.signingKey")
+            signing = signing_key_from_secret(key_secret, spec.commit.signing_key.type)
+        images = {(ns, promotion.name): to_ref}
+        updater = updater_for(spec.target.strategy)
+        found: list[TreeResult] = []
+
+        async def apply(root: Path) -> TreeResult:
+            import asyncio
+
+            result = await asyncio.to_thread(updater.apply, root, spec.target.path, images)
+            found[:] = [result]
+            return result
+
+        data = {"Promotion": f"{ns}/{promotion.name}", "Source": spec.source.describe(), "Image": spec.image,
+                "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
+
+        def message(_result: TreeResult) -> str:
+            return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
+
+        auth = auth_from_secret(secret)
+        async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=spec.target.branch), auth,
+                                          timeout=repo.spec.timeout_seconds) as workspace:
+            pushed = await self.git.commit_and_push(
+                workspace, apply=apply, message=message,
+                author=(spec.commit.author.name, spec.commit.author.email), signing=signing,
+                push_branch=spec.push_branch,
+            )
+        if pushed is None and found and (promotion.namespace, promotion.name) not in found[0].named:
+            raise PromotionFailed(
+                f"spec.target: no setters marker names {ns}:{promotion.name} under {spec.target.path!r} on branch "
+                f"{spec.target.branch} of {repo.spec.url}; add `# {{\"$imagepolicy\": \"{ns}:{promotion.name}\"}}` "
+                f"next to the image (or :tag / :name / :digest)")
+        return pushed.commit if pushed is not None else None
+
+
+def _access(reference: Any, insecure: bool) -> Any:
+    from tagpilot.registry.client import RepositoryAccess, TLSSettings
+
+    return RepositoryAccess(reference=reference, insecure=insecure,
+                            tls=TLSSettings(insecure_skip_verify=True) if insecure else None, timeout=120.0)
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _interval(promotion: Promotion) -> float | None:
+    return promotion.spec.interval_seconds
+
+
+def _downstream(source: ObjectSource, promotion: Promotion) -> list[ObjectKey]:
+    """The next stages of a chain: Promotions whose source is this one."""
+    return sorted(p.key for p in source.of_kind(Promotion) if p.namespace == promotion.namespace
+                  and p.spec.source.kind == "Promotion" and p.spec.source.name == promotion.name)
+
+
+def _chain_depth(source: ObjectSource, promotion: Promotion) -> int:
+    """How many Promotions come before this one in its chain (dev → test → prod: 0, 1, 2), so a round
+    runs each stage after the one it reads; a loop is cut (and reported by the reconciler)."""
+    depth, seen, current = 0, {promotion.name}, promotion
+    while current.spec.source.kind == "Promotion" and depth < 50:
+        upstream = source.get(Promotion, current.namespace, current.spec.source.name or "")
+        if upstream is None or upstream.name in seen:
+            break
+        seen.add(upstream.name)
+        depth, current = depth + 1, upstream
+    return min(depth, 8)  # 31..39: after automations (30), before retention (40)
+
+
+def _promoted(view: dict[str, Any]) -> str:
+    last = view["status"].get("lastPromoted")
+    return f"{last.get('tag')} ({(last.get('digest') or '')[7:19]})" if last else "-"
+
+
+def _waiting(view: dict[str, Any]) -> str:
+    status = view["status"]
+    if status.get("hold"):
+        return f"HELD at {status['hold'].get('tag')}"
+    candidate = status.get("candidate") or {}
+    last = status.get("lastPromoted") or {}
+    if candidate and candidate.get("digest") != last.get("digest"):
+        return f"{candidate.get('tag')} waiting"
+    return "-"
+
+
+def _source(view: dict[str, Any]) -> str:
+    source = view["spec"].get("source", {})
+    if "imagePolicyRef" in source:
+        return f"ImagePolicy/{source['imagePolicyRef'].get('name')}"
+    return f"{source.get('kind')}/{source.get('name')}"
+
+
+KINDS = (
+    Kind(
+        name=KIND, model=Promotion, plural="promotions", short=("promotion", "promo"),
+        reconciler=PromotionReconciler, status=PromotionStatus, order=31, interval=_interval,
+        dependents=_downstream, object_order=_chain_depth,
+        columns=(
+            Column("FROM", _source),
+            Column("TO", lambda v: f"{v['spec'].get('target', {}).get('branch', '-')}:"
+                                   f"{v['spec'].get('target', {}).get('path', '.')}"),
+            Column("RUNS", _promoted),
+            Column("NEXT", _waiting),
+        ),
+    ),
+)
