@@ -52,14 +52,16 @@ class Dashboard:
 
 
 @pytest.fixture(scope="module")
-def dash(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+def dash(registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory,
+         request: pytest.FixtureRequest) -> Iterator[Dashboard]:
     require_registry()
     require_git()
     root = tmp_path_factory.mktemp("dashboard")
     env = git_env(root / "git-home")
     remote = GitRemote.create(root / "remotes", "fleet.git", env=env)
     remote.seed({"README.md": "fleet\n"}, message="initial commit")
-    repo = f"t/dashboard-{os.getpid()}"
+    module = request.module.__name__.rpartition(".")[2].replace("_", "-")
+    repo = f"t/dashboard-{module}-{os.getpid()}"  # the registry is shared by the session
     image = f"{registry.host}/{repo}"
     push_tags(registry, repo, ["1.0.0", "1.1.0", "2.0.0-rc.1", "latest"])
     seed(remote, image)
