@@ -50,7 +50,12 @@ def test_a_new_event_appears_without_reload(browser: Any, dash: Dashboard, shots
     row.locator("td.tag.deployed", has_text="1.2.0").wait_for(timeout=20_000)  # the Pushed event
     assert page.evaluate("window.__notReloaded") is True  # updated in place, not by a reload
     page.screenshot(path=str(shots / "overview-live.png"), full_page=True)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{dash.daemon.url}/objects/ImageUpdateAutomation/apps/fleet")
+    assert "<script>alert" in page.locator("pre.commit-message").inner_text()  # shown as text...
+    page.wait_for_timeout(300)
+    assert dialogs == []  # ...and never run
     page.screenshot(path=str(shots / "automation.png"), full_page=True)
     page.close()
 

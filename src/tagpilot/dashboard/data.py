@@ -56,11 +56,13 @@ def _policy_text(spec: dict[str, Any]) -> str:
 
 
 def _last_changes(store: Store, keys: Iterable[ObjectKey]) -> dict[ObjectKey, str]:
-    """The time of each object's newest change event (one query for all objects)."""
+    """The time of each object's newest change event among the newest 2,000 changes (one indexed query;
+    naming 1,000 objects in its WHERE clause would cost more than reading and skipping)."""
+    wanted = set(keys)
     out: dict[ObjectKey, str] = {}
-    for event in store.history(list(keys), limit=2000):
+    for event in store.history(None, limit=2000, reasons=CHANGE_REASONS):
         key = (event["kind"], event["namespace"], event["name"])
-        if key not in out and event["reason"] in CHANGE_REASONS:
+        if key in wanted and key not in out:
             out[key] = event["time"]
     return out
 
@@ -76,6 +78,12 @@ def overview(config: Config, store: Store) -> dict[str, Any]:
               if key[0] not in ("Secret",) and (KINDS.get(key[0]) is None or KINDS.get(key[0]).listed))}  # type: ignore[union-attr]
     policies = {p.key: p for p in config.of_kind(ImagePolicy)}
     repos = {r.key: r for r in config.of_kind(ImageRepository)}
+    by_namespace: dict[str, list[ImagePolicy]] = {}
+    by_label: dict[tuple[str, str, str], list[ImagePolicy]] = {}
+    for policy in policies.values():
+        by_namespace.setdefault(policy.namespace, []).append(policy)
+        for label in policy.metadata.labels.items():
+            by_label.setdefault((policy.namespace, *label), []).append(policy)
 
     def policy_cells(policy: ImagePolicy) -> dict[str, Any]:
         pview = views.get(policy.key, {})
@@ -97,8 +105,8 @@ def overview(config: Config, store: Store) -> dict[str, Any]:
             continue
         status = view.get("status") or {}
         observed = status.get("observedPolicies") or {}
-        chosen = [p for p in policies.values() if p.namespace == auto.namespace
-                  and selector_matches(auto.spec.policy_selector, p.metadata.labels)]
+        chosen = [p for p in _candidates(by_label, by_namespace, auto)
+                  if selector_matches(auto.spec.policy_selector, p.metadata.labels)]
         for policy in sorted(chosen, key=lambda p: p.key) or [None]:
             cells = policy_cells(policy) if policy else {"image": "-", "policy": "-", "policyRule": "-",
                                                           "allowed": "", "registry": ""}
@@ -127,6 +135,16 @@ def overview(config: Config, store: Store) -> dict[str, Any]:
               "awaitingApproval": sum(1 for r in rows if "awaiting approval" in r["badges"]),
               "behind": sum(1 for r in rows if r["allowed"] and r["deployed"] and r["allowed"] != r["deployed"])}
     return {"counts": counts, "rows": rows}
+
+
+def _candidates(by_label: dict[tuple[str, str, str], list[Any]], by_namespace: dict[str, list[Any]],
+                auto: Any) -> list[Any]:
+    """The policies an automation may select: through one of its matchLabels when it has some (an
+    index lookup, so 1,000 automations do not each scan every policy), else its namespace's."""
+    selector = auto.spec.policy_selector
+    if selector is not None and selector.match_labels:
+        return by_label.get((auto.namespace, *next(iter(selector.match_labels.items()))), [])
+    return by_namespace.get(auto.namespace, [])
 
 
 def _row(view: dict[str, Any], cells: dict[str, Any], deployed: str) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""Pure parts of the dashboard and its authentication: commit links, the token Secret, roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from tagpilot.config.loader import load_config
+from tagpilot.dashboard.data import commit_url
+from tagpilot.errors import ConfigError
+from tagpilot.server.auth import parse_auth_secret, required_role
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://github.com/acme/fleet.git", f"https://github.com/acme/fleet/commit/{SHA}"),
+    ("ssh://git@github.com/acme/fleet", f"https://github.com/acme/fleet/commit/{SHA}"),
+    ("git@gitlab.com:group/sub/fleet.git", f"https://gitlab.com/group/sub/fleet/-/commit/{SHA}"),
+    ("https://gitlab.example.org/a/b", f"https://gitlab.example.org/a/b/-/commit/{SHA}"),
+    ("file:///tmp/fleet.git", None),
+    ("https://git.internal/a/b", None),
+    ("https://github.com/acme/fleet\"><script>", None),
+])
+def test_commit_links_only_for_known_forges(url: str, expected: str | None) -> None:
+    assert commit_url(url, SHA) == expected
+
+
+def test_commit_link_refuses_a_non_hex_commit() -> None:
+    assert commit_url("https://github.com/a/b", "javascript:alert(1)") is None
+
+
+def _config(tmp_path, string_data: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "c.yaml"
+    path.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: ns}\n"
+                    f"stringData: {string_data}\n")
+    return load_config([path])
+
+
+def test_token_secret_roles_and_refusals(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tokens = parse_auth_secret(_config(tmp_path, '{alice: "approver:abcdefghijklmnop"}'), "ns/t")
+    assert tokens["abcdefghijklmnop"].name == "alice" and tokens["abcdefghijklmnop"].may("viewer")
+    assert not tokens["abcdefghijklmnop"].may("admin")
+    for data, needle in (('{bob: "root:abcdefghijklmnop"}', "'bob'"), ('{bob: "admin:short"}', "shorter"),
+                         ('{a: "admin:abcdefghijklmnop", b: "viewer:abcdefghijklmnop"}', "same token")):
+        with pytest.raises(ConfigError, match=needle) as caught:
+            parse_auth_secret(_config(tmp_path, data), "ns/t")
+        assert "abcdefghijklmnop" not in str(caught.value)  # never the token itself
+    with pytest.raises(ConfigError, match="not in the configuration"):
+        parse_auth_secret(_config(tmp_path, "{}"), "ns/other")
+
+
+def test_roles_per_route() -> None:
+    assert required_role("POST", "/api/v1/objects/ImagePolicy/a/b/suspend", False) == "admin"
+    assert required_role("POST", "/api/v1/approvals/7/approve", False) == "approver"
+    assert required_role("GET", "/api/v1/overview", False) is None
+    assert required_role("GET", "/api/v1/overview", True) == "viewer"
+    assert required_role("POST", "/hook/abc", True) is None
+    assert required_role("GET", "/healthz", True) is None
