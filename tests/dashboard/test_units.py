@@ -56,3 +56,18 @@ def test_roles_per_route() -> None:
     assert required_role("GET", "/api/v1/overview", True) == "viewer"
     assert required_role("POST", "/hook/abc", True) is None
     assert required_role("GET", "/healthz", True) is None
+
+
+def test_run_refuses_a_missing_auth_secret_and_keeps_no_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.fixtures.registry import free_port
+    from tests.integration.cli import run_tagpilot
+
+    config = tmp_path / "c.yaml"
+    config.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: t, namespace: ns}\n"
+                      "stringData: {alice: 'admin:abcdefghijklmnopq'}\n")
+    args = ("run", "-f", config, "--state", tmp_path / "state", "--listen", f"127.0.0.1:{free_port()}")
+    result = run_tagpilot(*args, "--auth-secret", "ns/tokens", timeout=30)
+    assert result.code == 2
+    assert "Secret ns/tokens is not in the configuration" in result.stderr
+    assert "abcdefghijklmnopq" not in result.stderr + result.stdout
+    assert not (tmp_path / "state" / "daemon.json").exists()

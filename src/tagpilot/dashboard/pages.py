@@ -9,6 +9,7 @@ to the authenticated API from `static/dashboard.js` with the CSRF token of the p
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -27,6 +28,7 @@ from tagpilot.server.guard import split_host
 
 TEMPLATES = Environment(loader=PackageLoader("tagpilot.dashboard", "templates"),
                         autoescape=select_autoescape(default=True, default_for_string=True))
+TEMPLATES.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True)  # escaped as text
 MAX_LOGIN_BODY = 4096
 
 
