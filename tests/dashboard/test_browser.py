@@ -28,6 +28,10 @@ def test_overview_renders_rows(browser: Any, dash: Dashboard, shots: Path) -> No
     assert page.locator("#overview tr.row:visible").count() == 0  # the filter works client-side
     page.get_by_label("Search").fill("")
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the table scrolls, nothing overlaps
+    page.screenshot(path=str(shots / "overview-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # the page itself never scrolls sideways
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{dash.daemon.url}/objects/ImagePolicy/apps/app")
     assert page.locator("table.verdicts tr.v-prerelease").count() == 1
     page.screenshot(path=str(shots / "policy.png"), full_page=True)

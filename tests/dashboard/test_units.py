@@ -71,3 +71,21 @@ def test_run_refuses_a_missing_auth_secret_and_keeps_no_lock(tmp_path) -> None: 
     assert "Secret ns/tokens is not in the configuration" in result.stderr
     assert "abcdefghijklmnopq" not in result.stderr + result.stdout
     assert not (tmp_path / "state" / "daemon.json").exists()
+
+
+def test_overview_template_escapes_every_field() -> None:
+    """Object names are DNS-1123 checked at load, but nothing on a page relies on that."""
+    from tagpilot.dashboard.pages import TEMPLATES
+
+    evil = '"><script>alert(1)</script>'
+    row = {key: evil for key in ("kind", "namespace", "name", "image", "policy", "policyRule", "allowed",
+                                 "registry", "deployed", "ready", "message", "lastChange")}
+    row["badges"] = [evil]
+    page = TEMPLATES.get_template("overview.html").render(
+        data={"counts": {k: 0 for k in ("targets", "ready", "behind", "failing", "suspended", "awaitingApproval")},
+              "rows": [row]},
+        cards=[], deliveries={"notifications": [{"service": evil, "recipient": evil, "state": evil, "trigger": evil,
+                                                 "attempts": 1, "last_error": evil}], "webhooks": []},
+        user=None, csrf="", version="t", path="/", may=lambda _role: False)
+    assert "<script>alert" not in page and '&#34;&gt;' in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 12
