@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from fastapi import FastAPI, Request  # module level: FastAPI resolves the handlers' annotations here
 
 from tagpilot.config.loader import load_config
 from tagpilot.dashboard.data import commit_url
@@ -89,3 +91,49 @@ def test_overview_template_escapes_every_field() -> None:
         user=None, csrf="", version="t", path="/", may=lambda _role: False)
     assert "<script>alert" not in page and '&#34;&gt;' in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 12
+
+
+def test_history_pages_by_environment_and_deliveries_list_the_outbox(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tagpilot.config.loader import Config
+    from tagpilot.dashboard import data
+    from tagpilot.store import Store
+
+    with Store.open(tmp_path / "state") as store:
+        for n in range(5):
+            store.add_event("Promotion", "apps", "web", "Normal", "Promoted", f"step {n}",
+                            {"environment": "prod" if n % 2 else "test", "by": "alice"})
+        store.outbox_add("ImagePolicy", "apps", "app", "on-pushed", "slack", "#ops", "k1", {"text": "x"}, 1.0)
+        first = data.history(Config(), store, environment="prod", limit=1)
+        assert [e["message"] for e in first["items"]] == ["step 3"] and first["items"][0]["by"] == "alice"
+        rest = data.history(Config(), store, environment="prod", before=first["next"], limit=5)
+        assert [e["message"] for e in rest["items"]] == ["step 1"] and rest["next"] is None
+        log = data.deliveries(store)
+        sends = [(n["service"], n["recipient"], n["state"]) for n in log["notifications"]]
+        assert sends == [("slack", "#ops", "pending")]
+
+
+async def test_a_card_lists_its_route_when_served_and_offers_its_buttons() -> None:
+    """The wiring other features rely on: add GET /api/v1/approvals and the card shows its rows."""
+    from tagpilot.dashboard.cards import CARDS
+    from tagpilot.dashboard.pages import _card
+
+    app = FastAPI()
+
+    @app.get("/api/v1/approvals")
+    async def approvals():  # type: ignore[no-untyped-def]
+        return [{"id": "7/x", "object": "ImageUpdateAutomation/apps/fleet", "state": "pending"},
+                {"id": "8", "object": "ImageUpdateAutomation/apps/fleet", "state": "approved"}]
+
+    @app.get("/cards")
+    async def cards(request: Request):  # type: ignore[no-untyped-def]
+        out = []
+        for card in CARDS:
+            shown = await _card(request, card)
+            out.append({"title": card.title, "rows": None if shown["rows"] is None else
+                        [[path for _action, path in r["actions"]] for r in shown["rows"]]})
+        return out
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        shown = {c["title"]: c["rows"] for c in (await client.get("/cards")).json()}
+    assert shown["Approvals"] == [["/api/v1/approvals/7%2Fx/approve", "/api/v1/approvals/7%2Fx/reject"], []]
+    assert shown["Pins"] is None and shown["Environments"] is None  # "no data yet"
