@@ -37,6 +37,10 @@ def test_overview_renders_rows(browser: Any, dash: Dashboard, shots: Path) -> No
     page.screenshot(path=str(shots / "policy.png"), full_page=True)
     page.goto(f"{dash.daemon.url}/history?image={dash.image}")
     page.screenshot(path=str(shots / "history.png"), full_page=True)
+    page.goto(f"{dash.daemon.url}/docs")  # the API reference, drawn by the package's script from /openapi.json
+    page.locator("#apidocs summary", has_text="/api/v1/overview").wait_for(timeout=10_000)
+    assert page.locator("#apidocs summary").count() >= 15
+    page.screenshot(path=str(shots / "api-docs.png"), full_page=True)
     page.close()
 
 
