@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and the demo run for real: the CNCF registry, skopeo (benchmark baseline),
 # htpasswd (registry auth), git (remotes), gnupg/openssh-client (commit signing).
-APT_PACKAGES := docker-registry skopeo apache2-utils git gnupg openssh-client
+APT_PACKAGES := docker-registry skopeo apache2-utils git gnupg openssh-client chromium
 
 .PHONY: install system-deps test demo bench lint clean
 
@@ -19,7 +19,7 @@ install: $(BIN)/.installed
 # Installs the Debian packages when running as root and something is missing (CI, fresh machines).
 system-deps:
 	@missing=""; \
-	for cmd in docker-registry skopeo htpasswd git gpg ssh-keygen; do \
+	for cmd in docker-registry skopeo htpasswd git gpg ssh-keygen chromium; do \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; \
 	done; \
 	if [ -n "$$missing" ]; then \

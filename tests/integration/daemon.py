@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -43,8 +44,16 @@ class DaemonProcess:
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=10, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.url + path, timeout=10, **kwargs)
+    def local_token(self) -> str:
+        """The `local` admin token the daemon wrote into <state>/daemon.json (what the CLI sends)."""
+        return str(json.loads((self.state / "daemon.json").read_text())["token"])
+
+    def post(self, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
+        """POST as the local CLI does (with the daemon.json token); `auth=False` posts anonymously."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if auth and not path.startswith("/hook/"):
+            headers.setdefault("Authorization", f"Bearer {self.local_token()}")
+        return httpx.post(self.url + path, timeout=10, headers=headers, **kwargs)
 
     def wait(self, condition: Callable[[], Any], *, what: str, timeout: float = 20.0) -> Any:
         deadline = time.monotonic() + timeout

@@ -5,3 +5,7 @@ tags, pins and written fields in the state database, `decisions` is what `tagpil
 pin/unpin` and the API do, and `gate` is the one call an updating object's push path makes before it
 pushes a planned change.
 """
+
+from tagpilot.approvals.holds import retention_holds
+
+__all__ = ["retention_holds"]

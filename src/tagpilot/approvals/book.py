@@ -194,6 +194,13 @@ class ApprovalBook:
             db.execute("DELETE FROM written_fields WHERE kind = ? AND namespace = ? AND name = ?", key)
         return bool(gone)
 
+    def all_pins(self) -> list[Pin]:
+        """Every pin of every object (the dashboard's pins card, retention's holds)."""
+        with self.store._lock:
+            rows = self.store._db.execute("SELECT kind, namespace, name, target, tag, reason, by, since FROM pins "
+                                          "ORDER BY kind, namespace, name, target").fetchall()
+        return [Pin((r[0], r[1], r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
     def pins(self, key: ObjectKey) -> list[Pin]:
         with self.store._lock:
             rows = self.store._db.execute("SELECT kind, namespace, name, target, tag, reason, by, since FROM pins "

@@ -25,9 +25,10 @@ class DaemonError(TagpilotError):
 class DaemonClient:
     """HTTP calls to the daemon's JSON API (`/api/v1`)."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, token: str = "") -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.token = token  # the daemon's `local` admin token from daemon.json (server/auth.py)
 
     @classmethod
     def find(cls, state: Path | None) -> DaemonClient | None:
@@ -41,7 +42,7 @@ class DaemonClient:
             httpx.get(url + "/healthz", timeout=2).raise_for_status()
         except (OSError, ValueError, KeyError, TypeError, httpx.HTTPError):
             return None
-        return cls(url)
+        return cls(url, token=str(pointer.get("token") or ""))
 
     def post(self, path: str, body: dict[str, Any] | None = None, *, expect: tuple[int, ...] = (200, 202)
              ) -> dict[str, Any]:
@@ -49,7 +50,8 @@ class DaemonClient:
         import httpx
 
         try:
-            response = httpx.post(f"{self.url}/api/v1{path}", json=body or {}, timeout=self.timeout)
+            response = httpx.post(f"{self.url}/api/v1{path}", json=body or {}, timeout=self.timeout,
+                                  headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
         except httpx.HTTPError as exc:
             raise DaemonError(f"the daemon at {self.url} did not answer: {exc.__class__.__name__}") from None
         if response.status_code not in expect:

@@ -39,7 +39,7 @@ def _parse_listen(listen: str) -> tuple[str, int]:
 
 async def serve(files: list[Path], state: Path, host: str, port: int, workers: int, *,
                 allowed_hosts: Sequence[str] = (), max_connections: int | None = None,
-                header_timeout: float | None = None) -> None:
+                header_timeout: float | None = None, auth_secret: str | None = None) -> None:
     import uvicorn
 
     from tagpilot.engine.daemon import Daemon
@@ -65,7 +65,11 @@ async def serve(files: list[Path], state: Path, host: str, port: int, workers: i
 
     daemon = Daemon(files, state, workers=workers)
     await daemon.start()
-    app = create_app(daemon, listen_host=host, allowed_hosts=allowed_hosts)
+    try:
+        app = create_app(daemon, listen_host=host, allowed_hosts=allowed_hosts, auth_secret=auth_secret)
+    except BaseException:  # a bad --auth-secret: stop cleanly (release the state lock), then report it
+        await daemon.stop()
+        raise
     protocol = guard.protocol_class()
 
     def server_on(listen_port: int) -> Server:
@@ -81,6 +85,7 @@ async def serve(files: list[Path], state: Path, host: str, port: int, workers: i
     def shutdown() -> None:
         for each in (server, *extra):
             each.should_exit = True
+        app.state.live.close()  # end the dashboard's event streams, or the server waits for them
 
     daemon.announce(f"http://{host if ':' not in host else f'[{host}]'}:{port}")
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
@@ -112,6 +117,10 @@ def run(
                                          "at most 2048).")] = None,
     header_timeout: Annotated[float, typer.Option(
         "--header-timeout", min=0.1, help="Seconds a client has to send a request's headers.")] = 10.0,
+    auth_secret: Annotated[str | None, typer.Option(
+        "--auth-secret", metavar="NS/NAME",
+        help="Secret of API/dashboard tokens (keys: names, values: ROLE:TOKEN; roles viewer, approver, admin). "
+             "Without it nobody but the local CLI can change anything.")] = None,
 ) -> None:
     """Run continuously: reconcile every object on its interval and at once on webhooks; serve the API.
 
@@ -129,7 +138,8 @@ def run(
     collapse_repeats()  # a fault repeating by the thousand writes a few lines, with their count
     try:
         asyncio.run(serve(files, state_dir_from(state), host, port, workers, allowed_hosts=allowed_hosts,
-                          max_connections=max_connections, header_timeout=header_timeout))
+                          max_connections=max_connections, header_timeout=header_timeout,
+                          auth_secret=auth_secret))
     except TagpilotError as exc:
         err(f"error: {exc}")
         raise typer.Exit(exc.exit_code) from None

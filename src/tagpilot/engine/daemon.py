@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ class Daemon:
         self._watch_task: asyncio.Task[None] | None = None
         self._mtimes: dict[str, float] = {}
         self.state_lock = StateLock(state_dir)
+        # the CLI on this machine authenticates with this admin token, written 0600 into daemon.json
+        self.local_token = secrets.token_urlsafe(32)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -78,7 +81,8 @@ class Daemon:
         """Tell CLI commands on this machine where the API is (they read it from the state directory),
         and tell the person starting it where each webhook receiver listens."""
         self._log_receivers(url)
-        write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid()}))  # 0600
+        write_private(self.pointer_file, json.dumps({"url": url, "pid": os.getpid(),
+                                                    "token": self.local_token}))  # 0600
 
     def _log_receivers(self, url: str) -> None:
         """Receiver URLs are hashes of secrets: print them, so nobody computes them by hand."""
@@ -196,13 +200,13 @@ class Daemon:
             self.scheduler.trigger(target, reason)
         return bool(targets)
 
-    def set_suspended(self, key: ObjectKey, suspended: bool) -> bool:
+    def set_suspended(self, key: ObjectKey, suspended: bool, *, by: str | None = None) -> bool:
         key = self.controller.kinds.normalize(key)
         if self.controller.get(key) is None:
             return False
         self.store.set_suspended(*key, suspended)
         self.events.emit(key, NORMAL, Reason.SUSPENDED if suspended else Reason.RESUMED,
-                         "suspended" if suspended else "resumed")
+                         "suspended" if suspended else "resumed", **({"by": by} if by else {}))
         if not suspended:
             self.scheduler.trigger(key, "resumed")
         return True

@@ -276,7 +276,7 @@ def _plan(ctx: Context, run: RepositoryRun, deployed: Deployed | None, now: date
     if spec.protect.policy_refs:
         found.append(policy_protections(ctx, run.canonical))
     if spec.protect.holds:
-        found.append(held(ctx.store, run.canonical))
+        found.append(held(ctx.store, run.canonical, ctx.config))
     for table in found:
         for key, reasons in table.items():
             (digests if key.startswith("sha256:") else tags).setdefault(key, []).extend(reasons)

@@ -23,7 +23,7 @@ Policy refs (`protect.policyRefs`): every ImagePolicy's stored `latestRef` / `ob
 
 Holds: pins and pending approvals belong to `tagpilot.approvals` (another issue). `held()` is the one
 hook: when the store has that package's tables and the package offers
-`retention_holds(store, canonical_name) -> {tag or digest: [reasons]}`, its answer is protected;
+`retention_holds(store, canonical_name, config) -> {tag or digest: [reasons]}`, its answer is protected;
 otherwise nothing is held (and `Deployed.sources` says so).
 """
 
@@ -438,7 +438,7 @@ def policy_protections(ctx: Context, canonical: str) -> dict[str, list[str]]:
 HOLD_TABLES = ("pins", "approval_requests")
 
 
-def held(store: Any, canonical: str) -> dict[str, list[str]]:
+def held(store: Any, canonical: str, config: Any = None) -> dict[str, list[str]]:
     """THE hook for pins and pending approvals: tag-or-digest → reasons (`pinned: ...`, `pending approval:
     ...`). Empty until `tagpilot.approvals` exists with its store tables and `retention_holds`."""
     if not any(store.has_table(name) for name in HOLD_TABLES):
@@ -448,4 +448,4 @@ def held(store: Any, canonical: str) -> dict[str, list[str]]:
     except ImportError:
         return {}
     hook = getattr(approvals, "retention_holds", None)
-    return dict(hook(store, canonical)) if callable(hook) else {}
+    return dict(hook(store, canonical, config)) if callable(hook) else {}

@@ -1,7 +1,9 @@
 """The daemon's HTTP interface: health, metrics, the JSON API, and webhook receivers.
 
 Thin by design: every route parses the request, asks the `Daemon`, and renders JSON. FastAPI
-serves the OpenAPI document of the API at `/openapi.json` (and a browsable one at `/docs`).
+serves the OpenAPI document of the API at `/openapi.json`; the dashboard (`tagpilot.dashboard`) serves
+the pages, a browsable API reference at `/docs` and their assets from the package (no CDN).
+Mutating routes need a token (`server/auth.py`).
 """
 
 from __future__ import annotations
@@ -16,19 +18,28 @@ from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
 from tagpilot.server import approvals_routes
 from tagpilot.server.argo_webhook import register as register_argo_webhook
+from tagpilot.server.auth import Authenticator, AuthGuard, actor
 from tagpilot.server.guard import RequestGuard
 
 API = "/api/v1"
 
 
-def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts: Iterable[str] = ()) -> FastAPI:
-    """The ASGI app. `listen_host` and `allowed_hosts` are the names the API answers to (`RequestGuard`)."""
-    app = FastAPI(title="tagpilot", version=__version__,
+def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts: Iterable[str] = (),
+               auth_secret: str | None = None) -> FastAPI:
+    """The ASGI app. `listen_host` and `allowed_hosts` are the names the API answers to (`RequestGuard`);
+    `auth_secret` (NS/NAME) the Secret of tokens (`server/auth.py`); a bad one raises ConfigError."""
+    app = FastAPI(title="tagpilot", version=__version__, docs_url=None, redoc_url=None,
                   description="Objects, status and events of a running tagpilot; webhook receivers.")
-    # an Argo EventSource may sit under /api/ (outside /api/v1/): it is a webhook, not the API
-    app.add_middleware(RequestGuard, listen_host=listen_host, allowed_hosts=list(allowed_hosts),
-                       exempt=lambda method, path: path == "/webhook" or (not path.startswith(f"{API}/")
-                       and daemon.webhooks.serves(method, path)))
+
+    def webhook(method: str, path: str) -> bool:
+        # an Argo EventSource may sit under /api/ (outside /api/v1/): it is a webhook, not the API
+        # `/webhook?type=` is Argo CD Image Updater's endpoint (its own secrets, server/argo_webhook.py)
+        return path == "/webhook" or (not path.startswith(f"{API}/") and daemon.webhooks.serves(method, path))
+
+    authenticator = Authenticator(lambda: daemon.config, auth_secret, daemon.local_token)
+    app.state.auth = authenticator
+    app.add_middleware(AuthGuard, auth=authenticator, exempt=webhook)  # inside the guard: runs second
+    app.add_middleware(RequestGuard, listen_host=listen_host, allowed_hosts=list(allowed_hosts), exempt=webhook)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -66,24 +77,24 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
         return view
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/reconcile", status_code=202, tags=["objects"])
-    async def reconcile(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def reconcile(kind: str, namespace: str, name: str, request: Request) -> dict[str, Any]:
         """Queue a reconcile now (coalesced with one already queued or running)."""
         key = _key(kind, namespace, name)
-        if not daemon.request_reconcile(key, "requested through the API"):
+        if not daemon.request_reconcile(key, f"requested through the API by {actor(request)}"):
             raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
         return {"queued": True, "object": "/".join(key)}
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/suspend", tags=["objects"])
-    async def suspend(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def suspend(kind: str, namespace: str, name: str, request: Request) -> dict[str, Any]:
         key = _key(kind, namespace, name)
-        if not daemon.set_suspended(key, True):
+        if not daemon.set_suspended(key, True, by=actor(request)):
             raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
         return {"suspended": True, "object": "/".join(key)}
 
     @app.post(f"{API}/objects/{{kind}}/{{namespace}}/{{name}}/resume", tags=["objects"])
-    async def resume(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    async def resume(kind: str, namespace: str, name: str, request: Request) -> dict[str, Any]:
         key = _key(kind, namespace, name)
-        if not daemon.set_suspended(key, False):
+        if not daemon.set_suspended(key, False, by=actor(request)):
             raise HTTPException(404, f"{'/'.join(key)} is not in the configuration")
         return {"suspended": False, "object": "/".join(key)}
 
@@ -138,6 +149,9 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
         return JSONResponse(delivery.body, status_code=delivery.status, headers=delivery.headers)
 
     register_argo_webhook(app, daemon)  # POST /webhook?type=... (before the catch-all below)
+    from tagpilot.dashboard import mount  # the dashboard's API routes and pages (before the catch-all)
+
+    mount(app, daemon)
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def event_source(path: str, request: Request) -> Response:

@@ -405,6 +405,38 @@ class Store:
             for r in reversed(rows)
         ]
 
+    def history(self, keys: list[tuple[str, str, str]] | None = None, *, before_id: int = 0, limit: int = 50,
+                namespace: str | None = None, data_equals: tuple[str, str] | None = None,
+                reasons: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """A page of the events log (deliveries left out), newest first: events of `keys` (all when None),
+        older than `before_id` (0: the newest), optionally of one namespace or with `data[field] == value`
+        (an environment). The dashboard's timelines page with the smallest id shown."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if before_id > 0:
+            clauses.append("id < ?")
+            args.append(before_id)
+        if namespace:
+            clauses.append("namespace = ?")
+            args.append(namespace)
+        if reasons:
+            clauses.append(f"reason IN ({', '.join('?' * len(reasons))})")
+            args.extend(reasons)
+        if data_equals is not None:
+            clauses.append("json_extract(data, '$.' || ?) = ?")
+            args.extend(data_equals)
+        if keys is not None:
+            if not keys:
+                return []
+            clauses.append("(" + " OR ".join(["(kind = ? AND namespace = ? AND name = ?)"] * len(keys)) + ")")
+            args.extend(part for key in keys for part in key)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM events {where} ORDER BY id DESC LIMIT ?",
+                                    (*args, limit)).fetchall()
+        return [{"id": r[0], "time": _rfc3339(r[1]), "kind": r[2], "namespace": r[3], "name": r[4], "type": r[5],
+                 "reason": r[6], "message": r[7], "data": json.loads(r[8])} for r in rows]
+
     # --- notifications: dedupe keys and the outbox --------------------------------------------------
 
     def notify_claim(self, key: str) -> bool:
