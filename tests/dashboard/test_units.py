@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from fastapi import FastAPI, Request  # module level: FastAPI resolves the handlers' annotations here
@@ -137,3 +139,22 @@ async def test_a_card_lists_its_route_when_served_and_offers_its_buttons() -> No
         shown = {c["title"]: c["rows"] for c in (await client.get("/cards")).json()}
     assert shown["Approvals"] == [["/api/v1/approvals/7%2Fx/approve", "/api/v1/approvals/7%2Fx/reject"], []]
     assert shown["Pins"] is None and shown["Environments"] is None  # "no data yet"
+
+
+def test_environments_are_listed_upstream_first_with_what_comes_next() -> None:
+    from tagpilot.server.environments_routes import environments
+
+    def view(name: str, source: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "Promotion", "namespace": "d", "name": name, "spec": {"source": source}, "status": status}
+
+    rows = environments([
+        view("prod", {"kind": "Promotion", "name": "test"}, {"hold": {"tag": "1.0.0"}}),
+        view("test", {"kind": "Promotion", "name": "dev"},
+             {"lastPromoted": {"name": "r/test", "tag": "1.1.0", "digest": "sha256:a", "at": "t1"},
+              "candidate": {"tag": "1.2.0", "digest": "sha256:b"}}),
+        view("dev", {"imagePolicyRef": {"name": "app"}}, {}),
+    ])
+    assert [(r["name"], r["from"], r["tag"], r["next"]) for r in rows] == [
+        ("Promotion/d/dev", "ImagePolicy/d/app", "", "-"),
+        ("Promotion/d/test", "Promotion/d/dev", "1.1.0", "1.2.0 waiting"),
+        ("Promotion/d/prod", "Promotion/d/test", "", "held at 1.0.0 (tagpilot unpin)")]

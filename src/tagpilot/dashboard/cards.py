@@ -31,12 +31,12 @@ class Card:
 
 
 CARDS: tuple[Card, ...] = (
-    Card("Approvals", "/api/v1/approvals", ("id", "object", "images", "state", "requested", "deadline"),
+    Card("Approvals", "/api/v1/approvals", ("id", "object", "images", "state", "required", "approvedBy", "deadline"),
          (Action("Approve", "/api/v1/approvals/{id}/approve", when=("state", "pending")),
           Action("Reject", "/api/v1/approvals/{id}/reject", when=("state", "pending"))),
          empty="no pending approval requests"),
-    Card("Pins", "/api/v1/pins", ("object", "image", "tag", "reason", "by", "since"),
+    Card("Pins", "/api/v1/pins", ("object", "image", "tag", "reason", "by", "since"),  # image: policy or alias
          (Action("Unpin", "/api/v1/pins/{id}/unpin", role="approver"),), empty="nothing is pinned"),
-    Card("Environments", "/api/v1/environments", ("name", "image", "tag", "since", "next"),
+    Card("Environments", "/api/v1/environments", ("name", "from", "image", "tag", "since", "next"),
          empty="no environments"),
 )

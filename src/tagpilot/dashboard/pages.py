@@ -149,8 +149,20 @@ async def _card(request: Request, card: Card) -> dict[str, Any]:
     rows = body.get("items", []) if isinstance(body, dict) else body
     rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
     return {"card": card, "error": "", "rows": [
-        {"row": row, "actions": [(a, a.path.format_map(_Quoted(row))) for a in card.actions
-                                 if a.when is None or str(row.get(a.when[0])) == a.when[1]]} for row in rows]}
+        {"row": row, "cells": {col: _cell(row.get(col, "")) for col in card.columns},
+         "actions": [(a, a.path.format_map(_Quoted(row))) for a in card.actions
+                     if a.when is None or str(row.get(a.when[0])) == a.when[1]]} for row in rows]}
+
+
+def _cell(value: Any) -> str:
+    """A card cell as text: lists joined, an image change `image from → to` (approval requests)."""
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        if {"image", "from", "to"} <= value.keys():
+            return f"{value['image']} {value['from'] or '(none)'} → {value['to']}"
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
 
 
 class _Quoted(dict):  # type: ignore[type-arg]

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
-from tagpilot.server import approvals_routes
+from tagpilot.server import approvals_routes, environments_routes
 from tagpilot.server.argo_webhook import register as register_argo_webhook
 from tagpilot.server.auth import Authenticator, AuthGuard, actor
 from tagpilot.server.guard import RequestGuard
@@ -123,6 +123,7 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
         return JSONResponse({"reloaded": ok, "message": message}, status_code=200 if ok else 400)
 
     approvals_routes.include(app, daemon)  # approvals, pins (before the webhooks' catch-all route)
+    environments_routes.include(app, daemon)  # promotion chains
 
     async def read_body(request: Request, limit: int) -> bytes | None:
         """The request body, or None when it is larger than `limit` (read no further: 413)."""

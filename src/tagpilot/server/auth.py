@@ -48,6 +48,8 @@ API_PREFIX = "/api/v1/"
 ROLE_FOR: list[tuple[str, str]] = [
     ("/approve", "approver"),
     ("/reject", "approver"),
+    ("/pin", "approver"),
+    ("/unpin", "approver"),
 ]
 # pages and routes readable without a token even when an auth Secret is configured
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/login", "/logout", "/static/")
