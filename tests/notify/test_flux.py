@@ -232,7 +232,41 @@ spec: {{providerRef: {{name: p}}, eventSources: [{{kind: ImageUpdateAutomation, 
     assert request.target == "http://hooks.example.invalid/in" and request.headers["Gotk-Component"] == "tagpilot"
 
 
+def test_matrix_provider_puts_fluxs_message_into_the_room(tmp_path: Path, rx: RecordingServer) -> None:
+    """Flux's matrix notifier: PUT /_matrix/client/r0/rooms/ROOM/send/m.room.message/TXN with the token;
+    the recorder stands in for a Matrix homeserver (none runs here) and answers as one does."""
+    text = f"""---
+apiVersion: v1
+kind: Secret
+metadata: {{name: matrix, namespace: apps}}
+stringData: {{token: syt_matrix_access_token}}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Provider
+metadata: {{name: p, namespace: apps}}
+spec: {{type: matrix, address: "{rx.url}", channel: "!room:matrix.example", secretRef: {{name: matrix}}}}
+---
+apiVersion: notification.toolkit.fluxcd.io/v1beta3
+kind: Alert
+metadata: {{name: a, namespace: apps}}
+spec: {{providerRef: {{name: p}}, eventSources: [{{kind: ImageUpdateAutomation, name: fleet}}]}}
+"""
+    config = load_config([write(tmp_path, POLICY + text)])
+    with Store.open(tmp_path / "state") as store:
+        run(Notifier(lambda: config, store), pushed(), pushed("b" * 40))
+        assert "syt_matrix_access_token" not in str(store.events())
+    first, second = rx.requests
+    prefix = "/_matrix/client/r0/rooms/%21room%3Amatrix.example/send/m.room.message/"
+    assert first.method == "PUT" and first.target.startswith(prefix)
+    assert len(first.target.removeprefix(prefix)) == 40 and first.target != second.target  # one txn per event
+    assert first.headers["Authorization"] == "Bearer syt_matrix_access_token"
+    assert first.json() == {"body": f"💫 imageupdateautomation/fleet.apps\npushed commit '{'a' * 40}' to branch "
+                                    f"'main'\nupdate app to 1.1.0\n- image.toolkit.fluxcd.io/revision: "
+                                    f"main@sha1:{'a' * 40}\n", "msgtype": "m.text"}
+
+
 @pytest.mark.parametrize(("spec", "needle"), [
+    ("type: matrix\n  address: http://x", "needs the key `token`"),
     ("type: datadog\n  address: http://x", "provider type 'datadog' (a Flux provider type) is not delivered"),
     ("type: slackk\n  address: http://x", "'slackk' (not a Flux provider type)"),
     ("type: generic", "a generic provider needs an address"),

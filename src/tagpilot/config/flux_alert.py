@@ -37,12 +37,12 @@ FLUX_TYPES = (
     "giteapullrequestcomment", "gitlabmergerequestcomment",
 )
 PROVIDER_TYPES = (
-    "generic", "generic-hmac", "slack", "msteams", "discord", "googlechat", "telegram", "lark", "alertmanager",
-    "feishu", "dingtalk", "wecom",
+    "generic", "generic-hmac", "slack", "msteams", "discord", "googlechat", "telegram", "matrix", "lark",
+    "alertmanager", "feishu", "dingtalk", "wecom",
 )
 SIGNED_TYPES = ("lark", "feishu", "dingtalk")
 NEEDS_ADDRESS = tuple(t for t in PROVIDER_TYPES if t != "telegram")
-NEEDS_TOKEN = ("generic-hmac", "telegram")
+NEEDS_TOKEN = ("generic-hmac", "telegram", "matrix")
 EVENT_SOURCE_KINDS = (
     "Bucket", "GitRepository", "Kustomization", "HelmRelease", "HelmChart", "HelmRepository", "ImageRepository",
     "ImagePolicy", "ImageUpdateAutomation", "OCIRepository", "ArtifactGenerator", "ExternalArtifact",
@@ -186,6 +186,9 @@ def check_alerts(config: Any) -> list[Any]:
         if spec.type in NEEDS_TOKEN and not values.get("token"):
             errors.append(ConfigError(f"a {spec.type} provider needs the key `token` in the Secret named by "
                                       "spec.secretRef", config.origins[provider.key]))
+        if spec.type == "matrix" and not spec.channel:
+            errors.append(ConfigError("a matrix provider needs spec.channel (the room id, such as "
+                                      "!abcdef:matrix.example)", config.origins[provider.key]))
         if spec.type == "telegram" and not spec.channel:
             errors.append(ConfigError("a telegram provider needs spec.channel (a chat id such as -123, -123:1 for a "
                                       "forum topic, or @name)", config.origins[provider.key]))

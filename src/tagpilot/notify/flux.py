@@ -183,6 +183,15 @@ def _text(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _matrix(payload: dict[str, Any]) -> dict[str, Any]:
+    """Flux's matrix notifier: heading `emoji kind/name.namespace`, the message, `- key: value` lines."""
+    obj = payload["involvedObject"]
+    emoji = "🚨" if payload["severity"] == "error" else "💫"
+    heading = f"{emoji} {str(obj['kind']).lower()}/{obj['name']}.{obj['namespace']}"
+    metadata = "".join(f"- {k}: {v}\n" for k, v in payload["metadata"].items())
+    return {"body": f"{heading}\n{payload['message']}\n{metadata}", "msgtype": "m.text"}
+
+
 def _alertmanager(payload: dict[str, Any]) -> list[dict[str, Any]]:
     md = dict(payload["metadata"])
     annotations = {"message": payload["message"]}
@@ -220,6 +229,8 @@ def provider_body(service: Service, payload: dict[str, Any]) -> Any:
         return {"msgtype": "markdown", "markdown": {"content": _text(payload)}}
     if kind == "telegram":
         return {"chat_id": opts.get("channel", ""), "text": _text(payload), "parse_mode": "Markdown"}
+    if kind == "matrix":
+        return _matrix(payload)
     if kind == "alertmanager":
         return _alertmanager(payload)
     raise ValueError(f"provider type {kind!r} has no payload")  # the model refuses other types at load
@@ -228,6 +239,7 @@ def provider_body(service: Service, payload: dict[str, Any]) -> Any:
 # Flux provider type → tagpilot's transport (services.build_http)
 TRANSPORTS = {"generic": "generic", "generic-hmac": "generic-hmac", "slack": "slack", "discord": "discord",
               "msteams": "json", "googlechat": "json", "alertmanager": "alertmanager", "telegram": "telegram",
+              "matrix": "matrix",
               "lark": "feishu", "feishu": "feishu", "dingtalk": "dingtalk", "wecom": "wecom"}
 
 
@@ -297,5 +309,9 @@ def plan_alerts(config: Any, event: Event, obj: dict[str, Any], store: Any, now:
             continue
         service = provider_service(provider, config)
         body = json.dumps(provider_body(service, payload), ensure_ascii=False)
-        out.append(FluxDelivery(alert.ref, provider.ref, provider.spec.channel or "", key, Request("POST", "", body)))
+        request = Request("POST", "", body)
+        if provider.spec.type == "matrix":  # Flux: the transaction id is the event's sha1 (timestamp included)
+            event_json = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+            request = Request("PUT", hashlib.sha1(event_json, usedforsecurity=False).hexdigest(), body)
+        out.append(FluxDelivery(alert.ref, provider.ref, provider.spec.channel or "", key, request))
     return out

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -158,6 +159,14 @@ def build_http(service: Service, request: Request, recipient: str, now: float) -
         doc = json.loads(request.body)
         doc.update(_telegram_chat(str(doc.get("chat_id") or recipient)))
         body = json.dumps(doc, ensure_ascii=False).encode()
+    elif kind == "matrix":
+        # Flux: PUT to the room's send endpoint; the transaction id is the event's sha1 (request.path, set by
+        # notify/flux.py), so a retry of one event is one transaction: the homeserver never posts it twice
+        room = quote(str(opts.get("channel") or recipient), safe="")
+        txn = quote(request.path, safe="") or hashlib.sha1(body, usedforsecurity=False).hexdigest()
+        url = f"{url.rstrip('/')}/_matrix/client/r0/rooms/{room}/send/m.room.message/{txn}"
+        headers["Authorization"] = f"Bearer {token}"
+        return "PUT", url, headers, body
     elif kind in ("teams", "teams-workflows", "googlechat"):  # argocd: the recipient names a configured URL
         urls = opts.get("webhooks" if kind == "googlechat" else "recipientUrls") or {}
         url = str(urls.get(recipient, "")) if isinstance(urls, dict) else ""
