@@ -12,8 +12,11 @@ import json
 import re
 from pathlib import Path
 
+from tests.fixtures.git import GitRemote
 from tests.fixtures.http import RecordedRequest, RecordingServer, Reply
+from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
+from tests.integration.test_argo_cli import app_view, local_config, seed_chart, seed_registry
 from tests.notify.receivers import feishu_stand_in
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "notifications" / "argocd-notifications-feishu.yaml"
@@ -72,3 +75,40 @@ stringData: {{token: {TOKEN}}}
     events = run_tagpilot("events", "--state", state, "-o", "json")
     sent = [e for e in events.json() if e["reason"] == "NotificationSent"]
     assert len(sent) == 5 and {e["kind"] for e in sent} == {"Application"}
+
+
+def test_live_status_gives_an_application_its_current_images(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """Without `status` in the file, the current tags are what Argo CD reports running (as upstream reads
+    them from the cluster), here from the stand-in API: frontend runs main-ccccccc, not git's main-0000000."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    image = f"{registry.host}/{repo_name}"
+    live = {"items": [{"metadata": {"name": "example", "namespace": "argocd"},
+                       "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"},
+                                  "summary": {"images": [f"{image}/frontend:main-ccccccc",
+                                                         f"{image}/backend:main-0000000"]}}}]}
+    with RecordingServer() as rx:
+        rx.route("/api/v1/applications", lambda request: Reply(200, live) if request.headers.get(
+            "Authorization") == f"Bearer {TOKEN}" else Reply(401, {"error": "bad token"}))
+        cfg = local_config(tmp_path, registry, repo_name, git_remote_file, extra=f"""---
+apiVersion: tagpilot.dev/v1alpha1
+kind: ArgoCDServer
+metadata: {{name: argocd, namespace: argocd}}
+spec:
+  url: {rx.url}
+  secretRef: {{name: argocd-api}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: argocd-api, namespace: argocd}}
+stringData: {{token: {TOKEN}}}
+""")
+        result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr
+    images = {i["alias"]: i for i in app_view(result)["status"]["images"]}
+    assert (images["frontend"]["currentTag"], images["frontend"]["currentFrom"]) == (
+        "main-ccccccc", "status.summary.images")
+    assert images["frontend"]["reason"] == "updated from main-ccccccc to main-bbbbbbb"
+    assert images["backend"]["currentTag"] == "main-0000000"
+    assert "main-bbbbbbb" in git_remote_file.read_exact(".argocd-source-example.yaml", "main")

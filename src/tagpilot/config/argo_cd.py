@@ -174,6 +174,12 @@ class Application(Object):
         object.__setattr__(copy, "_image_updater", settings)
         return copy
 
+    def with_live_images(self, images: list[str]) -> Application:
+        """A copy whose `status.summary.images` is what Argo CD reports running (an ArgoCDServer's poll)."""
+        status = dict(self.status) if isinstance(self.status, dict) else {}
+        summary = dict(status.get("summary")) if isinstance(status.get("summary"), dict) else {}
+        return self.model_copy(update={"status": {**status, "summary": {**summary, "images": list(images)}}})
+
     def status_images(self) -> list[str] | None:
         """`status.summary.images` of an exported Application (what Argo sees running), or None."""
         status = self.status if isinstance(self.status, dict) else {}

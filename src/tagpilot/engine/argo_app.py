@@ -56,6 +56,7 @@ from tagpilot.engine.argo_branch import (
     render_branch,
     target_key,
 )
+from tagpilot.engine.argocd_server import live_images
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.live_policy import select_with_registry
@@ -541,6 +542,9 @@ class ApplicationReconciler:
             status.images = None
             status.mark_ready(f"no {PREFIX}image-list annotation: nothing to update", now, generation)
             return outcome
+        if app.status_images() is None:  # not exported with its status: what Argo CD reports, if it is read
+            live = live_images(self.ctx, app.namespace, app.name)
+            app = app.with_live_images(live) if live is not None else app
         with self.batcher.preparing():
             source = self._check_supported(app)
             states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))

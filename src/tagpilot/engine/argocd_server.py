@@ -31,6 +31,20 @@ class ArgoCDUnavailable(TagpilotError):
     reason = "ArgoCDUnavailable"
 
 
+MAX_IMAGES, MAX_IMAGE = 200, 512  # per Application: what Argo CD reports running is small; a hostile API is not
+
+
+def live_images(ctx: Context, namespace: str, name: str) -> list[str] | None:
+    """`status.summary.images` of Application NS/NAME as the last poll of any ArgoCDServer read it: the
+    images Argo CD sees running, which upstream Image Updater reads from the cluster as the current tags."""
+    for server in ctx.config.of_kind(ArgoCDServer):
+        stored = ctx.store.get_object("ArgoCDServer", server.namespace, server.name)
+        images = ((stored.status if stored else {}).get("liveImages") or {}).get(f"{namespace}/{name}")
+        if isinstance(images, list):
+            return [str(i) for i in images]
+    return None
+
+
 def _fingerprint(app: dict[str, Any]) -> str:
     meta = app.get("metadata") or {}
     doc = {"status": app.get("status") or {}, "annotations": meta.get("annotations") or {}}
@@ -70,17 +84,22 @@ class ArgoCDServerReconciler:
         apps = await self._applications(server)
         seen: dict[str, str] = dict(status.extra.get("applications") or {})
         now_seen: dict[str, str] = {}
+        live: dict[str, list[str]] = {}
         outcome = Outcome(status)
         for app in apps:
             meta = app["metadata"]
             name = f"{meta.get('namespace', 'argocd')}/{meta.get('name', '')}"
             now_seen[name] = _fingerprint(app)
+            images = ((app.get("status") or {}).get("summary") or {}).get("images")
+            if isinstance(images, list):
+                live[name] = [str(i)[:MAX_IMAGE] for i in images[:MAX_IMAGES] if isinstance(i, str)]
             if seen.get(name) != now_seen[name]:
                 st = app.get("status") or {}
                 message = (f"Application {name}: sync {(st.get('sync') or {}).get('status', '?')}, health "
                            f"{(st.get('health') or {}).get('status', '?')}")
                 outcome.notes.append(Note(Reason.APPLICATION_STATUS, message, {"liveApplication": app}))
         status.extra["applications"] = now_seen
+        status.extra["liveImages"] = live
         outcome.changed = bool(outcome.notes)
         status.mark_ready(f"{len(apps)} application(s) read", self.ctx.clock(), generation)
         return outcome
@@ -88,7 +107,7 @@ class ArgoCDServerReconciler:
 
 KINDS = (
     Kind(name="ArgoCDServer", model=ArgoCDServer, plural="argocdservers", short=("argocdserver",),
-         reconciler=ArgoCDServerReconciler, order=50, interval=lambda s: seconds(s.spec.interval),
+         reconciler=ArgoCDServerReconciler, order=25, interval=lambda s: seconds(s.spec.interval),  # before Apps
          columns=(Column("URL", lambda v: v["spec"]["url"]),
                   Column("APPLICATIONS", lambda v: str(len((v.get("status") or {}).get("applications") or {}))))),
 )
