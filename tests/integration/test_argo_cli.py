@@ -301,3 +301,21 @@ def test_git_secret_with_a_wrong_password_fails_without_showing_it(
     assert ready["status"] == "False" and ready["reason"] == "AuthenticationFailed", ready
     assert "wr0ng-pa55word" not in result.stdout + result.stderr
     assert git_http.head("main") == before
+
+
+def test_commit_template_reads_the_new_images_config_labels(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """`.Labels` of `.AppChanges` are the OCI config labels of the new image (empty when it has none)."""
+    seed_registry(registry, repo_name)
+    push_tags(registry, f"{repo_name}/frontend", ["main-ddddddd"], created=_day(7),
+              labels={"org.opencontainers.image.revision": "0123abc", "team": "web"})
+    seed_chart(git_remote_file, registry, repo_name)
+    template = ("{{ .AppName }}\n{{ range .AppChanges }}{{ .NewTag }}:{{ range $k, $v := .Labels }} {{ $k }}={{ $v }}"
+                "{{ end }};{{ end }}")
+    cm = ("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: argocd-image-updater-config, namespace: argocd}\n"
+          f"data:\n  git.commit-message-template: {json.dumps(template)}\n")
+    cfg = local_config(tmp_path, registry, repo_name, git_remote_file, extra=cm)
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 0, result.stderr
+    assert git_remote_file.message() == (
+        "example\nmain-ddddddd: org.opencontainers.image.revision=0123abc team=web;main-1111111:;")

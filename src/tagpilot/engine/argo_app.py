@@ -130,6 +130,7 @@ class ImageState:
     current_from: str | None = None
     reason: str = ""
     updated: bool = False
+    labels: dict[str, str] = field(default_factory=dict)  # the selected image's config labels (`.Labels`)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"alias": self.settings.alias, "image": self.settings.image}
@@ -293,7 +294,8 @@ class AppWrite:
                 state.updated = True
                 state.reason = f"updated from {state.current_tag or '(none)'} to {new}"
                 # upstream's `.Image` is its ImageName: the image without the registry host
-                self.changes.append({"Image": image_name(s.image), "OldTag": state.current_tag or "", "NewTag": new})
+                self.changes.append({"Image": image_name(s.image), "OldTag": state.current_tag or "", "NewTag": new,
+                                     "Labels": dict(state.labels)})
             chosen[key] = state.selected
         if not self.changes:
             return TreeResult(dry_run=self.dry_run, scanned=1)  # as upstream: no update, no write-back
@@ -395,7 +397,7 @@ class AppWrite:
         from tagpilot.gotemplate import TemplateError, render
 
         data = {"AppName": self.app.name,
-                "AppChanges": [{**c, "Labels": {}} for c in self.changes]}
+                "AppChanges": [{**c, "Labels": c.get("Labels") or {}} for c in self.changes]}
         try:
             return render(self.template, data, name="commit-message")
         except TemplateError:
@@ -553,8 +555,10 @@ class ApplicationReconciler:
                                                       outcome):
                 status.images, status.last_run_time = [s.to_json() for s in states], rfc3339(now)
                 return outcome  # awaiting approval (tagpilot.approvals): nothing written
-            write = AppWrite(app, states, source, dry_run=dry_run,
-                             template=updater_config(self.ctx.config).commit_template or COMMIT_TEMPLATE)
+            template = updater_config(self.ctx.config).commit_template or COMMIT_TEMPLATE
+            if ".Labels" in template:  # only a template that reads them costs a config fetch per image
+                await asyncio.gather(*(self._labels(app, s) for s in states if s.selected is not None))
+            write = AppWrite(app, states, source, dry_run=dry_run, template=template)
         # no await between leaving `preparing` and `submit`: a batch cannot close in between
         if dry_run:
             pushed = await self._dry_run(target, write, outcome)
@@ -661,6 +665,18 @@ class ApplicationReconciler:
         digest = selection.value.partition("@")[2] or None
         state.selected = ImageRef(s.image, selection.tag, digest)
         return state
+
+    async def _labels(self, app: Application, state: ImageState) -> None:
+        """The OCI config labels of the selected image, for the commit template's `.Labels` (upstream's
+        ChangeEntry); an image whose config cannot be read gets none, as upstream."""
+        assert state.selected is not None and self.ctx.registry is not None
+        try:
+            access = await self._access(app, state.settings)
+            meta = await self.ctx.registry.image_metadata(access, state.selected.tag or "",
+                                                           list(state.settings.platforms) or None)
+        except TagpilotError:
+            return
+        state.labels = dict(meta.labels)
 
     async def _access(self, app: Application, s: ImageSettings) -> RepositoryAccess:
         ref = parse_repository(s.image)
