@@ -312,3 +312,31 @@ def test_image_updater_pushes_with_the_argo_cd_repository_secret_over_http(
     assert good.code == 0, good.stderr
     assert git_http.git("rev-parse", "main~1") == before
     assert "value: main-bbbbbbb" in git_http.read_exact(".argocd-source-example.yaml", "main")
+
+
+def test_an_approval_gate_on_the_cr_holds_each_matched_application(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """`tagpilot.dev/approvals` on an ImageUpdater gates the Applications it matches (the manual path)."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=lambda text: text.replace(
+        "  name: example-updater\n", '  name: example-updater\n  annotations: {tagpilot.dev/approvals: "1"}\n', 1))
+    state = tmp_path / "state"
+    first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr
+    assert git_remote_file.head("main") == before  # held
+    status = view(first, "ImageUpdater", "example-updater")["status"]
+    [run] = status["applications"]
+    [request] = run_tagpilot("approvals", "list", "--state", state, "-o", "json").json()
+    assert request["object"] == "Application/argocd/example" and request["state"] == "pending"
+    assert sorted(i["to"] for i in request["images"]) == ["main-1111111", "main-bbbbbbb"]
+    assert request["id"] in run["awaitingApproval"]
+    assert condition(status, "Ready")["message"] == "Reconciled 1 applications, 0 images updated, 1 awaiting approval."
+    approved = run_tagpilot("approve", request["id"], "--by", "alice", "--state", state)
+    assert approved.code == 0, approved.stderr
+    second = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert second.code == 0, second.stderr
+    assert "main-bbbbbbb" in git_remote_file.read_exact(".argocd-source-example.yaml", "main")
+    [done] = run_tagpilot("approvals", "list", "--state", state, "-o", "json").json()
+    assert done["state"] == "approved" and done["approvedBy"] == ["alice"]

@@ -59,6 +59,19 @@ class ImageUpdaterStatus(ObjectStatus):
     warnings: list[dict[str, str]] | None = None
 
 
+def _with_gate_of(cr: ImageUpdater, app: Application) -> Application:
+    """The CR's approval-gate annotations (`tagpilot.dev/approvals`, ...; tagpilot.approvals) on a copy of
+    a matched Application that has none of its own: each Application's change waits for its own approval
+    request, named after the Application, as when the annotations are on the Application."""
+    from tagpilot.approvals.settings import OURS
+
+    own = dict(app.metadata.annotations or {})
+    extra = {k: v for k, v in (cr.metadata.annotations or {}).items() if k in OURS and k not in own}
+    if not extra:
+        return app
+    return app.model_copy(update={"metadata": app.metadata.model_copy(update={"annotations": {**own, **extra}})})
+
+
 class _MatchedApps(ApplicationReconciler):
     """The Application write path for the Applications one CR matched: a batch waits only for them."""
 
@@ -103,7 +116,13 @@ class AppRun:
             out["lastPushCommit"] = self.status.last_push_commit
         if self.error is not None:
             out["error"] = self.error
+        if self.awaiting_approval():
+            out["awaitingApproval"] = self.status.ready_message()
         return out
+
+    def awaiting_approval(self) -> bool:
+        """Held by an approval gate (tagpilot.approvals): computed, not written."""
+        return self.status.ready_reason("") == "AwaitingApproval"
 
 
 class ImageUpdaterReconciler:
@@ -204,6 +223,8 @@ class ImageUpdaterReconciler:
                 outcome.files += run.outcome.files
                 outcome.message = "\n\n".join(m for m in (outcome.message, run.outcome.message) if m)
         updated = len(changes)
+        waiting = sum(r.awaiting_approval() for r in runs)
+        held = f", {waiting} awaiting approval" if waiting else ""
         if errors:
             status.set_condition(ERROR, True, "PartialErrors", f"{errors} error(s) occurred during image update "
                                  "checks.", now, generation)
@@ -217,7 +238,7 @@ class ImageUpdaterReconciler:
         else:
             status.set_condition(ERROR, False, "NoErrors", "No errors during last reconciliation.", now, generation)
             status.set_condition(READY, True, "ReconcileSucceeded", f"Reconciled {len(runs)} applications, "
-                                 f"{updated} images updated.", now, generation)
+                                 f"{updated} images updated{held}.", now, generation)
         return outcome
 
     def _derived(self, cr: ImageUpdater, run: AppRun) -> Application | None:
@@ -227,8 +248,8 @@ class ImageUpdaterReconciler:
                 run.error = (f"applicationRef {run.ref.name_pattern!r} has useAnnotations: true, but the Application "
                              f"has no {PREFIX}image-list annotation; add it or list images in the ref")
                 return None
-            return run.app
-        return run.app.with_image_updater(cr.settings_for(run.ref))
+            return _with_gate_of(cr, run.app)
+        return _with_gate_of(cr, run.app.with_image_updater(cr.settings_for(run.ref)))
 
     async def _run(self, apps: _MatchedApps, run: AppRun, member: Application | None, generation: int,
                    dry_run: bool) -> None:
