@@ -179,12 +179,40 @@ def test_chain_dev_test_prod(env: Setup) -> None:
     assert "Promotion/demo-test" in table and "ImageUpdateAutomation/demo-dev" in table
 
 
+def test_approvals_gate_waits_for_a_person_then_promotes_exactly_that(env: Setup) -> None:
+    """`gate.approvals: 1` (tagpilot.approvals): the candidate waits as an approval request; after
+    `tagpilot approve` the next run copies and commits it, and the history names the approver."""
+    promotion = env.config / "test.yaml"
+    promotion.write_text(promotion.read_text().replace("    requireReady: true", "    approvals: 1"))
+    env.build("1.1.0")
+    assert env.run("reconcile").code == 0
+    assert "tag: 1.1.0 #" in env.values("dev") and "tag: 1.0.0 #" in env.values("test")  # held
+    [request] = run_tagpilot("approvals", "list", "--state", env.state, "-o", "json").json()
+    assert request["object"] == KEY and request["required"] == 1
+    assert request["images"] == [{"image": f"{env.registry.host}/{env.prefix}/demo-test/demo", "from": "1.0.0",
+                                  "to": "1.1.0"}]
+    ready = next(c for c in env.run("get", "promotions", "-o", "json").json()[0]["status"]["conditions"]
+                 if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "AwaitingApproval") and request["id"] in ready["message"]
+    assert env.run("reconcile").code == 0 and "tag: 1.0.0 #" in env.values("test")  # still held, same request
+    listed = run_tagpilot("approvals", "list", "--state", env.state, "-o", "json").json()
+    assert [r["id"] for r in listed] == [request["id"]]
+    approve = run_tagpilot("approve", request["id"], "--by", "alice", "--state", env.state)
+    assert approve.code == 0, approve.stderr
+    assert env.run("reconcile").code == 0
+    assert "tag: 1.1.0 #" in env.values("test") and env.target_digest("1.1.0") == env.digests["1.1.0"]
+    [done] = run_tagpilot("approvals", "list", "--state", env.state, "-o", "json").json()
+    assert done["state"] == "approved" and done["approvedBy"] == ["alice"]
+    [entry] = env.run("history", KEY, "-o", "json").json()
+    assert entry["trigger"] == f"approved by alice (approval request {request['id']})"
+
+
 def test_unknown_and_unsupported_fields_are_load_errors(tmp_path: Path) -> None:
     config = tmp_path / "p.yaml"
     base = (EXAMPLE / "config" / "test.yaml").read_text()
-    config.write_text(base.replace("    requireReady: true", "    approvals: {required: 1}"))
+    config.write_text(base.replace("    requireReady: true", "    approvals: 0"))
     result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
-    assert result.code == 2 and "approvals are not supported yet" in result.stderr and "p.yaml" in result.stderr
+    assert result.code == 2 and "approvals" in result.stderr and "p.yaml" in result.stderr
     config.write_text(base.replace("  interval: 1m", "  intervall: 1m"))
     result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
     assert result.code == 2 and "intervall" in result.stderr

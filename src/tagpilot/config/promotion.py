@@ -6,7 +6,7 @@ markers, read back from the repository), or an ImagePolicy's latest image; gates
 is optionally copied to the next environment's registry (same digest) and the target branch/path gets
 the new reference through setters markers naming the promotion (``{"$imagepolicy": "NS:PROMOTION"}``).
 
-Fields nobody reads yet are refused at load (``gate.approvals``, ``push.pullRequest``, an Argo
+Fields nobody reads yet are refused at load (``push.pullRequest``, an Argo
 ``Application`` source or target), naming the field: a promotion that silently skipped its approval
 would be worse than one that does not load.
 """
@@ -108,14 +108,10 @@ class PromotionGate(Model):
     soak: Duration | None = None  # the source must have held the candidate this long
     require_ready: bool = False  # the source object's Ready condition must be True
     verify: VerifyGate | None = None
-    approvals: Any = None  # the manual path issue: refused until it exists
-
-    @model_validator(mode="after")
-    def _no_approvals(self) -> PromotionGate:
-        if self.approvals is not None:
-            raise ValueError("approvals are not supported yet (they come with manual approvals); remove the "
-                             "field, or use `tagpilot promote` by hand")
-        return self
+    # N distinct people approve each promotion (tagpilot.approvals: `tagpilot approve`, the API, the
+    # dashboard); the same as the annotation `tagpilot.dev/approvals: "N"`, whose companions
+    # `tagpilot.dev/approvers` and `tagpilot.dev/approval-deadline` apply to it too
+    approvals: int | None = Field(default=None, ge=1, le=100)
 
     @property
     def soak_seconds(self) -> float:

@@ -23,6 +23,8 @@ from typing import Any, Protocol, cast
 
 import httpx
 
+from tagpilot.approvals.book import ApprovalRequest
+from tagpilot.approvals.gate import AWAITING_APPROVAL, Gate, GatePlan, Planned
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
@@ -291,6 +293,25 @@ class PromotionReconciler:
             closed = "; ".join(g["message"] for g in gate_state.values() if not g["open"])
             status.mark_ready(f"candidate {_ref_text(wanted)} waits: {closed}", now, generation)
             return Outcome(status, ok=True)
+        approved: ApprovalRequest | None = None
+        approval_gate: Gate | None = None
+        gate_notes: list[Note] = []
+        if not rollback and not dry_run:
+            gated = await self._approval_gate(promotion, wanted, digest, target_name, last)
+            if gated is not None:
+                plan, approval_gate = gated
+                gate_notes = plan.notes
+                if plan.hold is not None:
+                    status.mark_failed(AWAITING_APPROVAL, plan.hold, now, generation)
+                    return Outcome(status, ok=True, notes=gate_notes)
+                chosen = plan.targets.get(_gate_key(promotion))
+                if chosen is None:
+                    status.mark_ready(f"candidate {_ref_text(wanted)} was rejected for this Promotion; not proposed "
+                                      "again", now, generation)
+                    return Outcome(status, ok=True, notes=gate_notes)
+                wanted, digest = ImageRef(chosen.name, chosen.tag, None), chosen.digest or digest
+                to_ref = ImageRef(target_name, wanted.tag, digest)
+                approved = plan.request
         from_text = _ref_text(ImageRef(wanted.name, wanted.tag, None))
         if dry_run:
             status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
@@ -298,6 +319,9 @@ class PromotionReconciler:
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
         commit = await self._write(promotion, to_ref, from_text, digest)
+        if approved is not None and approval_gate is not None:
+            approval_gate.after_push(commit, approved)
+            trigger = f"approved by {', '.join(approved.approved_by)} (approval request {approved.id})"
         status.last_promoted = {"name": to_ref.name, "tag": to_ref.tag, "digest": digest, "at": rfc3339(now),
                                 "commit": commit or (last.get("commit") if last else None), "from": from_text,
                                 "trigger": trigger, "rollback": rollback}
@@ -311,7 +335,39 @@ class PromotionReconciler:
         meta = {"from": from_text, "to": _ref_text(to_ref), "digest": digest, "commit": commit or "",
                 "trigger": trigger, "rollback": rollback}
         return Outcome(status, ok=True, changed=True, commit=commit,
-                       notes=[Note(PROMOTED, f"{what} {from_text} -> {_ref_text(to_ref)} ({digest})", meta)])
+                       notes=[*gate_notes, Note(PROMOTED, f"{what} {from_text} -> {_ref_text(to_ref)} ({digest})",
+                                                meta)])
+
+    async def _approval_gate(self, promotion: Promotion, wanted: ImageRef, digest: str, target_name: str,
+                             last: dict[str, Any]) -> tuple[GatePlan, Gate] | None:
+        """The approval gate (tagpilot.approvals) for promoting `wanted`: None when the Promotion is not gated;
+        else the plan (hold: a request waits; else the target to promote, an approved request's exact one)."""
+        gate = Gate(self.ctx, _gated(promotion))
+        if not gate.settings.gated:
+            return None
+        key = _gate_key(promotion)
+        # what the target runs now, read back from its markers: the request says "from" truthfully even
+        # before this Promotion ever promoted
+        spec = promotion.spec.target
+        assert spec.git_repository_ref is not None and spec.branch is not None
+        repo = self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
+        running = await self._read_git(repo, spec.branch, spec.path, (promotion.namespace, promotion.name))
+        current = running.ref if running is not None else None
+
+        async def planned(targets: dict[str, ImageRef]) -> Planned:
+            ref = targets.get(key)
+            if ref is None:
+                return Planned(changes=[], images=[], diff="", used=set())
+            to = ImageRef(target_name, ref.tag, ref.digest)
+            if (last.get("name"), last.get("tag"), last.get("digest")) == (to.name, to.tag, to.digest):
+                return Planned(changes=[], images=[], diff="", used=set())
+            before = _ref_text(current) if current is not None else "(nothing)"
+            return Planned(changes=[{"image": to.name, "tag": to.tag, "digest": to.digest}],
+                           images=[{"image": to.name, "from": (current.tag if current else None) or "",
+                                    "to": to.tag or ""}],
+                           diff=f"{before} -> {_ref_text(to)}\n", used={key})
+
+        return await gate.decide({key: ImageRef(wanted.name, wanted.tag, digest)}, planned), gate
 
     async def _copy(self, promotion: Promotion, ref: ImageRef, digest: str) -> None:
         from tagpilot.registry.copy import copy_image
@@ -385,6 +441,26 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _gate_key(promotion: Promotion) -> str:
+    """The gate's target name: the promotion as its setters markers name it (`NS:NAME`)."""
+    return f"{promotion.namespace}:{promotion.name}"
+
+
+def _gated(promotion: Promotion) -> Promotion:
+    """The Promotion with `spec.gate.approvals` as the annotation tagpilot.approvals reads (a copy)."""
+    from tagpilot.approvals.settings import APPROVALS
+
+    required = promotion.spec.gate.approvals
+    annotations = dict(promotion.metadata.annotations or {})
+    if required is None:
+        return promotion
+    if APPROVALS in annotations and annotations[APPROVALS].strip() != str(required):
+        raise Stalled(f"{promotion.ref}: spec.gate.approvals ({required}) and the annotation {APPROVALS} "
+                      f"({annotations[APPROVALS]!r}) disagree; keep one", reason="InvalidAnnotation")
+    annotations[APPROVALS] = str(required)
+    return promotion.model_copy(update={"metadata": promotion.metadata.model_copy(update={"annotations": annotations})})
 
 
 def _interval(promotion: Promotion) -> float | None:
