@@ -158,3 +158,14 @@ def test_environments_are_listed_upstream_first_with_what_comes_next() -> None:
         ("Promotion/d/dev", "ImagePolicy/d/app", "", "-"),
         ("Promotion/d/test", "Promotion/d/dev", "1.1.0", "1.2.0 waiting"),
         ("Promotion/d/prod", "Promotion/d/test", "", "held at 1.0.0 (tagpilot unpin)")]
+
+
+def test_badges_name_pins_holds_and_waiting_approvals() -> None:
+    from tagpilot.dashboard.data import badges
+
+    waiting = {"conditions": [{"type": "Ready", "status": "False", "reason": "AwaitingApproval"}]}
+    assert badges({"status": waiting}) == ["awaiting approval"]
+    pinned = {"conditions": [{"type": "Ready", "status": "True"}], "pins": [{"policy": "a:b", "tag": "1"}]}
+    assert badges({"status": pinned, "suspended": True}) == ["suspended", "pinned"]
+    assert badges({"status": {"hold": {"tag": "1.0.0"}}}) == ["pinned"]
+    assert badges({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Failed"}]}}) == ["failing"]

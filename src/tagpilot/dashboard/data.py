@@ -42,7 +42,7 @@ def badges(view: dict[str, Any]) -> list[str]:
         out.append("awaiting approval")
     elif ready == "False":
         out.append("failing")
-    if status.get("pinned") or reason == "Pinned":
+    if status.get("pins") or status.get("hold"):  # tagpilot.approvals' pins; a Promotion's rollback hold
         out.append("pinned")
     return out
 
