@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 
 from tests.fixtures.git import GitRemote
+from tests.fixtures.http import Reply
+from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_argo_cli import EXAMPLE, SEED_REPO, seed_chart, seed_registry
+from tests.integration.test_argo_cli import EXAMPLE, SEED_REPO, _day, seed_chart, seed_registry
 
 CR_DIR = EXAMPLE / "image-updater"
 
@@ -175,7 +177,7 @@ def test_refs_by_specificity_labels_and_precedence_one_commit(
     assert frontend[("frontend", "main-bbbbbbb")] == 2 and frontend[("frontend", "main-ccccccc")] == 1
 
 
-def test_pull_request_and_method_argocd_are_refused_with_conditions_and_nothing_written(
+def test_pull_request_without_a_token_and_method_argocd_are_refused_with_conditions_and_nothing_written(
         registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
     seed_registry(registry, repo_name)
     seed_chart(git_remote_file, registry, repo_name)
@@ -187,11 +189,12 @@ def test_pull_request_and_method_argocd_are_refused_with_conditions_and_nothing_
     assert result.code == 1
     status = view(result, "ImageUpdater", "example-updater")["status"]
     ready, error = condition(status, "Ready"), condition(status, "Error")
-    assert (ready["status"], ready["reason"]) == ("False", "ReconcileFailed")
-    assert (error["status"], error["reason"]) == ("True", "ReconcileError")
-    assert "writeBackConfig.gitConfig.pullRequest: opening pull/merge requests" in error["message"]
-    assert f"{cfg / 'imageupdater.yaml'}:" in error["message"]
-    assert git_remote_file.head("main") == before
+    assert (ready["status"], ready["reason"]) == ("True", "ReconcileCompletedWithErrors")
+    assert (error["status"], error["reason"]) == ("True", "PartialErrors")
+    [run] = status["applications"]
+    assert "writeBackConfig.gitConfig.pullRequest needs token credentials" in run["error"]
+    assert f"{cfg / 'application.yaml'}:" in run["error"]
+    assert git_remote_file.head("main") == before and git_remote_file.branches() == ["main"]
 
     text = (cfg / "imageupdater.yaml").read_text()
     start, end = text.index("  writeBackConfig:\n"), text.index("  applicationRefs:\n")
@@ -340,3 +343,81 @@ def test_an_approval_gate_on_the_cr_holds_each_matched_application(
     assert "main-bbbbbbb" in git_remote_file.read_exact(".argocd-source-example.yaml", "main")
     [done] = run_tagpilot("approvals", "list", "--state", state, "-o", "json").json()
     assert done["state"] == "approved" and done["approvedBy"] == ["alice"]
+
+
+PR_TOKEN = "ghp_argo-pull-request-token"
+
+
+def test_pull_request_mode_opens_one_request_per_application_and_supersedes_the_old_one(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, http_recorder, tmp_path: Path) -> None:
+    """`gitConfig.pullRequest`: upstream's head branch `image-updater-<key>-<sha256>` on the real remote and a
+    request into `main`. The GitHub API is a stand-in (RecordingServer: no forge can run here) and the test
+    asserts the exact requests. A newer tag makes a new head branch: its request opens, the old one closes."""
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    before = git_remote_file.head("main")
+    api = http_recorder.url_for("/api/v3")
+
+    def edit(text: str) -> str:
+        text = text.replace("  name: example-updater\n",
+                            f"  name: example-updater\n  annotations: {{tagpilot.dev/pull-request-api: '{api}'}}\n", 1)
+        return text.replace("    method: git\n", "    method: git\n    gitConfig:\n      branch: main\n"
+                            "      pullRequest: {github: {}, labels: [image-updater]}\n", 1)
+
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=edit)
+    (cfg / "repo.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: fleet-repo\n  namespace: argocd\n  labels: "
+        "{argocd.argoproj.io/secret-type: repository}\n"
+        f"stringData: {{url: '{git_remote_file.url}', username: bot, password: {PR_TOKEN}}}\n")
+    state = tmp_path / "state"
+    pulls = "/api/v3/repos/remotes/fleet/pulls"
+    http_recorder.route(pulls, Reply(200, []), Reply(201, {"number": 11, "html_url": "https://forge/pull/11"}),
+                        Reply(200, []), Reply(201, {"number": 12, "html_url": "https://forge/pull/12"}))
+    http_recorder.route(pulls + "/11", Reply(200, {"number": 11, "state": "open"}),
+                        Reply(200, {"number": 11, "state": "open"}), Reply(200, {"number": 11, "state": "closed"}))
+    http_recorder.route("/api/v3/repos/remotes/fleet/issues/11/labels", Reply(200, []))
+    http_recorder.route("/api/v3/repos/remotes/fleet/issues/12/labels", Reply(200, []))
+
+    first = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert first.code == 0, first.stderr
+    assert git_remote_file.head("main") == before  # the base branch is untouched
+    [head] = [b for b in git_remote_file.branches() if b.startswith("image-updater-")]
+    assert len(head) == len("image-updater-") + 8 + 1 + 64
+    assert "main-bbbbbbb" in git_remote_file.read_exact(".argocd-source-example.yaml", head)
+    listed, opened, labelled = http_recorder.wait_for(3)
+    assert listed.query == {"state": ["open"], "base": ["main"], "head": [f"remotes:{head}"]}
+    assert listed.headers["authorization"] == f"Bearer {PR_TOKEN}"
+    assert opened.json() == {"title": "build: automatic update of example", "head": head, "base": "main",
+                             "body": f"updates image {repo_name}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
+                                     f"updates image {repo_name}/backend tag 'main-0000000' to 'main-1111111'"}
+    assert labelled.json() == {"labels": ["image-updater"]}
+    again = run_tagpilot("reconcile", "-f", cfg, "--state", state)  # the same change: the same branch, no new request
+    assert again.code == 0, again.stderr
+    assert [(r.method, r.path) for r in http_recorder.wait_for(4)[3:]] == [("GET", pulls + "/11")]
+
+    push_tags(registry, f"{repo_name}/frontend", ["main-eeeeeee"], created=_day(8))
+    third = run_tagpilot("reconcile", "-f", cfg, "--state", state)
+    assert third.code == 0, third.stderr
+    heads = sorted(b for b in git_remote_file.branches() if b.startswith("image-updater-"))
+    assert len(heads) == 2 and head in heads
+    requests = http_recorder.wait_for(9)
+    assert [(r.method, r.path) for r in requests[4:]] == [
+        ("GET", pulls + "/11"), ("GET", pulls), ("POST", pulls),
+        ("POST", "/api/v3/repos/remotes/fleet/issues/12/labels"), ("PATCH", pulls + "/11")]
+    assert requests[8].json() == {"state": "closed"}
+
+    # a person closes #12 without merging and deletes its branch: its tags are a "no", the branch stays gone
+    [newer] = [b for b in heads if b != head]
+    git_remote_file.git("update-ref", "-d", f"refs/heads/{newer}")
+    http_recorder.route(pulls + "/12", Reply(200, {"number": 12, "state": "closed", "merged": False}))
+    fourth = run_tagpilot("reconcile", "-f", cfg, "--state", state, "-o", "json")
+    assert fourth.code == 0, fourth.stderr
+    assert newer not in git_remote_file.branches()
+    assert [(r.method, r.path) for r in http_recorder.wait_for(10)[9:]] == [("GET", pulls + "/12")]
+    frontend = next(i for i in view(fourth, "ImageUpdater", "example-updater")["status"]["applications"][0]["images"]
+                    if i["alias"] == "frontend")
+    assert "main-eeeeeee was rejected" in frontend["reason"]
+    events = run_tagpilot("events", "ImageUpdater/argocd/example-updater", "--state", state, "-o", "json").json()
+    actions = [e["data"].get("action") for e in events if e["reason"] == "PullRequest"]
+    assert actions == ["opened", "opened", "superseded", "closed"]
+    assert PR_TOKEN not in str(events) + first.stdout + first.stderr + third.stderr + fourth.stdout

@@ -108,7 +108,7 @@ async def _github_or_gitea(client: httpx.AsyncClient, s: PullRequestSettings, he
     number = created["number"]
     if s.labels and s.kind == "github":  # GitHub adds labels afterwards, through the issue
         _check(await client.post(f"/repos/{s.owner}/{s.repo}/issues/{number}/labels",
-                                 json={"labels": list(s.labels)}), "labelling the pull request")
+                                 json={"labels": list(s.labels)}), "labelling the pull request", list)
     return {"number": number, "url": created.get("html_url", ""), "action": "opened"}
 
 
@@ -153,21 +153,41 @@ async def closed_without_merge(obj: Any, git_url: str, secret: Any, last: dict[s
     settings = settings_for(dict(obj.metadata.annotations or {}), git_url, where)
     if settings is None or not last or "number" not in last:
         return None
-    token = _token(secret, where)
-    headers = _headers(settings, token)
-    number = last["number"]
-    path = (f"/projects/{quote(settings.owner + '/' + settings.repo, safe='')}/merge_requests/{number}"
+    state = await closed_state(settings, _token(secret, where), last)
+    return {**last, "state": "closed"} if state == "closed" else None
+
+
+def _request_path(settings: PullRequestSettings, number: Any) -> str:
+    return (f"/projects/{quote(settings.owner + '/' + settings.repo, safe='')}/merge_requests/{number}"
             if settings.kind == "gitlab" else f"/repos/{settings.owner}/{settings.repo}/pulls/{number}")
-    async with httpx.AsyncClient(base_url=settings.api, headers=headers, timeout=TIMEOUT) as client:
+
+
+async def closed_state(settings: PullRequestSettings, token: str, last: dict[str, Any]) -> str | None:
+    """"merged", "closed" (without merging) or None (still open) for the request `last` names."""
+    number = last["number"]
+    async with httpx.AsyncClient(base_url=settings.api, headers=_headers(settings, token), timeout=TIMEOUT) as client:
         try:
-            found = _check(await client.get(path), f"reading request #{number}", dict, "state")
+            found = _check(await client.get(_request_path(settings, number)), f"reading request #{number}", dict,
+                           "state")
         except httpx.HTTPError as exc:
             raise ForgeError(f"{settings.kind} API at {settings.api}: {exc.__class__.__name__}") from None
     state = found["state"]
-    merged = bool(found.get("merged")) or state == "merged"
-    if state in ("open", "opened") or merged:
-        return None
-    return {**last, "state": "closed"}
+    if bool(found.get("merged")) or state == "merged":
+        return "merged"
+    return None if state in ("open", "opened") else "closed"
+
+
+async def close(settings: PullRequestSettings, token: str, number: Any) -> None:
+    """Close an open request (superseded by a newer one): GitHub/Gitea `state: closed`, GitLab `state_event`."""
+    async with httpx.AsyncClient(base_url=settings.api, headers=_headers(settings, token), timeout=TIMEOUT) as client:
+        try:
+            if settings.kind == "gitlab":
+                response = await client.put(_request_path(settings, number), json={"state_event": "close"})
+            else:
+                response = await client.patch(_request_path(settings, number), json={"state": "closed"})
+        except httpx.HTTPError as exc:
+            raise ForgeError(f"{settings.kind} API at {settings.api}: {exc.__class__.__name__}") from None
+    _check(response, f"closing request #{number}")
 
 
 def _token(secret: Any, where: str) -> str:

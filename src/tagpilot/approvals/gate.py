@@ -115,7 +115,8 @@ class Gate:
     @property
     def active(self) -> bool:
         """Whether anything here can change what is pushed (else the reconciler's fast path is exact)."""
-        return self.settings.gated or self.settings.respect_manual_changes or bool(self.pins)
+        return self.settings.gated or self.settings.respect_manual_changes or bool(self.pins) or \
+            bool(self.book.rejected(self.key))
 
     @property
     def may_skip(self) -> bool:
@@ -151,8 +152,8 @@ class Gate:
         """Pins applied; ungated: push; gated: carry out an approved request, or record/keep one and hold."""
         notes = notes if notes is not None else []
         targets = self.pinned(targets)
-        if not self.settings.gated:
-            return GatePlan(targets, notes=notes)
+        if not self.settings.gated:  # a rejected tag (a closed pull request) is not proposed even ungated
+            return GatePlan(self._without_rejected(targets), notes=notes)
         now = self.ctx.clock().timestamp()
         open_requests = self.book.list(self.key, open_only=True)
         for request in [r for r in open_requests if r.state == APPROVED]:

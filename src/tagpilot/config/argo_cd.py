@@ -273,6 +273,16 @@ class WriteBack:
     base_branch: str = ""  # checkout branch ("" = the source's targetRevision)
     push_branch: str = ""  # "" = the checkout branch; may be a Go template
     repository: str = ""  # `git-repository`
+    pull_request: PullRequestMode | None = None  # an ImageUpdater's `gitConfig.pullRequest`
+
+
+@dataclass(frozen=True)
+class PullRequestMode:
+    """Open a pull/merge request from the pushed head branch into the base branch (engine/argo_pull_request.py)."""
+
+    forge: Literal["github", "gitlab"]
+    labels: tuple[str, ...] = ()
+    api: str = ""  # the forge API's base URL; "" = derived from the repository URL
 
 
 @dataclass(frozen=True)

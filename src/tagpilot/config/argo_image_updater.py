@@ -15,8 +15,9 @@ together with `pullRequest`, too many or too long labels, cross-namespace secret
 multi-tenant rule), a malformed `method`.
 
 Parts tagpilot cannot do here are accepted by the model and refused by the reconciler with a
-condition that says so (never silently ignored): `pullRequest` (opening pull requests needs a forge
-API), `imagesVerification` (cosign), `plugin` manifest targets, and method `argocd` (needs a cluster).
+condition that says so (never silently ignored): `imagesVerification` (cosign), `plugin` manifest
+targets, and method `argocd` (needs a cluster). `pullRequest` pushes to upstream's head branch
+`image-updater-<targetKey>-<sha256>` and opens the request (engine/argo_pull_request.py).
 
 Namespace: an ImageUpdater without `metadata.namespace` is in `argocd`, like Applications, because
 upstream matches Applications in the CR's own namespace only and Argo CD's are in `argocd`.
@@ -36,6 +37,7 @@ from tagpilot.config.argo_cd import (
     AnnotationError,
     ImageSettings,
     ImageUpdaterSettings,
+    PullRequestMode,
     Warning_,
     WriteBack,
     parse_image_list,
@@ -49,6 +51,9 @@ API_VERSION = "argocd-image-updater.argoproj.io/v1alpha1"
 ALIAS_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9-._]*$"
 METHOD_PATTERN = r"^(argocd|git|git:[a-zA-Z0-9][a-zA-Z0-9-._/:]*)$"
 INTERVAL_ANNOTATION = "tagpilot.dev/interval"
+# pull request mode: upstream's head branch, and where the forge API is when not derived from the repository
+PULL_REQUEST_BRANCH = "image-updater-{{.TargetKey}}-{{.SHA256}}"
+PULL_REQUEST_API = "tagpilot.dev/pull-request-api"
 
 
 class CommonUpdateSettings(Model):
@@ -312,7 +317,12 @@ class ImageUpdater(Object):
         return write_back, git.get("pull_request")
 
     def settings_for(self, ref: ApplicationRef) -> ImageUpdaterSettings:
-        write_back, _ = self.write_back_for(ref)
+        write_back, pull_request = self.write_back_for(ref)
+        if pull_request is not None:  # upstream's fixed head branch, into `branch` (the base)
+            mode = PullRequestMode("github" if pull_request.github is not None else "gitlab",
+                                   tuple(pull_request.labels or ()),
+                                   (self.metadata.annotations or {}).get(PULL_REQUEST_API, ""))
+            write_back = replace(write_back, push_branch=PULL_REQUEST_BRANCH, pull_request=mode)
         from tagpilot.policy.argo import argo_strategy
 
         images, warnings = [], []
@@ -359,11 +369,6 @@ class ImageUpdater(Object):
     def unsupported(self, ref: ApplicationRef) -> list[str]:
         """What this ref asks for that tagpilot cannot do here, as `field: why` lines."""
         out = []
-        _, pull_request = self.write_back_for(ref)
-        if pull_request is not None:
-            out.append("writeBackConfig.gitConfig.pullRequest: opening pull/merge requests needs the GitHub or "
-                       "GitLab API, which tagpilot does not call yet; remove pullRequest to commit to the branch "
-                       "(or set branch: <base>:<target> to push to a review branch)")
         verification = [v for v in (self.spec.images_verification, ref.images_verification,
                                     *(i.images_verification for i in ref.images)) if v is not None and v.enabled]
         if verification:

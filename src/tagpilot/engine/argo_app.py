@@ -45,9 +45,11 @@ from typing import Any, ClassVar
 import yaml
 
 from tagpilot.approvals.argo import approval_pushed, gate_application
+from tagpilot.approvals.book import ApprovalBook
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.argo_updater_config import updater_config
 from tagpilot.config.core import Secret
+from tagpilot.engine import argo_pull_request
 from tagpilot.engine.argo_branch import (
     BranchTemplateError,
     ImageChange,
@@ -551,6 +553,12 @@ class ApplicationReconciler:
             source = self._check_supported(app)
             states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
             target = await self._target(app, source)
+            mode = settings.write_back.pull_request
+            if mode is not None and not dry_run:  # a request a person closed: its tags are a "no"
+                argo_pull_request.token_of(self._git_auth(app, target.url), self._where(app))  # before any push
+                outcome.notes += await argo_pull_request.refuse_closed(
+                    app, mode, target.url, self._git_auth(app, target.url), status.extra,
+                    ApprovalBook(self.ctx.store), self._where(app))  # type: ignore[arg-type]
             if not dry_run and await gate_application(self, app, states, source, target, status, generation,
                                                       outcome):
                 status.images, status.last_run_time = [s.to_json() for s in states], rfc3339(now)
@@ -583,6 +591,18 @@ class ApplicationReconciler:
             outcome.notes.append(Note(Reason.PUSHED, f"committed and pushed {pushed.commit[:7]} to branch "
                                       f"'{branch}': {', '.join(s.reason for s in states if s.updated)}",
                                       {"commit": pushed.commit, "files": outcome.files}))
+        if mode is not None and not dry_run and outcome.commit:
+            try:
+                outcome.notes += await argo_pull_request.after_push(
+                    app, mode, target.url, self._git_auth(app, target.url), head=branch, base=target.checkout,
+                    message=write.message(), extra=status.extra, where=self._where(app),
+                    images=[{"image": s.settings.image, "tag": s.selected.tag or ""} for s in states
+                            if s.updated and s.selected is not None])
+            except TagpilotError as exc:
+                status.mark_failed(exc.reason, f"pushed {outcome.commit[:7]} to branch '{branch}', but the pull "
+                                   f"request failed: {exc}", now, generation)
+                outcome.ok, outcome.error = False, str(exc)
+                return outcome
         if failed:
             message = "; ".join(f"{s.settings.label}: {s.error}" for s in failed)
             reason = failed[0].error_reason or "UpdateFailed"

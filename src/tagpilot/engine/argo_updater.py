@@ -28,6 +28,7 @@ from tagpilot.config.argo_cd import PREFIX, Application
 from tagpilot.config.argo_image_updater import ApplicationRef, ImageUpdater
 from tagpilot.config.base import seconds
 from tagpilot.engine.argo_app import DEFAULT_INTERVAL, ApplicationReconciler, ApplicationStatus
+from tagpilot.engine.argo_pull_request import STATUS_KEY
 from tagpilot.engine.kinds import Column, Kind
 from tagpilot.engine.reconciler import Context, Note, Outcome
 from tagpilot.engine.status import ObjectStatus, rfc3339
@@ -70,6 +71,9 @@ def _with_gate_of(cr: ImageUpdater, app: Application) -> Application:
     if not extra:
         return app
     return app.model_copy(update={"metadata": app.metadata.model_copy(update={"annotations": {**own, **extra}})})
+
+
+PULL_REQUESTS = "pullRequests"  # status key: Application NS/NAME -> its open pull request (pull request mode)
 
 
 class _MatchedApps(ApplicationReconciler):
@@ -197,10 +201,21 @@ class ImageUpdaterReconciler:
             outcome.ok, outcome.error = False, message
             return outcome
         runs = [AppRun(app, ref) for app, ref in matched]
+        # each Application's open pull request lives in the CR's status (the runs' statuses are not stored)
+        requests: dict[str, Any] = dict(status.extra.get(PULL_REQUESTS) or {})
+        for run in runs:
+            if f"{run.app.namespace}/{run.app.name}" in requests:
+                run.status.extra[STATUS_KEY] = requests[f"{run.app.namespace}/{run.app.name}"]
         members = [self._derived(cr, run) for run in runs]
         apps = _MatchedApps(self.ctx, [m for m in members if m is not None])
         await asyncio.gather(*(self._run(apps, run, member, generation, dry_run)
                                for run, member in zip(runs, members, strict=True)))
+        requests = {f"{r.app.namespace}/{r.app.name}": r.status.extra[STATUS_KEY] for r in runs
+                    if r.status.extra.get(STATUS_KEY)}
+        if requests:
+            status.extra[PULL_REQUESTS] = requests
+        else:
+            status.extra.pop(PULL_REQUESTS, None)
         status.applications_matched = len(runs)
         status.images_managed = sum(len(r.status.images or []) for r in runs)
         status.applications = [r.to_json() for r in runs] or None
