@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import httpx
+
 from tests.fixtures.git import GitRemote
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
@@ -149,3 +151,25 @@ data:
                                          "default: true}") + "  git.commit-signing-key: ABCDEF12\n")
     result = run_tagpilot("reconcile", "-f", cm, "--state", tmp_path / "s")
     assert result.code == 2 and f"{cm}:8" in result.stderr and "a key id of a keyring is not supported" in result.stderr
+
+
+def test_tagsortmode_trusts_the_registrys_list_order_instead_of_build_dates(
+        registry_htpasswd: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """With `tagsortmode`, newest-build reads no image configs (as upstream): the registry's list order
+    names the newest (`latest-first` the first allowed tag listed, `latest-last` the last), whatever
+    the build dates say (main-bbbbbbb is the newest build)."""
+    registry = registry_htpasswd
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    listed = httpx.get(f"http://{registry.host}/v2/{repo_name}/frontend/tags/list",
+                       auth=(registry.user, registry.secret)).json()["tags"]
+    allowed = [t for t in listed if t.startswith("main")]
+    assert len(allowed) == 3 and allowed[0] != allowed[-1]  # one of the two modes cannot pick main-bbbbbbb
+    cm = CONFIGMAP.format(host=registry.host, ns=repo_name).replace("  log.levle: debug\n", "")
+    env = {"LOCAL_CREDS": f"{registry.user}:{registry.secret}"}
+    cfg = write_config(tmp_path, registry, repo_name, git_remote_file, cm=cm)
+    for mode, expected in (("latest-last", allowed[-1]), ("latest-first", allowed[0])):
+        (cfg / "cm.yaml").write_text(cm.replace("tagsortmode: none", f"tagsortmode: {mode}"))
+        result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json", env=env)
+        assert result.code == 0, result.stderr
+        assert f"value: {expected}\n" in git_remote_file.read_exact(".argocd-source-example.yaml", "main"), mode

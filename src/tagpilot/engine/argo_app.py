@@ -58,6 +58,7 @@ from tagpilot.engine.argo_branch import (
     render_branch,
     target_key,
 )
+from tagpilot.engine.argo_registries import list_order_metadata, tag_sort_mode
 from tagpilot.engine.argocd_server import live_images
 from tagpilot.engine.events import Reason
 from tagpilot.engine.kinds import Column, Kind
@@ -673,7 +674,11 @@ class ApplicationReconciler:
                 raise TagpilotError("no registry client")
             access = await self._access(app, s)
             tags = await self.ctx.registry.list_tags(access)
-            selection = await select_with_registry(self.ctx.registry, access, policy, tags)
+            mode = tag_sort_mode(self.ctx, s)
+            if mode != "none" and policy.needs_metadata and _strategy_name(s.strategy) == "newest-build":
+                selection = policy.select(tags, metadata=list_order_metadata(tags, mode))  # trust the list order
+            else:
+                selection = await select_with_registry(self.ctx.registry, access, policy, tags)
         except PolicyError as exc:
             state.error, state.error_reason = str(exc), getattr(exc, "reason", "NoTagSelected")
             state.reason = f"no tag selected: {exc}"

@@ -15,7 +15,9 @@ are read from.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ from tagpilot.config.argo_updater_config import (
     has_updater_config,
     updater_config,
 )
-from tagpilot.errors import CredentialsError, PolicyError
+from tagpilot.errors import CredentialsError
+from tagpilot.policy.argo import TagMetadata
 from tagpilot.registry.client import RepositoryAccess, TLSSettings
 from tagpilot.registry.credentials import Credentials
 from tagpilot.registry.reference import Reference
@@ -43,6 +46,26 @@ def split_registry(image: str, default_registry: str) -> tuple[str, str]:
     if slash and ("." in first or ":" in first or first == "localhost"):
         return first, rest
     return default_registry, image
+
+
+def tag_sort_mode(ctx: Any, s: ImageSettings) -> str:
+    """The registries.conf `tagsortmode` of the entry image `s` is read through ("none" without one)."""
+    if not has_updater_config(ctx.config):
+        return "none"
+    conf = updater_config(ctx.config)
+    registry, path = split_registry(s.image, conf.default_registry())
+    entry = conf.entry_for(f"{registry}/{path}") or conf.entry_for(registry)
+    return entry.tagsortmode if entry is not None else "none"
+
+
+def list_order_metadata(tags: Sequence[str], mode: str) -> dict[str, TagMetadata]:
+    """Upstream with `tagsortmode`: no metadata is fetched and the registry's list order says which tag
+    is newest (`latest-first`: the first; `latest-last`: the last), expressed as creation times the
+    newest-build policy then compares (its tie rules unchanged)."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    count = len(tags)
+    return {tag: TagMetadata(created=epoch + timedelta(seconds=count - index if mode == "latest-first" else index))
+            for index, tag in enumerate(tags)}
 
 
 async def apply_registries_conf(ctx: Any, app: Application, s: ImageSettings,
@@ -60,10 +83,6 @@ async def apply_registries_conf(ctx: Any, app: Application, s: ImageSettings,
     _install_limit(ctx.registry, entry, registry)
     if entry is None:
         return access
-    if entry.tagsortmode != "none" and s.strategy in ("newest-build", "latest"):
-        raise PolicyError(f"registries.conf entry {entry.name!r}: tagsortmode {entry.tagsortmode} (trust the tag "
-                          "list order instead of build dates) is not supported yet; remove tagsortmode or use "
-                          "another strategy")
     host, insecure = registry, access.insecure
     if entry.api_url:
         scheme, _, rest = entry.api_url.partition("://")
