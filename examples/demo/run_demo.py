@@ -30,6 +30,7 @@ from tests.fixtures.registry import RegistryServer, free_port  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from argo_section import argo_demo  # noqa: E402
+from cleanup_section import retention_demo  # noqa: E402
 
 WORK = ROOT / "demo-work"
 DEMO_TOKEN = "demo-webhook-token"
@@ -40,12 +41,15 @@ def banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
 
 
-def tagpilot(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def tagpilot(*args: str, check: bool = True, echo: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a tagpilot command as a user would type it; `echo=False` keeps its output for the demo's checks."""
     shown = "tagpilot " + " ".join(shlex.quote(a.replace(str(ROOT) + "/", "")) for a in args)
-    print(f"$ {shown}", flush=True)
+    if echo:
+        print(f"$ {shown}", flush=True)
     env = dict(os.environ, TAGPILOT_STATE=str(WORK / "state"))
     proc = subprocess.run([*TAGPILOT, *args], text=True, capture_output=True, env=env, cwd=ROOT)
-    sys.stdout.write(proc.stdout)
+    if echo:
+        sys.stdout.write(proc.stdout)
     if proc.stderr:
         sys.stdout.write(proc.stderr)
     if check and proc.returncode != 0:
@@ -317,6 +321,7 @@ def main() -> int:
         tagpilot("reconcile", "-f", str(config))
         tagpilot("get", "automations", "-f", str(config))
         argo_demo(WORK, registry, tagpilot, banner)
+        retention_demo(config, tagpilot, banner)
         run_daemon(config, registry, remote, daemon_port)
         banner("done: state in demo-work/state, configuration in demo-work/config, remote in demo-work/git")
     finally:
