@@ -91,8 +91,11 @@ def test_unsupported_parts_are_named() -> None:
                   "applicationRefs": [{"namePattern": "a", "images": [
                       {"alias": "p", "imageName": "x", "manifestTargets": {"plugin": {"name": "IMG"}}}]}]})
     lines = updater.unsupported(updater.spec.application_refs[0])
-    assert [line.split(":")[0] for line in lines] == [
-        "writeBackConfig.gitConfig.pullRequest", "imagesVerification", "images[0].manifestTargets.plugin"]
+    assert [line.split(":")[0] for line in lines] == ["imagesVerification", "images[0].manifestTargets.plugin"]
+    # pullRequest is done (engine/argo_pull_request.py): the settings carry upstream's head branch and the forge
+    write_back = updater.settings_for(updater.spec.application_refs[0]).write_back
+    assert write_back.push_branch == "image-updater-{{.TargetKey}}-{{.SHA256}}"
+    assert write_back.pull_request is not None and write_back.pull_request.forge == "gitlab"
 
 
 def test_recent_updates_aggregate_by_alias_and_version() -> None:
