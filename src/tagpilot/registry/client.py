@@ -536,12 +536,19 @@ class RegistryClient:
         For those on https we shake hands once more on a bare socket and wait for the alert.
         """
         ssl_error = _find_ssl_error(exc)
-        if ssl_error is None and scheme == "https" and _is_closed_connection(exc):
+        # a TLS close (EOF) instead of the alert is the same race as a broken pipe: ask again
+        closed_tls = isinstance(ssl_error, (ssl.SSLZeroReturnError, ssl.SSLEOFError))
+        if (ssl_error is None or closed_tls) and scheme == "https" and (closed_tls or _is_closed_connection(exc)):
             reason = await asyncio.to_thread(
                 _tls_alert, host, self._context(host, access.tls), min(_ALERT_WAIT, access.timeout)
             )
             if reason:
                 return _tls_failure(host, reason, None, access.tls)
+            if closed_tls and access.tls is not None and access.tls.cert_pem:
+                return _TransportFailure(
+                    f"TLS handshake with {host} failed: the registry closed the connection right after the handshake "
+                    f"({ssl_error.reason or ssl_error}); it most likely rejected our client certificate (the "
+                    f"registry must trust the CA of tls.crt in certSecretRef)", final=True, tls_server=True)
         if ssl_error is not None:
             verify = ssl_error.verify_message if isinstance(ssl_error, ssl.SSLCertVerificationError) else None
             return _tls_failure(host, ssl_error.reason or str(ssl_error), verify, access.tls)
