@@ -25,10 +25,27 @@ SECRET = "feishu-signing-secret-for-tests"
 TOKEN = "argocd-api-token-0123456789"
 
 
-def argocd_api(request: RecordedRequest) -> Reply:
+def argocd_api(request: RecordedRequest, applications: dict | None = None) -> Reply:
+    """The stand-in Argo CD API: checks the token, serves `applications` (default: the recorded list)."""
     if request.headers.get("Authorization") != f"Bearer {TOKEN}":
         return Reply(401, {"error": "invalid session: token signature is invalid", "code": 16})
-    return Reply(200, json.loads(APPLICATIONS.read_text()))
+    return Reply(200, applications if applications is not None else json.loads(APPLICATIONS.read_text()))
+
+
+def server_config(url: str) -> str:
+    """An ArgoCDServer at `url` with its token Secret."""
+    return f"""apiVersion: tagpilot.dev/v1alpha1
+kind: ArgoCDServer
+metadata: {{name: argocd, namespace: argocd}}
+spec:
+  url: {url}
+  secretRef: {{name: argocd-api}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: argocd-api, namespace: argocd}}
+stringData: {{token: {TOKEN}}}
+"""
 
 
 def test_seed_triggers_fire_from_live_applications(tmp_path: Path) -> None:
@@ -41,18 +58,7 @@ def test_seed_triggers_fire_from_live_applications(tmp_path: Path) -> None:
         configs = tmp_path / "config"
         configs.mkdir()
         (configs / "notifications.yaml").write_text(text)
-        (configs / "argocd.yaml").write_text(f"""apiVersion: tagpilot.dev/v1alpha1
-kind: ArgoCDServer
-metadata: {{name: argocd, namespace: argocd}}
-spec:
-  url: {rx.url}
-  secretRef: {{name: argocd-api}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: argocd-api, namespace: argocd}}
-stringData: {{token: {TOKEN}}}
-""")
+        (configs / "argocd.yaml").write_text(server_config(rx.url))
         state = tmp_path / "state"
         first = run_tagpilot("reconcile", "-f", configs, "--state", state)
         assert first.code == 0, first.stderr
@@ -89,21 +95,8 @@ def test_live_status_gives_an_application_its_current_images(
                                   "summary": {"images": [f"{image}/frontend:main-ccccccc",
                                                          f"{image}/backend:main-0000000"]}}}]}
     with RecordingServer() as rx:
-        rx.route("/api/v1/applications", lambda request: Reply(200, live) if request.headers.get(
-            "Authorization") == f"Bearer {TOKEN}" else Reply(401, {"error": "bad token"}))
-        cfg = local_config(tmp_path, registry, repo_name, git_remote_file, extra=f"""---
-apiVersion: tagpilot.dev/v1alpha1
-kind: ArgoCDServer
-metadata: {{name: argocd, namespace: argocd}}
-spec:
-  url: {rx.url}
-  secretRef: {{name: argocd-api}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: argocd-api, namespace: argocd}}
-stringData: {{token: {TOKEN}}}
-""")
+        rx.route("/api/v1/applications", lambda request: argocd_api(request, live))
+        cfg = local_config(tmp_path, registry, repo_name, git_remote_file, extra="---\n" + server_config(rx.url))
         result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
     assert result.code == 0, result.stderr
     images = {i["alias"]: i for i in app_view(result)["status"]["images"]}

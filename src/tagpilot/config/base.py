@@ -122,3 +122,11 @@ class Object(Model):
     def ref(self) -> str:
         """`Kind/namespace/name`, the way tagpilot names objects in messages and commands."""
         return f"{self.kind}/{self.metadata.namespace}/{self.metadata.name}"
+
+    def with_annotations(self, extra: dict[str, str]) -> Any:
+        """A copy with `extra` added to `metadata.annotations` (a setting another object or field implies,
+        e.g. an ImageUpdater's approval gate on the Applications it matches); `self` when there is none."""
+        if not extra:
+            return self
+        annotations = {**(self.metadata.annotations or {}), **extra}
+        return self.model_copy(update={"metadata": self.metadata.model_copy(update={"annotations": annotations})})

@@ -555,10 +555,11 @@ class ApplicationReconciler:
             states = list(await asyncio.gather(*(self._select(app, s) for s in settings.images)))
             target = await self._target(app, source)
             mode = settings.write_back.pull_request
+            forge_auth = self._git_auth(app, target.url) if mode is not None and not dry_run else None
             if mode is not None and not dry_run:  # a request a person closed: its tags are a "no"
-                argo_pull_request.token_of(self._git_auth(app, target.url), self._where(app))  # before any push
+                argo_pull_request.token_of(forge_auth, self._where(app))  # before any push
                 outcome.notes += await argo_pull_request.refuse_closed(
-                    app, mode, target.url, self._git_auth(app, target.url), status.extra,
+                    app, mode, target.url, forge_auth, status.extra,
                     ApprovalBook(self.ctx.store), self._where(app))  # type: ignore[arg-type]
             if not dry_run and await gate_application(self, app, states, source, target, status, generation,
                                                       outcome):
@@ -595,7 +596,7 @@ class ApplicationReconciler:
         if mode is not None and not dry_run and outcome.commit:
             try:
                 outcome.notes += await argo_pull_request.after_push(
-                    app, mode, target.url, self._git_auth(app, target.url), head=branch, base=target.checkout,
+                    app, mode, target.url, forge_auth, head=branch, base=target.checkout,
                     message=write.message(), extra=status.extra, where=self._where(app),
                     images=[{"image": s.settings.image, "tag": s.selected.tag or ""} for s in states
                             if s.updated and s.selected is not None])

@@ -66,11 +66,9 @@ def _with_gate_of(cr: ImageUpdater, app: Application) -> Application:
     request, named after the Application, as when the annotations are on the Application."""
     from tagpilot.approvals.settings import OURS
 
-    own = dict(app.metadata.annotations or {})
-    extra = {k: v for k, v in (cr.metadata.annotations or {}).items() if k in OURS and k not in own}
-    if not extra:
-        return app
-    return app.model_copy(update={"metadata": app.metadata.model_copy(update={"annotations": {**own, **extra}})})
+    own = app.metadata.annotations or {}
+    return app.with_annotations({k: v for k, v in (cr.metadata.annotations or {}).items()
+                                 if k in OURS and k not in own})
 
 
 PULL_REQUESTS = "pullRequests"  # status key: Application NS/NAME -> its open pull request (pull request mode)

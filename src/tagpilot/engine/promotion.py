@@ -453,14 +453,13 @@ def _gated(promotion: Promotion) -> Promotion:
     from tagpilot.approvals.settings import APPROVALS
 
     required = promotion.spec.gate.approvals
-    annotations = dict(promotion.metadata.annotations or {})
+    annotations = promotion.metadata.annotations or {}
     if required is None:
         return promotion
     if APPROVALS in annotations and annotations[APPROVALS].strip() != str(required):
         raise Stalled(f"{promotion.ref}: spec.gate.approvals ({required}) and the annotation {APPROVALS} "
                       f"({annotations[APPROVALS]!r}) disagree; keep one", reason="InvalidAnnotation")
-    annotations[APPROVALS] = str(required)
-    return promotion.model_copy(update={"metadata": promotion.metadata.model_copy(update={"annotations": annotations})})
+    return promotion.with_annotations({APPROVALS: str(required)})
 
 
 def _interval(promotion: Promotion) -> float | None:
