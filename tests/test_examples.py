@@ -43,6 +43,31 @@ def test_argo_style_seed_application_loads_as_the_tutorial_wrote_it() -> None:
     assert {s.name for s in config.of_kind(Secret)} == {"dockerhub-secret", "repo-kubernetes-example-helm"}
 
 
+def test_argo_style_directory_app_markers_name_every_image_of_the_application() -> None:
+    """The Directory example: each image alias of the Application is named by a setters marker in its
+    manifests (as `NS:APP/ALIAS[:part]`), and the markers rewrite exactly the marked fields."""
+    from tagpilot.config.argo_cd import Application
+    from tagpilot.engine import argo_directory
+
+    base = EXAMPLES / "argo-style" / "directory-app"
+    config = load_config([base / "application.yaml"])
+    assert config.ignored == []
+    app = config.get(Application, "argocd", "web-app")
+    assert app is not None and app.spec.source is not None and app.spec.source.path == "web"
+    repo = base / "deploy-repo"
+    assert not (repo / "web" / "Chart.yaml").exists() and not (repo / "web" / "kustomization.yaml").exists()
+    images = list(app.image_updater.images)
+    markers = argo_directory.find_markers(repo, "web", app, images)
+    assert markers.sites == {"frontend": ["web/frontend.yaml:16"], "backend": ["web/backend.yaml:15",
+                                                                             "web/backend.yaml:25"]}
+    assert argo_directory.current_tag(repo, "web", app, "backend") == ("main-0000000", "web/backend.yaml:15")
+    chosen = {"frontend": ImageRef("cyw/frontend", "main-1"), "backend": ImageRef("cyw/backend", "main-2")}
+    result = argo_directory.write_markers(repo, "web", app, chosen, dry_run=True)
+    assert sorted((c.file, c.line, c.new_value) for c in result.changes) == [
+        ("backend.yaml", 15, "cyw/backend:main-2"), ("backend.yaml", 25, "main-2"),
+        ("frontend.yaml", 16, "cyw/frontend:main-1")]
+
+
 def test_argo_style_image_updater_cr_gives_the_seed_applications_settings() -> None:
     """The example ImageUpdater configures the seed Application exactly as its annotations do
     (strategy newest-build, allow-tags, Helm parameters, pull secret, write-back git)."""

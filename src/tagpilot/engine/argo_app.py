@@ -27,8 +27,10 @@ A `git-branch: <base>:<template>` push branch is rendered per Application (`engi
 from the changes it would make on the base branch; such an Application is its own batch.
 
 Not in this slice, refused with a Stalled condition that says so: `write-back-method: argocd` (needs a
-cluster), Directory applications. Multi-source Applications write back to the source upstream's
-getApplicationSource picks (`write_back_source`).
+cluster). Directory applications, which upstream skips, are refused the same way unless setters
+markers under the source path name the Application's images (`engine/argo_directory.py`).
+Multi-source Applications write back to the source upstream's getApplicationSource picks
+(`write_back_source`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from tagpilot.approvals.book import ApprovalBook
 from tagpilot.config.argo_cd import PREFIX, Application, ApplicationSource, ImageSettings, PullSecret
 from tagpilot.config.argo_updater_config import updater_config
 from tagpilot.config.core import Secret
-from tagpilot.engine import argo_pull_request
+from tagpilot.engine import argo_directory, argo_pull_request
 from tagpilot.engine.argo_branch import (
     BranchTemplateError,
     ImageChange,
@@ -230,8 +232,8 @@ class AppWrite:
         return self.result
 
     def _kind(self, directory: Path) -> str:
-        """Helm or Kustomize, as Argo CD decides it: the spec's blocks, then the files; per-image
-        annotations decide between the two when the repository has both."""
+        """Helm, Kustomize or Directory, as Argo CD decides it: the spec's blocks, then the files; per-image
+        annotations decide between Helm and Kustomize when the repository has both."""
         source = self.source
         target = self.app.image_updater.write_back.target
         if target != "default":
@@ -242,15 +244,15 @@ class AppWrite:
             return "helm"
         if source.kustomize is not None:
             return "kustomize"
+        if source.directory is not None:
+            return "directory"
         if any(s.kustomize_image_name for s in (st.settings for st in self.states)):
             return "kustomize"
         if (directory / "Chart.yaml").is_file():
             return "helm"
         if any((directory / n).is_file() for n in ("kustomization.yaml", "kustomization.yml", "Kustomization")):
             return "kustomize"
-        raise Stalled(f"spec.source.path {source.path or '.'!r} is a plain directory (no Chart.yaml, no "
-                      "kustomization.yaml): upstream skips Directory applications (\"not of supported source "
-                      "type\") and so does tagpilot; deploy it with Helm or Kustomize", reason=UNSUPPORTED)
+        return "directory"  # upstream skips it; tagpilot writes it only through setters markers (argo_directory)
 
     def _apply(self, root: Path) -> TreeResult:
         app, path = self.app, self.source.path or "."
@@ -259,6 +261,8 @@ class AppWrite:
             raise Stalled(f"spec.source.path {path!r} is not a directory in {self.source.repo_url}",
                           reason=UNSUPPORTED)
         kind = self._kind(directory)
+        if kind == "directory":
+            return self._apply_directory(root, path)
         existing = self._existing(root, directory, path)
         values = self._values_docs(directory) if kind == "helm" else []
         spec_params = {p.name: p.value or "" for p in (self.source.helm.parameters if self.source.helm else [])
@@ -315,6 +319,57 @@ class AppWrite:
                                         kustomize=kustomize_targets if kind == "kustomize" else ())
         return updater.apply(root, path, chosen, dry_run=self.dry_run)
 
+    def _apply_directory(self, root: Path, path: str) -> TreeResult:
+        """A Directory application: the images named by setters markers under the path (argo_directory);
+        the current tag from `status.summary.images`, else the marked fields."""
+        app = self.app
+        markers = argo_directory.find_markers(root, path, app, [s.settings for s in self.states])
+        self.file = ", ".join(markers.files)
+        live = app.status_images()
+        chosen: dict[str, ImageRef] = {}
+        for state in self.states:
+            s = state.settings
+            key = argo_directory.image_key(s)
+            state.current_tag, state.current_from = None, None
+            if not self._current_live(state, live) and key in markers.sites:
+                current = argo_directory.current_tag(root, path, app, key)
+                if current is not None:
+                    state.current_tag, state.current_from = current
+            if state.selected is None:
+                continue  # its error is the reason already
+            if key not in markers.sites:
+                state.reason = (f"not updated: no setters marker under {path!r} names it; add "
+                                f"`# {argo_directory.marker_text(app, key)}` to the field holding the image")
+                continue
+            chosen[key] = state.selected
+        result = argo_directory.write_markers(root, path, app, chosen, dry_run=self.dry_run)
+        for state in self.states:
+            key = argo_directory.image_key(state.settings)
+            if key not in chosen or state.selected is None:
+                continue
+            new = _tag_value(state.selected)
+            if argo_directory.changed(result, app, key):
+                state.updated = True
+                state.reason = f"updated from {state.current_tag or '(none)'} to {new}"
+                self.changes.append({"Image": image_name(state.settings.image), "OldTag": state.current_tag or "",
+                                     "NewTag": new, "Labels": dict(state.labels)})
+            elif state.current_tag not in (None, new) and state.current_from == "status.summary.images":
+                state.reason = f"the markers already set {new} (the current tag {state.current_tag} is from " \
+                               "status.summary.images)"
+            else:
+                state.reason = f"up to date at {new}"
+        return result if self.changes else TreeResult(dry_run=self.dry_run, scanned=1)
+
+    @staticmethod
+    def _current_live(state: ImageState, live: list[str] | None) -> bool:
+        """The current tag from `status.summary.images` (an Application exported with its status)."""
+        for image in live or []:
+            name, tag = _split_tag(image)
+            if _same_image(name, state.settings.image):
+                state.current_tag, state.current_from = tag, "status.summary.images"
+                return True
+        return False
+
     def _existing(self, root: Path, directory: Path, path: str) -> dict[str, str]:
         """Sets `self.file` (the write-back target, root-relative) and returns what it holds now:
         Helm key → value, or Kustomize image key → override `name[=new]:tag`."""
@@ -356,13 +411,8 @@ class AppWrite:
     def _current_helm(self, state: ImageState, live: list[str] | None, existing: dict[str, str],
                       values: list[tuple[str, Any]], spec: dict[str, str], name_p: str | None, tag_p: str | None,
                       spec_p: str | None) -> None:
-        s = state.settings
-        if live is not None:
-            for image in live:
-                name, tag = _split_tag(image)
-                if _same_image(name, s.image):
-                    state.current_tag, state.current_from = tag, "status.summary.images"
-                    return
+        if self._current_live(state, live):
+            return
         param = spec_p or tag_p
         if param is None:
             return
@@ -378,13 +428,8 @@ class AppWrite:
 
     def _current_kustomize(self, state: ImageState, live: list[str] | None, existing: dict[str, str],
                            spec: list[str], name: str) -> None:
-        s = state.settings
-        if live is not None:
-            for image in live:
-                live_name, tag = _split_tag(image)
-                if _same_image(live_name, s.image):
-                    state.current_tag, state.current_from = tag, "status.summary.images"
-                    return
+        if self._current_live(state, live):
+            return
         key = kustomize_image_key(name)
         override = existing.get(key)
         if override is not None:
