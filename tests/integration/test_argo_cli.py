@@ -208,7 +208,7 @@ def test_kustomize_app_digest_strategy_dry_run_and_force_update(
     dry = run_tagpilot("reconcile", "-f", cfg, "--state", state, "--dry-run")
     assert dry.code == 0, dry.stderr
     assert git_remote_file.head("main") == before
-    assert "# Application/argocd/kapp: would commit 1 file(s) with the message:" in dry.stdout
+    assert "# Application/argocd/kapp: would commit 1 file(s) to branch 'main' with the message:" in dry.stdout
     assert f"#   updates image {repo_name}/frontend tag 'latest' to 'latest@{digest}'" in dry.stdout
     assert f"+  - example/web={image}/frontend:latest@{digest}" in dry.stdout
 

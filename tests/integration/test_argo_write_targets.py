@@ -173,6 +173,17 @@ def test_git_branch_template_pushes_to_the_rendered_branch_and_reuses_it(
                          "main-1111111,".encode()).hexdigest()  # upstream's .Name drops the registry
     branch = f"example-frontend-main-bbbbbbb-backend-main-1111111-{sha}"
 
+    # --dry-run names the rendered branch beside the diff and the message, and pushes nothing
+    dry = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert dry.stdout.startswith(f"# Application/argocd/example: would commit 1 file(s) to branch '{branch}' "
+                                 "with the message:\n#   build: automatic update of example\n"), dry.stdout
+    assert "+  - name: frontend.tag\n+    value: main-bbbbbbb\n" in dry.stdout
+    dry_json = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "--dry-run", "-o", "json")
+    assert dry_json.code == 0, dry_json.stderr
+    assert app_view(dry_json)["dryRun"]["branch"] == branch
+    assert git_remote_file.branches() == ["main"] and git_remote_file.head("main") == before
+
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
     assert result.code == 0, result.stderr + result.stdout
     assert git_remote_file.head("main") == before

@@ -85,7 +85,8 @@ def _print_dry_run(results: list[ReconcileResult]) -> None:
         if not outcome.diff:
             print(f"# {name}: no change")
             continue
-        print(f"# {name}: would commit {len(outcome.files)} file(s) with the message:")
+        branch = f" to branch '{outcome.branch}'" if outcome.branch else ""
+        print(f"# {name}: would commit {len(outcome.files)} file(s){branch} with the message:")
         print("\n".join(f"#   {line}" for line in outcome.message.splitlines()) or "#")
         sys.stdout.write(outcome.diff if outcome.diff.endswith("\n") else outcome.diff + "\n")
 
@@ -125,6 +126,8 @@ def reconcile(
                 outcome = result.outcome
                 if outcome is not None and outcome.dry_run:
                     view["dryRun"] = {"files": outcome.files, "diff": outcome.diff, "message": outcome.message}
+                    if outcome.branch:
+                        view["dryRun"]["branch"] = outcome.branch
         print_json(views)
     elif dry_run:
         _print_dry_run(results)

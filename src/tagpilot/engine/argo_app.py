@@ -794,6 +794,9 @@ class ApplicationReconciler:
             outcome.diff = "".join(f.diff for f in result.files)
             outcome.message = write.message()
             outcome.files = [f.path for f in result.files]
+            branch, warning = self._branch_of(target, write) if target.owner else (target.push, None)
+            outcome.branch = branch
+            return PushOutcome(None, None, branch, warning)
         return PushOutcome(None, None)
 
     async def _commit_batch(self, target: Target, writes: list[AppWrite]) -> PushOutcome:
@@ -831,11 +834,16 @@ class ApplicationReconciler:
         if probe.error is not None or not probe.changes:
             write.error, write.result = probe.error, TreeResult()
             return None
+        return self._branch_of(target, probe)
+
+    @staticmethod
+    def _branch_of(target: Target, write: AppWrite) -> tuple[str, str | None]:
+        """The `git-branch` template rendered with the changes of an applied (or dry-run) write."""
         wb = write.app.image_updater.write_back
         changes = [ImageChange(s.settings.image, s.settings.alias, s.current_tag or "", _tag_value(s.selected))
                    for s in write.states if s.updated and s.selected is not None]
         return render_branch(wb.push_branch, changes, app_name=write.app.name, app_namespace=write.app.namespace,
-                             key=target_key(target.url, wb.base_branch, probe.file))
+                             key=target_key(target.url, wb.base_branch, write.file))
 
 
 def _strategy_name(strategy: str) -> str:

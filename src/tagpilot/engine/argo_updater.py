@@ -235,6 +235,9 @@ class ImageUpdaterReconciler:
                 outcome.diff += run.outcome.diff
                 outcome.files += run.outcome.files
                 outcome.message = "\n\n".join(m for m in (outcome.message, run.outcome.message) if m)
+                branches = (outcome.branch or "").split(", ") if outcome.branch else []
+                if run.outcome.branch and run.outcome.branch not in branches:
+                    outcome.branch = ", ".join([*branches, run.outcome.branch])
         updated = len(changes)
         waiting = sum(r.awaiting_approval() for r in runs)
         held = f", {waiting} awaiting approval" if waiting else ""

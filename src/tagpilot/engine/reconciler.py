@@ -62,6 +62,7 @@ class Outcome:
     # automations
     dry_run: bool = False  # the diff and message below are what would have been committed
     commit: str | None = None
+    branch: str | None = None  # the branch the commit goes (dry run: would go) to, when a kind knows it
     files: list[str] = field(default_factory=list)
     diff: str = ""
     message: str = ""
