@@ -97,6 +97,9 @@ resources:
 images:
   - name: example/web  # the web front end
     newTag: "1"
+    tagSuffix: -alpine
+  - name: example/other
+    tagSuffix: -slim
 
 labels:
   - pairs: {{app: web}}
@@ -123,11 +126,13 @@ def test_kustomization_target_sets_the_images_entries(
 
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
     assert result.code == 0, result.stderr + result.stdout
+    # the changed entry loses the key upstream's ElementSetter does not write (tagSuffix); the other keeps it
     assert git_remote_file.read_exact("base/kustomization.yaml", "main") == KUSTOMIZATION.format().replace(
-        '  - name: example/web  # the web front end\n    newTag: "1"\n',
+        '  - name: example/web  # the web front end\n    newTag: "1"\n    tagSuffix: -alpine\n',
         f'  - name: example/web  # the web front end\n    newName: {image}/frontend\n    newTag: "latest"\n'
         f'    digest: {digest}\n'
     ).replace("\nlabels:", f"  - name: {image}/backend\n    newTag: main-2222222\n\nlabels:")
+    assert "  - name: example/other\n    tagSuffix: -slim\n" in git_remote_file.read_exact("base/kustomization.yaml")
     assert git_remote_file.read_exact("overlays/prod/kustomization.yaml", "main") == "resources: [../../base]\n"
     web = app_view(result, "kapp")["status"]["images"][0]
     assert (web["currentFrom"], web["currentTag"]) == ("base/kustomization.yaml", "1")

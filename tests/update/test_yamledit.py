@@ -171,6 +171,49 @@ def test_kustomization_updater_sets_entries_as_kustomize_edit_set_image(tmp_path
         f"example/api:v3@sha256:{'b' * 64}"]
 
 
+ENTRIES_WITH_EXTRA_KEYS = """\
+images:
+  - name: example/web   # the app
+    tagSuffix: -alpine
+    newName: example/web
+    notes:
+      owner: web-team
+      since: 2024
+    newTag: "1"
+  - team: api  # an unknown key first on the dash line
+    name: example/api
+    newTag: "7"
+  - name: example/db
+    tagSuffix: -slim
+    newTag: "5"
+resources: [deployment.yaml]
+"""
+
+
+def test_kustomization_entry_being_changed_loses_the_keys_upstream_does_not_write(tmp_path: Path) -> None:
+    """Upstream's ElementSetter replaces the whole entry with {name, newName?, newTag, digest?}: unknown keys
+    of the changed entry go (scalars, block values, the first key of the item), so does a newName equal to
+    the image; the entries not changed keep theirs; everything else keeps its bytes."""
+    (tmp_path / "kustomization.yaml").write_text(ENTRIES_WITH_EXTRA_KEYS)
+    targets = [KustomizeTarget("web", "example/web"), KustomizeTarget("api", "example/api")]
+    images = {"web": ImageRef("example/web", "2"), "api": ImageRef("registry.example/api", "8")}
+    result = KustomizationUpdater(APP, "kustomization.yaml", targets).apply(tmp_path, ".", images)
+    assert (tmp_path / "kustomization.yaml").read_text() == """\
+images:
+  - name: example/web   # the app
+    newTag: "2"
+  - name: example/api
+    newName: registry.example/api
+    newTag: "8"
+  - name: example/db
+    tagSuffix: -slim
+    newTag: "5"
+resources: [deployment.yaml]
+"""
+    assert [(c.old_value, c.new_value) for c in result.changes] == [
+        ("example/web:1", "example/web:2"), ("example/api:7", "example/api=registry.example/api:8")]
+
+
 def test_kustomization_without_images_gets_the_list_and_missing_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yml").write_text("resources: [a.yaml]\n")
     KustomizationUpdater(APP, "kustomization.yml", [KustomizeTarget("w", "web")]).apply(

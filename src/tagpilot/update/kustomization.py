@@ -1,11 +1,14 @@
 """Argo CD Image Updater's `kustomization[:<dir>]` write-back target, edited byte-exactly.
 
-As `kustomize edit set image <name>=<newName>:<tag>[@<digest>]` would set it: the `images:` entry
-whose `name` matches (Docker Hub's `docker.io/` and `library/` do not count) gets `newName` (when the
-new image is not the name itself, or the entry had one), `newTag` and `digest` (removed when the new
-reference has none); a missing entry is appended, a missing `images:` list created. Everything else
-in the file — field order, sequence indentation, blank lines, comments, a leading `---` — stays as it
-was, through `yamledit`. A multi-document file is refused, as upstream does.
+As upstream's ElementSetter leaves it (it replaces the whole entry with the marshalled kustomize
+`Image`): the `images:` entry whose `name` matches (Docker Hub's `docker.io/` and `library/` do not
+count) ends up with exactly `name`, `newName` (only when the new image is not the name itself),
+`newTag` and `digest` (only when the new reference has one); any other key of that entry
+(`tagSuffix`, a stale `newName`, a typo) is removed. The other entries are not touched. A missing
+entry is appended, a missing `images:` list created. Everything else in the file — field order,
+sequence indentation, blank lines, comments, a leading `---`, the entry's own `name` line and its
+comment — stays as it was, through `yamledit` (upstream re-marshals the file). A multi-document file
+is refused, as upstream does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tagpilot.update.tree import TreeResult, safe_subpath
 from tagpilot.update.yamledit import YamlDocument
 
 FILE_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ENTRY_KEYS = ("name", "newName", "newTag", "digest")  # what upstream's marshalled kustomize Image writes
 
 
 def find_kustomization(root: Path, directory: str) -> str:
@@ -52,6 +56,15 @@ def _entries(doc: YamlDocument) -> list[dict[str, str]]:
                      if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)}
         out.append(entry)
     return out
+
+
+def _keys(doc: YamlDocument, index: int) -> list[str]:
+    """Every key of `images[index]` (whatever its value), in order."""
+    found, _ = doc.find(("images", index))
+    node = found.node
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    return [k.value for k, _v in node.value if isinstance(k, yaml.ScalarNode)]
 
 
 def override_of(entry: Mapping[str, str]) -> str:
@@ -104,15 +117,18 @@ class KustomizationUpdater:
                 continue
             entry = entries[index]
             before = override_of(entry)
-            if ref.name != entry.get("name") or "newName" in entry:
-                wanted = {"newName": ref.name, **wanted}
+            # upstream's ElementSetter replaces the whole entry with {name, newName?, newTag, digest?}:
+            # newName only when the image is not the name; every other key of this entry goes
+            wanted = {"newName": ref.name if ref.name != entry.get("name") else None, **wanted}
             for field, value in wanted.items():
                 if value is None:
-                    if field in entry:
+                    if field in _keys(doc, index):
                         doc.delete(("images", index, field))
                 elif entry.get(field) != value:  # kustomize's order: name, newName, newTag, digest
                     doc.set(("images", index, field), value, after={"newName": "name", "newTag": "newName",
                                                                     "digest": "newTag"}[field])
+            for extra in [k for k in _keys(doc, index) if k not in ENTRY_KEYS]:
+                doc.delete(("images", index, extra))
             after = override_of(_entries(doc)[index])
             if after != before:
                 changes.append(Change(self.file, 0, before, after, key, self.app))

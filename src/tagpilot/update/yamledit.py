@@ -354,21 +354,29 @@ class YamlDocument:
         self._splice(pos, pos, prefix + self._item(mapping, dash))
 
     def delete(self, path: Path_) -> bool:
-        """Remove `key: scalar` at `path` from its block mapping; False when it is not there."""
+        """Remove `key: value` at `path` from its block mapping, with the lines of a block value; False
+        when it is not there. The first key of a list item (`- key: v`) hands its dash to the next key."""
         found, offset = self.find(path[:-1])
         parent = found.node
         if found.missing or not isinstance(parent, yaml.MappingNode):
             return False
-        match = next(((k, v) for k, v in parent.value if isinstance(k, yaml.ScalarNode) and k.value == path[-1]),
-                     None)
-        if match is None:
+        index = next((i for i, (k, _v) in enumerate(parent.value)
+                      if isinstance(k, yaml.ScalarNode) and k.value == path[-1]), None)
+        if index is None:
             return False
-        key, value = match
+        key, value = parent.value[index]
         start = key.start_mark.index + offset
         line_start = self.text.rfind("\n", 0, start) + 1
-        if parent.flow_style or not isinstance(value, yaml.ScalarNode) or self.text[line_start:start].strip() or \
-                len(parent.value) == 1:
+        before = self.text[line_start:start].strip()
+        block = isinstance(value, yaml.ScalarNode) and value.style in ("|", ">")
+        if parent.flow_style or before not in ("", "-") or len(parent.value) == 1 or block or \
+                (value.start_mark.index < key.end_mark.index):  # an alias: its marks are the anchor's
             raise UpdateError(f"{self.filename}:{self._line(key, offset)}: {show_path(path)} cannot be removed "
                               "without rewriting its surroundings; remove it by hand")
-        self._splice(line_start, self._line_end(value.end_mark.index + offset), "")
+        end = self._line_end(self._last_end(value, offset))
+        if before == "-":  # `- key: v` then `  next: w`: the next key moves up behind the dash
+            following = parent.value[index + 1][0]
+            self._splice(start, following.start_mark.index + offset, "")
+            return True
+        self._splice(line_start, end, "")
         return True
