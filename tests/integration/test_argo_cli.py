@@ -115,6 +115,8 @@ def test_seed_application_writes_argocd_source_commits_once_then_nothing(
         (".argocd-source-example.yaml", "up to date at main-1111111")]
     ready = next(c for c in app_view(second)["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True"
+    reconciling = next(c for c in app_view(second)["status"]["conditions"] if c["type"] == "Reconciling")
+    assert (reconciling["status"], reconciling["reason"]) == ("False", "Idle")  # stored True during the run
 
     table = run_tagpilot("get", "applications", "-f", cfg, "--state", state)
     assert table.code == 0, table.stderr

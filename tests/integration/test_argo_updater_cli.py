@@ -421,3 +421,53 @@ def test_pull_request_mode_opens_one_request_per_application_and_supersedes_the_
     actions = [e["data"].get("action") for e in events if e["reason"] == "PullRequest"]
     assert actions == ["opened", "opened", "superseded", "closed"]
     assert PR_TOKEN not in str(events) + first.stdout + first.stderr + third.stderr + fourth.stdout
+
+
+def test_reconciling_condition_is_true_and_stored_while_a_run_is_in_progress_then_idle(
+        registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
+    """Upstream's `Reconciling` condition: True ("Reconciling") in the stored status while the run is in
+    progress — seen by `tagpilot get` beside the running process —, then False ("Idle"). The run is held
+    in the middle by a real `ext:` credentials script that waits for a file."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    seed_registry(registry, repo_name)
+    seed_chart(git_remote_file, registry, repo_name)
+    started, go = tmp_path / "started", tmp_path / "go"
+    script = tmp_path / "creds.sh"
+    script.write_text(f"#!/bin/sh\ntouch {started}\nwhile [ ! -e {go} ]; do sleep 0.05; done\necho u:p\n")
+    script.chmod(0o755)
+    cfg = cr_config(tmp_path, registry, repo_name, git_remote_file, cr_edit=lambda text: text.replace(
+        "pullSecret: pullsecret:argocd/dockerhub-secret", f"pullSecret: ext:{script}"))
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k != "TAGPILOT_STATE"}
+    run = subprocess.Popen([sys.executable, "-m", "tagpilot", "reconcile", "-f", str(cfg), "--state", str(state),
+                            "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the credentials script never ran"
+            time.sleep(0.05)
+        during = run_tagpilot("get", "imageupdaters", "-f", cfg, "--state", state, "-o", "json")
+        assert during.code == 0, during.stderr
+        reconciling = condition(during.json()[0]["status"], "Reconciling")
+        assert (reconciling["status"], reconciling["reason"], reconciling["message"]) == (
+            "True", "Reconciling", "Image update check in progress.")
+        app_during = run_tagpilot("get", "applications", "-f", cfg, "--state", state, "-o", "json")
+        # the Application object itself ran first (a full round runs Applications before ImageUpdaters)
+        app_reconciling = condition(app_during.json()[0]["status"], "Reconciling")
+        assert (app_reconciling["status"], app_reconciling["reason"]) == ("False", "Idle")
+    finally:
+        go.touch()
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err + out
+    after = run_tagpilot("get", "imageupdaters", "-f", cfg, "--state", state, "-o", "json")
+    status = after.json()[0]["status"]
+    reconciling = condition(status, "Reconciling")
+    assert (reconciling["status"], reconciling["reason"], reconciling["message"]) == (
+        "False", "Idle", "Last check completed. Awaiting next cycle.")
+    assert condition(status, "Ready")["reason"] == "ReconcileSucceeded"
+    assert [c["type"] for c in status["conditions"]] == ["Reconciling", "Error", "Ready"]  # upstream's order

@@ -103,7 +103,9 @@ UNSUPPORTED = "UnsupportedConfiguration"
 @dataclass
 class ApplicationStatus(ObjectStatus):
     """Per image: alias, image, current tag and where it was read, selected tag, strategy, reason;
-    the last commit pushed for this Application and the annotation warnings."""
+    the last commit pushed for this Application and the annotation warnings. Conditions: Ready,
+    Stalled, and the ImageUpdater's `Reconciling` (True while a run is in progress, then Idle: the
+    controller sets it, `Kind.reports_progress`)."""
 
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("images", "images"),
@@ -1007,7 +1009,7 @@ def _images_column(view: dict[str, Any]) -> str:
 
 KINDS = (Kind(
     name=KIND, model=Application, plural="applications", short=("application", "app", "apps"),
-    reconciler=ApplicationReconciler, status=ApplicationStatus, order=30, interval=_interval,
+    reconciler=ApplicationReconciler, status=ApplicationStatus, order=30, interval=_interval, reports_progress=True,
     columns=(
         Column("IMAGES", _images_column),
         Column("LAST PUSH", lambda v: (v["status"].get("lastPushCommit") or "-")[:7]),

@@ -35,7 +35,7 @@ from tagpilot.engine.status import ObjectStatus, rfc3339
 from tagpilot.errors import TagpilotError
 
 KIND = "ImageUpdater"
-READY, RECONCILING, ERROR = "Ready", "Reconciling", "Error"
+READY, ERROR = "Ready", "Error"  # `Reconciling` is the controller's (Kind.reports_progress)
 
 
 @dataclass
@@ -190,7 +190,6 @@ class ImageUpdaterReconciler:
                                          {"field": w["field"]}))
         status.observed_generation = generation
         status.last_checked_at = rfc3339(now)
-        status.set_condition(RECONCILING, False, "Idle", "Last check completed. Awaiting next cycle.", now, generation)
         refusals = self._refusals(cr, matched)
         if refusals:
             message = f"{self._where(cr)}: " + "; ".join(refusals)
@@ -349,7 +348,7 @@ def _interval(cr: ImageUpdater) -> float | None:
 
 KINDS = (Kind(
     name=KIND, model=ImageUpdater, plural="imageupdaters", short=("imageupdater", "iu"),
-    reconciler=ImageUpdaterReconciler, status=ImageUpdaterStatus, order=31, interval=_interval,
+    reconciler=ImageUpdaterReconciler, status=ImageUpdaterStatus, order=31, interval=_interval, reports_progress=True,
     columns=(
         Column("APPS", lambda v: str(v["status"].get("applicationsMatched", "-"))),
         Column("IMAGES", lambda v: str(v["status"].get("imagesManaged", "-"))),

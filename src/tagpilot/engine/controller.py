@@ -24,7 +24,7 @@ from tagpilot.engine.events import NORMAL, WARNING, EventStream
 from tagpilot.engine.keys import ObjectKey, parse_key
 from tagpilot.engine.kinds import KINDS, Kind, KindRegistry
 from tagpilot.engine.reconciler import Context, Outcome, Reconciler, Stalled
-from tagpilot.engine.status import is_suspended, spec_hash
+from tagpilot.engine.status import RECONCILING, is_suspended, spec_hash
 from tagpilot.errors import TagpilotError
 from tagpilot.store.protocols import ObjectSource, Store
 
@@ -166,12 +166,19 @@ class Controller:
         if is_suspended(obj, store):
             outcome = Outcome(status, skipped="suspended", persist=False)
         else:
+            if kind.reports_progress and not dry_run:
+                status.set_condition(RECONCILING, True, "Reconciling", "Image update check in progress.",
+                                     self.ctx.clock(), generation)
+                store.set_status(*key, status.to_json())
             try:
                 outcome = await self.reconciler(kind).reconcile(obj, status, generation, force=force, dry_run=dry_run)
             except TagpilotError as exc:
                 status.mark_failed(exc.reason, str(exc), self.ctx.clock(), generation,
                                    stalled=isinstance(exc, Stalled))
                 outcome = Outcome(status, ok=False, error=str(exc), persist=not dry_run)
+            if kind.reports_progress:
+                outcome.status.set_condition(RECONCILING, False, "Idle", "Last check completed. Awaiting next cycle.",
+                                             self.ctx.clock(), generation)
         if outcome.persist:
             store.set_status(*key, outcome.status.to_json())
         for note in outcome.notes:

@@ -80,6 +80,9 @@ class Kind:
     columns: tuple[Column, ...] = field(default_factory=tuple)
     # objects of one kind that feed each other (a chain of Promotions): added to `order` per object
     object_order: Callable[[ObjectSource, Any], int] | None = None
+    # upstream's `Reconciling` condition (Argo CD Image Updater's CR): True, stored, while a run is in
+    # progress (a daemon's API and `tagpilot get` beside it see it), False/Idle once it is done
+    reports_progress: bool = False
 
     @property
     def reconciled(self) -> bool:
