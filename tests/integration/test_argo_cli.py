@@ -33,13 +33,44 @@ def seed_registry(registry: RegistryServer, repo: str) -> None:
             push_tags(registry, f"{repo}/{image}", [tag], created=_day(day))
 
 
+def localize(text: str, registry: RegistryServer, repo: str, remote_url: str = SEED_REPO) -> str:
+    """An example file with its placeholders replaced: the images `cyw/...` by the local registry's
+    repositories under `repo`, the seed repository URL by `remote_url`."""
+    return text.replace("cyw/", f"{registry.host}/{repo}/").replace(SEED_REPO, remote_url)
+
+
+def seed_app(registry: RegistryServer, repo: str, remote_url: str, *, name: str = "example", path: str = ".",
+             pull_secret: bool = True) -> str:
+    """The seed-001 Application (examples/argo-style/config) for the local registry and remote, optionally
+    renamed, on another source path, or without its pull-secret annotations."""
+    app = localize((EXAMPLE / "config" / "application.yaml").read_text(), registry, repo, remote_url)
+    app = app.replace("  name: example\n", f"  name: {name}\n").replace("    path: .\n", f"    path: {path}\n")
+    if not pull_secret:
+        app = "".join(line for line in app.splitlines(keepends=True) if ".pull-secret:" not in line)
+    return app
+
+
+def expected_source(image: str, frontend: str = "main-bbbbbbb", backend: str = "main-1111111") -> str:
+    """The `.argocd-source-example.yaml` upstream writes for the seed Application (`image`: the local
+    registry and repository prefix)."""
+    return ("helm:\n  parameters:\n"
+            f"  - name: backend.image\n    value: {image}/backend\n    forcestring: true\n"
+            f"  - name: backend.tag\n    value: {backend}\n    forcestring: true\n"
+            f"  - name: frontend.image\n    value: {image}/frontend\n    forcestring: true\n"
+            f"  - name: frontend.tag\n    value: {frontend}\n    forcestring: true\n")
+
+
+def expected_message(repo: str, frontend: str = "main-bbbbbbb", backend: str = "main-1111111") -> str:
+    """Upstream's default commit message for the seed Application's first update."""
+    return ("build: automatic update of example\n\n"
+            f"updates image {repo}/frontend tag 'main-0000000' to '{frontend}'\n"
+            f"updates image {repo}/backend tag 'main-0000000' to '{backend}'")
+
+
 def local_config(tmp_path: Path, registry: RegistryServer, repo: str, remote: GitRemote, *,
                  extra: str = "") -> Path:
     """The example configuration with its placeholders replaced by the local registry and remote."""
-    app = (EXAMPLE / "config" / "application.yaml").read_text()
-    app = app.replace("cyw/frontend", f"{registry.host}/{repo}/frontend")
-    app = app.replace("cyw/backend", f"{registry.host}/{repo}/backend")
-    app = app.replace(SEED_REPO, remote.url)
+    app = seed_app(registry, repo, remote.url)
     auths = json.dumps({"auths": {registry.host: {"username": "u", "password": "p"}}})
     secret = (EXAMPLE / "config" / "dockerhub-secret.yaml").read_text()
     secret = secret.split("  .dockerconfigjson: |\n")[0] + f"  .dockerconfigjson: '{auths}'\n"
@@ -56,7 +87,7 @@ def seed_chart(remote: GitRemote, registry: RegistryServer, repo: str, prefix: s
     files = {}
     for path in sorted((EXAMPLE / "deploy-repo").rglob("*")):
         if path.is_file():
-            text = path.read_text().replace("cyw/", f"{registry.host}/{repo}/")
+            text = localize(path.read_text(), registry, repo)
             files[prefix + str(path.relative_to(EXAMPLE / "deploy-repo"))] = text
     remote.commit(files, message="the example chart")
 
@@ -78,17 +109,9 @@ def test_seed_application_writes_argocd_source_commits_once_then_nothing(
     assert first.code == 0, first.stderr + first.stdout
     head = git_remote_file.head("main")
     assert head != before
-    assert git_remote_file.read_exact(".argocd-source-example.yaml", "main") == (
-        "helm:\n  parameters:\n"
-        f"  - name: backend.image\n    value: {image}/backend\n    forcestring: true\n"
-        "  - name: backend.tag\n    value: main-1111111\n    forcestring: true\n"
-        f"  - name: frontend.image\n    value: {image}/frontend\n    forcestring: true\n"
-        "  - name: frontend.tag\n    value: main-bbbbbbb\n    forcestring: true\n")
+    assert git_remote_file.read_exact(".argocd-source-example.yaml", "main") == expected_source(image)
     assert git_remote_file.read_exact("values.yaml", "main").count("main-0000000") == 2  # untouched
-    assert git_remote_file.message() == (
-        "build: automatic update of example\n\n"
-        f"updates image {repo_name}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
-        f"updates image {repo_name}/backend tag 'main-0000000' to 'main-1111111'")
+    assert git_remote_file.message() == expected_message(repo_name)
     assert git_remote_file.log("main", fmt="%an <%ae>")[0] == "argocd-image-updater <noreply@argoproj.io>"
     view = app_view(first)
     assert view["namespace"] == "argocd"
@@ -129,11 +152,8 @@ def test_applications_sharing_a_repository_land_in_one_commit(
     seed_chart(git_remote_file, registry, repo_name)
     seed_chart(git_remote_file, registry, repo_name, prefix="staging/")
     before = git_remote_file.head("main")
-    second_app = (EXAMPLE / "config" / "application.yaml").read_text().split("apiVersion:", 1)[1]
-    second_app = "---\napiVersion:" + second_app.replace("name: example", "name: example-staging").replace(
-        "path: .", "path: staging")
-    second_app = second_app.replace("cyw/frontend", f"{registry.host}/{repo_name}/frontend").replace(
-        "cyw/backend", f"{registry.host}/{repo_name}/backend").replace(SEED_REPO, git_remote_file.url)
+    second_app = "---\n" + seed_app(registry, repo_name, git_remote_file.url, name="example-staging",
+                                    path="staging")
     cfg = local_config(tmp_path, registry, repo_name, git_remote_file, extra=second_app)
 
     result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")

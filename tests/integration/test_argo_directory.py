@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.fixtures.git import GitRemote
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_argo_cli import EXAMPLE, app_view, local_config, seed_chart, seed_registry
+from tests.integration.test_argo_cli import EXAMPLE, app_view, local_config, localize, seed_chart, seed_registry
 
 DIR_EXAMPLE = EXAMPLE / "directory-app"
 DIR_REPO = "https://github.com/Hugh-yw/kubernetes-example-manifests.git"
@@ -22,13 +22,13 @@ DIR_REPO = "https://github.com/Hugh-yw/kubernetes-example-manifests.git"
 def manifests(registry: RegistryServer, repo: str) -> dict[str, str]:
     """The example's manifests with the local registry in the image names."""
     base = DIR_EXAMPLE / "deploy-repo"
-    return {str(p.relative_to(base)): p.read_text().replace("cyw/", f"{registry.host}/{repo}/")
+    return {str(p.relative_to(base)): localize(p.read_text(), registry, repo)
             for p in sorted(base.rglob("*")) if p.is_file()}
 
 
 def directory_app(registry: RegistryServer, repo: str, remote: GitRemote, edit=lambda text: text) -> str:
     """The example Application (a second YAML document) with its placeholders replaced."""
-    text = (DIR_EXAMPLE / "application.yaml").read_text().replace("cyw/", f"{registry.host}/{repo}/")
+    text = localize((DIR_EXAMPLE / "application.yaml").read_text(), registry, repo)
     return "---\n" + edit(text.replace(DIR_REPO, remote.url))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.fixtures.git import GitRemote
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_argo_cli import EXAMPLE, SEED_REPO, app_view, seed_registry
+from tests.integration.test_argo_cli import EXAMPLE, app_view, localize, seed_app, seed_registry
 
 APPS = 50
 
@@ -34,15 +34,8 @@ exit 0
 
 
 def applications(registry: RegistryServer, repo: str, url: str) -> str:
-    template = (EXAMPLE / "config" / "application.yaml").read_text().split("apiVersion:", 1)[1]
-    template = template.replace("cyw/frontend", f"{registry.host}/{repo}/frontend").replace(
-        "cyw/backend", f"{registry.host}/{repo}/backend").replace(SEED_REPO, url)
-    docs = []
-    for i in range(APPS):
-        doc = "apiVersion:" + template.replace("name: example", f"name: app-{i:02d}").replace(
-            "path: .", f"path: apps/app-{i:02d}")
-        docs.append("\n".join(line for line in doc.splitlines() if "pull-secret" not in line) + "\n")
-    return "---\n".join(docs)
+    return "---\n".join(seed_app(registry, repo, url, name=f"app-{i:02d}", path=f"apps/app-{i:02d}",
+                                 pull_secret=False) for i in range(APPS))
 
 
 def test_fifty_applications_one_commit_and_the_rejected_push_retry(
@@ -53,7 +46,7 @@ def test_fifty_applications_one_commit_and_the_rejected_push_retry(
         for path in sorted((EXAMPLE / "deploy-repo").rglob("*")):
             if path.is_file():
                 rel = path.relative_to(EXAMPLE / "deploy-repo")
-                files[f"apps/app-{i:02d}/{rel}"] = path.read_text().replace("cyw/", f"{registry.host}/{repo_name}/")
+                files[f"apps/app-{i:02d}/{rel}"] = localize(path.read_text(), registry, repo_name)
     before = git_remote_file.commit(files, message="fifty charts")
     hook = git_remote_file.path / "hooks" / "pre-receive"
     hook.write_text(RACING_HOOK)

@@ -16,7 +16,16 @@ from tests.fixtures.http import Reply
 from tests.fixtures.pusher import push_tags
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_argo_cli import EXAMPLE, SEED_REPO, _day, seed_chart, seed_registry
+from tests.integration.test_argo_cli import (
+    EXAMPLE,
+    SEED_REPO,
+    _day,
+    expected_source,
+    localize,
+    seed_app,
+    seed_chart,
+    seed_registry,
+)
 
 CR_DIR = EXAMPLE / "image-updater"
 
@@ -25,8 +34,7 @@ def cr_config(tmp_path: Path, registry: RegistryServer, repo: str, remote: GitRe
               cr_edit=lambda text: text, extra_apps: str = "") -> Path:
     cfg = tmp_path / "config"
     cfg.mkdir()
-    image = f"{registry.host}/{repo}"
-    cr = (CR_DIR / "imageupdater.yaml").read_text().replace("cyw/", f"{image}/")
+    cr = localize((CR_DIR / "imageupdater.yaml").read_text(), registry, repo)
     (cfg / "imageupdater.yaml").write_text(cr_edit(cr))
     app = (CR_DIR / "application.yaml").read_text().replace(SEED_REPO, remote.url)
     (cfg / "application.yaml").write_text(app + extra_apps)
@@ -58,12 +66,7 @@ def test_example_image_updater_updates_the_application_like_the_annotations(
     assert first.code == 0, first.stderr + first.stdout
     head = git_remote_file.head("main")
     assert git_remote_file.git("rev-parse", "main~1") == before  # one commit
-    assert git_remote_file.read_exact(".argocd-source-example.yaml", "main") == (
-        "helm:\n  parameters:\n"
-        f"  - name: backend.image\n    value: {image}/backend\n    forcestring: true\n"
-        "  - name: backend.tag\n    value: main-1111111\n    forcestring: true\n"
-        f"  - name: frontend.image\n    value: {image}/frontend\n    forcestring: true\n"
-        "  - name: frontend.tag\n    value: main-bbbbbbb\n    forcestring: true\n")
+    assert git_remote_file.read_exact(".argocd-source-example.yaml", "main") == expected_source(image)
     assert git_remote_file.log("main", fmt="%an <%ae>")[0] == "argocd-image-updater <noreply@argoproj.io>"
     cr = view(first, "ImageUpdater", "example-updater")
     assert set(cr) == {"kind", "namespace", "name", "spec", "status"}
@@ -214,12 +217,8 @@ def test_partial_errors_and_use_annotations(registry: RegistryServer, repo_name:
     seed_chart(git_remote_file, registry, repo_name)
     seed_chart(git_remote_file, registry, repo_name, prefix="staging/")
     image = f"{registry.host}/{repo_name}"
-    annotated = (EXAMPLE / "config" / "application.yaml").read_text().replace("cyw/", f"{image}/").replace(
-        SEED_REPO, git_remote_file.url).replace("name: example\n", "name: legacy\n  namespace: argocd\n")
-    annotated = annotated.replace("path: .", "path: staging").replace(
-        "    argocd-image-updater.argoproj.io/backend.pull-secret: pullsecret:argocd/dockerhub-secret\n", "")
-    annotated = annotated.replace(
-        "    argocd-image-updater.argoproj.io/frontend.pull-secret: pullsecret:argocd/dockerhub-secret\n", "")
+    annotated = seed_app(registry, repo_name, git_remote_file.url, name="legacy\n  namespace: argocd",
+                         path="staging", pull_secret=False)
 
     def edit(text: str) -> str:
         text = text.replace("imageName: " + image + "/backend", "imageName: " + image + "/does-not-exist")

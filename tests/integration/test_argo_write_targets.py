@@ -10,7 +10,7 @@ from tests.fixtures.git import GitRemote
 from tests.fixtures.pusher import Pusher
 from tests.fixtures.registry import RegistryServer
 from tests.integration.cli import run_tagpilot
-from tests.integration.test_argo_cli import app_view, local_config, seed_chart, seed_registry
+from tests.integration.test_argo_cli import app_view, expected_message, local_config, seed_chart, seed_registry
 
 P = "    argocd-image-updater.argoproj.io/"
 
@@ -47,10 +47,7 @@ def test_helmvalues_target_edits_the_values_file_in_place(
         '"main-0000000"', '"main-bbbbbbb"').replace(
         "replicas: 2", "  tag: main-1111111\nreplicas: 2")
     assert ".argocd-source-example.yaml" not in git_remote_file.git("ls-tree", "--name-only", "main").split()
-    assert git_remote_file.message() == (
-        "build: automatic update of example\n\n"
-        f"updates image {repo_name}/frontend tag 'main-0000000' to 'main-bbbbbbb'\n"
-        f"updates image {repo_name}/backend tag 'main-0000000' to 'main-1111111'")
+    assert git_remote_file.message() == expected_message(repo_name)
     view = app_view(result)
     assert view["status"]["sourceFile"] == "env/prod.yaml"
     # frontend's current tag is read from the target itself; backend has none there, so the chart's values.yaml
