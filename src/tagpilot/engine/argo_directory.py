@@ -95,7 +95,9 @@ def find_markers(root: Path, path: str, app: Application, images: list[ImageSett
                           f"{PREFIX}image-list annotation", reason=UNKNOWN_ALIAS)
         found.sites.setdefault(key, []).append(f"{notice.file}:{notice.line}")
     if not found.sites:
-        raise Stalled(opt_in_message(app, path, images), reason=UNSUPPORTED)
+        unread = "; ".join(f"{s.path}: {s.reason}" for s in probe.skipped)
+        raise Stalled(opt_in_message(app, path, images) + (f" (files with markers not read: {unread})" if unread
+                                                            else ""), reason=UNSUPPORTED)
     return found
 
 
