@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -188,3 +188,55 @@ async def test_a_round_runs_in_dependency_order(start: list[tuple[str, str, str]
     results = await run_round(start if start is not None else ctl.keys(), run, ctl.order)
     assert order == ["Source", "Sink"]  # the sink ran once, after its input, whether named or a dependent
     assert all(r.ok for r in results)
+
+
+class Watched:
+    pass
+
+
+class WatchedReconciler:
+    """Records the stored status while it runs (what `tagpilot get` beside a daemon would read)."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def reconcile(self, obj: Toy, status: ToyStatus, generation: int, *, force: bool,
+                        dry_run: bool = False) -> Outcome:
+        stored = self.ctx.store.get_object(*obj.key)
+        WatchedReconciler.seen.append(dict(stored.status) if stored else {})
+        if obj.spec.value == 2:
+            raise KeyboardInterrupt  # stands for a cancellation (daemon stop) in the middle of a run
+        status.mark_ready("done", self.ctx.clock(), generation)
+        return Outcome(status, persist=not dry_run and obj.spec.value != 1)
+
+
+async def test_reconciling_is_stored_true_during_a_run_and_idle_after_it() -> None:
+    """A kind with `reports_progress` (the Argo kinds): `Reconciling=True` is in the store while its
+    reconciler runs, `False/Idle` after; a run that keeps the stored status (persist=False) or is
+    interrupted leaves the stored status as it was; a dry run stores nothing."""
+    ctl, store, _ = controller(Toy("Watched", "w", Spec(0)), Toy("Watched", "keep", Spec(1)),
+                               Toy("Watched", "stop", Spec(2)))
+    ctl.kinds.register(Kind(name="Watched", model=Watched, plural="watched", reconciler=WatchedReconciler,
+                            status=ToyStatus, reports_progress=True))
+    WatchedReconciler.seen.clear()
+
+    def reconciling(status: dict[str, Any]) -> tuple[str, str, str]:
+        c = next(c for c in status["conditions"] if c["type"] == "Reconciling")
+        return c["status"], c["reason"], c["message"]
+
+    await ctl.reconcile(("Watched", "default", "w"))
+    assert reconciling(WatchedReconciler.seen[-1]) == ("True", "Reconciling", "Image update check in progress.")
+    assert reconciling(store.status[("Watched", "default", "w")]) == (
+        "False", "Idle", "Last check completed. Awaiting next cycle.")
+    dry = await ctl.reconcile(("Watched", "default", "w"), dry_run=True)
+    assert reconciling(WatchedReconciler.seen[-1])[0] == "False"  # nothing stored for a dry run
+    assert dry.outcome is not None and reconciling(dry.outcome.status.to_json())[1] == "Idle"
+
+    await ctl.reconcile(("Watched", "default", "keep"))
+    assert reconciling(WatchedReconciler.seen[-1])[0] == "True"
+    assert store.status[("Watched", "default", "keep")] == {}  # as it was before the run
+    with pytest.raises(KeyboardInterrupt):
+        await ctl.reconcile(("Watched", "default", "stop"))
+    assert store.status[("Watched", "default", "stop")] == {}

@@ -166,7 +166,8 @@ class Controller:
         if is_suspended(obj, store):
             outcome = Outcome(status, skipped="suspended", persist=False)
         else:
-            if kind.reports_progress and not dry_run:
+            in_progress = kind.reports_progress and not dry_run
+            if in_progress:
                 status.set_condition(RECONCILING, True, "Reconciling", "Image update check in progress.",
                                      self.ctx.clock(), generation)
                 store.set_status(*key, status.to_json())
@@ -176,9 +177,15 @@ class Controller:
                 status.mark_failed(exc.reason, str(exc), self.ctx.clock(), generation,
                                    stalled=isinstance(exc, Stalled))
                 outcome = Outcome(status, ok=False, error=str(exc), persist=not dry_run)
+            except BaseException:  # cancelled (daemon stop) or a bug: nothing is in progress any more
+                if in_progress:
+                    store.set_status(*key, stored.status if stored else {})
+                raise
             if kind.reports_progress:
                 outcome.status.set_condition(RECONCILING, False, "Idle", "Last check completed. Awaiting next cycle.",
                                              self.ctx.clock(), generation)
+            if in_progress and not outcome.persist:  # a run that keeps the stored status: undo "in progress"
+                store.set_status(*key, stored.status if stored else {})
         if outcome.persist:
             store.set_status(*key, outcome.status.to_json())
         for note in outcome.notes:
