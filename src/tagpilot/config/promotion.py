@@ -6,8 +6,9 @@ markers, read back from the repository), or an ImagePolicy's latest image; gates
 is optionally copied to the next environment's registry (same digest) and the target branch/path gets
 the new reference through setters markers naming the promotion (``{"$imagepolicy": "NS:PROMOTION"}``).
 
-Fields nobody reads yet are refused at load (``push.pullRequest``, an Argo
-``Application`` source or target), naming the field: a promotion that silently skipped its approval
+``push.pullRequest`` commits to a head branch and opens (or updates) a pull/merge request into the
+target branch instead (engine/promotion_pr.py). Fields nobody reads yet are refused at load (an Argo
+``Application`` source or target), naming the field: a promotion that silently did less than it says
 would be worse than one that does not load.
 """
 
@@ -124,15 +125,39 @@ class PromotionCommit(Model):
     message_template: str | None = None
 
 
-class PromotionPush(Model):
-    branch: PlainText | None = None  # default: target.branch
-    pull_request: Any = None
+class _Forge(Model):
+    """`github: {}` / `gitlab: {}` / `gitea: {}`: which forge API opens the request (no settings of its own)."""
+
+
+class PromotionPullRequest(Model):
+    """Push to a head branch and open (or update) a pull/merge request into `target.branch` (the manual path's
+    forge client, approvals/forge.py): Argo's `pullRequest` shape, plus Gitea and the API base URL."""
+
+    github: _Forge | None = None
+    gitlab: _Forge | None = None
+    gitea: _Forge | None = None
+    labels: list[PlainText] | None = Field(default=None, max_length=100)
+    api: PlainText | None = None  # the forge API's base URL; default derived from the repository URL
 
     @model_validator(mode="after")
-    def _no_pr(self) -> PromotionPush:
-        if self.pull_request is not None:
-            raise ValueError("pullRequest is not supported yet; push to a branch")
+    def _one_forge(self) -> PromotionPullRequest:
+        if sum(f is not None for f in (self.github, self.gitlab, self.gitea)) != 1:
+            raise ValueError("pullRequest needs exactly one of github: {}, gitlab: {} or gitea: {}")
+        for label in self.labels or []:
+            if not 1 <= len(label) <= 255 or "," in label:
+                raise ValueError(f"pullRequest label {label[:40]!r} must be 1 to 255 characters long, without ','")
+        if self.api is not None and not self.api.startswith(("http://", "https://")):
+            raise ValueError(f"pullRequest api {self.api!r} must be an http(s) URL (the forge API's base URL)")
         return self
+
+    @property
+    def forge(self) -> str:
+        return "github" if self.github is not None else "gitlab" if self.gitlab is not None else "gitea"
+
+
+class PromotionPush(Model):
+    branch: PlainText | None = None  # default: target.branch; with pullRequest the head branch
+    pull_request: PromotionPullRequest | None = None
 
 
 class PromotionSpec(Model):
@@ -152,10 +177,31 @@ class PromotionSpec(Model):
 
     @property
     def push_branch(self) -> str:
+        """Where the commit goes: `push.branch`, else the target branch (with a pull request, `head_branch`)."""
         return self.push.branch or self.target.branch or ""
+
+    @property
+    def deployed_branch(self) -> str:
+        """The branch that holds what this environment runs: with a pull request the target branch (the
+        head branch only proposes), else the branch pushed to."""
+        return (self.target.branch or "") if self.push.pull_request is not None else self.push_branch
+
+    @model_validator(mode="after")
+    def _head_is_not_the_base(self) -> PromotionSpec:
+        if self.push.pull_request is not None and self.push.branch and self.push.branch == self.target.branch:
+            raise ValueError(f"push.branch {self.push.branch!r} is the target branch: a pull request needs a head "
+                             "branch of its own (leave push.branch out for promote/<name>)")
+        return self
 
 
 class Promotion(Object):
     api_version: Literal["tagpilot.dev/v1alpha1"]
     kind: Literal["Promotion"]
     spec: PromotionSpec
+
+    @property
+    def push_branch(self) -> str:
+        """The branch commits go to; with a pull request and no `push.branch`, ``promote/<name>``."""
+        if self.spec.push.pull_request is not None and not self.spec.push.branch:
+            return f"promote/{self.name}"
+        return self.spec.push_branch

@@ -10,7 +10,9 @@ One run, level-triggered (a crash anywhere leaves nothing a rerun cannot finish)
    promotion first saw it), ``verify`` (an HTTP check answering ``expectStatus``).
 4. The copy (``spec.copy.to``, `registry/copy.py`: same digest, tag written last), then the setters
    write-back on the target branch and path (markers name the promotion), one commit, pushed with the
-   gitops retry. The promotion is recorded in the status (``lastPromoted``) and the store's history.
+   gitops retry (with ``push.pullRequest``: to a head branch, and a pull request into the target branch is
+   opened or updated, engine/promotion_pr.py). The promotion is recorded in the status (``lastPromoted``)
+   and the store's history.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.promotion import Promotion
+from tagpilot.engine import promotion_pr
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
@@ -52,6 +55,10 @@ class PromotionFailed(TagpilotError):
     reason = "PromotionFailed"
 
 
+class PullRequestFailed(TagpilotError):
+    reason = "PullRequestFailed"
+
+
 @dataclass(frozen=True)
 class ManualRequest:
     """`tagpilot promote`: promote now, or a given tag (a rollback that holds later promotions)."""
@@ -66,7 +73,7 @@ MANUAL: contextvars.ContextVar[ManualRequest | None] = contextvars.ContextVar("t
 
 class PromotionLog(Protocol):
     def add_promotion(self, namespace: str, name: str, *, time: float, trigger: str, from_ref: str, to_ref: str,
-                      digest: str, commit: str, rollback: bool) -> None: ...
+                      digest: str, commit: str, rollback: bool, pull_request: str = "") -> None: ...
 
 
 @dataclass
@@ -112,12 +119,15 @@ class PromotionReconciler:
                           reason="DependencyNotReady")
         return repo
 
+    def _secret(self, repo: GitRepository) -> Any:
+        if repo.spec.secret_ref is None:
+            return None
+        return self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
+                                      field_name="spec.secretRef")
+
     async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str]
                         ) -> Candidate | None:
-        secret = None
-        if repo.spec.secret_ref is not None:
-            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
-                                            field_name="spec.secretRef")
+        secret = self._secret(repo)
         async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=branch), auth_from_secret(secret),
                                           timeout=repo.spec.timeout_seconds) as workspace:
             return read_candidate(workspace.path, path, *marker)
@@ -159,8 +169,9 @@ class PromotionReconciler:
         else:
             target = source.spec.target
             repo = self._repo(ns, target.git_repository_ref.name, f"Promotion {ns}/{source.name} target")
-            found = await self._read_git(repo, source.spec.push_branch, target.path, (ns, source.name))
-            where = f"{repo.spec.url} branch {source.spec.push_branch} path {target.path}"
+            branch = source.spec.deployed_branch  # a pull request's head only proposes
+            found = await self._read_git(repo, branch, target.path, (ns, source.name))
+            where = f"{repo.spec.url} branch {branch} path {target.path}"
         if found is None:
             raise PromotionFailed(f"no setters marker for {ns}:{image if kind != 'Promotion' else source.name} "
                                   f"in {where}: the source has not written this image yet")
@@ -248,6 +259,7 @@ class PromotionReconciler:
         now = self.ctx.clock()
         ns, name = promotion.namespace, promotion.name
         manual = MANUAL.get()
+        pr_notes = await self._refresh_pull_request(promotion, status) if not dry_run else []
         source_kind, source = self._source_object(promotion)
         candidate = await self._candidate(promotion)
         digest = await self._digest(promotion, candidate.ref)
@@ -287,20 +299,24 @@ class PromotionReconciler:
         last = status.last_promoted or {}
         if (last.get("name"), last.get("tag"), last.get("digest")) == (to_ref.name, to_ref.tag, digest):
             message = f"up to date: {_ref_text(to_ref)} ({digest[:19]}) promoted at {last.get('at')}"
+            request = last.get("pullRequest")
+            if request:
+                message = (f"up to date: {_ref_text(to_ref)} ({digest[:19]}) proposed at {last.get('at')} in pull "
+                           f"request #{request.get('number')} ({_pr_state(request)}): {request.get('url')}")
             status.mark_ready(f"{message}; {note}" if note else message, now, generation)
-            return Outcome(status, ok=True, notes=[Note(HELD, note)] if note and not dry_run else [])
+            return Outcome(status, ok=True, notes=[*pr_notes, *([Note(HELD, note)] if note and not dry_run else [])])
         if not rollback and not gates_open and manual is None:
             closed = "; ".join(g["message"] for g in gate_state.values() if not g["open"])
             status.mark_ready(f"candidate {_ref_text(wanted)} waits: {closed}", now, generation)
-            return Outcome(status, ok=True)
+            return Outcome(status, ok=True, notes=pr_notes)
         approved: ApprovalRequest | None = None
         approval_gate: Gate | None = None
-        gate_notes: list[Note] = []
+        gate_notes: list[Note] = [*pr_notes]
         if not rollback and not dry_run:
             gated = await self._approval_gate(promotion, wanted, digest, target_name, last)
             if gated is not None:
                 plan, approval_gate = gated
-                gate_notes = plan.notes
+                gate_notes += plan.notes
                 if plan.hold is not None:
                     status.mark_failed(AWAITING_APPROVAL, plan.hold, now, generation)
                     return Outcome(status, ok=True, notes=gate_notes)
@@ -318,22 +334,35 @@ class PromotionReconciler:
             return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
-        commit = await self._write(promotion, to_ref, from_text, digest)
+        try:
+            commit, request = await self._write(promotion, to_ref, from_text, digest)
+        except PullRequestFailed as exc:
+            status.mark_failed(exc.reason, str(exc), now, generation)
+            return Outcome(status, ok=False, error=str(exc), notes=gate_notes)
+        if request is not None:
+            gate_notes.append(Note(Reason.PULL_REQUEST, f"pull request #{request['number']} {request['action']}: "
+                                   f"{request['url']}", {k: v for k, v in request.items() if k != "state"}))
         if approved is not None and approval_gate is not None:
             approval_gate.after_push(commit, approved)
             trigger = f"approved by {', '.join(approved.approved_by)} (approval request {approved.id})"
         status.last_promoted = {"name": to_ref.name, "tag": to_ref.tag, "digest": digest, "at": rfc3339(now),
                                 "commit": commit or (last.get("commit") if last else None), "from": from_text,
                                 "trigger": trigger, "rollback": rollback}
+        if request is not None:
+            status.last_promoted["pullRequest"] = request
         cast(PromotionLog, self.ctx.store).add_promotion(
             ns, name, time=now.timestamp(), trigger=trigger, from_ref=from_text, to_ref=_ref_text(to_ref),
-            digest=digest, commit=commit or "", rollback=rollback)
+            digest=digest, commit=commit or "", rollback=rollback,
+            pull_request=request.get("url") or f"#{request['number']}" if request else "")
         what = "rolled back to" if rollback else "promoted"
+        if request is not None:
+            what = "proposed a rollback to" if rollback else "proposed"
         status.mark_ready(f"{what} {_ref_text(to_ref)} ({digest[:19]})"
-                          + (f" in commit {commit[:7]}" if commit else " (the target already had it)"), now,
-                          generation)
+                          + (f" in commit {commit[:7]}" if commit else " (the target already had it)")
+                          + (f" on branch {request['head']}; pull request #{request['number']} {request['action']}: "
+                             f"{request['url']}" if request else ""), now, generation)
         meta = {"from": from_text, "to": _ref_text(to_ref), "digest": digest, "commit": commit or "",
-                "trigger": trigger, "rollback": rollback}
+                "trigger": trigger, "rollback": rollback, "pullRequest": request["url"] if request else ""}
         return Outcome(status, ok=True, changed=True, commit=commit,
                        notes=[*gate_notes, Note(PROMOTED, f"{what} {from_text} -> {_ref_text(to_ref)} ({digest})",
                                                 meta)])
@@ -383,14 +412,38 @@ class PromotionReconciler:
         except TagpilotError as exc:
             raise PromotionFailed(f"spec.copy: {exc}") from None
 
-    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+    def _target_repo(self, promotion: Promotion) -> GitRepository:
+        spec = promotion.spec.target
+        assert spec.git_repository_ref is not None and spec.branch is not None
+        return self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
+
+    async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus) -> list[Note]:
+        """With `push.pullRequest`: the last request's state (merged, closed without merging) into lastPromoted."""
+        if promotion.spec.push.pull_request is None or not (status.last_promoted or {}).get("pullRequest"):
+            return []
+        repo = self._target_repo(promotion)
+        try:
+            return await promotion_pr.refresh(promotion, repo.spec.url, self._secret(repo), status.last_promoted,
+                                              self._where(promotion))
+        except TagpilotError as exc:
+            raise PullRequestFailed(f"spec.push.pullRequest: {exc}") from None
+
+    def _where(self, promotion: Promotion) -> str:
+        origins = getattr(self.ctx.config, "origins", {})
+        where = origins.get(promotion.key) if isinstance(origins, dict) else None
+        return f"{promotion.ref} ({where.file}:{where.line})" if where and where.file else promotion.ref
+
+    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str
+                     ) -> tuple[str | None, dict[str, Any] | None]:
+        """Commit and push the new reference; with `push.pullRequest`, to the head branch, then open or update
+        the request (also when the head branch already had the change: a rerun after a failed request)."""
         spec, ns = promotion.spec, promotion.namespace
-        assert spec.target.git_repository_ref is not None and spec.target.branch is not None
-        repo = self._repo(ns, spec.target.git_repository_ref.name, "spec.target.gitRepositoryRef")
-        secret = None
-        if repo.spec.secret_ref is not None:
-            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
-                                            field_name="spec.secretRef")
+        repo = self._target_repo(promotion)
+        secret = self._secret(repo)
+        mode = spec.push.pull_request
+        if mode is not None:  # before any push: a request that cannot be opened should not leave a branch behind
+            promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
+            promotion_pr.token_of(secret, self._where(promotion))
         signing = None
         if spec.commit.signing_key is not None:
             key_secret = self.ctx.config.secret(ns, spec.commit.signing_key.secret_ref.name, referenced_by=promotion,
@@ -414,19 +467,39 @@ class PromotionReconciler:
             return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
 
         auth = auth_from_secret(secret)
+        head = promotion.push_branch
         async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=spec.target.branch), auth,
                                           timeout=repo.spec.timeout_seconds) as workspace:
             pushed = await self.git.commit_and_push(
                 workspace, apply=apply, message=message,
                 author=(spec.commit.author.name, spec.commit.author.email), signing=signing,
-                push_branch=spec.push_branch,
+                push_branch=head,
             )
         if pushed is None and found and (promotion.namespace, promotion.name) not in found[0].named:
             raise PromotionFailed(
                 f"spec.target: no setters marker names {ns}:{promotion.name} under {spec.target.path!r} on branch "
                 f"{spec.target.branch} of {repo.spec.url}; add `# {{\"$imagepolicy\": \"{ns}:{promotion.name}\"}}` "
                 f"next to the image (or :tag / :name / :digest)")
-        return pushed.commit if pushed is not None else None
+        commit = pushed.commit if pushed is not None else None
+        if mode is None:
+            return commit, None
+        if commit is None:  # the head branch has the change (a rerun after a failed request), or the target has it
+            commit = await self.git.remote_head(repo.spec.url, head, auth, timeout=repo.spec.timeout_seconds)
+            if commit is None:
+                return None, None  # no head branch: the target branch has it already, nothing to propose
+        try:
+            request = await promotion_pr.propose(promotion, repo.spec.url, secret, head=head,
+                                                 base=spec.target.branch or "", message=message(found[0]),
+                                                 where=self._where(promotion))
+        except TagpilotError as exc:
+            pushed_text = f"pushed {commit[:7]} to branch {head!r}" if commit else f"branch {head!r} has the change"
+            raise PullRequestFailed(f"{pushed_text}, but the pull request failed: {exc}") from None
+        return commit, request
+
+
+def _pr_state(request: dict[str, Any]) -> str:
+    return {"open": "open", "merged": "merged", "closed": "closed without merging"}.get(request.get("state", ""),
+                                                                                       "unknown")
 
 
 def _access(reference: Any, insecure: bool) -> Any:
