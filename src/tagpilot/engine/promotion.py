@@ -27,11 +27,12 @@ import httpx
 
 from tagpilot.approvals.book import ApprovalRequest
 from tagpilot.approvals.gate import AWAITING_APPROVAL, Gate, GatePlan, Planned
+from tagpilot.config.argo_cd import Application
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.promotion import Promotion
-from tagpilot.engine import promotion_pr
+from tagpilot.engine import promotion_argo, promotion_pr
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
@@ -139,6 +140,9 @@ class PromotionReconciler:
             kind = "ImagePolicy"
         elif spec.kind == "ImageUpdateAutomation":
             obj, kind = self.ctx.config.get(ImageUpdateAutomation, ns, spec.name or ""), spec.kind
+        elif spec.kind == "Application":
+            obj, kind = self.ctx.config.get(Application, spec.namespace or ns, spec.name or ""), spec.kind
+            ns = spec.namespace or ns
         else:
             obj, kind = self.ctx.config.get(Promotion, ns, spec.name or ""), "Promotion"
         if obj is None:
@@ -155,6 +159,20 @@ class PromotionReconciler:
             if not latest or not latest.get("tag"):
                 raise PromotionFailed(f"ImagePolicy {ns}/{source.name} has selected no image yet")
             return Candidate(ImageRef(latest["name"], latest["tag"], latest.get("digest")), {"tag": "latestRef"})
+        if kind == "Application":
+            found, where = await self._read_app(source, image, "spec.image")
+            if found is None:
+                raise PromotionFailed(f"Application {source.namespace}/{source.name} names no tag for {image!r} in "
+                                      f"{where} (its write-back target, values files or spec): nothing to promote")
+            return found
+        if kind == "Promotion" and source.spec.target.application_ref is not None:
+            app = self._target_app(source)
+            alias = source.spec.target.image or source.spec.image
+            found, where = await self._read_app(app, alias, f"Promotion {ns}/{source.name} target.image")
+            if found is None:
+                raise PromotionFailed(f"Promotion {ns}/{source.name} has not written {alias!r} to Application "
+                                      f"{app.namespace}/{app.name} yet ({where})")
+            return found
         if kind == "ImageUpdateAutomation":
             if self.ctx.config.get(ImagePolicy, ns, image) is None:
                 raise Stalled(f"spec.image: ImagePolicy {ns}/{image} is not in the configuration; spec.image names "
@@ -201,6 +219,28 @@ class PromotionReconciler:
                 return repository.spec.image
         raise Stalled(f"cannot tell the image repository of {promotion.ref}: its source's markers set only the "
                       f"tag and ImagePolicy {promotion.namespace}/{policy_name} names no known ImageRepository")
+
+    def _target_app(self, promotion: Promotion) -> Application:
+        ref = promotion.spec.target.application_ref
+        assert ref is not None
+        namespace = ref.namespace or promotion.namespace
+        app = self.ctx.config.get(Application, namespace, ref.name)
+        if app is None:
+            raise Stalled(f"{promotion.ref} spec.target.applicationRef: Application {namespace}/{ref.name} is not in "
+                          f"the configuration (Argo CD keeps Applications in namespace argocd: "
+                          "set applicationRef.namespace)", reason="DependencyNotReady")
+        return app
+
+    async def _read_app(self, app: Application, alias: str, field_name: str) -> tuple[Candidate | None, str]:
+        """What `app`'s write-back target (and the files its reconciler reads) name for `alias`, on its branch."""
+        import asyncio
+
+        settings = promotion_argo.image_settings(app, alias, field_name)
+        repo = await promotion_argo.app_repo(app, self.ctx.config, self.git)
+        async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
+                                          timeout=60.0) as workspace:
+            found = await asyncio.to_thread(promotion_argo.read_app_candidate, workspace.path, repo, settings)
+        return found, f"{repo.url} branch {repo.branch}"
 
     async def _digest(self, promotion: Promotion, ref: ImageRef) -> str:
         if ref.digest:
@@ -377,10 +417,7 @@ class PromotionReconciler:
         key = _gate_key(promotion)
         # what the target runs now, read back from its markers: the request says "from" truthfully even
         # before this Promotion ever promoted
-        spec = promotion.spec.target
-        assert spec.git_repository_ref is not None and spec.branch is not None
-        repo = self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
-        running = await self._read_git(repo, spec.branch, spec.path, (promotion.namespace, promotion.name))
+        running = await self._read_target(promotion)
         current = running.ref if running is not None else None
 
         async def planned(targets: dict[str, ImageRef]) -> Planned:
@@ -412,6 +449,16 @@ class PromotionReconciler:
         except TagpilotError as exc:
             raise PromotionFailed(f"spec.copy: {exc}") from None
 
+    async def _read_target(self, promotion: Promotion) -> Candidate | None:
+        """What the target environment runs now: its markers naming this promotion, or its Application's files."""
+        spec = promotion.spec.target
+        if spec.application_ref is not None:
+            return (await self._read_app(self._target_app(promotion), spec.image or promotion.spec.image,
+                                         "spec.target.image"))[0]
+        assert spec.git_repository_ref is not None and spec.branch is not None
+        repo = self._target_repo(promotion)
+        return await self._read_git(repo, spec.branch, spec.path, (promotion.namespace, promotion.name))
+
     def _target_repo(self, promotion: Promotion) -> GitRepository:
         spec = promotion.spec.target
         assert spec.git_repository_ref is not None and spec.branch is not None
@@ -428,6 +475,50 @@ class PromotionReconciler:
         except TagpilotError as exc:
             raise PullRequestFailed(f"spec.push.pullRequest: {exc}") from None
 
+    def _signing(self, promotion: Promotion) -> Any:
+        key = promotion.spec.commit.signing_key
+        if key is None:
+            return None
+        key_secret = self.ctx.config.secret(promotion.namespace, key.secret_ref.name, referenced_by=promotion,
+                                            field_name="spec.commit.signingKey")
+        return signing_key_from_secret(key_secret, key.type)
+
+    def _message(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str:
+        spec = promotion.spec
+        data = {"Promotion": f"{promotion.namespace}/{promotion.name}", "Source": spec.source.describe(),
+                "Image": spec.image, "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
+        return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
+
+    async def _write_app(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+        """Write `to_ref` into the target Application's write-back target (engine/promotion_argo.py) on its
+        branch (or `push.branch`), one commit with the Promotion's message and author."""
+        import asyncio
+
+        spec = promotion.spec
+        app = self._target_app(promotion)
+        alias = spec.target.image or spec.image
+        settings = promotion_argo.image_settings(app, alias, "spec.target.image")
+        repo = await promotion_argo.app_repo(app, self.ctx.config, self.git)
+        # the digest only where the Application's own updater would write one (its digest strategy)
+        ref = ImageRef(to_ref.name, to_ref.tag, to_ref.digest if settings.strategy == "digest" else None)
+        write, state = promotion_argo.app_writer(repo, settings, ref)
+
+        async def apply(root: Path) -> Any:
+            return await asyncio.to_thread(write.apply, root)
+
+        async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
+                                          timeout=60.0) as workspace:
+            pushed = await self.git.commit_and_push(
+                workspace, apply=apply, message=lambda _r: self._message(promotion, to_ref, from_text, digest),
+                author=(spec.commit.author.name, spec.commit.author.email), signing=self._signing(promotion),
+                push_branch=spec.push.branch or repo.branch)
+        try:
+            promotion_argo.check_written(write, state, write.result, f"spec.target: Application {app.namespace}/"
+                                         f"{app.name} image {alias!r}")
+        except TagpilotError as exc:
+            raise PromotionFailed(str(exc)) from None
+        return pushed.commit if pushed is not None else None
+
     def _where(self, promotion: Promotion) -> str:
         origins = getattr(self.ctx.config, "origins", {})
         where = origins.get(promotion.key) if isinstance(origins, dict) else None
@@ -437,6 +528,8 @@ class PromotionReconciler:
                      ) -> tuple[str | None, dict[str, Any] | None]:
         """Commit and push the new reference; with `push.pullRequest`, to the head branch, then open or update
         the request (also when the head branch already had the change: a rerun after a failed request)."""
+        if promotion.spec.target.application_ref is not None:
+            return await self._write_app(promotion, to_ref, from_text, digest), None
         spec, ns = promotion.spec, promotion.namespace
         repo = self._target_repo(promotion)
         secret = self._secret(repo)
@@ -444,11 +537,7 @@ class PromotionReconciler:
         if mode is not None:  # before any push: a request that cannot be opened should not leave a branch behind
             promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
             promotion_pr.token_of(secret, self._where(promotion))
-        signing = None
-        if spec.commit.signing_key is not None:
-            key_secret = self.ctx.config.secret(ns, spec.commit.signing_key.secret_ref.name, referenced_by=promotion,
-                                                field_name="spec.commit.signingKey")
-            signing = signing_key_from_secret(key_secret, spec.commit.signing_key.type)
+        signing = self._signing(promotion)
         images = {(ns, promotion.name): to_ref}
         updater = updater_for(spec.target.strategy)
         found: list[TreeResult] = []
@@ -460,11 +549,8 @@ class PromotionReconciler:
             found[:] = [result]
             return result
 
-        data = {"Promotion": f"{ns}/{promotion.name}", "Source": spec.source.describe(), "Image": spec.image,
-                "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
-
-        def message(_result: TreeResult) -> str:
-            return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
+        def message(_result: Any) -> str:
+            return self._message(promotion, to_ref, from_text, digest)
 
         auth = auth_from_secret(secret)
         head = promotion.push_branch
@@ -574,11 +660,20 @@ def _waiting(view: dict[str, Any]) -> str:
     return "-"
 
 
+def _target_column(view: dict[str, Any]) -> str:
+    target = view["spec"].get("target", {})
+    app = target.get("applicationRef")
+    if app:
+        return f"Application/{app.get('namespace') + '/' if app.get('namespace') else ''}{app.get('name')}"
+    return f"{target.get('branch', '-')}:{target.get('path', '.')}"
+
+
 def _source(view: dict[str, Any]) -> str:
     source = view["spec"].get("source", {})
     if "imagePolicyRef" in source:
         return f"ImagePolicy/{source['imagePolicyRef'].get('name')}"
-    return f"{source.get('kind')}/{source.get('name')}"
+    namespace = f"{source['namespace']}/" if source.get("namespace") else ""
+    return f"{source.get('kind')}/{namespace}{source.get('name')}"
 
 
 KINDS = (
@@ -588,8 +683,7 @@ KINDS = (
         dependents=_downstream, object_order=_chain_depth,
         columns=(
             Column("FROM", _source),
-            Column("TO", lambda v: f"{v['spec'].get('target', {}).get('branch', '-')}:"
-                                   f"{v['spec'].get('target', {}).get('path', '.')}"),
+            Column("TO", _target_column),
             Column("RUNS", _promoted),
             Column("NEXT", _waiting),
         ),
