@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -32,7 +32,7 @@ from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.promotion import Promotion
-from tagpilot.engine import promotion_argo, promotion_pr
+from tagpilot.engine import promotion_argo, promotion_pr, promotion_soak
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
@@ -126,12 +126,17 @@ class PromotionReconciler:
         return self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
                                       field_name="spec.secretRef")
 
-    async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str]
-                        ) -> Candidate | None:
+    async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str], *,
+                        introduced: bool = False) -> Candidate | None:
+        """The markers' image on `branch`; with `introduced`, since when (the commit that put it there)."""
         secret = self._secret(repo)
         async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=branch), auth_from_secret(secret),
                                           timeout=repo.spec.timeout_seconds) as workspace:
-            return read_candidate(workspace.path, path, *marker)
+            found = read_candidate(workspace.path, path, *marker)
+            if found is not None and introduced:
+                since = await promotion_soak.introduced_at(self.git, workspace.path, found.origin)
+                found = replace(found, since=since)
+            return found
 
     def _source_object(self, promotion: Promotion) -> tuple[str, Any]:
         spec, ns = promotion.spec.source, promotion.namespace
@@ -182,20 +187,20 @@ class PromotionReconciler:
             checkout = source.spec.git.checkout.ref.branch if source.spec.git and source.spec.git.checkout else None
             branch, _refspec = source.spec.push_targets(checkout or (repo.spec.ref.branch if repo.spec.ref else None)
                                                         or "main")
-            found = await self._read_git(repo, branch or "main", source.spec.update_path, (ns, image))
+            found = await self._read_git(repo, branch or "main", source.spec.update_path, (ns, image),
+                                         introduced=True)
             where = f"{repo.spec.url} branch {branch} path {source.spec.update_path}"
         else:
             target = source.spec.target
             repo = self._repo(ns, target.git_repository_ref.name, f"Promotion {ns}/{source.name} target")
             branch = source.spec.deployed_branch  # a pull request's head only proposes
-            found = await self._read_git(repo, branch, target.path, (ns, source.name))
+            found = await self._read_git(repo, branch, target.path, (ns, source.name), introduced=True)
             where = f"{repo.spec.url} branch {branch} path {target.path}"
         if found is None:
             raise PromotionFailed(f"no setters marker for {ns}:{image if kind != 'Promotion' else source.name} "
                                   f"in {where}: the source has not written this image yet")
         if not found.ref.name:
-            found = Candidate(ImageRef(self._image_name(promotion, set()), found.ref.tag, found.ref.digest),
-                              found.origins)
+            found = replace(found, ref=ImageRef(self._image_name(promotion, set()), found.ref.tag, found.ref.digest))
         return found
 
     def _image_name(self, promotion: Promotion, seen: set[str]) -> str:
@@ -240,6 +245,9 @@ class PromotionReconciler:
         async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
                                           timeout=60.0) as workspace:
             found = await asyncio.to_thread(promotion_argo.read_app_candidate, workspace.path, repo, settings)
+            if found is not None:
+                found = replace(found, since=await promotion_soak.introduced_at(self.git, workspace.path,
+                                                                               found.origin))
         return found, f"{repo.url} branch {repo.branch}"
 
     async def _digest(self, promotion: Promotion, ref: ImageRef) -> str:
@@ -307,6 +315,10 @@ class PromotionReconciler:
         if (seen.get("tag"), seen.get("digest"), seen.get("name")) != (candidate.ref.tag, digest, candidate.ref.name):
             status.candidate = {"name": candidate.ref.name, "tag": candidate.ref.tag, "digest": digest,
                                 "since": rfc3339(now), "readFrom": candidate.origins}
+        if candidate.since is not None:  # the commit that put it there, if earlier than the first sighting
+            first_seen = parse_rfc3339(status.candidate["since"])
+            status.candidate = {**status.candidate, "since": rfc3339(min(first_seen, candidate.since)),
+                                "sinceFrom": "commit" if candidate.since <= first_seen else "first seen"}
         trigger, rollback = "automatic", False
         if manual is not None and manual.tag:
             wanted = ImageRef(candidate.ref.name, manual.tag, None)
