@@ -127,3 +127,25 @@ def test_application_target_with_a_pull_request_is_refused_at_load(tmp_path: Pat
                       + "  push:\n    pullRequest: {github: {}}\n")
     result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
     assert result.code == 2 and "push.pullRequest with target.applicationRef is not supported yet" in result.stderr
+
+
+def test_promotion_into_an_application_with_the_default_write_back_writes_its_argocd_source_file(
+        env: Setup) -> None:
+    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
+    with Pusher(env.registry) as p:
+        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    (env.config / "argo-test.yaml").write_text(application("demo-test", test_image, env.remote.url, "test"))
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n"))
+    before = env.values("test")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    assert env.values("test") == before  # the values file is the Application's input, not its write-back target
+    written = env.remote.read_file("helm/.argocd-source-demo-test.yaml", ref="test")
+    assert "- name: image.tag\n    value: 1.1.0\n" in written and f"value: {test_image}" in written
+    assert env.remote.message("test").startswith("test: promote demo ")
+    head = env.remote.head("test")
+    assert env.run("reconcile").code == 0 and env.remote.head("test") == head  # both agree now
