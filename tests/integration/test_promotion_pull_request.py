@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.http import RecordedRequest, RecordingServer, Reply
+from tests.fixtures.pusher import Pusher, PushError
 from tests.integration.cli import run_tagpilot
 from tests.integration.test_promotion import KEY, Setup
 
@@ -196,3 +197,16 @@ def test_pull_request_mistakes_are_load_errors(tmp_path: Path, push: str, messag
                       + push)
     result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
     assert result.code == 2 and message in result.stderr and "p.yaml" in result.stderr, result.stderr
+
+
+def test_a_pull_request_without_a_token_fails_before_anything_is_copied_or_pushed(env: Setup, http_recorder) -> None:
+    forge = FakeGitHub(http_recorder, "remotes", "demo-helm")
+    promotion = env.config / "test.yaml"
+    promotion.write_text(promotion.read_text() + f"  push:\n    pullRequest:\n      github: {{}}\n"
+                                                 f"      api: {forge.api}\n")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 1 and "spec.push.pullRequest needs an API token" in result.stderr, result.stderr
+    assert HEAD not in env.remote.branches() and http_recorder.requests == []
+    with Pusher(env.registry) as p, pytest.raises(PushError, match="NAME_UNKNOWN"):
+        p.list_tags(f"{env.prefix}/demo-test/demo")  # nothing was copied

@@ -384,6 +384,7 @@ class PromotionReconciler:
         if dry_run:
             status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
             return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
+        self._check_pull_request(promotion)  # before the copy and the push: a request that cannot be opened
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
         try:
@@ -476,6 +477,15 @@ class PromotionReconciler:
         assert spec.git_repository_ref is not None and spec.branch is not None
         return self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
 
+    def _check_pull_request(self, promotion: Promotion) -> None:
+        """With `push.pullRequest`: the forge settings and token are there (a ForgeError naming the fix if not)."""
+        mode = promotion.spec.push.pull_request
+        if mode is None:
+            return
+        repo = self._target_repo(promotion)
+        promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
+        promotion_pr.token_of(self._secret(repo), self._where(promotion))
+
     async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus) -> list[Note]:
         """With `push.pullRequest`: the last request's state (merged, closed without merging) into lastPromoted."""
         if promotion.spec.push.pull_request is None or not (status.last_promoted or {}).get("pullRequest"):
@@ -546,9 +556,6 @@ class PromotionReconciler:
         repo = self._target_repo(promotion)
         secret = self._secret(repo)
         mode = spec.push.pull_request
-        if mode is not None:  # before any push: a request that cannot be opened should not leave a branch behind
-            promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
-            promotion_pr.token_of(secret, self._where(promotion))
         signing = self._signing(promotion)
         images = {(ns, promotion.name): to_ref}
         updater = updater_for(spec.target.strategy)
