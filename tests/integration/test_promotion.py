@@ -249,3 +249,25 @@ def test_target_without_markers_fails_with_the_fix(env: Setup) -> None:
     result = env.run("reconcile")
     assert result.code == 1
     assert 'no setters marker names default:demo-test' in result.stderr and '"$imagepolicy"' in result.stderr
+
+
+def test_soak_counts_from_the_commit_that_put_the_candidate_on_the_source_branch(env: Setup) -> None:
+    """A tag dev got two hours ago (the commit's time) has soaked 1h although this Promotion sees it for the
+    first time; a tag the automation commits now waits."""
+    promotion = env.config / "test.yaml"
+    promotion.write_text(promotion.read_text().replace("    requireReady: true", "    soak: 1h"))
+    env.build("1.1.0")
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    env.remote.commit({"helm/values.yaml": env.values("dev").replace("tag: 1.0.0 #", "tag: 1.1.0 #") + "\n"},
+                      "CI set 1.1.0", branch="dev", env={"GIT_COMMITTER_DATE": two_hours_ago,
+                                                         "GIT_AUTHOR_DATE": two_hours_ago})
+    assert env.run("reconcile").code == 0
+    assert "tag: 1.1.0 #" in env.values("test")
+    candidate = env.run("get", "promotions", "-o", "json").json()[0]["status"]["candidate"]
+    assert candidate["sinceFrom"] == "commit" and candidate["readFrom"]["tag"] == "helm/values.yaml:4"
+    assert datetime.fromisoformat(candidate["since"].replace("Z", "+00:00")) < datetime.now(UTC) - timedelta(hours=1)
+    env.build("1.2.0")  # the automation commits it to dev now: soaking
+    assert env.run("reconcile").code == 0
+    assert "tag: 1.2.0 #" in env.values("dev") and "tag: 1.1.0 #" in env.values("test")
+    view = env.run("get", "promotions", "-o", "json").json()[0]["status"]
+    assert view["gate"]["soak"]["open"] is False and "soaking" in view["gate"]["soak"]["message"]

@@ -96,9 +96,10 @@ def history(target: KeyArgument, files: FilesOption = [],  # noqa: B006
         return
     from tagpilot.cli.common import print_table
 
-    print_table(["TIME", "TO", "DIGEST", "COMMIT", "ROLLBACK", "TRIGGER"],
+    requests = any(r.get("pullRequest") for r in rows)  # a column only for Promotions that propose
+    print_table(["TIME", "TO", "DIGEST", "COMMIT", "ROLLBACK", "TRIGGER", *(["PULL REQUEST"] if requests else [])],
                 [[r["time"], r["to"], r["digest"][:19], r["commit"][:7], "yes" if r["rollback"] else "",
-                  r["trigger"]] for r in rows])
+                  r["trigger"], *([r.get("pullRequest") or ""] if requests else [])] for r in rows])
 
 
 def register(app: typer.Typer) -> None:

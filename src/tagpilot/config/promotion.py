@@ -6,21 +6,32 @@ markers, read back from the repository), or an ImagePolicy's latest image; gates
 is optionally copied to the next environment's registry (same digest) and the target branch/path gets
 the new reference through setters markers naming the promotion (``{"$imagepolicy": "NS:PROMOTION"}``).
 
-Fields nobody reads yet are refused at load (``push.pullRequest``, an Argo
-``Application`` source or target), naming the field: a promotion that silently skipped its approval
-would be worse than one that does not load.
+``push.pullRequest`` commits to a head branch and opens (or updates) a pull/merge request into the
+target branch instead (engine/promotion_pr.py). An Argo CD ``Application`` can be the source (what its
+write-back target says) or the target (its write-back target is written), engine/promotion_argo.py.
+What is not built is refused at load (a pull request into an Application target), naming the field: a
+promotion that silently did less than it says would be worse than one that does not load.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tagpilot.config.base import Duration, Interval, LocalObjectReference, Model, Object, PlainText, seconds
+from tagpilot.config.base import (
+    Duration,
+    Interval,
+    LocalObjectReference,
+    Model,
+    NamespacedObjectReference,
+    Object,
+    PlainText,
+    seconds,
+)
 from tagpilot.config.flux_automation import CommitUser, SigningKey
 
-SOURCE_KINDS = ("ImageUpdateAutomation", "Promotion")
+SOURCE_KINDS = ("ImageUpdateAutomation", "Application", "Promotion")
 
 
 class PromotionSource(Model):
@@ -28,6 +39,7 @@ class PromotionSource(Model):
 
     kind: Literal["ImageUpdateAutomation", "Application", "Promotion"] | None = None
     name: PlainText | None = None
+    namespace: PlainText | None = None  # an Application's (Argo CD keeps them in `argocd`); default: the Promotion's
     image_policy_ref: LocalObjectReference | None = None
 
     @model_validator(mode="after")
@@ -37,15 +49,18 @@ class PromotionSource(Model):
                 raise ValueError("give either kind and name, or imagePolicyRef, not both")
             return self
         if not self.kind or not self.name:
-            raise ValueError("needs kind and name (ImageUpdateAutomation or Promotion), or imagePolicyRef: {name}")
-        if self.kind == "Application":
-            raise ValueError("kind Application (Argo CD) is not supported as a promotion source yet; use "
-                             "ImageUpdateAutomation, Promotion or imagePolicyRef")
+            raise ValueError("needs kind and name (ImageUpdateAutomation, Application or Promotion), or "
+                             "imagePolicyRef: {name}")
+        if self.namespace and self.kind != "Application":
+            raise ValueError(f"namespace is for an Application source; a {self.kind} is read from the Promotion's "
+                             "own namespace")
         return self
 
     def describe(self) -> str:
         if self.image_policy_ref is not None:
             return f"ImagePolicy/{self.image_policy_ref.name}"
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
         return f"{self.kind}/{self.name}"
 
 
@@ -70,22 +85,35 @@ class PromotionCopy(Model):
 
 
 class PromotionTarget(Model):
-    """Where the promoted reference is written: a branch and path of a GitRepository (setters markers)."""
+    """Where the promoted reference is written: a branch and path of a GitRepository (setters markers), or
+    the write-back target of an Argo CD Application (`applicationRef`, `image` = its image-list alias)."""
 
     git_repository_ref: LocalObjectReference | None = None
     branch: PlainText | None = None
     path: PlainText = "."
     strategy: Literal["Setters"] = "Setters"
-    application_ref: Any = None  # an Argo CD Application of the Argo issue: refused below
+    application_ref: NamespacedObjectReference | None = None
+    image: PlainText | None = None  # the Application's image-list alias; default: spec.image
 
     @model_validator(mode="after")
     def _git(self) -> PromotionTarget:
         if self.application_ref is not None:
-            raise ValueError("applicationRef (an Argo CD Application target) is not supported yet; use "
-                             "gitRepositoryRef, branch and path")
+            if self.git_repository_ref is not None or self.branch or self.path != ".":
+                raise ValueError("applicationRef writes where the Application writes back (its repository, branch "
+                                 "and write-back target); leave out gitRepositoryRef, branch and path")
+            return self
+        if self.image is not None:
+            raise ValueError("image names an Application's image-list alias: only with applicationRef")
         if self.git_repository_ref is None or not self.branch:
-            raise ValueError("needs gitRepositoryRef: {name} and branch (the environment's branch)")
+            raise ValueError("needs gitRepositoryRef: {name} and branch (the environment's branch), or "
+                             "applicationRef: {name, namespace} (an Argo CD Application)")
         return self
+
+    def describe(self) -> str:
+        if self.application_ref is not None:
+            ref = self.application_ref
+            return f"Application/{ref.namespace + '/' if ref.namespace else ''}{ref.name}"
+        return f"{self.branch}:{self.path}"
 
 
 class VerifyGate(Model):
@@ -124,15 +152,39 @@ class PromotionCommit(Model):
     message_template: str | None = None
 
 
-class PromotionPush(Model):
-    branch: PlainText | None = None  # default: target.branch
-    pull_request: Any = None
+class _Forge(Model):
+    """`github: {}` / `gitlab: {}` / `gitea: {}`: which forge API opens the request (no settings of its own)."""
+
+
+class PromotionPullRequest(Model):
+    """Push to a head branch and open (or update) a pull/merge request into `target.branch` (the manual path's
+    forge client, approvals/forge.py): Argo's `pullRequest` shape, plus Gitea and the API base URL."""
+
+    github: _Forge | None = None
+    gitlab: _Forge | None = None
+    gitea: _Forge | None = None
+    labels: list[PlainText] | None = Field(default=None, max_length=100)
+    api: PlainText | None = None  # the forge API's base URL; default derived from the repository URL
 
     @model_validator(mode="after")
-    def _no_pr(self) -> PromotionPush:
-        if self.pull_request is not None:
-            raise ValueError("pullRequest is not supported yet; push to a branch")
+    def _one_forge(self) -> PromotionPullRequest:
+        if sum(f is not None for f in (self.github, self.gitlab, self.gitea)) != 1:
+            raise ValueError("pullRequest needs exactly one of github: {}, gitlab: {} or gitea: {}")
+        for label in self.labels or []:
+            if not 1 <= len(label) <= 255 or "," in label:
+                raise ValueError(f"pullRequest label {label[:40]!r} must be 1 to 255 characters long, without ','")
+        if self.api is not None and not self.api.startswith(("http://", "https://")):
+            raise ValueError(f"pullRequest api {self.api!r} must be an http(s) URL (the forge API's base URL)")
         return self
+
+    @property
+    def forge(self) -> str:
+        return "github" if self.github is not None else "gitlab" if self.gitlab is not None else "gitea"
+
+
+class PromotionPush(Model):
+    branch: PlainText | None = None  # default: target.branch; with pullRequest the head branch
+    pull_request: PromotionPullRequest | None = None
 
 
 class PromotionSpec(Model):
@@ -152,10 +204,34 @@ class PromotionSpec(Model):
 
     @property
     def push_branch(self) -> str:
+        """Where the commit goes: `push.branch`, else the target branch (with a pull request, `head_branch`)."""
         return self.push.branch or self.target.branch or ""
+
+    @property
+    def deployed_branch(self) -> str:
+        """The branch that holds what this environment runs: with a pull request the target branch (the
+        head branch only proposes), else the branch pushed to."""
+        return (self.target.branch or "") if self.push.pull_request is not None else self.push_branch
+
+    @model_validator(mode="after")
+    def _head_is_not_the_base(self) -> PromotionSpec:
+        if self.push.pull_request is not None and self.target.application_ref is not None:
+            raise ValueError("push.pullRequest with target.applicationRef is not supported yet: the promotion pushes "
+                             "to the Application's branch; use a gitRepositoryRef target for pull requests")
+        if self.push.pull_request is not None and self.push.branch and self.push.branch == self.target.branch:
+            raise ValueError(f"push.branch {self.push.branch!r} is the target branch: a pull request needs a head "
+                             "branch of its own (leave push.branch out for promote/<name>)")
+        return self
 
 
 class Promotion(Object):
     api_version: Literal["tagpilot.dev/v1alpha1"]
     kind: Literal["Promotion"]
     spec: PromotionSpec
+
+    @property
+    def push_branch(self) -> str:
+        """The branch commits go to; with a pull request and no `push.branch`, ``promote/<name>``."""
+        if self.spec.push.pull_request is not None and not self.spec.push.branch:
+            return f"promote/{self.name}"
+        return self.spec.push_branch

@@ -10,14 +10,16 @@ One run, level-triggered (a crash anywhere leaves nothing a rerun cannot finish)
    promotion first saw it), ``verify`` (an HTTP check answering ``expectStatus``).
 4. The copy (``spec.copy.to``, `registry/copy.py`: same digest, tag written last), then the setters
    write-back on the target branch and path (markers name the promotion), one commit, pushed with the
-   gitops retry. The promotion is recorded in the status (``lastPromoted``) and the store's history.
+   gitops retry (with ``push.pullRequest``: to a head branch, and a pull request into the target branch is
+   opened or updated, engine/promotion_pr.py). The promotion is recorded in the status (``lastPromoted``)
+   and the store's history.
 """
 
 from __future__ import annotations
 
 import contextvars
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -25,10 +27,12 @@ import httpx
 
 from tagpilot.approvals.book import ApprovalRequest
 from tagpilot.approvals.gate import AWAITING_APPROVAL, Gate, GatePlan, Planned
+from tagpilot.config.argo_cd import Application
 from tagpilot.config.flux_automation import ImageUpdateAutomation
 from tagpilot.config.flux_image import ImagePolicy, ImageRepository
 from tagpilot.config.flux_source import GitRepository
 from tagpilot.config.promotion import Promotion
+from tagpilot.engine import promotion_argo, promotion_pr, promotion_soak
 from tagpilot.engine.events import Reason
 from tagpilot.engine.keys import ObjectKey
 from tagpilot.engine.kinds import Column, Kind
@@ -52,6 +56,10 @@ class PromotionFailed(TagpilotError):
     reason = "PromotionFailed"
 
 
+class PullRequestFailed(TagpilotError):
+    reason = "PullRequestFailed"
+
+
 @dataclass(frozen=True)
 class ManualRequest:
     """`tagpilot promote`: promote now, or a given tag (a rollback that holds later promotions)."""
@@ -66,7 +74,7 @@ MANUAL: contextvars.ContextVar[ManualRequest | None] = contextvars.ContextVar("t
 
 class PromotionLog(Protocol):
     def add_promotion(self, namespace: str, name: str, *, time: float, trigger: str, from_ref: str, to_ref: str,
-                      digest: str, commit: str, rollback: bool) -> None: ...
+                      digest: str, commit: str, rollback: bool, pull_request: str = "") -> None: ...
 
 
 @dataclass
@@ -112,15 +120,23 @@ class PromotionReconciler:
                           reason="DependencyNotReady")
         return repo
 
-    async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str]
-                        ) -> Candidate | None:
-        secret = None
-        if repo.spec.secret_ref is not None:
-            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
-                                            field_name="spec.secretRef")
+    def _secret(self, repo: GitRepository) -> Any:
+        if repo.spec.secret_ref is None:
+            return None
+        return self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
+                                      field_name="spec.secretRef")
+
+    async def _read_git(self, repo: GitRepository, branch: str, path: str, marker: tuple[str, str], *,
+                        introduced: bool = False) -> Candidate | None:
+        """The markers' image on `branch`; with `introduced`, since when (the commit that put it there)."""
+        secret = self._secret(repo)
         async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=branch), auth_from_secret(secret),
                                           timeout=repo.spec.timeout_seconds) as workspace:
-            return read_candidate(workspace.path, path, *marker)
+            found = read_candidate(workspace.path, path, *marker)
+            if found is not None and introduced:
+                since = await promotion_soak.introduced_at(self.git, workspace.path, found.origin)
+                found = replace(found, since=since)
+            return found
 
     def _source_object(self, promotion: Promotion) -> tuple[str, Any]:
         spec, ns = promotion.spec.source, promotion.namespace
@@ -129,6 +145,9 @@ class PromotionReconciler:
             kind = "ImagePolicy"
         elif spec.kind == "ImageUpdateAutomation":
             obj, kind = self.ctx.config.get(ImageUpdateAutomation, ns, spec.name or ""), spec.kind
+        elif spec.kind == "Application":
+            obj, kind = self.ctx.config.get(Application, spec.namespace or ns, spec.name or ""), spec.kind
+            ns = spec.namespace or ns
         else:
             obj, kind = self.ctx.config.get(Promotion, ns, spec.name or ""), "Promotion"
         if obj is None:
@@ -145,6 +164,20 @@ class PromotionReconciler:
             if not latest or not latest.get("tag"):
                 raise PromotionFailed(f"ImagePolicy {ns}/{source.name} has selected no image yet")
             return Candidate(ImageRef(latest["name"], latest["tag"], latest.get("digest")), {"tag": "latestRef"})
+        if kind == "Application":
+            found, where = await self._read_app(source, image, "spec.image")
+            if found is None:
+                raise PromotionFailed(f"Application {source.namespace}/{source.name} names no tag for {image!r} in "
+                                      f"{where} (its write-back target, values files or spec): nothing to promote")
+            return found
+        if kind == "Promotion" and source.spec.target.application_ref is not None:
+            app = self._target_app(source)
+            alias = source.spec.target.image or source.spec.image
+            found, where = await self._read_app(app, alias, f"Promotion {ns}/{source.name} target.image")
+            if found is None:
+                raise PromotionFailed(f"Promotion {ns}/{source.name} has not written {alias!r} to Application "
+                                      f"{app.namespace}/{app.name} yet ({where})")
+            return found
         if kind == "ImageUpdateAutomation":
             if self.ctx.config.get(ImagePolicy, ns, image) is None:
                 raise Stalled(f"spec.image: ImagePolicy {ns}/{image} is not in the configuration; spec.image names "
@@ -154,19 +187,20 @@ class PromotionReconciler:
             checkout = source.spec.git.checkout.ref.branch if source.spec.git and source.spec.git.checkout else None
             branch, _refspec = source.spec.push_targets(checkout or (repo.spec.ref.branch if repo.spec.ref else None)
                                                         or "main")
-            found = await self._read_git(repo, branch or "main", source.spec.update_path, (ns, image))
+            found = await self._read_git(repo, branch or "main", source.spec.update_path, (ns, image),
+                                         introduced=True)
             where = f"{repo.spec.url} branch {branch} path {source.spec.update_path}"
         else:
             target = source.spec.target
             repo = self._repo(ns, target.git_repository_ref.name, f"Promotion {ns}/{source.name} target")
-            found = await self._read_git(repo, source.spec.push_branch, target.path, (ns, source.name))
-            where = f"{repo.spec.url} branch {source.spec.push_branch} path {target.path}"
+            branch = source.spec.deployed_branch  # a pull request's head only proposes
+            found = await self._read_git(repo, branch, target.path, (ns, source.name), introduced=True)
+            where = f"{repo.spec.url} branch {branch} path {target.path}"
         if found is None:
             raise PromotionFailed(f"no setters marker for {ns}:{image if kind != 'Promotion' else source.name} "
                                   f"in {where}: the source has not written this image yet")
         if not found.ref.name:
-            found = Candidate(ImageRef(self._image_name(promotion, set()), found.ref.tag, found.ref.digest),
-                              found.origins)
+            found = replace(found, ref=ImageRef(self._image_name(promotion, set()), found.ref.tag, found.ref.digest))
         return found
 
     def _image_name(self, promotion: Promotion, seen: set[str]) -> str:
@@ -190,6 +224,31 @@ class PromotionReconciler:
                 return repository.spec.image
         raise Stalled(f"cannot tell the image repository of {promotion.ref}: its source's markers set only the "
                       f"tag and ImagePolicy {promotion.namespace}/{policy_name} names no known ImageRepository")
+
+    def _target_app(self, promotion: Promotion) -> Application:
+        ref = promotion.spec.target.application_ref
+        assert ref is not None
+        namespace = ref.namespace or promotion.namespace
+        app = self.ctx.config.get(Application, namespace, ref.name)
+        if app is None:
+            raise Stalled(f"{promotion.ref} spec.target.applicationRef: Application {namespace}/{ref.name} is not in "
+                          f"the configuration (Argo CD keeps Applications in namespace argocd: "
+                          "set applicationRef.namespace)", reason="DependencyNotReady")
+        return app
+
+    async def _read_app(self, app: Application, alias: str, field_name: str) -> tuple[Candidate | None, str]:
+        """What `app`'s write-back target (and the files its reconciler reads) name for `alias`, on its branch."""
+        import asyncio
+
+        settings = promotion_argo.image_settings(app, alias, field_name)
+        repo = await promotion_argo.app_repo(app, self.ctx.config, self.git)
+        async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
+                                          timeout=60.0) as workspace:
+            found = await asyncio.to_thread(promotion_argo.read_app_candidate, workspace.path, repo, settings)
+            if found is not None:
+                found = replace(found, since=await promotion_soak.introduced_at(self.git, workspace.path,
+                                                                               found.origin))
+        return found, f"{repo.url} branch {repo.branch}"
 
     async def _digest(self, promotion: Promotion, ref: ImageRef) -> str:
         if ref.digest:
@@ -248,6 +307,7 @@ class PromotionReconciler:
         now = self.ctx.clock()
         ns, name = promotion.namespace, promotion.name
         manual = MANUAL.get()
+        pr_notes = await self._refresh_pull_request(promotion, status) if not dry_run else []
         source_kind, source = self._source_object(promotion)
         candidate = await self._candidate(promotion)
         digest = await self._digest(promotion, candidate.ref)
@@ -255,6 +315,10 @@ class PromotionReconciler:
         if (seen.get("tag"), seen.get("digest"), seen.get("name")) != (candidate.ref.tag, digest, candidate.ref.name):
             status.candidate = {"name": candidate.ref.name, "tag": candidate.ref.tag, "digest": digest,
                                 "since": rfc3339(now), "readFrom": candidate.origins}
+        if candidate.since is not None:  # the commit that put it there, if earlier than the first sighting
+            first_seen = parse_rfc3339(status.candidate["since"])
+            status.candidate = {**status.candidate, "since": rfc3339(min(first_seen, candidate.since)),
+                                "sinceFrom": "commit" if candidate.since <= first_seen else "first seen"}
         trigger, rollback = "automatic", False
         if manual is not None and manual.tag:
             wanted = ImageRef(candidate.ref.name, manual.tag, None)
@@ -287,20 +351,24 @@ class PromotionReconciler:
         last = status.last_promoted or {}
         if (last.get("name"), last.get("tag"), last.get("digest")) == (to_ref.name, to_ref.tag, digest):
             message = f"up to date: {_ref_text(to_ref)} ({digest[:19]}) promoted at {last.get('at')}"
+            request = last.get("pullRequest")
+            if request:
+                message = (f"up to date: {_ref_text(to_ref)} ({digest[:19]}) proposed at {last.get('at')} in pull "
+                           f"request #{request.get('number')} ({_pr_state(request)}): {request.get('url')}")
             status.mark_ready(f"{message}; {note}" if note else message, now, generation)
-            return Outcome(status, ok=True, notes=[Note(HELD, note)] if note and not dry_run else [])
+            return Outcome(status, ok=True, notes=[*pr_notes, *([Note(HELD, note)] if note and not dry_run else [])])
         if not rollback and not gates_open and manual is None:
             closed = "; ".join(g["message"] for g in gate_state.values() if not g["open"])
             status.mark_ready(f"candidate {_ref_text(wanted)} waits: {closed}", now, generation)
-            return Outcome(status, ok=True)
+            return Outcome(status, ok=True, notes=pr_notes)
         approved: ApprovalRequest | None = None
         approval_gate: Gate | None = None
-        gate_notes: list[Note] = []
+        gate_notes: list[Note] = [*pr_notes]
         if not rollback and not dry_run:
             gated = await self._approval_gate(promotion, wanted, digest, target_name, last)
             if gated is not None:
                 plan, approval_gate = gated
-                gate_notes = plan.notes
+                gate_notes += plan.notes
                 if plan.hold is not None:
                     status.mark_failed(AWAITING_APPROVAL, plan.hold, now, generation)
                     return Outcome(status, ok=True, notes=gate_notes)
@@ -316,24 +384,38 @@ class PromotionReconciler:
         if dry_run:
             status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
             return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
+        self._check_pull_request(promotion)  # before the copy and the push: a request that cannot be opened
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
-        commit = await self._write(promotion, to_ref, from_text, digest)
+        try:
+            commit, request = await self._write(promotion, to_ref, from_text, digest)
+        except PullRequestFailed as exc:
+            status.mark_failed(exc.reason, str(exc), now, generation)
+            return Outcome(status, ok=False, error=str(exc), notes=gate_notes)
+        if request is not None:
+            gate_notes.append(Note(Reason.PULL_REQUEST, f"pull request #{request['number']} {request['action']}: "
+                                   f"{request['url']}", {k: v for k, v in request.items() if k != "state"}))
         if approved is not None and approval_gate is not None:
             approval_gate.after_push(commit, approved)
             trigger = f"approved by {', '.join(approved.approved_by)} (approval request {approved.id})"
         status.last_promoted = {"name": to_ref.name, "tag": to_ref.tag, "digest": digest, "at": rfc3339(now),
                                 "commit": commit or (last.get("commit") if last else None), "from": from_text,
                                 "trigger": trigger, "rollback": rollback}
+        if request is not None:
+            status.last_promoted["pullRequest"] = request
         cast(PromotionLog, self.ctx.store).add_promotion(
             ns, name, time=now.timestamp(), trigger=trigger, from_ref=from_text, to_ref=_ref_text(to_ref),
-            digest=digest, commit=commit or "", rollback=rollback)
+            digest=digest, commit=commit or "", rollback=rollback,
+            pull_request=request.get("url") or f"#{request['number']}" if request else "")
         what = "rolled back to" if rollback else "promoted"
+        if request is not None:
+            what = "proposed a rollback to" if rollback else "proposed"
         status.mark_ready(f"{what} {_ref_text(to_ref)} ({digest[:19]})"
-                          + (f" in commit {commit[:7]}" if commit else " (the target already had it)"), now,
-                          generation)
+                          + (f" in commit {commit[:7]}" if commit else " (the target already had it)")
+                          + (f" on branch {request['head']}; pull request #{request['number']} {request['action']}: "
+                             f"{request['url']}" if request else ""), now, generation)
         meta = {"from": from_text, "to": _ref_text(to_ref), "digest": digest, "commit": commit or "",
-                "trigger": trigger, "rollback": rollback}
+                "trigger": trigger, "rollback": rollback, "pullRequest": request["url"] if request else ""}
         return Outcome(status, ok=True, changed=True, commit=commit,
                        notes=[*gate_notes, Note(PROMOTED, f"{what} {from_text} -> {_ref_text(to_ref)} ({digest})",
                                                 meta)])
@@ -348,10 +430,7 @@ class PromotionReconciler:
         key = _gate_key(promotion)
         # what the target runs now, read back from its markers: the request says "from" truthfully even
         # before this Promotion ever promoted
-        spec = promotion.spec.target
-        assert spec.git_repository_ref is not None and spec.branch is not None
-        repo = self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
-        running = await self._read_git(repo, spec.branch, spec.path, (promotion.namespace, promotion.name))
+        running = await self._read_target(promotion)
         current = running.ref if running is not None else None
 
         async def planned(targets: dict[str, ImageRef]) -> Planned:
@@ -383,19 +462,101 @@ class PromotionReconciler:
         except TagpilotError as exc:
             raise PromotionFailed(f"spec.copy: {exc}") from None
 
-    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+    async def _read_target(self, promotion: Promotion) -> Candidate | None:
+        """What the target environment runs now: its markers naming this promotion, or its Application's files."""
+        spec = promotion.spec.target
+        if spec.application_ref is not None:
+            return (await self._read_app(self._target_app(promotion), spec.image or promotion.spec.image,
+                                         "spec.target.image"))[0]
+        assert spec.git_repository_ref is not None and spec.branch is not None
+        repo = self._target_repo(promotion)
+        return await self._read_git(repo, spec.branch, spec.path, (promotion.namespace, promotion.name))
+
+    def _target_repo(self, promotion: Promotion) -> GitRepository:
+        spec = promotion.spec.target
+        assert spec.git_repository_ref is not None and spec.branch is not None
+        return self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
+
+    def _check_pull_request(self, promotion: Promotion) -> None:
+        """With `push.pullRequest`: the forge settings and token are there (a ForgeError naming the fix if not)."""
+        mode = promotion.spec.push.pull_request
+        if mode is None:
+            return
+        repo = self._target_repo(promotion)
+        promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
+        promotion_pr.token_of(self._secret(repo), self._where(promotion))
+
+    async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus) -> list[Note]:
+        """With `push.pullRequest`: the last request's state (merged, closed without merging) into lastPromoted."""
+        if promotion.spec.push.pull_request is None or not (status.last_promoted or {}).get("pullRequest"):
+            return []
+        repo = self._target_repo(promotion)
+        try:
+            return await promotion_pr.refresh(promotion, repo.spec.url, self._secret(repo), status.last_promoted,
+                                              self._where(promotion))
+        except TagpilotError as exc:
+            raise PullRequestFailed(f"spec.push.pullRequest: {exc}") from None
+
+    def _signing(self, promotion: Promotion) -> Any:
+        key = promotion.spec.commit.signing_key
+        if key is None:
+            return None
+        key_secret = self.ctx.config.secret(promotion.namespace, key.secret_ref.name, referenced_by=promotion,
+                                            field_name="spec.commit.signingKey")
+        return signing_key_from_secret(key_secret, key.type)
+
+    def _message(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str:
+        spec = promotion.spec
+        data = {"Promotion": f"{promotion.namespace}/{promotion.name}", "Source": spec.source.describe(),
+                "Image": spec.image, "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
+        return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
+
+    async def _write_app(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+        """Write `to_ref` into the target Application's write-back target (engine/promotion_argo.py) on its
+        branch (or `push.branch`), one commit with the Promotion's message and author."""
+        import asyncio
+
+        spec = promotion.spec
+        app = self._target_app(promotion)
+        alias = spec.target.image or spec.image
+        settings = promotion_argo.image_settings(app, alias, "spec.target.image")
+        repo = await promotion_argo.app_repo(app, self.ctx.config, self.git)
+        # the digest only where the Application's own updater would write one (its digest strategy)
+        ref = ImageRef(to_ref.name, to_ref.tag, to_ref.digest if settings.strategy == "digest" else None)
+        write, state = promotion_argo.app_writer(repo, settings, ref)
+
+        async def apply(root: Path) -> Any:
+            return await asyncio.to_thread(write.apply, root)
+
+        async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
+                                          timeout=60.0) as workspace:
+            pushed = await self.git.commit_and_push(
+                workspace, apply=apply, message=lambda _r: self._message(promotion, to_ref, from_text, digest),
+                author=(spec.commit.author.name, spec.commit.author.email), signing=self._signing(promotion),
+                push_branch=spec.push.branch or repo.branch)
+        try:
+            promotion_argo.check_written(write, state, write.result, f"spec.target: Application {app.namespace}/"
+                                         f"{app.name} image {alias!r}")
+        except TagpilotError as exc:
+            raise PromotionFailed(str(exc)) from None
+        return pushed.commit if pushed is not None else None
+
+    def _where(self, promotion: Promotion) -> str:
+        origins = getattr(self.ctx.config, "origins", {})
+        where = origins.get(promotion.key) if isinstance(origins, dict) else None
+        return f"{promotion.ref} ({where.file}:{where.line})" if where and where.file else promotion.ref
+
+    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str
+                     ) -> tuple[str | None, dict[str, Any] | None]:
+        """Commit and push the new reference; with `push.pullRequest`, to the head branch, then open or update
+        the request (also when the head branch already had the change: a rerun after a failed request)."""
+        if promotion.spec.target.application_ref is not None:
+            return await self._write_app(promotion, to_ref, from_text, digest), None
         spec, ns = promotion.spec, promotion.namespace
-        assert spec.target.git_repository_ref is not None and spec.target.branch is not None
-        repo = self._repo(ns, spec.target.git_repository_ref.name, "spec.target.gitRepositoryRef")
-        secret = None
-        if repo.spec.secret_ref is not None:
-            secret = self.ctx.config.secret(repo.namespace, repo.spec.secret_ref.name, referenced_by=repo,
-                                            field_name="spec.secretRef")
-        signing = None
-        if spec.commit.signing_key is not None:
-            key_secret = self.ctx.config.secret(ns, spec.commit.signing_key.secret_ref.name, referenced_by=promotion,
-                                                field_name="spec.commit.signingKey")
-            signing = signing_key_from_secret(key_secret, spec.commit.signing_key.type)
+        repo = self._target_repo(promotion)
+        secret = self._secret(repo)
+        mode = spec.push.pull_request
+        signing = self._signing(promotion)
         images = {(ns, promotion.name): to_ref}
         updater = updater_for(spec.target.strategy)
         found: list[TreeResult] = []
@@ -407,26 +568,43 @@ class PromotionReconciler:
             found[:] = [result]
             return result
 
-        data = {"Promotion": f"{ns}/{promotion.name}", "Source": spec.source.describe(), "Image": spec.image,
-                "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
-
-        def message(_result: TreeResult) -> str:
-            return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
+        def message(_result: Any) -> str:
+            return self._message(promotion, to_ref, from_text, digest)
 
         auth = auth_from_secret(secret)
+        head = promotion.push_branch
         async with await self.git.prepare(repo.spec.url, CheckoutRef(branch=spec.target.branch), auth,
                                           timeout=repo.spec.timeout_seconds) as workspace:
             pushed = await self.git.commit_and_push(
                 workspace, apply=apply, message=message,
                 author=(spec.commit.author.name, spec.commit.author.email), signing=signing,
-                push_branch=spec.push_branch,
+                push_branch=head,
             )
         if pushed is None and found and (promotion.namespace, promotion.name) not in found[0].named:
             raise PromotionFailed(
                 f"spec.target: no setters marker names {ns}:{promotion.name} under {spec.target.path!r} on branch "
                 f"{spec.target.branch} of {repo.spec.url}; add `# {{\"$imagepolicy\": \"{ns}:{promotion.name}\"}}` "
                 f"next to the image (or :tag / :name / :digest)")
-        return pushed.commit if pushed is not None else None
+        commit = pushed.commit if pushed is not None else None
+        if mode is None:
+            return commit, None
+        if commit is None:  # the head branch has the change (a rerun after a failed request), or the target has it
+            commit = await self.git.remote_head(repo.spec.url, head, auth, timeout=repo.spec.timeout_seconds)
+            if commit is None:
+                return None, None  # no head branch: the target branch has it already, nothing to propose
+        try:
+            request = await promotion_pr.propose(promotion, repo.spec.url, secret, head=head,
+                                                 base=spec.target.branch or "", message=message(found[0]),
+                                                 where=self._where(promotion))
+        except TagpilotError as exc:
+            pushed_text = f"pushed {commit[:7]} to branch {head!r}" if commit else f"branch {head!r} has the change"
+            raise PullRequestFailed(f"{pushed_text}, but the pull request failed: {exc}") from None
+        return commit, request
+
+
+def _pr_state(request: dict[str, Any]) -> str:
+    return {"open": "open", "merged": "merged", "closed": "closed without merging"}.get(request.get("state", ""),
+                                                                                       "unknown")
 
 
 def _access(reference: Any, insecure: bool) -> Any:
@@ -501,11 +679,20 @@ def _waiting(view: dict[str, Any]) -> str:
     return "-"
 
 
+def _target_column(view: dict[str, Any]) -> str:
+    target = view["spec"].get("target", {})
+    app = target.get("applicationRef")
+    if app:
+        return f"Application/{app.get('namespace') + '/' if app.get('namespace') else ''}{app.get('name')}"
+    return f"{target.get('branch', '-')}:{target.get('path', '.')}"
+
+
 def _source(view: dict[str, Any]) -> str:
     source = view["spec"].get("source", {})
     if "imagePolicyRef" in source:
         return f"ImagePolicy/{source['imagePolicyRef'].get('name')}"
-    return f"{source.get('kind')}/{source.get('name')}"
+    namespace = f"{source['namespace']}/" if source.get("namespace") else ""
+    return f"{source.get('kind')}/{namespace}{source.get('name')}"
 
 
 KINDS = (
@@ -515,8 +702,7 @@ KINDS = (
         dependents=_downstream, object_order=_chain_depth,
         columns=(
             Column("FROM", _source),
-            Column("TO", lambda v: f"{v['spec'].get('target', {}).get('branch', '-')}:"
-                                   f"{v['spec'].get('target', {}).get('path', '.')}"),
+            Column("TO", _target_column),
             Column("RUNS", _promoted),
             Column("NEXT", _waiting),
         ),

@@ -10,6 +10,7 @@ tags) are an error naming both places: promoting either would be a guess.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from tagpilot.errors import InvalidReference, UpdateError
@@ -27,6 +28,12 @@ class Candidate:
 
     ref: ImageRef
     origins: dict[str, str] = field(default_factory=dict)  # part ('name', 'tag', 'digest') → "file:line"
+    since: datetime | None = None  # when the source got it: the commit that introduced it (engine/promotion_soak.py)
+
+    @property
+    def origin(self) -> str:
+        """Where the tag (else the digest) was read: the line whose history says since when it is there."""
+        return self.origins.get("tag") or self.origins.get("digest") or ""
 
 
 def _files(root: Path, path: str) -> list[str]:

@@ -20,7 +20,7 @@ def _source(view: dict[str, Any]) -> str:
     source = view["spec"].get("source") or {}
     if "imagePolicyRef" in source:
         return f"ImagePolicy/{view['namespace']}/{(source['imagePolicyRef'] or {}).get('name')}"
-    return f"{source.get('kind')}/{view['namespace']}/{source.get('name')}"
+    return f"{source.get('kind')}/{source.get('namespace') or view['namespace']}/{source.get('name')}"
 
 
 def _next(status: dict[str, Any]) -> str:

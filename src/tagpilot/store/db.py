@@ -165,6 +165,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX promotion_history_object ON promotion_history (namespace, name, id);
     """,
+    # promotions with `push.pullRequest`: the request each promotion opened or updated (its URL, or "")
+    """
+    ALTER TABLE promotion_history ADD COLUMN pull_request TEXT NOT NULL DEFAULT '';
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -496,20 +500,23 @@ class Store:
     # --- promotions ----------------------------------------------------------------------------------
 
     def add_promotion(self, namespace: str, name: str, *, time: float, trigger: str, from_ref: str, to_ref: str,
-                      digest: str, commit: str, rollback: bool) -> None:
+                      digest: str, commit: str, rollback: bool, pull_request: str = "") -> None:
         with self._tx() as db:
             db.execute("INSERT INTO promotion_history (time, namespace, name, trigger, from_ref, to_ref, digest,"
-                       " commit_sha, rollback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (time, namespace, name, trigger, from_ref, to_ref, digest, commit, int(rollback)))
+                       " commit_sha, rollback, pull_request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (time, namespace, name, trigger, from_ref, to_ref, digest, commit, int(rollback),
+                        pull_request))
 
     def promotion_history(self, namespace: str, name: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest first: ``{time, trigger, from, to, digest, commit, rollback}``."""
+        """The newest first: ``{time, trigger, from, to, digest, commit, rollback, pullRequest}``
+        (`pullRequest`: the URL of the request a `push.pullRequest` promotion opened or updated, else "")."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT time, trigger, from_ref, to_ref, digest, commit_sha, rollback FROM promotion_history"
-                " WHERE namespace = ? AND name = ? ORDER BY id DESC LIMIT ?", (namespace, name, limit)).fetchall()
+                "SELECT time, trigger, from_ref, to_ref, digest, commit_sha, rollback, pull_request"
+                " FROM promotion_history WHERE namespace = ? AND name = ? ORDER BY id DESC LIMIT ?",
+                (namespace, name, limit)).fetchall()
         return [{"time": _rfc3339(r[0]), "trigger": r[1], "from": r[2], "to": r[3], "digest": r[4],
-                 "commit": r[5], "rollback": bool(r[6])} for r in rows]
+                 "commit": r[5], "rollback": bool(r[6]), "pullRequest": r[7]} for r in rows]
 
     # --- tags ----------------------------------------------------------------------------------------
 

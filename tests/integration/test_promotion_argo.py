@@ -1,0 +1,151 @@
+"""Promotions from and into Argo CD Applications (Image Updater annotations), end to end: real registry,
+real git remote (file://), the real CLI; no stand-in (the Applications write back to git, no cluster).
+
+- source: the dev environment is an Application whose updater writes `.argocd-source-demo-dev.yaml` on
+  the dev branch; the Promotion reads that file back (not a live status) and promotes to the test branch.
+- target: the test environment is an Application with `write-back-target: helmvalues:values.yaml`; the
+  Promotion writes the promoted tag into that values file (byte-exact edit), and a prod Promotion reads
+  the test stage back from the Application's files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.pusher import Pusher, build_image
+from tests.integration.cli import run_tagpilot
+from tests.integration.test_promotion import Setup
+
+pytestmark = pytest.mark.integration
+
+P = "    argocd-image-updater.argoproj.io/"
+
+
+def application(name: str, image: str, url: str, branch: str, extra: str = "") -> str:
+    return (f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n"
+            f"  annotations:\n{P}image-list: demo={image}\n{P}demo.helm.image-name: image.repository\n"
+            f"{P}demo.helm.image-tag: image.tag\n{P}write-back-method: git\n{extra}"
+            "spec:\n  project: default\n  destination: {server: https://kubernetes.default.svc, namespace: demo}\n"
+            f"  source: {{repoURL: {url}, path: helm, targetRevision: {branch}, helm: {{}}}}\n")
+
+
+@pytest.fixture
+def env(tmp_path: Path, registry, git_environ: dict[str, str], repo_name: str) -> Setup:
+    return Setup(tmp_path, registry, git_environ, repo_name.replace("/", "-"))
+
+
+def test_application_source_is_read_back_from_its_argocd_source_file(env: Setup) -> None:
+    (env.config / "dev.yaml").write_text(application(
+        "demo-dev", f"{env.registry.host}/{env.prefix}/demo-dev/demo", env.remote.url, "dev"))
+    promotion = env.config / "test.yaml"
+    promotion.write_text(promotion.read_text().replace(
+        "    kind: ImageUpdateAutomation\n    name: demo-dev\n",
+        "    kind: Application\n    name: demo-dev\n    namespace: argocd\n"))
+    digest = env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    written = env.remote.read_file("helm/.argocd-source-demo-dev.yaml", ref="dev")
+    assert "value: 1.1.0" in written and "tag: 1.0.0 #" in env.values("dev")  # Argo's file, values untouched
+    test = env.values("test")
+    assert "tag: 1.1.0 #" in test and f"{env.prefix}/demo-test/demo #" in test
+    assert env.target_digest("1.1.0") == digest
+    status = env.run("get", "promotions", "-o", "json").json()[0]["status"]
+    assert status["candidate"]["readFrom"] == {"tag": "helm/.argocd-source-demo-dev.yaml"}
+    assert "Application/argocd/demo-dev" in env.run("get", "promotions").stdout
+
+    # a hand edit of the Application's file on dev counts: git, not memory, is the source
+    env.remote.commit({"helm/.argocd-source-demo-dev.yaml": written.replace("1.1.0", "1.0.0") + "\n"},
+                      "revert dev by hand", branch="dev")
+    # (the Application keeps to 1.0.x now, so its own run does not write 1.1.0 again)
+    (env.config / "dev.yaml").write_text(application(
+        "demo-dev", f"{env.registry.host}/{env.prefix}/demo-dev/demo", env.remote.url, "dev",
+        f"{P}demo.allow-tags: regexp:^1\\.0\\.\n"))
+    env.build("1.0.0")
+    assert env.run("reconcile").code == 0
+    assert "tag: 1.0.0 #" in env.values("test")
+
+
+def test_application_source_mistakes_name_the_fix(env: Setup) -> None:
+    (env.config / "dev.yaml").write_text(application(
+        "demo-dev", f"{env.registry.host}/{env.prefix}/demo-dev/demo", env.remote.url, "dev"))
+    promotion = env.config / "test.yaml"
+    promotion.write_text(promotion.read_text().replace(
+        "    kind: ImageUpdateAutomation\n    name: demo-dev\n",
+        "    kind: Application\n    name: demo-dev\n    namespace: argocd\n").replace("  image: demo\n",
+                                                                                   "  image: web\n"))
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 1
+    assert "has no image 'web' in its argocd-image-updater.argoproj.io/image-list (it has: demo)" in result.stderr
+    assert "tag: 1.0.0 #" in env.values("test")
+
+
+def test_promotion_into_an_application_writes_its_helm_values_then_prod_reads_it(env: Setup) -> None:
+    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
+    with Pusher(env.registry) as p:  # what test runs today is in its registry already
+        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    (env.config / "argo-test.yaml").write_text(application(
+        "demo-test", test_image, env.remote.url, "test", f"{P}write-back-target: helmvalues:values.yaml\n"))
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n"
+                                              "    image: demo\n"))
+    env.remote.commit({"helm/values.yaml": env.values("test").replace("demo-test:", "demo-prod:")
+                       .replace("demo-test/demo", "demo-prod/demo") + "\n"}, "prod environment", branch="prod")
+    prod = text.replace("name: demo-test\n  namespace", "name: demo-prod\n  namespace") \
+        .replace("kind: ImageUpdateAutomation\n    name: demo-dev", "kind: Promotion\n    name: demo-test") \
+        .replace("demo-test/demo", "demo-prod/demo").replace("branch: test", "branch: prod")
+    (env.config / "prod.yaml").write_text(prod)
+    before = env.values("test")
+    digest = env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    # the values file edited in place: only the tag scalar moved, comments and markers stay
+    assert env.values("test") == before.replace("tag: 1.0.0 #", "tag: 1.1.0 #")
+    assert env.remote.message("test").startswith("test: promote demo ")
+    assert env.target_digest("1.1.0") == digest
+    assert "tag: 1.1.0 #" in env.values("prod") and "demo-prod/demo #" in env.values("prod")
+    with Pusher(env.registry) as p:
+        assert p.get_manifest(f"{env.prefix}/demo-prod/demo", "1.1.0")[2] == digest
+    views = {v["name"]: v for v in env.run("get", "promotions", "-o", "json").json()}
+    assert views["demo-prod"]["status"]["candidate"]["readFrom"] == {"tag": "helm/values.yaml"}
+    assert "Application/argocd/demo-test" in env.run("get", "promotions").stdout
+    head = env.remote.head("test")
+    again = env.run("reconcile")  # the Application's own run finds 1.1.0 written: nothing more
+    assert again.code == 0, again.stderr
+    assert env.remote.head("test") == head
+
+
+def test_application_target_with_a_pull_request_is_refused_at_load(tmp_path: Path) -> None:
+    config = tmp_path / "p.yaml"
+    text = (Path(__file__).resolve().parents[2] / "examples/environments/config/test.yaml").read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    config.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test}\n")
+                      + "  push:\n    pullRequest: {github: {}}\n")
+    result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
+    assert result.code == 2 and "push.pullRequest with target.applicationRef is not supported yet" in result.stderr
+
+
+def test_promotion_into_an_application_with_the_default_write_back_writes_its_argocd_source_file(
+        env: Setup) -> None:
+    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
+    with Pusher(env.registry) as p:
+        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    (env.config / "argo-test.yaml").write_text(application("demo-test", test_image, env.remote.url, "test"))
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n"))
+    before = env.values("test")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    assert env.values("test") == before  # the values file is the Application's input, not its write-back target
+    written = env.remote.read_file("helm/.argocd-source-demo-test.yaml", ref="test")
+    assert "- name: image.tag\n    value: 1.1.0\n" in written and f"value: {test_image}" in written
+    assert env.remote.message("test").startswith("test: promote demo ")
+    head = env.remote.head("test")
+    assert env.run("reconcile").code == 0 and env.remote.head("test") == head  # both agree now
