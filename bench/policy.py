@@ -9,8 +9,13 @@ from __future__ import annotations
 import random
 import sys
 import time
+from pathlib import Path
 
-from tagpilot.policy import FluxPolicy, select_flux
+# Python puts this script's directory first on sys.path, where bench/copy.py would shadow the standard
+# library's `copy` (imported by dataclasses): drop it.
+sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
+
+from tagpilot.policy import FluxPolicy, select_flux  # noqa: E402
 
 
 def make_tags(n: int, seed: int = 1) -> list[str]:
