@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from tagpilot import __version__
+
+if TYPE_CHECKING:
+    import typer
 
 # Every command module has `register(target)`: the root app, or the group its commands belong to.
 # One row per module, in the order `tagpilot --help` lists them: the module under tagpilot.cli, the
@@ -62,6 +63,8 @@ def build_app(word: str | None = None) -> tuple[typer.Typer, dict[str, typer.Typ
     `version` is always registered: besides being a command, it keeps the application a group even
     when one module registers one command (typer would make a lone command the root).
     """
+    import typer
+
     root = typer.Typer(
         name="tagpilot",
         help="Keeps the container images deployed through GitOps up to date (Flux and Argo CD formats).",
@@ -112,6 +115,12 @@ def run(argv: list[str]) -> int:
     from tagpilot.errors import TagpilotError
 
     try:
+        if argv[:1] == ["update"]:  # a CI step's command: without typer when the options are plain
+            from tagpilot.cli.update_cmd import run_plain
+
+            code = run_plain(argv[1:])
+            if code is not None:
+                return code
         # standalone: typer prints usage errors and help itself and exits 2 / 0 through SystemExit
         app_for(argv)(args=argv, prog_name="tagpilot")
     except SystemExit as done:
