@@ -132,3 +132,66 @@ def test_dry_run_reports_diff_without_writing(tmp_path: Path) -> None:
     assert (tmp_path / "a.yaml").read_text() == OLD
     assert result.dry_run
     assert result.files[0].diff == f"--- a/a.yaml\n+++ b/a.yaml\n@@ -1 +1 @@\n-{OLD}+{NEW}"
+
+
+def _two_marked_files(tmp_path: Path) -> list[Path]:
+    files = [tmp_path / "a" / "one.yaml", tmp_path / "b" / "two.yaml"]
+    for f in files:
+        f.parent.mkdir()
+        f.write_text(OLD)
+    return files
+
+
+def test_many_files_are_replaced_after_one_filesystem_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new content is on disk (its temporary file) before the first file is replaced."""
+    from tagpilot.update import tree
+
+    files = _two_marked_files(tmp_path)
+    real = tree._filesystem_sync()
+    if real is None:
+        pytest.skip("no syncfs on this platform: one fsync per file")
+    seen: list[list[str]] = []
+
+    def sync(fd: int) -> None:
+        seen.append([f.read_text() for f in files] + sorted(n for f in files for n in os.listdir(f.parent)))
+        real(fd)
+
+    monkeypatch.setattr(tree, "_filesystem_sync", lambda: sync)
+    result = update_tree(tmp_path, ".", POLICIES)
+    assert len(seen) == 1  # one sync for the tree, not one per file
+    assert seen[0][:2] == [OLD, OLD]  # nothing replaced before it
+    assert len(seen[0][2:]) == 4  # each file next to its temporary file
+    assert [f.read_text() for f in files] == [NEW, NEW]
+    assert len(result.files) == 2
+    assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
+
+
+def test_a_failed_sync_replaces_nothing_and_leaves_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fails the sync (injected: as root no real disk here refuses it) changes no file."""
+    from tagpilot.update import tree
+
+    files = _two_marked_files(tmp_path)
+
+    def failing_sync(fd: int) -> None:
+        raise OSError(5, "syncfs: Input/output error")
+
+    monkeypatch.setattr(tree, "_filesystem_sync", lambda: failing_sync)
+    with pytest.raises(OSError, match="Input/output error"):
+        update_tree(tmp_path, ".", POLICIES)
+    assert [f.read_text() for f in files] == [OLD, OLD]
+    assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
+
+
+def test_without_syncfs_each_file_is_synced_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tagpilot.update import tree
+
+    files = _two_marked_files(tmp_path)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(tree, "_filesystem_sync", lambda: None)
+    monkeypatch.setattr(tree.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    update_tree(tmp_path, ".", POLICIES)
+    assert len(synced) == 2
+    assert [f.read_text() for f in files] == [NEW, NEW]

@@ -8,7 +8,11 @@ writing through it would change a file we were not asked to touch). Files that d
 not UTF-8 are reported and left untouched; JSON files are never looked at.
 
 Writes are atomic (a temporary file in the same directory, then ``os.replace``) and keep the mode, so
-a crash leaves either the old or the new file, never half of one.
+a crash leaves either the old or the new file, never half of one. They happen after the whole tree is
+read, all together: every new content is written to its temporary file, made durable by one sync of
+the filesystem (Linux `syncfs`; one fsync per file elsewhere: 200 fsyncs cost more than reading
+10,000 files when other processes write to the disk), and only then does any file get replaced. An
+error while reading leaves the tree unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import contextlib
 import difflib
 import os
 import stat
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -126,20 +131,58 @@ def _posix_rel(path: str, start: str) -> str:
     return os.path.relpath(path, start).replace(os.sep, "/")
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` atomically, keeping its permission bits."""
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tagpilot", dir=target.parent)
+def _filesystem_sync() -> Callable[[int], None] | None:
+    """Linux `syncfs(fd)`: flush the filesystem holding `fd` (raises OSError); None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+    def sync(fd: int) -> None:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"syncfs: {os.strerror(code)}")
+
+    return sync
+
+
+def _write_all_atomic(files: list[tuple[str, bytes]]) -> None:
+    """Replace each `(path, data)` atomically, keeping its permission bits; nothing is replaced until
+    every new content is durable, and a failure before that removes the temporary files."""
+    if not files:
+        return
+    sync = _filesystem_sync()
+    temps: list[tuple[str, str]] = []
+    replaced = 0
+    try:
+        for target, data in files:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+            folder, name = os.path.split(target)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tagpilot", dir=folder)
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                if sync is None:
+                    os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+        if sync is not None:
+            fd = os.open(os.path.dirname(temps[0][0]), os.O_RDONLY)
+            try:
+                sync(fd)
+            finally:
+                os.close(fd)
+        for tmp, target in temps:
+            os.replace(tmp, target)
+            replaced += 1
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for tmp, _ in temps[replaced:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -174,6 +217,7 @@ def update_tree(
     unmatched: list[Notice] = []
     named: set[tuple[str, str]] = set()
     scanned = 0
+    writes: list[tuple[str, bytes]] = []
     for file, is_symlink, is_file in candidates:
         if is_symlink:
             skipped.append(Skipped(_posix_rel(file, base), "symbolic link not followed"))
@@ -201,7 +245,8 @@ def update_tree(
         if not result.changes:
             continue
         if not dry_run:
-            _write_atomic(Path(file), result.text.encode("utf-8"))
+            writes.append((file, result.text.encode("utf-8")))
         files.append(FileChange(rel, result.changes, _diff(text, result.text, rel)))
+    _write_all_atomic(writes)
     return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned, tuple(unmatched),
                       frozenset(named))
