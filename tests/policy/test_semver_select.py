@@ -99,6 +99,10 @@ def test_the_first_seen_of_equal_versions_wins_and_lower_majors_are_skipped_unpa
     assert best_flux_version(["1.0.0-rc.1", "1.0.0", "1.0.0-rc.2"], parse_constraint(">=1.0.0-0")) == "1.0.0"
     assert best_flux_version(["3.0.0", "9" * 30 + ".0.0"], constraints) == "3.0.0"
     assert best_flux_version(["0.1.0", "latest"], constraints) is None
+    # above the range's greatest major: skipped before it is parsed
+    assert best_flux_version(["9.0.0", "4.1.0", "v5.0.0", "4.0.9"], parse_constraint(">=1.0.0 <5.0.0")) == "4.1.0"
+    assert best_flux_version(["3.0.0", "1.2.9"], parse_constraint("~1.2 || ^0.1")) == "1.2.9"
+    assert best_flux_version(["3.0.0", "1.2.9"], parse_constraint("~0.0.0")) == "3.0.0"  # ~ of a bare 0.0.0: no ceiling
 
 
 @pytest.mark.parametrize("seed", range(5))

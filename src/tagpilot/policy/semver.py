@@ -395,14 +395,43 @@ def _empty_identifier(ids: str) -> bool:
     return ids[0] == "." or ids[-1] == "." or ".." in ids
 
 
+def _major_ceiling(constraints: Constraints) -> int | None:
+    """The greatest major version any version `constraints` admits can have; None when unbounded.
+
+    An AND group is bounded by its tightest comparison, an OR of groups by its loosest group. Read
+    off the comparison functions above: `<`, `<=` (exact or with wildcards), `^` and exact `=` never
+    admit a greater major than their version's; `~` (and `=` with wildcards, which is `~`) admits
+    only its version's major unless its version is a bare 0.0.0 without wildcards; `>`, `>=`, `!=`
+    have no ceiling.
+    """
+    ceiling = -1
+    for group in constraints.groups:
+        bound: int | None = None
+        for c in group:
+            if c.op in ("<", "<=", "=<", "^") or (c.op in ("", "=") and not c.dirty):
+                this: int | None = c.con.major
+            elif c.op in ("~", "~>", "", "="):
+                bare = c.con.major == c.con.minor == c.con.patch == 0 and not c.minor_dirty and not c.patch_dirty
+                this = None if bare else c.con.major
+            else:
+                this = None
+            if this is not None and (bound is None or this < bound):
+                bound = this
+        if bound is None:
+            return None
+        ceiling = max(ceiling, bound)
+    return ceiling
+
+
 def best_flux_version(values: Iterable[str], constraints: Constraints) -> str | None:
     """The text of the greatest version (`parse_flux_version`) among `values` that `constraints`
     admits, the first seen among equal ones; None when there is none.
 
     The same answer as parsing every value and keeping the strictly greatest admitted one, with the
-    work reordered for 100,000-tag lists: a value whose numbers are below the best so far is
-    skipped before the rest of it is converted or validated (whether it parses or not, it could not
-    win), only a value above the best is checked against the constraints, and no `Version` is built.
+    work reordered for 100,000-tag lists: a value whose major is below the best so far, or above
+    the greatest major the constraints admit, is skipped as soon as its major is read (whether it
+    parses or not, it could not win), only a value above the best is checked against the
+    constraints, and no `Version` is built.
     tests/policy/test_semver_select.py compares it with that plain loop on random lists and ranges.
     """
     match = _VERSION_FAST_RE.fullmatch
@@ -413,21 +442,23 @@ def best_flux_version(values: Iterable[str], constraints: Constraints) -> str | 
     probe = _Probe()
     best: str | None = None
     best_key: tuple | None = None
+    ceiling = _major_ceiling(constraints)
+    top = _U64 if ceiling is None else ceiling
     best_major = -1
     best_num: tuple[int, int, int] = (-1, -1, -1)
     for text in values:
         if text.count(".") < 2:
             continue
-        if best_major > 0:  # the digits before the first dot, when that is all there is, are the major
-            lead = text[1 : text.find(".")] if text[0] == "v" else text[: text.find(".")]
-            if 0 < len(lead) < 20 and lead.isdigit() and lead.isascii() and int(lead) < best_major:
-                continue  # below the best, valid or not: it cannot win
+        # the digits before the first dot, when that is all there is, are the major of a valid version
+        lead = text[1 : text.find(".")] if text[0] == "v" else text[: text.find(".")]
+        if 0 < len(lead) < 20 and lead.isdigit() and lead.isascii() and not best_major <= int(lead) <= top:
+            continue  # below the best or above the ceiling, valid or not: it cannot win
         m = match(text)
         if m is None:
             continue
         major_s, minor_s, patch_s, pre, meta = m.groups()
         major = int(major_s) if len(major_s) < 20 else _u64(major_s)
-        if major is None or major < best_major:  # below the best, valid or not: it cannot win
+        if major is None or not best_major <= major <= top:
             continue
         minor = (int(minor_s) if len(minor_s) < 20 else _u64(minor_s)) if minor_s else 0
         patch = (int(patch_s) if len(patch_s) < 20 else _u64(patch_s)) if patch_s else 0
