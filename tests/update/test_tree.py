@@ -142,25 +142,21 @@ def _two_marked_files(tmp_path: Path) -> list[Path]:
     return files
 
 
-def test_many_files_are_replaced_after_one_filesystem_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every new content is on disk (its temporary file) before the first file is replaced."""
-    from tagpilot.update import tree
-
+def test_every_file_is_synced_before_any_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When each new content reaches the disk (fsync), no file has been replaced yet."""
     files = _two_marked_files(tmp_path)
-    real = tree._filesystem_sync()
-    if real is None:
-        pytest.skip("no syncfs on this platform: one fsync per file")
     seen: list[list[str]] = []
+    real_fsync = os.fsync
 
-    def sync(fd: int) -> None:
+    def fsync(fd: int) -> None:
         seen.append([f.read_text() for f in files] + sorted(n for f in files for n in os.listdir(f.parent)))
-        real(fd)
+        real_fsync(fd)
 
-    monkeypatch.setattr(tree, "_filesystem_sync", lambda: sync)
+    monkeypatch.setattr(os, "fsync", fsync)
     result = update_tree(tmp_path, ".", POLICIES)
-    assert len(seen) == 1  # one sync for the tree, not one per file
-    assert seen[0][:2] == [OLD, OLD]  # nothing replaced before it
-    assert len(seen[0][2:]) == 4  # each file next to its temporary file
+    assert len(seen) == 2
+    assert all(s[:2] == [OLD, OLD] for s in seen)  # nothing replaced before the last fsync
+    assert len(seen[1][2:]) == 4  # each file next to its temporary file
     assert [f.read_text() for f in files] == [NEW, NEW]
     assert len(result.files) == 2
     assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
@@ -169,29 +165,20 @@ def test_many_files_are_replaced_after_one_filesystem_sync(tmp_path: Path, monke
 def test_a_failed_sync_replaces_nothing_and_leaves_no_temporary_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A disk that fails the sync (injected: as root no real disk here refuses it) changes no file."""
-    from tagpilot.update import tree
-
+    """A disk that fails the second file's fsync (injected: as root no real disk here refuses it)
+    changes no file, not even the first."""
     files = _two_marked_files(tmp_path)
+    calls: list[int] = []
+    real_fsync = os.fsync
 
-    def failing_sync(fd: int) -> None:
-        raise OSError(5, "syncfs: Input/output error")
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
 
-    monkeypatch.setattr(tree, "_filesystem_sync", lambda: failing_sync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="Input/output error"):
         update_tree(tmp_path, ".", POLICIES)
     assert [f.read_text() for f in files] == [OLD, OLD]
     assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
-
-
-def test_without_syncfs_each_file_is_synced_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tagpilot.update import tree
-
-    files = _two_marked_files(tmp_path)
-    synced: list[int] = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(tree, "_filesystem_sync", lambda: None)
-    monkeypatch.setattr(tree.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
-    update_tree(tmp_path, ".", POLICIES)
-    assert len(synced) == 2
-    assert [f.read_text() for f in files] == [NEW, NEW]
