@@ -42,6 +42,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Python puts this script's directory first on sys.path, where bench/copy.py would shadow the standard
+# library's `copy` (imported by http.server, dataclasses users...): drop it.
+sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tests.fixtures.git import GitRemote, git_env, run_git  # noqa: E402
@@ -177,7 +180,8 @@ def bench_update(files: int, marked: int, repeat: int, tmpdir: str | None) -> No
         for (ns, name), ref in policies.items():
             argv += ["--set", f"{ns}:{name}={ref.name}:{ref.tag}"]
         env = tagpilot_env()
-        floor_argv = [sys.executable, "-c", "import tagpilot.cli.main"]
+        # what the command costs before it reads a file: the interpreter and the modules `update` imports
+        floor_argv = [sys.executable, "-c", "import tagpilot.cli.main, tagpilot.cli.update_cmd"]
         cli_times, floor_times = [], []
         for _ in range(repeat):
             for path, data in originals.items():
@@ -199,9 +203,9 @@ def bench_update(files: int, marked: int, repeat: int, tmpdir: str | None) -> No
         print(
             f"tagpilot update (CLI):     {cli_best * 1000:8.1f} ms  ({len(originals)} files written, best of {repeat})"
         )
-        print(f"  of which python + import: {floor_best * 1000:7.1f} ms  (`python -c 'import tagpilot.cli.main'`)")
+        print(f"  of which python + import: {floor_best * 1000:7.1f} ms  (`import tagpilot.cli.update_cmd`)")
         print(f"ratio dry run / grep:      {dry_best / grep_best:8.2f}x")
-        print(f"ratio CLI / grep:          {cli_best / grep_best:8.2f}x")
+        print(f"ratio CLI / grep:          {cli_best / grep_best:8.2f}x  (goal: CLI <= 300 ms)")
         print(f"per marked file:           {(dry_best - grep_best) / max(len(originals), 1) * 1e6:8.0f} µs above grep")
     finally:
         shutil.rmtree(tmp)

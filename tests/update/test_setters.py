@@ -255,3 +255,16 @@ def test_image_ref_without_tag_or_digest() -> None:
     assert str(ImageRef("r/a")) == "r/a"
     assert str(ImageRef("r/a", digest="sha256:ab")) == "r/a@sha256:ab"
     assert ImageRef("r/a").value_for("digest") is None
+
+
+@pytest.mark.parametrize(
+    "plain", ["1", "true", "abc", "1.0", "~", "null", "0x1f", "2001-12-14", "1_000", "=", "<<", ".inf", "v1.2.3", "No"]
+)
+def test_memoized_tag_resolution_matches_pyyaml(plain: str) -> None:
+    """The loader remembers a plain scalar's tag; the first and the remembered answer are PyYAML's."""
+    from tagpilot.update.setters import _Loader
+
+    text = f"a: {plain}\nb: [{plain}]\nc: '{plain}'\n"
+    want = [(k.value, v.tag) for k, v in yaml.compose(text, Loader=yaml.SafeLoader).value]
+    for _ in range(2):
+        assert [(k.value, v.tag) for k, v in yaml.compose(text, Loader=_Loader).value] == want

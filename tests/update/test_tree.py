@@ -132,3 +132,53 @@ def test_dry_run_reports_diff_without_writing(tmp_path: Path) -> None:
     assert (tmp_path / "a.yaml").read_text() == OLD
     assert result.dry_run
     assert result.files[0].diff == f"--- a/a.yaml\n+++ b/a.yaml\n@@ -1 +1 @@\n-{OLD}+{NEW}"
+
+
+def _two_marked_files(tmp_path: Path) -> list[Path]:
+    files = [tmp_path / "a" / "one.yaml", tmp_path / "b" / "two.yaml"]
+    for f in files:
+        f.parent.mkdir()
+        f.write_text(OLD)
+    return files
+
+
+def test_every_file_is_synced_before_any_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When each new content reaches the disk (fsync), no file has been replaced yet."""
+    files = _two_marked_files(tmp_path)
+    seen: list[list[str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        seen.append([f.read_text() for f in files] + sorted(n for f in files for n in os.listdir(f.parent)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = update_tree(tmp_path, ".", POLICIES)
+    assert len(seen) == 2
+    assert all(s[:2] == [OLD, OLD] for s in seen)  # nothing replaced before the last fsync
+    assert len(seen[1][2:]) == 4  # each file next to its temporary file
+    assert [f.read_text() for f in files] == [NEW, NEW]
+    assert len(result.files) == 2
+    assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
+
+
+def test_a_failed_sync_replaces_nothing_and_leaves_no_temporary_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fails the second file's fsync (injected: as root no real disk here refuses it)
+    changes no file, not even the first."""
+    files = _two_marked_files(tmp_path)
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        update_tree(tmp_path, ".", POLICIES)
+    assert [f.read_text() for f in files] == [OLD, OLD]
+    assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]

@@ -9,67 +9,98 @@ propagate and this handler prints `error: <message>`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from tagpilot import __version__
-from tagpilot.cli import (
-    approvals_cmd,
-    copy_cmd,
-    get_cmd,
-    notify_cmd,
-    objects,
-    policy_eval,
-    policy_live,
-    promote_cmd,
-    reconcile,
-    retention_cmd,
-    run,
-    sensor_cmd,
-    template_cmd,
-    update_cmd,
-)
-from tagpilot.cli import scan as scan_cmd
 
-app = typer.Typer(
-    name="tagpilot",
-    help="Keeps the container images deployed through GitOps up to date (Flux and Argo CD formats).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
+
 # Every command module has `register(target)`: the root app, or the group its commands belong to.
-scan_cmd.register(app)
-reconcile.register(app)
-get_cmd.register(app)
-objects.register(app)
-policy_app = typer.Typer(help="Evaluate and test image policies.", no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
-policy_eval.register(policy_app)
-policy_live.register(policy_app)
-update_cmd.register(app)
-run.register(app)
-sensor_app = typer.Typer(help="Test Argo Events sensor filters.", no_args_is_help=True)
-app.add_typer(sensor_app, name="sensor")
-sensor_cmd.register(sensor_app)
-template_app = typer.Typer(help="Go text/template rendering (commit messages, notifications).", no_args_is_help=True)
-app.add_typer(template_app, name="template")
-template_cmd.register(template_app)
-notify_app = typer.Typer(help="Test and send notifications (argocd-notifications triggers).", no_args_is_help=True)
-app.add_typer(notify_app, name="notify")
-notify_cmd.register(notify_app)
-retention_cmd.register(app)
-approvals_cmd.register(app)
-copy_cmd.register(app)
-promote_cmd.register(app)
+# One row per module, in the order `tagpilot --help` lists them: the module under tagpilot.cli, the
+# group it registers into (None: the root), and the first words of the command lines it serves. A
+# command line whose first word is in the table imports only the modules serving that word (the
+# command modules import the engine, registries, templates...: most of a `tagpilot update`'s time
+# was spent importing code it never ran); anything else (`--help`, `version`, a typo) builds the
+# whole application, so help and "no such command" are unchanged. tests/cli/test_main.py checks
+# the table against what the modules register.
+COMMANDS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("scan", None, ("scan",)),
+    ("reconcile", None, ("reconcile",)),
+    ("get_cmd", None, ("get",)),
+    ("objects", None, ("events", "suspend", "resume")),
+    ("policy_eval", "policy", ("policy",)),
+    ("policy_live", "policy", ("policy",)),
+    ("update_cmd", None, ("update",)),
+    ("run", None, ("run",)),
+    ("sensor_cmd", "sensor", ("sensor",)),
+    ("template_cmd", "template", ("template",)),
+    ("notify_cmd", "notify", ("notify",)),
+    ("retention_cmd", None, ("retention",)),
+    ("approvals_cmd", None, ("approvals", "approve", "reject", "pin", "unpin")),
+    ("copy_cmd", None, ("copy",)),
+    ("promote_cmd", None, ("promote", "history")),
+)
+GROUPS = {
+    "policy": "Evaluate and test image policies.",
+    "sensor": "Test Argo Events sensor filters.",
+    "template": "Go text/template rendering (commit messages, notifications).",
+    "notify": "Test and send notifications (argocd-notifications triggers).",
+}
 
 
-@app.command()
 def version() -> None:
     """Print tagpilot's version."""
     print(__version__)
+
+
+def build_app(word: str | None = None) -> tuple[typer.Typer, dict[str, typer.Typer]]:
+    """The application (and its groups by name) with the modules serving `word`; every module if None.
+
+    `version` is always registered: besides being a command, it keeps the application a group even
+    when one module registers one command (typer would make a lone command the root).
+    """
+    import typer
+
+    root = typer.Typer(
+        name="tagpilot",
+        help="Keeps the container images deployed through GitOps up to date (Flux and Argo CD formats).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    groups: dict[str, typer.Typer] = {}
+    for module, group, words in COMMANDS:
+        if word is not None and word not in words:
+            continue
+        target = root
+        if group is not None:
+            if group not in groups:
+                groups[group] = typer.Typer(help=GROUPS[group], no_args_is_help=True)
+                root.add_typer(groups[group], name=group)
+            target = groups[group]
+        importlib.import_module(f"tagpilot.cli.{module}").register(target)
+    root.command("version")(version)
+    return root, groups
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The application to run `argv` with: only the modules its first word needs, when it names one."""
+    word = argv[0] if argv else None
+    known = any(word in words for _, _, words in COMMANDS)
+    return build_app(word if known else None)[0]
+
+
+def __getattr__(name: str) -> Any:
+    """`app` and the groups (`policy_app`, ...) of the whole application, built on first use."""
+    if name == "app" or (name.endswith("_app") and name[: -len("_app")] in GROUPS):
+        full, groups = build_app()
+        globals().update(app=full, **{f"{g}_app": t for g, t in groups.items()})
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -84,8 +115,14 @@ def run(argv: list[str]) -> int:
     from tagpilot.errors import TagpilotError
 
     try:
+        if argv[:1] == ["update"]:  # a CI step's command: without typer when the options are plain
+            from tagpilot.cli.update_cmd import run_plain
+
+            code = run_plain(argv[1:])
+            if code is not None:
+                return code
         # standalone: typer prints usage errors and help itself and exits 2 / 0 through SystemExit
-        app(args=argv, prog_name="tagpilot")
+        app_for(argv)(args=argv, prog_name="tagpilot")
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (EXIT_OK if done.code is None else EXIT_USAGE)
     except KeyboardInterrupt:

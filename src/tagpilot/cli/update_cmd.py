@@ -3,18 +3,31 @@
 It replaces the ``sed -i "s|app:.*|app:$TAG|"`` line of a pipeline: the same markers Flux reads
 decide what changes, and only the changed values' characters are rewritten. The command is thin:
 parse the ``--set`` values, call `update_tree`, render the result.
+
+A CI step runs it on every build, so a plain command line (`run_plain`: only ``--path``, ``--set``,
+``--dry-run`` with ordinary values) is served without typer: typer and the pydantic adapters it
+builds for every parameter cost more than rewriting 200 files of a 10,000-file tree. Anything else
+(``--help``, an unknown or malformed option, a shell-completion request) goes to typer, which
+prints its usual messages.
 """
 
 from __future__ import annotations
 
+import codecs
+import errno
+import io
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import typer
+from typing import TYPE_CHECKING
 
 from tagpilot.errors import ConfigError, Location, TagpilotError
 from tagpilot.registry.reference import split_as_written
 from tagpilot.update import ImageRef, TreeResult, update_tree
+
+if TYPE_CHECKING:
+    import typer
 
 
 def parse_set(text: str) -> tuple[tuple[str, str], ImageRef]:
@@ -91,8 +104,85 @@ def unapplied(result: TreeResult, policies: Mapping[tuple[str, str], ImageRef], 
     return problems
 
 
+def parse_plain(argv: Sequence[str]) -> tuple[str, list[str], bool] | None:
+    """``--path``, ``--set`` and ``--dry-run`` of a plain ``tagpilot update`` command line, as typer
+    reads them; None for anything typer should see (help, another or a repeated ``--path``, a value
+    that looks like an option, a positional argument, a completion request)."""
+    if any(k.startswith("_TAGPILOT_COMPLETE") for k in os.environ):
+        return None
+    path: str | None = None
+    sets: list[str] = []
+    dry_run = False
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--dry-run":
+            dry_run = True
+            continue
+        name, eq, value = arg.partition("=")
+        if name not in ("--path", "--set"):
+            return None
+        if not eq:
+            if not args or args[0].startswith("-"):
+                return None
+            value = args.pop(0)
+        if name == "--set":
+            sets.append(value)
+        elif path is not None:
+            return None
+        else:
+            path = value
+    return (path if path is not None else "."), sets, dry_run
+
+
+def _echo(output: str, err: bool) -> None:
+    """Write `output` as ``typer.echo(output, nl=False, err=err)`` does: a write and a flush when the
+    stream is an ordinary, non-ASCII text stream and there is no escape sequence to strip; typer's
+    echo itself otherwise."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        ascii_stream = codecs.lookup(encoding).name == "ascii"
+    except LookupError:
+        ascii_stream = False
+    plain = (
+        isinstance(stream, io.TextIOWrapper) and stream.errors is not None and not ascii_stream
+        and "\033" not in output and not sys.platform.startswith("win")
+    )
+    if plain:
+        stream.write(output)
+        stream.flush()
+        return
+    import typer
+
+    typer.echo(output, nl=False, err=err)
+
+
+def run_plain(argv: Sequence[str]) -> int | None:
+    """Run ``tagpilot update ARGV`` without typer and return its exit code; None when typer must
+    parse `argv` (see `parse_plain`). Ends as typer's command would: a closed pipe is exit 1 with
+    nothing more written, Ctrl-C exit 130."""
+    parsed = parse_plain(argv)
+    if parsed is None:
+        return None
+    path, sets, dry_run = parsed
+    try:
+        code, output = run_update(path, sets, dry_run=dry_run)
+        _echo(output, err=code != 0)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - the interpreter's final flush must not fail
+        sys.stdout = sys.stderr = devnull
+        return 1
+    return code
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``update`` command to the CLI application."""
+    import typer
 
     @app.command("update")
     def update(

@@ -23,7 +23,7 @@ from tagpilot.errors import InvalidPolicy
 from tagpilot.policy.base import MetadataRequest
 from tagpilot.policy.gonum import parse_go_float
 from tagpilot.policy.gore import GoRegexp, compile_go, expand_parsed, parse_template
-from tagpilot.policy.semver import Constraints, parse_constraint, parse_flux_version
+from tagpilot.policy.semver import Constraints, best_flux_version, parse_constraint, parse_flux_version
 from tagpilot.policy.types import (
     EXCLUDED,
     LOWER,
@@ -222,6 +222,11 @@ def _label(value: str, origin: dict[str, str]) -> str:
 def _semver(values: list[str], policy: FluxPolicy, origin: dict[str, str], verdicts: list[TagVerdict] | None) -> str:
     constraints = policy.constraints
     assert constraints is not None
+    if verdicts is None:  # no explanation wanted: only the winner
+        winner = best_flux_version(values, constraints)
+        if winner is None:
+            raise SelectionFailed(NO_MATCH, verdicts)
+        return winner
     check = constraints.check
     best = None
     best_key = None

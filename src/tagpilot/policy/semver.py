@@ -15,7 +15,7 @@ is spelled out because Python's is Unicode-wide.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import re2
@@ -25,6 +25,7 @@ from tagpilot.errors import InvalidPolicy
 __all__ = [
     "Constraints",
     "Version",
+    "best_flux_version",
     "is_x",
     "parse_constraint",
     "parse_flux_version",
@@ -368,3 +369,122 @@ def parse_constraint(text: str) -> Constraints:
         groups.append(cons)
         has_pre.append(any(c.con.pre for c in cons))
     return Constraints(text, tuple(groups), tuple(has_pre))
+
+
+class _Probe:
+    """What the comparison functions read of a version (`major`, `minor`, `patch`, `pre`, `key`), in
+    one reused mutable object: building a frozen `Version` per tag cost more than comparing it."""
+
+    __slots__ = ("key", "major", "minor", "patch", "pre")
+
+    def __init__(self) -> None:
+        self.major = self.minor = self.patch = 0
+        self.pre = ""
+        self.key: tuple = ()
+
+
+# `_VERSION_RE` with one character class for a dot-separated identifier list: the same strings match
+# once `_empty_identifier` refuses what the original's `ident(.ident)*` would (a leading, trailing or
+# doubled dot), and the groups are the five parts without their separators.
+_VERSION_FAST_RE = re.compile(
+    r"v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?(?:-([0-9A-Za-z.\-]+))?(?:\+([0-9A-Za-z.\-]+))?"
+)
+
+
+def _empty_identifier(ids: str) -> bool:
+    return ids[0] == "." or ids[-1] == "." or ".." in ids
+
+
+def _major_ceiling(constraints: Constraints) -> int | None:
+    """The greatest major version any version `constraints` admits can have; None when unbounded.
+
+    An AND group is bounded by its tightest comparison, an OR of groups by its loosest group. Read
+    off the comparison functions above: `<`, `<=` (exact or with wildcards), `^` and exact `=` never
+    admit a greater major than their version's; `~` (and `=` with wildcards, which is `~`) admits
+    only its version's major unless its version is a bare 0.0.0 without wildcards; `>`, `>=`, `!=`
+    have no ceiling.
+    """
+    ceiling = -1
+    for group in constraints.groups:
+        bound: int | None = None
+        for c in group:
+            if c.op in ("<", "<=", "=<", "^") or (c.op in ("", "=") and not c.dirty):
+                this: int | None = c.con.major
+            elif c.op in ("~", "~>", "", "="):
+                bare = c.con.major == c.con.minor == c.con.patch == 0 and not c.minor_dirty and not c.patch_dirty
+                this = None if bare else c.con.major
+            else:
+                this = None
+            if this is not None and (bound is None or this < bound):
+                bound = this
+        if bound is None:
+            return None
+        ceiling = max(ceiling, bound)
+    return ceiling
+
+
+def best_flux_version(values: Iterable[str], constraints: Constraints) -> str | None:
+    """The text of the greatest version (`parse_flux_version`) among `values` that `constraints`
+    admits, the first seen among equal ones; None when there is none.
+
+    The same answer as parsing every value and keeping the strictly greatest admitted one, with the
+    work reordered for 100,000-tag lists: a value whose major is below the best so far, or above
+    the greatest major the constraints admit, is skipped as soon as its major is read (whether it
+    parses or not, it could not win), only a value above the best is checked against the
+    constraints, and no `Version` is built.
+    tests/policy/test_semver_select.py compares it with that plain loop on random lists and ranges.
+    """
+    match = _VERSION_FAST_RE.fullmatch
+    groups = [
+        (has_pre, tuple((_OP_FUNCS[c.op], c) for c in group))
+        for group, has_pre in zip(constraints.groups, constraints.group_has_pre, strict=True)
+    ]
+    probe = _Probe()
+    best: str | None = None
+    best_key: tuple | None = None
+    ceiling = _major_ceiling(constraints)
+    top = _U64 if ceiling is None else ceiling
+    best_major = -1
+    best_num: tuple[int, int, int] = (-1, -1, -1)
+    for text in values:
+        if text.count(".") < 2:
+            continue
+        # the digits before the first dot, when that is all there is, are the major of a valid version
+        lead = text[1 : text.find(".")] if text[0] == "v" else text[: text.find(".")]
+        if 0 < len(lead) < 20 and lead.isdigit() and lead.isascii() and not best_major <= int(lead) <= top:
+            continue  # below the best or above the ceiling, valid or not: it cannot win
+        m = match(text)
+        if m is None:
+            continue
+        major_s, minor_s, patch_s, pre, meta = m.groups()
+        major = int(major_s) if len(major_s) < 20 else _u64(major_s)
+        if major is None or not best_major <= major <= top:
+            continue
+        minor = (int(minor_s) if len(minor_s) < 20 else _u64(minor_s)) if minor_s else 0
+        patch = (int(patch_s) if len(patch_s) < 20 else _u64(patch_s)) if patch_s else 0
+        if minor is None or patch is None:
+            continue
+        num = (major, minor, patch)
+        if num < best_num:
+            continue
+        if pre:
+            if _empty_identifier(pre) or not _valid_pre(pre):
+                continue
+            key: tuple = (major, minor, patch, 0, _pre_key(pre))
+        else:
+            key = (major, minor, patch, 1, ())
+        if meta and (_empty_identifier(meta) or not _valid_meta(meta)):
+            continue
+        if best_key is not None and key <= best_key:  # strictly greater wins: the first seen stays
+            continue
+        probe.major, probe.minor, probe.patch, probe.pre, probe.key = major, minor, patch, pre or "", key
+        for has_pre, comparisons in groups:
+            if pre and not has_pre:
+                continue
+            for op, con in comparisons:
+                if not op(probe, con):  # type: ignore[arg-type]
+                    break
+            else:
+                best, best_key, best_major, best_num = text, key, major, num
+                break
+    return best

