@@ -119,14 +119,55 @@ def test_promotion_into_an_application_writes_its_helm_values_then_prod_reads_it
     assert env.remote.head("test") == head
 
 
-def test_application_target_with_a_pull_request_is_refused_at_load(tmp_path: Path) -> None:
-    config = tmp_path / "p.yaml"
-    text = (Path(__file__).resolve().parents[2] / "examples/environments/config/test.yaml").read_text()
+def test_promotion_into_an_application_through_a_pull_request(env: Setup, http_recorder) -> None:
+    """push.pullRequest with an Application target: the write-back file goes to promote/<name>, a request into
+    the Application's branch is opened with the token of its Argo CD repository Secret (the forge API is the
+    FakeGitHub STAND-IN of test_promotion_pull_request; no forge runs here)."""
+    from tests.integration.test_promotion_pull_request import FakeGitHub
+
+    forge = FakeGitHub(http_recorder, "remotes", env.remote.url.rstrip("/").rsplit("/", 1)[1].removesuffix(".git"))
+    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
+    with Pusher(env.registry) as p:
+        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    (env.config / "argo-test.yaml").write_text(
+        application("demo-test", test_image, env.remote.url, "test")
+        + "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: repo\n  namespace: argocd\n  labels: "
+        "{argocd.argoproj.io/secret-type: repository}\n"
+        f"stringData: {{url: '{env.remote.url}', username: bot, password: ghp_app-token}}\n")
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
     target = text[text.index("  target:\n"):text.index("  gate:\n")]
-    config.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test}\n")
-                      + "  push:\n    pullRequest: {github: {}}\n")
-    result = run_tagpilot("get", "promotions", "-f", config, "--state", tmp_path / "s")
-    assert result.code == 2 and "push.pullRequest with target.applicationRef is not supported yet" in result.stderr
+    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n")
+                         + f"  push:\n    pullRequest:\n      github: {{}}\n      api: {forge.api}\n")
+    test_before = env.remote.head("test")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 0, result.stderr
+    assert env.remote.head("test") == test_before  # only proposed
+    written = env.remote.read_file("helm/.argocd-source-demo-test.yaml", ref="promote/demo-test")
+    assert "- name: image.tag\n    value: 1.1.0\n" in written
+    listed, opened, *_ = http_recorder.wait_for(2)
+    assert listed.headers["authorization"] == "Bearer ghp_app-token"
+    assert (opened.json()["head"], opened.json()["base"]) == ("promote/demo-test", "test")
+    view = env.run("get", "promotions", "-o", "json").json()
+    request = next(v for v in view if v["name"] == "demo-test")["status"]["lastPromoted"]["pullRequest"]
+    assert (request["number"], request["base"], request["state"]) == (1, "test", "open")
+    assert "ghp_app-token" not in result.stdout + result.stderr
+
+
+def test_application_target_pull_request_without_a_token_pushes_nothing(env: Setup) -> None:
+    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
+    (env.config / "argo-test.yaml").write_text(application("demo-test", test_image, env.remote.url, "test"))
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n")
+                         + "  push:\n    pullRequest: {github: {}}\n")
+    env.build("1.1.0")
+    result = env.run("reconcile")
+    assert result.code == 1
+    assert "needs token credentials" in result.stdout + result.stderr
+    assert env.remote.head("promote/demo-test") is None
 
 
 def test_promotion_into_an_application_with_the_default_write_back_writes_its_argocd_source_file(

@@ -8,9 +8,9 @@ the new reference through setters markers naming the promotion (``{"$imagepolicy
 
 ``push.pullRequest`` commits to a head branch and opens (or updates) a pull/merge request into the
 target branch instead (engine/promotion_pr.py). An Argo CD ``Application`` can be the source (what its
-write-back target says) or the target (its write-back target is written), engine/promotion_argo.py.
-What is not built is refused at load (a pull request into an Application target), naming the field: a
-promotion that silently did less than it says would be worse than one that does not load.
+write-back target says) or the target (its write-back target is written, directly or through a pull
+request into the Application's branch), engine/promotion_argo.py. What is not built is refused at load,
+naming the field: a promotion that silently did less than it says would be worse than one that does not load.
 """
 
 from __future__ import annotations
@@ -215,9 +215,6 @@ class PromotionSpec(Model):
 
     @model_validator(mode="after")
     def _head_is_not_the_base(self) -> PromotionSpec:
-        if self.push.pull_request is not None and self.target.application_ref is not None:
-            raise ValueError("push.pullRequest with target.applicationRef is not supported yet: the promotion pushes "
-                             "to the Application's branch; use a gitRepositoryRef target for pull requests")
         if self.push.pull_request is not None and self.push.branch and self.push.branch == self.target.branch:
             raise ValueError(f"push.branch {self.push.branch!r} is the target branch: a pull request needs a head "
                              "branch of its own (leave push.branch out for promote/<name>)")

@@ -384,11 +384,11 @@ class PromotionReconciler:
         if dry_run:
             status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
             return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
-        self._check_pull_request(promotion)  # before the copy and the push: a request that cannot be opened
+        endpoint = await self._pull_request_endpoint(promotion)  # before the copy and the push
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
         try:
-            commit, request = await self._write(promotion, to_ref, from_text, digest)
+            commit, request = await self._write(promotion, to_ref, from_text, digest, endpoint)
         except PullRequestFailed as exc:
             status.mark_failed(exc.reason, str(exc), now, generation)
             return Outcome(status, ok=False, error=str(exc), notes=gate_notes)
@@ -477,25 +477,51 @@ class PromotionReconciler:
         assert spec.git_repository_ref is not None and spec.branch is not None
         return self._repo(promotion.namespace, spec.git_repository_ref.name, "spec.target.gitRepositoryRef")
 
-    def _check_pull_request(self, promotion: Promotion) -> None:
-        """With `push.pullRequest`: the forge settings and token are there (a ForgeError naming the fix if not)."""
+    async def _pull_request_endpoint(self, promotion: Promotion) -> tuple[str, str] | None:
+        """With `push.pullRequest`: the repository URL the request is opened on and the forge token, checked
+        (a ForgeError naming the fix) before anything is copied or pushed. The target's GitRepository and its
+        Secret, or the target Application's repository and its Argo CD credentials."""
         mode = promotion.spec.push.pull_request
         if mode is None:
-            return
-        repo = self._target_repo(promotion)
-        promotion_pr.settings_for(mode, repo.spec.url, self._where(promotion))
-        promotion_pr.token_of(self._secret(repo), self._where(promotion))
+            return None
+        where = self._where(promotion)
+        if promotion.spec.target.application_ref is not None:
+            app_repo = await promotion_argo.app_repo(self._target_app(promotion), self.ctx.config, self.git)
+            url, token = app_repo.url, promotion_pr.token_of_auth(app_repo.auth, where)
+        else:
+            repo = self._target_repo(promotion)
+            url, token = repo.spec.url, promotion_pr.token_of(self._secret(repo), where)
+        promotion_pr.settings_for(mode, url, where)
+        return url, token
 
     async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus) -> list[Note]:
         """With `push.pullRequest`: the last request's state (merged, closed without merging) into lastPromoted."""
         if promotion.spec.push.pull_request is None or not (status.last_promoted or {}).get("pullRequest"):
             return []
-        repo = self._target_repo(promotion)
         try:
-            return await promotion_pr.refresh(promotion, repo.spec.url, self._secret(repo), status.last_promoted,
-                                              self._where(promotion))
+            endpoint = await self._pull_request_endpoint(promotion)
+            assert endpoint is not None
+            return await promotion_pr.refresh(promotion, *endpoint, status.last_promoted, self._where(promotion))
         except TagpilotError as exc:
             raise PullRequestFailed(f"spec.push.pullRequest: {exc}") from None
+
+    async def _propose(self, promotion: Promotion, endpoint: tuple[str, str], *, head: str, base: str,
+                       commit: str | None, message: str, auth: Any, timeout: float
+                       ) -> tuple[str | None, dict[str, Any] | None]:
+        """After the push to `head`: open or update the request into `base` (also when the head branch already
+        had the change: a rerun after a failed request)."""
+        url = endpoint[0]
+        if commit is None:  # the head branch has the change (a rerun after a failed request), or the target has it
+            commit = await self.git.remote_head(url, head, auth, timeout=timeout)
+            if commit is None:
+                return None, None  # no head branch: the target branch has it already, nothing to propose
+        try:
+            request = await promotion_pr.propose(promotion, *endpoint, head=head, base=base, message=message,
+                                                 where=self._where(promotion))
+        except TagpilotError as exc:
+            pushed_text = f"pushed {commit[:7]} to branch {head!r}" if commit else f"branch {head!r} has the change"
+            raise PullRequestFailed(f"{pushed_text}, but the pull request failed: {exc}") from None
+        return commit, request
 
     def _signing(self, promotion: Promotion) -> Any:
         key = promotion.spec.commit.signing_key
@@ -511,9 +537,11 @@ class PromotionReconciler:
                 "Image": spec.image, "From": from_text, "To": _ref_text(to_ref), "Digest": digest}
         return render_commit_message(spec.commit.message_template or DEFAULT_MESSAGE, data)
 
-    async def _write_app(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str) -> str | None:
+    async def _write_app(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str,
+                         endpoint: tuple[str, str] | None) -> tuple[str | None, dict[str, Any] | None]:
         """Write `to_ref` into the target Application's write-back target (engine/promotion_argo.py) on its
-        branch (or `push.branch`), one commit with the Promotion's message and author."""
+        branch (or `push.branch`), one commit with the Promotion's message and author; with `push.pullRequest`
+        on a head branch, proposed into the Application's branch."""
         import asyncio
 
         spec = promotion.spec
@@ -524,38 +552,48 @@ class PromotionReconciler:
         # the digest only where the Application's own updater would write one (its digest strategy)
         ref = ImageRef(to_ref.name, to_ref.tag, to_ref.digest if settings.strategy == "digest" else None)
         write, state = promotion_argo.app_writer(repo, settings, ref)
+        head = promotion.push_branch if endpoint is not None else (spec.push.branch or repo.branch)
+        if endpoint is not None and head == repo.branch:
+            raise PromotionFailed(f"{self._where(promotion)} spec.push.branch {head!r} is the branch Application "
+                                  f"{app.namespace}/{app.name} deploys from: a pull request needs a head branch of "
+                                  "its own (leave push.branch out for promote/<name>)")
 
         async def apply(root: Path) -> Any:
             return await asyncio.to_thread(write.apply, root)
 
+        def message(_result: Any) -> str:
+            return self._message(promotion, to_ref, from_text, digest)
+
         async with await self.git.prepare(repo.url, CheckoutRef(branch=repo.branch), repo.auth,
                                           timeout=60.0) as workspace:
             pushed = await self.git.commit_and_push(
-                workspace, apply=apply, message=lambda _r: self._message(promotion, to_ref, from_text, digest),
-                author=(spec.commit.author.name, spec.commit.author.email), signing=self._signing(promotion),
-                push_branch=spec.push.branch or repo.branch)
+                workspace, apply=apply, message=message, author=(spec.commit.author.name, spec.commit.author.email),
+                signing=self._signing(promotion), push_branch=head)
         try:
             promotion_argo.check_written(write, state, write.result, f"spec.target: Application {app.namespace}/"
                                          f"{app.name} image {alias!r}")
         except TagpilotError as exc:
             raise PromotionFailed(str(exc)) from None
-        return pushed.commit if pushed is not None else None
+        commit = pushed.commit if pushed is not None else None
+        if endpoint is None:
+            return commit, None
+        return await self._propose(promotion, endpoint, head=head, base=repo.branch, commit=commit,
+                                   message=message(None), auth=repo.auth, timeout=60.0)
 
     def _where(self, promotion: Promotion) -> str:
         origins = getattr(self.ctx.config, "origins", {})
         where = origins.get(promotion.key) if isinstance(origins, dict) else None
         return f"{promotion.ref} ({where.file}:{where.line})" if where and where.file else promotion.ref
 
-    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str
-                     ) -> tuple[str | None, dict[str, Any] | None]:
+    async def _write(self, promotion: Promotion, to_ref: ImageRef, from_text: str, digest: str,
+                     endpoint: tuple[str, str] | None) -> tuple[str | None, dict[str, Any] | None]:
         """Commit and push the new reference; with `push.pullRequest`, to the head branch, then open or update
         the request (also when the head branch already had the change: a rerun after a failed request)."""
         if promotion.spec.target.application_ref is not None:
-            return await self._write_app(promotion, to_ref, from_text, digest), None
+            return await self._write_app(promotion, to_ref, from_text, digest, endpoint)
         spec, ns = promotion.spec, promotion.namespace
         repo = self._target_repo(promotion)
         secret = self._secret(repo)
-        mode = spec.push.pull_request
         signing = self._signing(promotion)
         images = {(ns, promotion.name): to_ref}
         updater = updater_for(spec.target.strategy)
@@ -586,20 +624,11 @@ class PromotionReconciler:
                 f"{spec.target.branch} of {repo.spec.url}; add `# {{\"$imagepolicy\": \"{ns}:{promotion.name}\"}}` "
                 f"next to the image (or :tag / :name / :digest)")
         commit = pushed.commit if pushed is not None else None
-        if mode is None:
+        if endpoint is None:
             return commit, None
-        if commit is None:  # the head branch has the change (a rerun after a failed request), or the target has it
-            commit = await self.git.remote_head(repo.spec.url, head, auth, timeout=repo.spec.timeout_seconds)
-            if commit is None:
-                return None, None  # no head branch: the target branch has it already, nothing to propose
-        try:
-            request = await promotion_pr.propose(promotion, repo.spec.url, secret, head=head,
-                                                 base=spec.target.branch or "", message=message(found[0]),
-                                                 where=self._where(promotion))
-        except TagpilotError as exc:
-            pushed_text = f"pushed {commit[:7]} to branch {head!r}" if commit else f"branch {head!r} has the change"
-            raise PullRequestFailed(f"{pushed_text}, but the pull request failed: {exc}") from None
-        return commit, request
+        return await self._propose(promotion, endpoint, head=head, base=spec.target.branch or "", commit=commit,
+                                   message=message(found[0] if found else None), auth=auth,
+                                   timeout=repo.spec.timeout_seconds)
 
 
 def _pr_state(request: dict[str, Any]) -> str:

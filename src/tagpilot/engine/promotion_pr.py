@@ -7,7 +7,9 @@ base in place when a newer candidate (or a rollback) comes: one open request per
 reads back the state of the last request: a merged one is the environment running it; one a person
 closed without merging is a "no" that is not re-opened for the same tag (lastPromoted keeps naming it,
 so the candidate is "up to date"; a newer candidate or `tagpilot promote --tag` proposes again).
-The token is the GitRepository Secret's `token` (else `password`), sent only in a header.
+The token is the GitRepository Secret's `token` (else `password`); for an Argo CD Application target, the
+password (a personal access token) of the Application's repository credentials, as Argo CD Image Updater's
+pull requests take it. Sent only in a header.
 """
 
 from __future__ import annotations
@@ -44,7 +46,17 @@ def token_of(secret: Any, where: str) -> str:
     return token.decode("utf-8", "replace").strip() if isinstance(token, bytes) else str(token).strip()
 
 
-async def propose(promotion: Promotion, url: str, secret: Any, *, head: str, base: str, message: str,
+def token_of_auth(auth: Any, where: str) -> str:
+    """The token of an Argo CD Application target: its repository credentials' password."""
+    token = (getattr(auth, "password", None) or getattr(auth, "bearer_token", None) or "") if auth else ""
+    if not token:
+        raise forge.ForgeError(f"{where}: {FIELD} into an Application needs token credentials: a personal access "
+                               "token as the password of the Argo CD repository Secret for the Application's "
+                               "repository (SSH keys cannot open requests)")
+    return str(token)
+
+
+async def propose(promotion: Promotion, url: str, token: str, *, head: str, base: str, message: str,
                   where: str) -> dict[str, Any]:
     """Open (or update in place) the request `head` → `base`; the record kept in `lastPromoted.pullRequest`."""
     mode = promotion.spec.push.pull_request
@@ -52,12 +64,12 @@ async def propose(promotion: Promotion, url: str, secret: Any, *, head: str, bas
     settings = settings_for(mode, url, where)
     title, _, rest = message.strip().partition("\n")
     body = rest.strip() or f"This pull request was created automatically by tagpilot for {where}."
-    request = await forge.open_or_update(settings, token_of(secret, where), head=head, base=base,
+    request = await forge.open_or_update(settings, token, head=head, base=base,
                                          title=title.strip() or f"Promote {promotion.spec.image}", body=body)
     return {**request, "head": head, "base": base, "state": "open"}
 
 
-async def refresh(promotion: Promotion, url: str, secret: Any, last: dict[str, Any] | None, where: str
+async def refresh(promotion: Promotion, url: str, token: str, last: dict[str, Any] | None, where: str
                   ) -> list[Note]:
     """Read back the state of the request `last` names while it is open; mark it merged or closed in place."""
     mode = promotion.spec.push.pull_request
@@ -65,7 +77,7 @@ async def refresh(promotion: Promotion, url: str, secret: Any, last: dict[str, A
     if mode is None or not request or request.get("state") != "open" or "number" not in request:
         return []
     settings = settings_for(mode, url, where)
-    state = await forge.closed_state(settings, token_of(secret, where), request)
+    state = await forge.closed_state(settings, token, request)
     if state is None:
         return []
     request["state"] = state
