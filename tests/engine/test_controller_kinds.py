@@ -164,6 +164,18 @@ async def test_a_kind_registered_at_run_time_is_reconciled_with_its_dependents()
     assert again.dependents == [] and len(events) == 1
 
 
+async def test_a_kind_reading_another_runs_after_its_change_without_that_kind_naming_it() -> None:
+    kinds = registry()
+    kinds.register(Kind(name="Reader", model=Sink, plural="readers", reconciler=SinkReconciler, status=ToyStatus,
+                        order=3, reads=lambda obj: [("Source", "default", "a" if obj.spec.value else "z")]))
+    store = MemoryStore()
+    ctl = Controller(Objects(Toy("Source", "a", Spec(3)), Toy("Sink", "b"), Toy("Reader", "r", Spec(1)),
+                             Toy("Reader", "other", Spec(0))), store, clock=lambda: NOW, kinds=kinds)
+    result = await ctl.reconcile(("Source", "default", "a"))
+    assert result.dependents == [("Sink", "default", "b"), ("Reader", "default", "r")]
+    assert (await ctl.reconcile(("Source", "default", "a"))).dependents == []  # nothing moved
+
+
 async def test_the_skeleton_owns_suspension_and_failure_conditions() -> None:
     ctl, store, events = controller(Toy("Source", "bad", Spec(-1)), Toy("Source", "paused", Spec(1, suspend=True)))
     failed = await ctl.reconcile(("Source", "default", "bad"))

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.pusher import Pusher, build_image
-from tests.integration.cli import run_tagpilot
 from tests.integration.test_promotion import Setup
 
 pytestmark = pytest.mark.integration

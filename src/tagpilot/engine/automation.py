@@ -248,7 +248,7 @@ class AutomationReconciler:
         details = {"branch": target, "commitMessage": message_for(pushed.changes) if pushed.changes else "",
                    "changes": [{"file": c.file, "line": c.line, "old": c.old_value, "new": c.new_value,
                                 "setter": c.setter} for c in changes]}
-        return Outcome(status, ok=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
+        return Outcome(status, ok=True, changed=True, commit=pushed.commit, skipped_files=list(skipped), pushed=details,
                        files=[f.path for f in pushed.changes.files] if pushed.changes else [],
                        notes=[*(plan.notes if plan else []), *extra_notes])
 

@@ -199,5 +199,6 @@ class Controller:
         if not outcome.ok and outcome.error:
             self.events.emit(key, WARNING, outcome.status.ready_reason(), outcome.error)
         if outcome.ok and outcome.changed:
-            result.dependents = kind.dependents(self.config, obj)
+            dependents = kind.dependents(self.config, obj)
+            result.dependents = dependents + [k for k in self.kinds.readers_of(self.config, key) if k not in dependents]
         return result

@@ -70,6 +70,9 @@ class Kind:
     order: int = 100  # a full round runs lower orders first (their outputs are the others' inputs)
     interval: Callable[[Any], float | None] = _no_interval  # seconds between runs on its own
     dependents: Callable[[ObjectSource, Any], list[ObjectKey]] = _none  # run after its output changed
+    # the objects of OTHER kinds whose output this object reads (a Promotion's source automation): when one
+    # of them changes, this object runs at once, without that kind knowing about this one
+    reads: Callable[[Any], list[ObjectKey]] | None = None
     runs: Callable[[ObjectSource, Any], list[ObjectKey]] | None = None  # input kinds: what a request runs
     rerun_on_change: bool = False  # a changed object of this kind re-runs the reconciled objects
     webhook_target: bool = False  # a Flux Receiver's spec.resources may name it
@@ -131,6 +134,13 @@ class KindRegistry:
 
     def reconciled_names(self) -> frozenset[str]:
         return frozenset(k.name for k in self.reconciled())
+
+    def readers_of(self, source: ObjectSource, key: ObjectKey) -> list[ObjectKey]:
+        """The objects whose kind `reads` names `key`: run after `key`'s output changed."""
+        readers = {kind.name: kind.reads for kind in self._table().values() if kind.reads is not None}
+        if not readers:
+            return []
+        return sorted(k for k, obj in source.objects.items() if k[0] in readers and key in readers[k[0]](obj))
 
     def view(self, source: ObjectSource, store: StatusStore, obj: Any) -> dict[str, Any]:
         """`{"kind", "namespace", "name", "spec", "status", "suspended"}` of any object, status from the

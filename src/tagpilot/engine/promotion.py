@@ -679,6 +679,18 @@ def _downstream(source: ObjectSource, promotion: Promotion) -> list[ObjectKey]:
                   and p.spec.source.kind == "Promotion" and p.spec.source.name == promotion.name)
 
 
+def _reads(promotion: Promotion) -> list[ObjectKey]:
+    """The automation or ImagePolicy this Promotion takes its candidate from: a push or a new latest image
+    there runs it at once (a Promotion source is a chain: `_downstream`). An Application's batched
+    write-back does not report a change per Application, so Application sources wait for their interval."""
+    source = promotion.spec.source
+    if source.image_policy_ref is not None:
+        return [("ImagePolicy", promotion.namespace, source.image_policy_ref.name)]
+    if source.kind == "ImageUpdateAutomation" and source.name:
+        return [("ImageUpdateAutomation", promotion.namespace, source.name)]
+    return []
+
+
 def _chain_depth(source: ObjectSource, promotion: Promotion) -> int:
     """How many Promotions come before this one in its chain (dev → test → prod: 0, 1, 2), so a round
     runs each stage after the one it reads; a loop is cut (and reported by the reconciler)."""
@@ -728,7 +740,7 @@ KINDS = (
     Kind(
         name=KIND, model=Promotion, plural="promotions", short=("promotion", "promo"),
         reconciler=PromotionReconciler, status=PromotionStatus, order=31, interval=_interval,
-        dependents=_downstream, object_order=_chain_depth,
+        dependents=_downstream, reads=_reads, object_order=_chain_depth,
         columns=(
             Column("FROM", _source),
             Column("TO", _target_column),
