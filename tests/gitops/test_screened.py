@@ -106,3 +106,27 @@ async def test_screened_work_tree_is_kept_and_brought_to_the_new_commit(
         assert (root / "keep.yaml").stat().st_ino == keep_inode
         assert await client.commit_and_push(ws, apply=lambda _root: [], message=str,
                                              author=(None, "t@example.invalid")) is None
+
+
+async def test_screened_commit_of_awkward_paths(tmp_path: Path, git_environ: dict[str, str],
+                                                git_remote_file: GitRemote) -> None:
+    """Paths fast-import must read quoted (a leading `"`, a newline, a backslash) or verbatim (spaces,
+    non-ASCII) are committed under their exact names, changed and deleted alike."""
+    names = ['"lead.yaml', "new\nline.yaml", "back\\slash.yaml", "sp ace/é.yaml"]
+    git_remote_file.commit({name: "app:1.0 # marker\n" for name in names}, "seed")
+
+    def bump(root: Path) -> list[str]:
+        for name in names[:3]:
+            (root / name).write_text("app:2.0 # marker\n")
+        (root / names[3]).unlink()
+        return names
+
+    client = GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]})
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        pushed = await client.commit_and_push(ws, apply=bump, message=str, author=(None, "t@example.invalid"))
+    assert pushed is not None
+    listed = run_git(["--git-dir", str(git_remote_file.path), "ls-tree", "-r", "-z", "--name-only", pushed.commit],
+                     env=git_remote_file.env)
+    assert sorted(listed.strip("\0").split("\0")) == sorted([*names[:3], "README.md"])
+    for name in names[:3]:
+        assert git_remote_file.read_exact(name, pushed.commit) == "app:2.0 # marker\n"
