@@ -217,7 +217,7 @@ class GitClient:
             path.mkdir(parents=True)
             await self._git(path, ["init", "--quiet"], timeout=timeout, redact=redact)
             await self._git(path, ["remote", "add", "origin", url], timeout=timeout, redact=redact)
-        else:
+        elif not _origin_is(path, url):
             await self._git(path, ["remote", "set-url", "origin", url], timeout=timeout, redact=redact)
         # a previous run killed mid-operation may leave index.lock behind; we hold the workspace lock
         (path / ".git" / "index.lock").unlink(missing_ok=True)
@@ -498,6 +498,26 @@ def _retryable(summary: str, remote_lines: Sequence[str]) -> bool:
             return True
         remote = " ".join(remote_lines).lower()
         return "cannot lock ref" in remote or "unable to lock" in remote or "failed to lock" in remote
+    return False
+
+
+def _origin_is(path: Path, url: str) -> bool:
+    """Whether `.git/config` already says `url = URL` under `[remote "origin"]` (as git writes it for a
+    URL without characters it would quote); otherwise the caller runs `remote set-url`. One process
+    per reconcile saved; a false "no" only costs that process."""
+    if any(c in url for c in '"\\#;\n') or url != url.strip():
+        return False
+    try:
+        lines = (path / ".git" / "config").read_text().splitlines()
+    except OSError:
+        return False
+    section = None
+    for line in lines:
+        text = line.strip()
+        if text.startswith("["):
+            section = text
+        elif section == '[remote "origin"]' and text == f"url = {url}":
+            return True
     return False
 
 
