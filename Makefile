@@ -45,7 +45,7 @@ bench: system-deps install
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/argo.py
 	$(BIN)/python bench/retention.py
-	$(BIN)/python bench/copy.py
+	$(BIN)/python bench/image_copy.py
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

@@ -286,7 +286,8 @@ def bench_git(files: int, marked: int, policies: int, rounds: int, tmpdir: str |
         rels = [str(p.relative_to(seed)) for p in originals]
         run_git(["init", "--quiet", "--initial-branch=main", str(seed)], env=env)
         run_git(["add", "-A"], env=env, cwd=seed)
-        run_git(["commit", "--quiet", "-m", "seed"], env=env, cwd=seed)
+        # gc.auto=0: 10,000 loose objects would start a detached `gc --auto` that races the rmtree below
+        run_git(["-c", "gc.auto=0", "commit", "--quiet", "-m", "seed"], env=env, cwd=seed)
         seed_commit = run_git(["rev-parse", "HEAD"], env=env, cwd=seed)
         ours = GitRemote.create(work / "remotes", "ours.git", env=env)
         plain = GitRemote.create(work / "remotes", "plain.git", env=env)

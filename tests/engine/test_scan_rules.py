@@ -81,3 +81,24 @@ def status(scanned: datetime, ready: str = "True", generation: int = 1) -> dict:
 )
 def test_is_due(stored: dict, generation: int, due: bool) -> None:
     assert is_due(repo(), RepositoryStatus.from_json(stored), generation, NOW) is due
+
+
+def test_default_exclusion_fast_path_matches_re2() -> None:
+    """The default `^.*\\.sig$` is tested as a string suffix; it keeps exactly what RE2's search keeps,
+    newlines included (`^.*` cannot cross one and `$` is the end of the text: both are kept)."""
+    from tagpilot.config.flux_image import DEFAULT_EXCLUSION_LIST
+    from tagpilot.regex import compile_regex
+
+    tags = ["v1.sig", "v1", "sha256-abc.sig", ".sig", "sig", "x.sig\n", "x\n.sig", "a.sigs", "a.SIG"]
+    pattern = compile_regex(DEFAULT_EXCLUSION_LIST[0])
+    assert exclude_tags(tags, DEFAULT_EXCLUSION_LIST) == [t for t in tags if not pattern.search(t)]
+    assert exclude_tags(tags, DEFAULT_EXCLUSION_LIST) == ["v1", "sig", "x.sig\n", "x\n.sig", "a.sigs", "a.SIG"]
+
+
+def test_revision_of_plain_and_escaped_tags() -> None:
+    """The joined fast path for plain tags gives json.Marshal's bytes, as the per-tag escaping does."""
+    from tagpilot.engine.scan import go_json_marshal_strings
+
+    assert go_json_marshal_strings([]) == b"[]"
+    assert go_json_marshal_strings(["1.0.0", "build_7-x"]) == b'["1.0.0","build_7-x"]'
+    assert go_json_marshal_strings(["a<b", "é"]) == '["a\\u003cb","é"]'.encode()

@@ -77,3 +77,56 @@ async def test_screened_no_change_makes_no_commit(tmp_path: Path, git_environ: d
             assert await client.commit_and_push(ws, apply=lambda _root: [], message=str,
                                                  author=(None, "t@example.invalid")) is None
     assert git_remote_file.head() == head
+
+
+async def test_screened_work_tree_is_kept_and_brought_to_the_new_commit(
+        tmp_path: Path, git_environ: dict[str, str], git_remote_file: GitRemote) -> None:
+    """A second run reuses the work tree: what is still right is not rewritten (same inode), and
+    everything else (a stray file and directory, a file and a directory gone from the commit, a file
+    whose content changed) ends exactly as a fresh materialization would leave it."""
+    git_remote_file.commit({"deploy.yaml": DEPLOY, "keep.yaml": "k # marker\n", "old/x.yaml": "x # marker\n",
+                            "run.sh": "echo # marker\n", "plain.yaml": "p\n"}, "seed")
+    client = GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]})
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        root = ws.path
+        keep_inode = (root / "keep.yaml").stat().st_ino
+        (root / "stray").mkdir()
+        (root / "stray" / "s.yaml").write_text("left behind # marker\n")
+        (root / "deploy.yaml").write_text("edited by an interrupted run\n")
+    # another writer: old/ removed, run.sh with new content, a new marked file in new/
+    git_remote_file.commit({"run.sh": "echo 2 # marker\n", "new/n.yaml": "n # marker\n", "old/x.yaml": None},
+                           "other")
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        root = ws.path
+        on_disk = sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                         if not str(p.relative_to(root)).startswith(".git"))
+        assert on_disk == ["deploy.yaml", "keep.yaml", "new", "new/n.yaml", "run.sh"]
+        assert (root / "deploy.yaml").read_text() == DEPLOY
+        assert (root / "run.sh").read_text() == "echo 2 # marker\n"
+        assert (root / "keep.yaml").stat().st_ino == keep_inode
+        assert await client.commit_and_push(ws, apply=lambda _root: [], message=str,
+                                             author=(None, "t@example.invalid")) is None
+
+
+async def test_screened_commit_of_awkward_paths(tmp_path: Path, git_environ: dict[str, str],
+                                                git_remote_file: GitRemote) -> None:
+    """Paths fast-import must read quoted (a leading `"`, a newline, a backslash) or verbatim (spaces,
+    non-ASCII) are committed under their exact names, changed and deleted alike."""
+    names = ['"lead.yaml', "new\nline.yaml", "back\\slash.yaml", "sp ace/é.yaml"]
+    git_remote_file.commit({name: "app:1.0 # marker\n" for name in names}, "seed")
+
+    def bump(root: Path) -> list[str]:
+        for name in names[:3]:
+            (root / name).write_text("app:2.0 # marker\n")
+        (root / names[3]).unlink()
+        return names
+
+    client = GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]})
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        pushed = await client.commit_and_push(ws, apply=bump, message=str, author=(None, "t@example.invalid"))
+    assert pushed is not None
+    listed = run_git(["--git-dir", str(git_remote_file.path), "ls-tree", "-r", "-z", "--name-only", pushed.commit],
+                     env=git_remote_file.env)
+    assert sorted(listed.strip("\0").split("\0")) == sorted([*names[:3], "README.md"])
+    for name in names[:3]:
+        assert git_remote_file.read_exact(name, pushed.commit) == "app:2.0 # marker\n"

@@ -61,9 +61,20 @@ class Config:
     objects: dict[tuple[str, str, str], Object] = field(default_factory=dict)
     origins: dict[tuple[str, str, str], Location] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # messages about kinds nobody reads
+    # of_kind's answers, valid while `objects` has the size they were computed at (objects are only
+    # ever added, by load_config): every scan asks for the ImagePolicies, and a pass over all
+    # objects per question made a round over 10,000 ImageRepositories quadratic
+    _kinds: dict[type[Any], list[Any]] = field(default_factory=dict, repr=False, compare=False)
+    _kinds_size: int = field(default=-1, repr=False, compare=False)
 
     def of_kind(self, model: type[T]) -> list[T]:
-        return [obj for obj in self.objects.values() if isinstance(obj, model)]
+        if self._kinds_size != len(self.objects):
+            self._kinds.clear()
+            self._kinds_size = len(self.objects)
+        found = self._kinds.get(model)
+        if found is None:
+            found = self._kinds[model] = [obj for obj in self.objects.values() if isinstance(obj, model)]
+        return list(found)
 
     def get(self, model: type[T], namespace: str, name: str) -> T | None:
         kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]

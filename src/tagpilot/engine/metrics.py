@@ -7,12 +7,80 @@ under the `tagpilot_` prefix for ours.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+
+class _Observer:
+    __slots__ = ("_histogram", "_key")
+
+    def __init__(self, histogram: CompactHistogram, key: tuple[str, ...]) -> None:
+        self._histogram, self._key = histogram, key
+
+    def observe(self, amount: float) -> None:
+        self._histogram.observe(self._key, amount)
+
+
+class CompactHistogram(Collector):
+    """A labelled histogram exposed exactly as prometheus_client's `Histogram` is (buckets, count,
+    sum, created), stored as one array of doubles per label set.
+
+    Flux's `gotk_reconcile_duration_seconds` has a series per object; prometheus_client keeps a
+    locked value object per bucket per series, ~4 KB each: 79 MB for 10,000 ImageRepositories and
+    their 10,000 ImagePolicies, a quarter of the daemon's memory budget. Here it is ~0.2 KB each."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float],
+                 registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
+        self.bounds = [float(b) for b in buckets] + [float("inf")]
+        self._les = [floatToGoString(b) for b in self.bounds]
+        # per label values: a count per bucket (not cumulative), then the sum, then the created time
+        self._series: dict[tuple[str, ...], array[float]] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def labels(self, *values: str) -> _Observer:
+        return _Observer(self, tuple(str(v) for v in values))
+
+    def observe(self, key: tuple[str, ...], amount: float) -> None:
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = array("d", [0.0] * (len(self.bounds) + 2))
+                series[-1] = time.time()
+            series[-2] += amount
+            for i, bound in enumerate(self.bounds):
+                if amount <= bound:
+                    series[i] += 1
+                    break
+
+    def describe(self) -> Iterator[Metric]:
+        yield Metric(self.name, self.documentation, "histogram")
+
+    def collect(self) -> Iterator[Metric]:
+        family = Metric(self.name, self.documentation, "histogram")
+        with self._lock:
+            items = [(key, series.tolist()) for key, series in self._series.items()]
+        buckets = len(self.bounds)
+        for key, values in items:
+            labels = dict(zip(self.labelnames, key, strict=True))
+            total = 0.0
+            for le, count in zip(self._les, values[:buckets], strict=True):
+                total += count
+                family.add_sample(self.name + "_bucket", {**labels, "le": le}, total)
+            family.add_sample(self.name + "_count", labels, total)
+            family.add_sample(self.name + "_sum", labels, values[buckets])
+            family.add_sample(self.name + "_created", labels, values[buckets + 1])
+        yield family
 
 
 class _LiveCollector(Collector):
@@ -43,7 +111,7 @@ class _LiveCollector(Collector):
 class Metrics:
     def __init__(self, live: Callable[[], dict[str, Any]] | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.reconcile_duration = Histogram(
+        self.reconcile_duration = CompactHistogram(
             "gotk_reconcile_duration_seconds", "duration of one reconcile, as Flux's controllers report it",
             ["kind", "name", "namespace"], registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))

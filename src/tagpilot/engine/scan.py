@@ -9,6 +9,7 @@ makes a policy forget what it knew.
 from __future__ import annotations
 
 import asyncio
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -42,8 +43,19 @@ def scan_timeout(repo: ImageRepository) -> tuple[float, str]:
         f"no spec.timeout: the interval, at most {DEFAULT_SCAN_TIMEOUT:g}s")
 
 
+# characters json.Marshal never escapes; tags are made of these alone (the distribution spec's grammar)
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]*")
+# Flux's default exclusion (signature tags); for a string without a newline RE2's search is endswith
+FLUX_SIG_EXCLUSION = "^.*\\.sig$"
+
+
 def go_json_marshal_strings(values: Sequence[str]) -> bytes:
-    """`json.Marshal([]string)` byte for byte: compact, HTML characters escaped as Go escapes them."""
+    """`json.Marshal([]string)` byte for byte: compact, HTML characters escaped as Go escapes them.
+
+    A list of plain tags (no character Go would escape) is joined at once: per-tag escaping was a
+    million `translate` calls in a round over 1,000 repositories of 1,000 tags."""
+    if values and _PLAIN.fullmatch("".join(values)):
+        return ('["' + '","'.join(values) + '"]').encode("ascii")
     return ("[" + ",".join(json_string(v) for v in values) + "]").encode("utf-8")
 
 
@@ -54,6 +66,9 @@ def scan_revision(tags: Sequence[str]) -> str:
 
 def exclude_tags(tags: Iterable[str], exclusion_list: Sequence[str]) -> list[str]:
     """Drop every tag that any exclusion regex matches anywhere (unanchored search, RE2)."""
+    if list(exclusion_list) == [FLUX_SIG_EXCLUSION]:  # the default: a string test instead of RE2 per tag
+        return [tag for tag in tags if not tag.endswith(".sig") or
+                ("\n" in tag and not compile_regex(FLUX_SIG_EXCLUSION).search(tag))]
     patterns = [compile_regex(p) for p in exclusion_list]
     return [tag for tag in tags if not any(p.search(tag) for p in patterns)]
 
@@ -157,15 +172,25 @@ def _interval(repo: ImageRepository) -> float | None:
     return repo.spec.interval_seconds
 
 
+_POLICY_INDEX: dict[str, Any] = {"source": None, "size": -1, "index": {}}
+
+
 def _policies_of(source: ObjectSource, repo: ImageRepository) -> list[ObjectKey]:
-    """The ImagePolicies over this repository: a new tag list re-evaluates them."""
+    """The ImagePolicies over this repository: a new tag list re-evaluates them.
+
+    From an index of every policy by the repository it names, built once per configuration (and
+    again if objects were added): asking every policy for every scanned repository was quadratic,
+    10^8 checks in a round over 10,000 ImageRepositories and their 10,000 policies."""
     from tagpilot.config.flux_image import ImagePolicy
 
-    return sorted(
-        policy.key for policy in source.of_kind(ImagePolicy)
-        if same_namespace_ref(policy.namespace, policy.spec.image_repository_ref.namespace,
-                              policy.spec.image_repository_ref.name) == (repo.namespace, repo.name)
-    )
+    if _POLICY_INDEX["source"] is not source or _POLICY_INDEX["size"] != len(source.objects):
+        index: dict[tuple[str, str], list[ObjectKey]] = {}
+        for policy in source.of_kind(ImagePolicy):
+            target = same_namespace_ref(policy.namespace, policy.spec.image_repository_ref.namespace,
+                                        policy.spec.image_repository_ref.name)
+            index.setdefault(target, []).append(policy.key)
+        _POLICY_INDEX.update(source=source, size=len(source.objects), index=index)
+    return sorted(_POLICY_INDEX["index"].get((repo.namespace, repo.name), []))
 
 
 def _latest_tags_cell(view: dict[str, Any]) -> str:

@@ -217,7 +217,7 @@ class GitClient:
             path.mkdir(parents=True)
             await self._git(path, ["init", "--quiet"], timeout=timeout, redact=redact)
             await self._git(path, ["remote", "add", "origin", url], timeout=timeout, redact=redact)
-        else:
+        elif not _origin_is(path, url):
             await self._git(path, ["remote", "set-url", "origin", url], timeout=timeout, redact=redact)
         # a previous run killed mid-operation may leave index.lock behind; we hold the workspace lock
         (path / ".git" / "index.lock").unlink(missing_ok=True)
@@ -417,9 +417,9 @@ class GitClient:
         self, ws: Workspace, text: str, author: tuple[str | None, str], signing: SigningKey | None, redact: Redactor,
         *, base: str, local: str,
     ) -> str | None:
-        entries: list[str] = []
+        entries: list[screening.Change] = []
         if ws.screen is not None:
-            entries = await screening.changed_entries(self._runner(ws, redact), ws.path, ws.screened)
+            entries = screening.changed_files(ws.path, ws.screened)
             if not entries:
                 return None
         else:
@@ -449,8 +449,9 @@ class GitClient:
                     # the local branch (a refspec's source may name it) and HEAD follow the commit
                     await self._git(ws.path, ["update-ref", f"refs/heads/{local}", sha], timeout=ws.timeout,
                                     redact=redact)
-                    await self._git(ws.path, ["symbolic-ref", "HEAD", f"refs/heads/{local}"], timeout=ws.timeout,
-                                    redact=redact)
+                    if not _head_names(ws.path, f"refs/heads/{local}"):
+                        await self._git(ws.path, ["symbolic-ref", "HEAD", f"refs/heads/{local}"],
+                                        timeout=ws.timeout, redact=redact)  # fmt: skip
                     return sha
                 await run_git(self.git, ["-C", str(ws.path), "commit", "--quiet", "--no-verify", "--cleanup=verbatim",
                                          "--file=-"], env=env, timeout=ws.timeout, redact=redact,
@@ -498,6 +499,35 @@ def _retryable(summary: str, remote_lines: Sequence[str]) -> bool:
         remote = " ".join(remote_lines).lower()
         return "cannot lock ref" in remote or "unable to lock" in remote or "failed to lock" in remote
     return False
+
+
+def _origin_is(path: Path, url: str) -> bool:
+    """Whether `.git/config` already says `url = URL` under `[remote "origin"]` (as git writes it for a
+    URL without characters it would quote); otherwise the caller runs `remote set-url`. One process
+    per reconcile saved; a false "no" only costs that process."""
+    if any(c in url for c in '"\\#;\n') or url != url.strip():
+        return False
+    try:
+        lines = (path / ".git" / "config").read_text().splitlines()
+    except OSError:
+        return False
+    section = None
+    for line in lines:
+        text = line.strip()
+        if text.startswith("["):
+            section = text
+        elif section == '[remote "origin"]' and text == f"url = {url}":
+            return True
+    return False
+
+
+def _head_names(path: Path, ref: str) -> bool:
+    """Whether the workspace's HEAD already is the symbolic ref `ref` (read from `.git/HEAD`: after
+    the first run it always is, and a `symbolic-ref` process per commit is not free)."""
+    try:
+        return (path / ".git" / "HEAD").read_text().strip() == f"ref: {ref}"
+    except OSError:
+        return False
 
 
 def _check_url(url: str) -> None:

@@ -337,6 +337,7 @@ class RegistryClient:
         self._transport = transport
         self._user_agent = user_agent
         self._clients: dict[tuple[str, str, str], httpx.AsyncClient] = {}
+        self._plain_context: ssl.SSLContext | None = None
         self._limits: dict[str, HostLimits] = {}
         self._auth: dict[str, _HostAuth] = {}
         self._tokens = TokenCache(clock)
@@ -558,9 +559,14 @@ class RegistryClient:
         key = (scheme, host, tls.fingerprint() if tls else "")
         client = self._clients.get(key)
         if client is None:
-            verify: ssl.SSLContext | bool = True
             if scheme == "https":
                 verify = self._context(host, tls)
+            else:
+                # httpx's default context (used only if a redirect leads to https), built once: each
+                # client loading the CA bundle again cost ~20-50 ms per plain-http registry host
+                if self._plain_context is None:
+                    self._plain_context = httpx.create_ssl_context()
+                verify = self._plain_context
             client = httpx.AsyncClient(
                 http2=self._transport is None,
                 verify=verify,

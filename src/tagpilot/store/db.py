@@ -9,6 +9,7 @@ database written by an older tagpilot is upgraded in place on open.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -193,6 +194,10 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._inserts: dict[str, int] = {}  # rows appended per ring table since open (trim cadence)
+        # canonical name → digest of the tag list record_tags_seen last recorded: the same list again
+        # (every scan of an unchanged repository, and every ImageRepository on the same image) has
+        # nothing new and nothing gone, and a thousand-row insert per scan was most of a round's store time
+        self._seen_lists: dict[str, bytes] = {}
         try:
             prepare_database(self.path)  # directory 0700, database (and so its -wal, -shm) 0600
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -567,6 +572,9 @@ class Store:
     def record_tags_seen(self, canonical_name: str, tags: list[str], now: float) -> None:
         """A scan's tag list: new tags are first seen `now`; tags gone from the registry are forgotten
         (a tag deleted and pushed again is new again)."""
+        digest = hashlib.blake2b("\n".join(tags).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if self._seen_lists.get(canonical_name) == digest:
+            return
         with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
@@ -577,6 +585,7 @@ class Store:
             gone = known - set(tags)
             db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
                            [(canonical_name, tag) for tag in gone])
+        self._seen_lists[canonical_name] = digest
 
     def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
         """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""

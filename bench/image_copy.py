@@ -7,7 +7,7 @@ repository, each command in its own process so wall time and peak memory (max RS
   skopeo     `skopeo copy --all --preserve-digests ...`     (the baseline; its blob-info cache is
              pointed at an empty HOME so it cannot mount from an earlier run)
 and, within the source registry, `tagpilot copy` (cross-repository mount: no data moves) vs skopeo.
-Prints figures and ratios; never asserts on time. Usage: python bench/copy.py [--mb 200] [--runs 2]
+Prints figures and ratios; never asserts on time. Usage: python bench/image_copy.py [--mb 200] [--runs 2]
 """
 
 from __future__ import annotations

@@ -1,0 +1,44 @@
+"""engine/metrics.py's CompactHistogram exposes exactly what prometheus_client's Histogram does.
+
+Both are fed the same observations (bucket edges, beyond the last bucket, a label needing escapes)
+and rendered by prometheus_client's own `generate_latest`; only the `_created` timestamps (the time
+each series was first observed) may differ."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from tagpilot.engine.metrics import CompactHistogram, Metrics
+
+BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+LABELS = ["kind", "name", "namespace"]
+
+
+def _without_created_times(text: str) -> str:
+    return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", text)
+
+
+def test_compact_histogram_renders_as_prometheus_client_histogram() -> None:
+    reference, compact = CollectorRegistry(), CollectorRegistry()
+    ours = CompactHistogram("gotk_reconcile_duration_seconds", "doc", LABELS, BUCKETS, compact)
+    theirs = Histogram("gotk_reconcile_duration_seconds", "doc", LABELS, registry=reference, buckets=BUCKETS)
+    for key, seconds in [(("ImageRepository", "app", "apps"), 0.07), (("ImagePolicy", "p", 'we"ird\\'), 100),
+                         (("ImageRepository", "app", "apps"), 0.01), (("ImagePolicy", "q", "apps"), 60),
+                         (("ImagePolicy", "q", "apps"), 1e-9), (("ImagePolicy", "q", "apps"), 0.5)]:
+        ours.labels(*key).observe(seconds)
+        theirs.labels(*key).observe(seconds)
+    expected, got = generate_latest(reference).decode(), generate_latest(compact).decode()
+    assert got.count("_created{") == 3
+    assert _without_created_times(got) == _without_created_times(expected)
+
+
+def test_daemon_metrics_keep_the_flux_histogram() -> None:
+    metrics = Metrics()
+    metrics.reconcile_duration.labels("ImageRepository", "app", "apps").observe(0.2)
+    text = metrics.render().decode()
+    assert "# TYPE gotk_reconcile_duration_seconds histogram" in text
+    assert 'gotk_reconcile_duration_seconds_bucket{kind="ImageRepository",le="0.25",name="app",namespace="apps"} 1.0' \
+        in text
+    assert 'gotk_reconcile_duration_seconds_sum{kind="ImageRepository",name="app",namespace="apps"} 0.2' in text
