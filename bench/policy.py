@@ -14,14 +14,9 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-# Python puts this script's directory first on sys.path, where bench/copy.py would shadow the standard
-# library's `copy` (imported by dataclasses): drop it.
-sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
-
-from tagpilot.policy import FluxPolicy, select_flux  # noqa: E402
-from tagpilot.policy.semver import parse_flux_version  # noqa: E402
+from tagpilot.policy import FluxPolicy, select_flux
+from tagpilot.policy.semver import parse_flux_version
 
 REPEAT = 5
 

@@ -42,9 +42,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# Python puts this script's directory first on sys.path, where bench/copy.py would shadow the standard
-# library's `copy` (imported by http.server, dataclasses users...): drop it.
-sys.path[:] = [p for p in sys.path if p not in ("", str(Path(__file__).resolve().parent))]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from tests.fixtures.git import GitRemote, git_env, run_git  # noqa: E402
