@@ -174,6 +174,10 @@ async def test_a_kind_reading_another_runs_after_its_change_without_that_kind_na
     result = await ctl.reconcile(("Source", "default", "a"))
     assert result.dependents == [("Sink", "default", "b"), ("Reader", "default", "r")]
     assert (await ctl.reconcile(("Source", "default", "a"))).dependents == []  # nothing moved
+    # the readers index is per configuration: a reloaded one (other objects) is read anew
+    reloaded = Objects(Toy("Source", "a", Spec(3)), Toy("Reader", "new", Spec(1)))
+    assert kinds.readers_of(reloaded, ("Source", "default", "a")) == [("Reader", "default", "new")]
+    assert kinds.readers_of(reloaded, ("Source", "default", "z")) == []
 
 
 async def test_the_skeleton_owns_suspension_and_failure_conditions() -> None:

@@ -101,6 +101,7 @@ class KindRegistry:
     def __init__(self, modules: Sequence[str] = MODULES) -> None:
         self._modules = tuple(modules)
         self._kinds: dict[str, Kind] | None = None
+        self._readers: tuple[dict[ObjectKey, Any], dict[ObjectKey, list[ObjectKey]]] | None = None
 
     def _table(self) -> dict[str, Kind]:
         if self._kinds is None:
@@ -116,6 +117,7 @@ class KindRegistry:
     def register(self, kind: Kind) -> None:
         """Add a kind at run time (tests, plugins)."""
         self._table()[kind.name] = kind
+        self._readers = None
 
     def get(self, name: str) -> Kind | None:
         return self._table().get(name)
@@ -136,11 +138,20 @@ class KindRegistry:
         return frozenset(k.name for k in self.reconciled())
 
     def readers_of(self, source: ObjectSource, key: ObjectKey) -> list[ObjectKey]:
-        """The objects whose kind `reads` names `key`: run after `key`'s output changed."""
-        readers = {kind.name: kind.reads for kind in self._table().values() if kind.reads is not None}
-        if not readers:
-            return []
-        return sorted(k for k, obj in source.objects.items() if k[0] in readers and key in readers[k[0]](obj))
+        """The objects whose kind `reads` names `key`: run after `key`'s output changed.
+
+        The index (read key → readers) is built once per configuration: a daemon with 10,000 objects
+        asks this after every changed result, and a scan of all objects each time was quadratic."""
+        objects = source.objects
+        if self._readers is None or self._readers[0] is not objects:
+            readers = {kind.name: kind.reads for kind in self._table().values() if kind.reads is not None}
+            index: dict[ObjectKey, list[ObjectKey]] = {}
+            for reader_key, obj in objects.items():
+                reads = readers.get(reader_key[0])
+                for read in reads(obj) if reads is not None else ():
+                    index.setdefault(read, []).append(reader_key)
+            self._readers = (objects, index)
+        return sorted(self._readers[1].get(key, ()))
 
     def view(self, source: ObjectSource, store: StatusStore, obj: Any) -> dict[str, Any]:
         """`{"kind", "namespace", "name", "spec", "status", "suspended"}` of any object, status from the
