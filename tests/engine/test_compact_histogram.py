@@ -42,3 +42,21 @@ def test_daemon_metrics_keep_the_flux_histogram() -> None:
     assert 'gotk_reconcile_duration_seconds_bucket{kind="ImageRepository",le="0.25",name="app",namespace="apps"} 1.0' \
         in text
     assert 'gotk_reconcile_duration_seconds_sum{kind="ImageRepository",name="app",namespace="apps"} 0.2' in text
+
+
+def test_render_text_is_generate_latest_byte_for_byte() -> None:
+    """The daemon's /metrics renders this family itself (no Sample object per line); the text must be
+    exactly what prometheus_client's generate_latest gives for the same histogram, created times included."""
+    registry = CollectorRegistry()
+    ours = CompactHistogram("gotk_reconcile_duration_seconds", 'doc with \\ and\nnewline', LABELS, BUCKETS, registry)
+    assert ours.render_text() == generate_latest(registry).decode()  # no series yet: HELP and TYPE only
+    for key, seconds in [(("ImageRepository", "app", "apps"), 0.07), (("ImagePolicy", "p", 'we"ird\\\nx'), 100),
+                         (("ImageRepository", "app", "apps"), 0.01), (("ImagePolicy", "q", "apps"), 1e-9)]:
+        ours.labels(*key).observe(seconds)
+    assert ours.render_text() == generate_latest(registry).decode()
+    metrics = Metrics()
+    metrics.reconcile_duration.labels("ImagePolicy", "p", "apps").observe(0.3)
+    metrics.scans.labels("success").inc()
+    text = metrics.render().decode()
+    assert text.startswith(metrics.reconcile_duration.render_text()) and "tagpilot_scans_total" in text
+    assert text.count("# TYPE gotk_reconcile_duration_seconds histogram") == 1

@@ -39,14 +39,15 @@ class CompactHistogram(Collector):
     their 10,000 ImagePolicies, a quarter of the daemon's memory budget. Here it is ~0.2 KB each."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float],
-                 registry: CollectorRegistry) -> None:
+                 registry: CollectorRegistry | None) -> None:
         self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
         self.bounds = [float(b) for b in buckets] + [float("inf")]
         self._les = [floatToGoString(b) for b in self.bounds]
         # per label values: a count per bucket (not cumulative), then the sum, then the created time
         self._series: dict[tuple[str, ...], array[float]] = {}
         self._lock = threading.Lock()
-        registry.register(self)
+        if registry is not None:
+            registry.register(self)
 
     def labels(self, *values: str) -> _Observer:
         return _Observer(self, tuple(str(v) for v in values))
@@ -82,6 +83,42 @@ class CompactHistogram(Collector):
             family.add_sample(self.name + "_created", labels, values[buckets + 1])
         yield family
 
+    def render_text(self) -> str:
+        """What `generate_latest` prints for this family, byte for byte, without a Sample object per line:
+        at 10,000 objects this family is ~300,000 lines and going through prometheus_client cost the
+        daemon ~2.8 s of CPU per scrape. Labels sorted by name as generate_latest sorts them (with the
+        labels kind/name/namespace, `le` sorts second); `_created` lines in a gauge family at the end."""
+        name, doc = self.name, self.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        with self._lock:
+            items = [(key, series.tolist()) for key, series in self._series.items()]
+        labelnames = sorted((*self.labelnames, "le"))
+        at = labelnames.index("le")
+        buckets = len(self.bounds)
+        out = [f"# HELP {name} {doc}\n# TYPE {name} histogram\n"]
+        created: list[str] = []
+        for key, values in items:
+            pairs = dict(zip(self.labelnames, key, strict=True))
+            parts = [f'{k}="{_escape(pairs[k])}"' for k in labelnames if k != "le"]
+            before, after = ",".join(parts[:at]), ",".join(parts[at:])
+            head, tail = (before + "," if before else ""), ("," + after if after else "")
+            plain = ",".join(parts)
+            total = 0.0
+            for le, count in zip(self._les, values[:buckets], strict=True):
+                total += count
+                out.append(f'{name}_bucket{{{head}le="{le}"{tail}}} {floatToGoString(total)}\n')
+            out.append(f"{name}_count{{{plain}}} {floatToGoString(total)}\n")
+            out.append(f"{name}_sum{{{plain}}} {floatToGoString(values[buckets])}\n")
+            created.append(f"{name}_created{{{plain}}} {floatToGoString(values[buckets + 1])}\n")
+        if created:
+            out.append(f"# HELP {name}_created {doc}\n# TYPE {name}_created gauge\n")
+            out.extend(created)
+        return "".join(out)
+
+
+def _escape(value: str) -> str:
+    """A label value as the text format writes it (prometheus_client's escaping)."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+
 
 class _LiveCollector(Collector):
     """Values read at scrape time from the running parts (registry client counters, queue depth)."""
@@ -113,7 +150,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.reconcile_duration = CompactHistogram(
             "gotk_reconcile_duration_seconds", "duration of one reconcile, as Flux's controllers report it",
-            ["kind", "name", "namespace"], registry=self.registry,
+            ["kind", "name", "namespace"], registry=None,  # rendered by render(), see render_text
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
         self.reconciles = Counter("tagpilot_reconciles", "reconciles by kind and result", ["kind", "result"],
                                   registry=self.registry)
@@ -130,4 +167,4 @@ class Metrics:
             self.registry.register(_LiveCollector(live))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return self.reconcile_duration.render_text().encode() + generate_latest(self.registry)
