@@ -37,7 +37,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
+from measure import run_measured  # noqa: E402
 from tests.fixtures.git import GitRemote, git_env, run_git  # noqa: E402
 from tests.fixtures.pusher import Pusher, build_image  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
@@ -82,23 +82,6 @@ spec:
   project: default
   source: {{repoURL: {url}, path: apps/app-{i}, targetRevision: main}}
 """
-
-
-def run_measured(args: list[str], *, env: dict[str, str], cwd: Path | None = None) -> tuple[float, int, str]:
-    """Run `args`; (wall seconds, peak RSS in MiB of that process, stdout). The child is reaped with
-    wait4, so the peak RSS is its own, not the maximum over every child this script ran."""
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        start = time.perf_counter()
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out_file, stderr=err_file)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out_file.seek(0)
-        err_file.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(map(str, args[:3]))} failed ({proc.returncode}):\n"
-                             f"{err_file.read().decode()[-3000:]}")
-        return elapsed, usage.ru_maxrss // 1024, out_file.read().decode()
 
 
 def seed_registry(registry: RegistryServer, apps: int) -> None:
@@ -166,7 +149,7 @@ def main() -> None:
         run_git(["clone", "--quiet", plain.url, str(clone)], env=env)
         contents = {path: ours.read_exact(path, "main") for path in want}
         start = time.perf_counter()
-        git_rss = 0
+        git_rss = 0.0
         for i, path in enumerate(want):
             (clone / path).write_text(contents[path])
             for args in (["git", "add", "--", path],
@@ -181,11 +164,11 @@ def main() -> None:
             raise SystemExit("plain git did not make one commit per Application")
 
         print(f"tagpilot, one full cycle (scan {2 * apps} images, select, write {apps} files, 1 commit, 1 push): "
-              f"{cycle:7.2f} s   peak RSS {cycle_rss:5d} MiB")
+              f"{cycle:7.2f} s   peak RSS {cycle_rss:5.0f} MiB")
         print(f"tagpilot, next cycle, nothing new (scan, select, fetch, no commit):            "
-              f"{idle:7.2f} s   peak RSS {idle_rss:5d} MiB")
+              f"{idle:7.2f} s   peak RSS {idle_rss:5.0f} MiB")
         print(f"plain git, {apps} x (write, git add, git commit), no clone/fetch/push:           "
-              f"{baseline:7.2f} s   peak RSS {git_rss:5d} MiB (largest git process)")
+              f"{baseline:7.2f} s   peak RSS {git_rss:5.0f} MiB (largest git process)")
         print(f"ratio tagpilot cycle / plain git commits: {cycle / baseline:.2f}x "
               f"({apps / cycle:.0f} applications/s vs {apps / baseline:.0f} commits/s)")
     finally:

@@ -12,24 +12,19 @@ Prints figures and ratios; never asserts on time. Usage: python bench/image_copy
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
-
-# This file is named like the standard library's `copy` module, and Python puts its directory first on
-# sys.path: drop it, or `import tarfile` (which imports `copy`) would import this script.
-sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0])]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from measure import run_measured  # noqa: E402
 from tests.fixtures.pusher import (  # noqa: E402
     OCI_CONFIG,
     OCI_LAYER,
@@ -39,21 +34,6 @@ from tests.fixtures.pusher import (  # noqa: E402
     _DiskWriter,
 )
 from tests.fixtures.registry import RegistryServer  # noqa: E402
-
-
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS in MiB of that process, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if code != 0:
-            raise SystemExit(f"{argv[:3]} failed ({code}): {err.read().decode()[-2000:]}")
-        return elapsed, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def seed(root: Path, repo: str, total_mb: int, layers: int = 4) -> str:
@@ -102,21 +82,21 @@ def main() -> int:
                 # root) must not know the blobs are there already, or it mounts instead of copying
                 target = RegistryServer(workdir=work / f"target-{run}").start()
                 targets.append(target)
-                secs, rss, _ = timed([sys.executable, "-m", "tagpilot", "version"], env)
+                secs, rss, _ = run_measured([sys.executable, "-m", "tagpilot", "version"], env=env)
                 figures["startup"].append((secs, rss))
-                secs, rss, out = timed([sys.executable, "-m", "tagpilot", "copy", src,
-                                        target.ref("bench/tp"), "--insecure"], env)
+                secs, rss, out = run_measured([sys.executable, "-m", "tagpilot", "copy", src,
+                                               target.ref("bench/tp"), "--insecure"], env=env)
                 assert out.strip() == digest, out
                 figures["tagpilot"].append((secs, rss))
-                secs, rss, _ = timed([*skopeo, f"docker://{src}", f"docker://{target.ref('bench/sk', '1.0.0')}"], env)
+                secs, rss, _ = run_measured([*skopeo, f"docker://{src}", f"docker://{target.ref('bench/sk', '1.0.0')}"],
+                                            env=env)
                 figures["skopeo"].append((secs, rss))
-                secs, rss, out = timed([sys.executable, "-m", "tagpilot", "copy", src,
-                                        source.ref(f"bench/mount-{run}"), "--insecure"], env)
+                secs, rss, out = run_measured([sys.executable, "-m", "tagpilot", "copy", src,
+                                               source.ref(f"bench/mount-{run}"), "--insecure"], env=env)
                 assert out.strip() == digest, out
                 figures["tagpilot-mount"].append((secs, rss))
                 same = source.ref(f"bench/sks-{run}", "1.0.0")
-                secs, rss, _ = timed([*skopeo, f"docker://{src}", f"docker://{same}"],
-                                     env)
+                secs, rss, _ = run_measured([*skopeo, f"docker://{src}", f"docker://{same}"], env=env)
                 figures["skopeo-same"].append((secs, rss))
         finally:
             source.stop()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from measure import run_measured  # noqa: E402
 from tests.fixtures.pusher import seed_tags_on_disk  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
 
@@ -53,21 +53,6 @@ with ThreadPoolExecutor(8) as pool:
 """
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; return (seconds, peak RSS in MiB of that process, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-        return elapsed, usage.ru_maxrss / 1024, out.read().decode()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repos", type=int, default=1000)
@@ -96,17 +81,18 @@ def main() -> int:
                 for i, repo in enumerate(repos)))
 
             results: dict[str, tuple[float, float]] = {}
-            secs, rss, out = timed([sys.executable, "-c", BARE_LOOP, registry.url, ",".join(repos)])
+            secs, rss, out = run_measured([sys.executable, "-c", BARE_LOOP, registry.url, ",".join(repos)])
             assert int(out) == total_tags, out
             results["bare loop"] = (secs, rss)
             env = dict(os.environ, TAGPILOT_STATE=str(work / "state"))
-            secs, rss, out = timed([sys.executable, "-m", "tagpilot", "scan", "-f", str(config), "-o", "json"], env)
+            scan = [sys.executable, "-m", "tagpilot", "scan", "-f", str(config), "-o", "json"]
+            secs, rss, out = run_measured(scan, env=env)
             assert out.count('"successful scan: found') == len(repos)
             results["tagpilot"] = (secs, rss)
-            secs2, _, _ = timed([sys.executable, "-m", "tagpilot", "scan", "-f", str(config), "-o", "json"], env)
+            secs2, _, _ = run_measured(scan, env=env)
             results["tagpilot (2nd run, warm state)"] = (secs2, rss)
             if not args.skip_skopeo:
-                secs, rss, out = timed([sys.executable, "-c", SKOPEO, registry.host, ",".join(repos)])
+                secs, rss, out = run_measured([sys.executable, "-c", SKOPEO, registry.host, ",".join(repos)])
                 results["skopeo list-tags x8"] = (secs, rss)
         finally:
             registry.stop()
