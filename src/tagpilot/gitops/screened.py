@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,23 @@ def _remove(entry: os.DirEntry[str]) -> None:
         os.unlink(entry.path)
 
 
+def _walk(root: Path, descend: Callable[[str], bool]) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """Every entry under `root` with its path relative to it (`/`-separated), `.git` skipped; the
+    entries of a directory (not a link to one) are listed when `descend(its path)`. The caller may
+    remove the entry it was given (the listing of its directory is still open)."""
+    stack = [(str(root), "")]  # (directory, its path relative to root with a trailing "/")
+    while stack:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as listing:
+            for entry in listing:
+                if not prefix and entry.name == ".git":
+                    continue
+                rel = prefix + entry.name
+                if not entry.is_symlink() and entry.is_dir() and descend(rel):
+                    stack.append((entry.path, rel + "/"))
+                yield entry, rel
+
+
 def _same_file(path: str, data: bytes, executable: bool) -> bool:
     """Whether the regular file at `path` holds exactly `data` with the execute bit as `executable`."""
     try:
@@ -82,27 +99,19 @@ def _sync_work_tree(root: Path, dirs: set[str], files: dict[str, tuple[bytes, bo
     that is no longer in the commit, a file where a directory belongs) is removed and written anew.
     """
     present: set[str] = set()
-    stack = [(str(root), "")]
-    while stack:
-        directory, prefix = stack.pop()
-        with os.scandir(directory) as listing:
-            for entry in listing:
-                if not prefix and entry.name == ".git":
-                    continue
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    if rel in links and os.fsencode(os.readlink(entry.path)) == links[rel]:
-                        present.add(rel)
-                        continue
-                elif entry.is_dir():
-                    if rel in dirs:
-                        present.add(rel)
-                        stack.append((entry.path, rel + "/"))
-                        continue
-                elif entry.is_file() and rel in files and _same_file(entry.path, *files[rel]):
-                    present.add(rel)
-                    continue
-                _remove(entry)
+    for entry, rel in _walk(root, descend=dirs.__contains__):
+        if entry.is_symlink():
+            if rel in links and os.fsencode(os.readlink(entry.path)) == links[rel]:
+                present.add(rel)
+                continue
+        elif entry.is_dir():
+            if rel in dirs:
+                present.add(rel)
+                continue
+        elif entry.is_file() and rel in files and _same_file(entry.path, *files[rel]):
+            present.add(rel)
+            continue
+        _remove(entry)
     for d in sorted(dirs - present):  # parents sort before their children
         os.makedirs(root / d, exist_ok=True)
     for path, (data, executable) in files.items():
@@ -185,20 +194,11 @@ def _on_disk(root: Path) -> tuple[list[str], set[str]]:
     """Regular files (relative, `/`) and symbolic links under `root`, `.git` skipped."""
     files: list[str] = []
     links: set[str] = set()
-    stack = [(str(root), "")]  # (directory, its path relative to root with a trailing "/")
-    while stack:
-        directory, prefix = stack.pop()
-        with os.scandir(directory) as listing:
-            for entry in listing:
-                if not prefix and entry.name == ".git":
-                    continue
-                rel = prefix + entry.name
-                if entry.is_symlink():
-                    links.add(rel)
-                elif entry.is_dir():
-                    stack.append((entry.path, rel + "/"))
-                elif entry.is_file():
-                    files.append(rel)
+    for entry, rel in _walk(root, descend=lambda _rel: True):
+        if entry.is_symlink():
+            links.add(rel)
+        elif entry.is_file():
+            files.append(rel)
     return sorted(files), links
 
 
