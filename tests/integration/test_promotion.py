@@ -39,13 +39,27 @@ class Setup:
         self.config = tmp_path / "config"
         shutil.copytree(EXAMPLE / "config", self.config)
         for file in self.config.glob("*.yaml"):
-            text = self._local(file.read_text()).replace("file:///srv/git/demo-helm.git", self.remote.url)
-            file.write_text(text)
+            file.write_text(self._localized(file.name))
         self.state = tmp_path / "state"
         self.digests: dict[str, str] = {}
 
     def _local(self, text: str) -> str:
         return text.replace("localhost:5000/", f"{self.registry.host}/{self.prefix}/")
+
+    def _localized(self, name: str) -> str:
+        """The example's config/<name> pointed at this run's registry and git remote."""
+        text = (EXAMPLE / "config" / name).read_text()
+        return self._local(text).replace("file:///srv/git/demo-helm.git", self.remote.url)
+
+    def add_prod_stage(self) -> None:
+        """A third environment: a prod branch (test's values naming demo-prod) and config/prod.yaml, a
+        Promotion from the example's test Promotion to the prod branch and demo-prod repository."""
+        self.remote.commit({"helm/values.yaml": self.values("test").replace("demo-test:", "demo-prod:")
+                            .replace("demo-test/demo", "demo-prod/demo")}, "prod environment", branch="prod")
+        prod = self._localized("test.yaml").replace("name: demo-test\n  namespace", "name: demo-prod\n  namespace") \
+            .replace("kind: ImageUpdateAutomation\n    name: demo-dev", "kind: Promotion\n    name: demo-test") \
+            .replace("demo-test/demo", "demo-prod/demo").replace("branch: test", "branch: prod")
+        (self.config / "prod.yaml").write_text(prod)
 
     def build(self, tag: str) -> str:
         """A CI build: push demo-dev/demo:<tag> (an image of its own)."""
@@ -162,13 +176,7 @@ def test_verify_gate_asks_a_real_http_server(env: Setup, http_recorder) -> None:
 
 def test_chain_dev_test_prod(env: Setup) -> None:
     """prod promotes from the test Promotion: three stages, each reading the previous one's branch."""
-    env.remote.commit({"helm/values.yaml": env.values("test").replace("demo-test:", "demo-prod:")
-                       .replace("demo-test/demo", "demo-prod/demo")}, "prod environment", branch="prod")
-    prod = (env.config / "test.yaml").read_text()
-    prod = prod.replace("name: demo-test\n  namespace", "name: demo-prod\n  namespace") \
-        .replace("kind: ImageUpdateAutomation\n    name: demo-dev", "kind: Promotion\n    name: demo-test") \
-        .replace("demo-test/demo", "demo-prod/demo").replace("branch: test", "branch: prod")
-    (env.config / "prod.yaml").write_text(prod)
+    env.add_prod_stage()
     digest = env.build("1.1.0")
     result = env.run("reconcile")
     assert result.code == 0, result.stderr

@@ -30,18 +30,42 @@ def application(name: str, image: str, url: str, branch: str, extra: str = "") -
             f"  source: {{repoURL: {url}, path: helm, targetRevision: {branch}, helm: {{}}}}\n")
 
 
-@pytest.fixture
-def env(tmp_path: Path, registry, git_environ: dict[str, str], repo_name: str) -> Setup:
-    return Setup(tmp_path, registry, git_environ, repo_name.replace("/", "-"))
+def push_test_image(env: Setup) -> str:
+    """demo-test/demo:1.0.0 pushed (what the test environment runs today); its image name."""
+    with Pusher(env.registry) as p:
+        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    return f"{env.registry.host}/{env.prefix}/demo-test/demo"
 
 
-def test_application_source_is_read_back_from_its_argocd_source_file(env: Setup) -> None:
+def source_application(env: Setup) -> None:
+    """The dev environment as an Application whose updater writes its .argocd-source file on the dev
+    branch, and the test Promotion reading it (instead of the dev automation)."""
     (env.config / "dev.yaml").write_text(application(
         "demo-dev", f"{env.registry.host}/{env.prefix}/demo-dev/demo", env.remote.url, "dev"))
     promotion = env.config / "test.yaml"
     promotion.write_text(promotion.read_text().replace(
         "    kind: ImageUpdateAutomation\n    name: demo-dev\n",
         "    kind: Application\n    name: demo-dev\n    namespace: argocd\n"))
+
+
+def target_application(env: Setup, *, image: str = "", extra: str = "") -> None:
+    """The test Promotion writing into Application argocd/demo-test (its alias `image`, if given) instead
+    of its setters target; `extra` is appended to the Promotion (e.g. a push block)."""
+    promotion = env.config / "test.yaml"
+    text = promotion.read_text()
+    target = text[text.index("  target:\n"):text.index("  gate:\n")]
+    new_target = "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n" + (
+        f"    image: {image}\n" if image else "")
+    promotion.write_text(text.replace(target, new_target) + extra)
+
+
+@pytest.fixture
+def env(tmp_path: Path, registry, git_environ: dict[str, str], repo_name: str) -> Setup:
+    return Setup(tmp_path, registry, git_environ, repo_name.replace("/", "-"))
+
+
+def test_application_source_is_read_back_from_its_argocd_source_file(env: Setup) -> None:
+    source_application(env)
     digest = env.build("1.1.0")
     result = env.run("reconcile")
     assert result.code == 0, result.stderr
@@ -67,13 +91,9 @@ def test_application_source_is_read_back_from_its_argocd_source_file(env: Setup)
 
 
 def test_application_source_mistakes_name_the_fix(env: Setup) -> None:
-    (env.config / "dev.yaml").write_text(application(
-        "demo-dev", f"{env.registry.host}/{env.prefix}/demo-dev/demo", env.remote.url, "dev"))
+    source_application(env)
     promotion = env.config / "test.yaml"
-    promotion.write_text(promotion.read_text().replace(
-        "    kind: ImageUpdateAutomation\n    name: demo-dev\n",
-        "    kind: Application\n    name: demo-dev\n    namespace: argocd\n").replace("  image: demo\n",
-                                                                                   "  image: web\n"))
+    promotion.write_text(promotion.read_text().replace("  image: demo\n", "  image: web\n"))
     env.build("1.1.0")
     result = env.run("reconcile")
     assert result.code == 1
@@ -82,22 +102,11 @@ def test_application_source_mistakes_name_the_fix(env: Setup) -> None:
 
 
 def test_promotion_into_an_application_writes_its_helm_values_then_prod_reads_it(env: Setup) -> None:
-    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
-    with Pusher(env.registry) as p:  # what test runs today is in its registry already
-        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    test_image = push_test_image(env)  # what test runs today is in its registry already
     (env.config / "argo-test.yaml").write_text(application(
         "demo-test", test_image, env.remote.url, "test", f"{P}write-back-target: helmvalues:values.yaml\n"))
-    promotion = env.config / "test.yaml"
-    text = promotion.read_text()
-    target = text[text.index("  target:\n"):text.index("  gate:\n")]
-    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n"
-                                              "    image: demo\n"))
-    env.remote.commit({"helm/values.yaml": env.values("test").replace("demo-test:", "demo-prod:")
-                       .replace("demo-test/demo", "demo-prod/demo") + "\n"}, "prod environment", branch="prod")
-    prod = text.replace("name: demo-test\n  namespace", "name: demo-prod\n  namespace") \
-        .replace("kind: ImageUpdateAutomation\n    name: demo-dev", "kind: Promotion\n    name: demo-test") \
-        .replace("demo-test/demo", "demo-prod/demo").replace("branch: test", "branch: prod")
-    (env.config / "prod.yaml").write_text(prod)
+    target_application(env, image="demo")
+    env.add_prod_stage()
     before = env.values("test")
     digest = env.build("1.1.0")
     result = env.run("reconcile")
@@ -124,20 +133,14 @@ def test_promotion_into_an_application_through_a_pull_request(env: Setup, http_r
     FakeGitHub STAND-IN of test_promotion_pull_request; no forge runs here)."""
     from tests.integration.test_promotion_pull_request import FakeGitHub
 
-    forge = FakeGitHub(http_recorder, "remotes", env.remote.url.rstrip("/").rsplit("/", 1)[1].removesuffix(".git"))
-    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
-    with Pusher(env.registry) as p:
-        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    forge = FakeGitHub(http_recorder, "remotes", "demo-helm")
+    test_image = push_test_image(env)
     (env.config / "argo-test.yaml").write_text(
         application("demo-test", test_image, env.remote.url, "test")
         + "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: repo\n  namespace: argocd\n  labels: "
         "{argocd.argoproj.io/secret-type: repository}\n"
         f"stringData: {{url: '{env.remote.url}', username: bot, password: ghp_app-token}}\n")
-    promotion = env.config / "test.yaml"
-    text = promotion.read_text()
-    target = text[text.index("  target:\n"):text.index("  gate:\n")]
-    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n")
-                         + f"  push:\n    pullRequest:\n      github: {{}}\n      api: {forge.api}\n")
+    target_application(env, extra=f"  push:\n    pullRequest:\n      github: {{}}\n      api: {forge.api}\n")
     test_before = env.remote.head("test")
     env.build("1.1.0")
     result = env.run("reconcile")
@@ -157,11 +160,7 @@ def test_promotion_into_an_application_through_a_pull_request(env: Setup, http_r
 def test_application_target_pull_request_without_a_token_pushes_nothing(env: Setup) -> None:
     test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
     (env.config / "argo-test.yaml").write_text(application("demo-test", test_image, env.remote.url, "test"))
-    promotion = env.config / "test.yaml"
-    text = promotion.read_text()
-    target = text[text.index("  target:\n"):text.index("  gate:\n")]
-    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n")
-                         + "  push:\n    pullRequest: {github: {}}\n")
+    target_application(env, extra="  push:\n    pullRequest: {github: {}}\n")
     env.build("1.1.0")
     result = env.run("reconcile")
     assert result.code == 1
@@ -171,14 +170,9 @@ def test_application_target_pull_request_without_a_token_pushes_nothing(env: Set
 
 def test_promotion_into_an_application_with_the_default_write_back_writes_its_argocd_source_file(
         env: Setup) -> None:
-    test_image = f"{env.registry.host}/{env.prefix}/demo-test/demo"
-    with Pusher(env.registry) as p:
-        p.push(f"{env.prefix}/demo-test/demo", build_image(labels={"build": "1.0.0"}), ["1.0.0"])
+    test_image = push_test_image(env)
     (env.config / "argo-test.yaml").write_text(application("demo-test", test_image, env.remote.url, "test"))
-    promotion = env.config / "test.yaml"
-    text = promotion.read_text()
-    target = text[text.index("  target:\n"):text.index("  gate:\n")]
-    promotion.write_text(text.replace(target, "  target:\n    applicationRef: {name: demo-test, namespace: argocd}\n"))
+    target_application(env)
     before = env.values("test")
     env.build("1.1.0")
     result = env.run("reconcile")
