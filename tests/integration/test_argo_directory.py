@@ -82,24 +82,31 @@ def test_directory_app_markers_are_rewritten_in_the_same_commit_as_the_chart_app
         ("web/frontend.yaml:16", "up to date at main-bbbbbbb"), ("web/backend.yaml:15", "up to date at main-1111111")]
 
 
+def stalled_and_nothing_written(registry: RegistryServer, repo_name: str, remote: GitRemote, tmp_path: Path,
+                                files: dict[str, str], message: str) -> dict:
+    """Commit `files` to the remote, reconcile the directory app: exit 1, its Stalled condition (returned)
+    and the remote's head where it was."""
+    remote.commit(files, message=message)
+    before = remote.head("main")
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(directory_app(registry, repo_name, remote))
+    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
+    assert result.code == 1
+    assert remote.head("main") == before  # nothing written, not even correctly marked fields
+    return condition(app_view(result, "web-app"), "Stalled")
+
+
 def test_directory_app_without_markers_stays_stalled_and_says_how_to_opt_in(
         registry: RegistryServer, repo_name: str, git_remote_file: GitRemote, tmp_path: Path) -> None:
     seed_registry(registry, repo_name)
     plain = {path: "".join(line.split("  # {")[0] + "\n" for line in text.splitlines())
              for path, text in manifests(registry, repo_name).items()}
     assert all("$imagepolicy" not in text for text in plain.values())
-    git_remote_file.commit(plain, message="plain manifests without markers")
-    before = git_remote_file.head("main")
-    cfg = tmp_path / "app.yaml"
-    cfg.write_text(directory_app(registry, repo_name, git_remote_file))
-
-    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
-    assert result.code == 1
-    stalled = condition(app_view(result, "web-app"), "Stalled")
+    stalled = stalled_and_nothing_written(registry, repo_name, git_remote_file, tmp_path, plain,
+                                          "plain manifests without markers")
     assert stalled["reason"] == "UnsupportedConfiguration"
     assert "upstream skips Directory applications" in stalled["message"]
     assert '`image: <image>:<tag>  # {"$imagepolicy": "argocd:web-app/frontend"}`' in stalled["message"]
-    assert git_remote_file.head("main") == before
 
 
 def test_directory_app_marker_naming_an_unknown_alias_is_an_error_naming_file_and_line(
@@ -107,17 +114,10 @@ def test_directory_app_marker_naming_an_unknown_alias_is_an_error_naming_file_an
     seed_registry(registry, repo_name)
     files = manifests(registry, repo_name)
     files["web/backend.yaml"] = files["web/backend.yaml"].replace("web-app/backend:tag", "web-app/api:tag")
-    git_remote_file.commit(files, message="a marker with a typo")
-    before = git_remote_file.head("main")
-    cfg = tmp_path / "app.yaml"
-    cfg.write_text(directory_app(registry, repo_name, git_remote_file))
-
-    result = run_tagpilot("reconcile", "-f", cfg, "--state", tmp_path / "state", "-o", "json")
-    assert result.code == 1
-    stalled = condition(app_view(result, "web-app"), "Stalled")
+    stalled = stalled_and_nothing_written(registry, repo_name, git_remote_file, tmp_path, files,
+                                          "a marker with a typo")
     assert stalled["reason"] == "UnknownImageAlias"
     assert stalled["message"].startswith('web/backend.yaml:25: the setters marker {"$imagepolicy": '
                                          '"argocd:web-app/api:tag"} names image \'api\'')
     assert "(its images: backend, frontend)" in stalled["message"]
     assert "add `api=<image>` to the argocd-image-updater.argoproj.io/image-list annotation" in stalled["message"]
-    assert git_remote_file.head("main") == before  # nothing written, not even the correctly marked fields
