@@ -283,24 +283,30 @@ def test_soak_counts_from_the_commit_that_put_the_candidate_on_the_source_branch
 
 def test_an_automation_push_runs_the_promotion_reading_it_at_once(env: Setup) -> None:
     """The automation's push is a change whose readers (Promotions with that source) run right after it,
-    without waiting for the Promotion's interval: in the daemon the same `dependents` are triggered."""
+    without waiting for the Promotion's interval, and a promotion runs the next stage of its chain: in the
+    daemon the same `dependents` are triggered."""
     import asyncio
 
     from tagpilot.config.loader import load_config
     from tagpilot.engine.local import local_controller
 
+    env.add_prod_stage()
     env.build("1.1.0")
     config = load_config([env.config])
+    test, prod = ("Promotion", "default", "demo-test"), ("Promotion", "default", "demo-prod")
 
-    async def scenario() -> list:
+    async def scenario() -> tuple[list, list]:
         async with local_controller(config, env.state) as controller:
             results = {}
             ordered = controller.keys()
             for key in ordered:
                 if key[0] != "Promotion":
                     results[key] = await controller.reconcile(key, force=True)
-            return results[("ImageUpdateAutomation", "default", "demo-dev")].dependents
+            pushed = results[("ImageUpdateAutomation", "default", "demo-dev")].dependents
+            promoted = (await controller.reconcile(test, force=True)).dependents
+            return pushed, promoted
 
-    dependents = asyncio.run(scenario())
-    assert dependents == [("Promotion", "default", "demo-test")]
-    assert "tag: 1.1.0 #" in env.values("dev") and "tag: 1.1.0 #" not in env.values("test")
+    pushed, promoted = asyncio.run(scenario())
+    assert pushed == [test] and promoted == [prod]
+    assert "tag: 1.1.0 #" in env.values("dev") and "tag: 1.1.0 #" in env.values("test")
+    assert "tag: 1.1.0 #" not in env.values("prod")  # the chain's next stage was named, not run here

@@ -70,8 +70,8 @@ class Kind:
     order: int = 100  # a full round runs lower orders first (their outputs are the others' inputs)
     interval: Callable[[Any], float | None] = _no_interval  # seconds between runs on its own
     dependents: Callable[[ObjectSource, Any], list[ObjectKey]] = _none  # run after its output changed
-    # the objects of OTHER kinds whose output this object reads (a Promotion's source automation): when one
-    # of them changes, this object runs at once, without that kind knowing about this one
+    # the objects whose output this object reads (a Promotion's source automation, policy or previous
+    # Promotion): when one of them changes, this object runs at once, without that kind knowing about it
     reads: Callable[[Any], list[ObjectKey]] | None = None
     runs: Callable[[ObjectSource, Any], list[ObjectKey]] | None = None  # input kinds: what a request runs
     rerun_on_change: bool = False  # a changed object of this kind re-runs the reconciled objects

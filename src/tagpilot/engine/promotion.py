@@ -673,21 +673,15 @@ def _interval(promotion: Promotion) -> float | None:
     return promotion.spec.interval_seconds
 
 
-def _downstream(source: ObjectSource, promotion: Promotion) -> list[ObjectKey]:
-    """The next stages of a chain: Promotions whose source is this one."""
-    return sorted(p.key for p in source.of_kind(Promotion) if p.namespace == promotion.namespace
-                  and p.spec.source.kind == "Promotion" and p.spec.source.name == promotion.name)
-
-
 def _reads(promotion: Promotion) -> list[ObjectKey]:
-    """The automation or ImagePolicy this Promotion takes its candidate from: a push or a new latest image
-    there runs it at once (a Promotion source is a chain: `_downstream`). An Application's batched
+    """The automation, ImagePolicy or previous Promotion of a chain this Promotion takes its candidate
+    from: a push, a new latest image or a promotion there runs it at once. An Application's batched
     write-back does not report a change per Application, so Application sources wait for their interval."""
     source = promotion.spec.source
     if source.image_policy_ref is not None:
         return [("ImagePolicy", promotion.namespace, source.image_policy_ref.name)]
-    if source.kind == "ImageUpdateAutomation" and source.name:
-        return [("ImageUpdateAutomation", promotion.namespace, source.name)]
+    if source.kind in ("ImageUpdateAutomation", "Promotion") and source.name:
+        return [(source.kind, promotion.namespace, source.name)]
     return []
 
 
@@ -740,7 +734,7 @@ KINDS = (
     Kind(
         name=KIND, model=Promotion, plural="promotions", short=("promotion", "promo"),
         reconciler=PromotionReconciler, status=PromotionStatus, order=31, interval=_interval,
-        dependents=_downstream, reads=_reads, object_order=_chain_depth,
+        reads=_reads, object_order=_chain_depth,
         columns=(
             Column("FROM", _source),
             Column("TO", _target_column),
