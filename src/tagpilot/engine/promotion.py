@@ -307,7 +307,7 @@ class PromotionReconciler:
         now = self.ctx.clock()
         ns, name = promotion.namespace, promotion.name
         manual = MANUAL.get()
-        pr_notes = await self._refresh_pull_request(promotion, status) if not dry_run else []
+        pr_notes, endpoint = await self._refresh_pull_request(promotion, status) if not dry_run else ([], None)
         source_kind, source = self._source_object(promotion)
         candidate = await self._candidate(promotion)
         digest = await self._digest(promotion, candidate.ref)
@@ -384,7 +384,8 @@ class PromotionReconciler:
         if dry_run:
             status.mark_ready(f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})", now, generation)
             return Outcome(status, ok=True, message=f"would promote {from_text} -> {_ref_text(to_ref)} ({digest})")
-        endpoint = await self._pull_request_endpoint(promotion)  # before the copy and the push
+        if endpoint is None:  # checked before the copy and the push
+            endpoint = await self._pull_request_endpoint(promotion)
         if promotion.spec.copy_ is not None:
             await self._copy(promotion, wanted, digest)
         try:
@@ -494,16 +495,19 @@ class PromotionReconciler:
         promotion_pr.settings_for(mode, url, where)
         return url, token
 
-    async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus) -> list[Note]:
-        """With `push.pullRequest`: the last request's state (merged, closed without merging) into lastPromoted."""
+    async def _refresh_pull_request(self, promotion: Promotion, status: PromotionStatus
+                                    ) -> tuple[list[Note], tuple[str, str] | None]:
+        """With `push.pullRequest`: the last request's state (merged, closed without merging) into
+        lastPromoted; the endpoint it resolved, for the rest of the run (None when there was no request)."""
         if promotion.spec.push.pull_request is None or not (status.last_promoted or {}).get("pullRequest"):
-            return []
+            return [], None
         try:
             endpoint = await self._pull_request_endpoint(promotion)
             assert endpoint is not None
-            return await promotion_pr.refresh(promotion, *endpoint, status.last_promoted, self._where(promotion))
+            notes = await promotion_pr.refresh(promotion, *endpoint, status.last_promoted, self._where(promotion))
         except TagpilotError as exc:
             raise PullRequestFailed(f"spec.push.pullRequest: {exc}") from None
+        return notes, endpoint
 
     async def _propose(self, promotion: Promotion, endpoint: tuple[str, str], *, head: str, base: str,
                        commit: str | None, message: str, auth: Any, timeout: float
