@@ -7,7 +7,6 @@ unified diff and one `Change` per moved value), in the shape of `update.base.Upd
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 from pathlib import Path
@@ -48,12 +47,10 @@ def finish(root: Path, rel: str, old: str | None, new: str, changes: list[Change
     target = safe_subpath(root, rel)  # inside the repository, symbolic links resolved
     if target.parent.exists() and not target.parent.is_dir():
         raise UpdateError(f"{os.path.dirname(rel)!r} is not a directory; cannot write {rel}")
-    diff = "".join(difflib.unified_diff((old or "").splitlines(keepends=True), new.splitlines(keepends=True),
-                                        f"a/{rel}" if old is not None else "/dev/null", f"b/{rel}"))
     if not dry_run:
         target.parent.mkdir(parents=True, exist_ok=True)  # a new values file may name a new directory
         _write_atomic(target, new)
-    return TreeResult(files=(FileChange(rel, tuple(changes), diff),), dry_run=dry_run, scanned=1)
+    return TreeResult(files=(FileChange(rel, tuple(changes), old, new),), dry_run=dry_run, scanned=1)
 
 
 def line_of_value(text: str, value_line_hint: str) -> int:

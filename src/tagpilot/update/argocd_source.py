@@ -23,7 +23,6 @@ Pure: text in, text out (`render_helm`, `render_kustomize`); `ArgoSourceUpdater`
 
 from __future__ import annotations
 
-import difflib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -338,11 +337,9 @@ class ArgoSourceUpdater:
         if text == existing:
             return TreeResult(dry_run=dry_run, scanned=1)
         changes = tuple(self._changes(rel, existing, text))
-        diff = "".join(difflib.unified_diff((existing or "").splitlines(keepends=True), text.splitlines(keepends=True),
-                                            f"a/{rel}" if existing is not None else "/dev/null", f"b/{rel}"))
         if not dry_run:
             _write_atomic(target, text)
-        return TreeResult(files=(FileChange(rel, changes, diff),), dry_run=dry_run, scanned=1)
+        return TreeResult(files=(FileChange(rel, changes, existing, text),), dry_run=dry_run, scanned=1)
 
     def _changes(self, rel: str, old: str | None, new: str) -> list[Change]:
         """One `Change` per managed value whose text moved, with its line in the new file."""
