@@ -67,3 +67,15 @@ def test_update_does_not_import_the_other_commands_modules() -> None:
 def test_the_module_attributes_are_the_whole_applications() -> None:
     assert "test" in {c.name for c in main.policy_app.registered_commands}
     assert "update" in _commands(main.app)
+
+
+def test_httpx_is_imported_without_its_command_line_client() -> None:
+    """tagpilot/__init__ keeps httpx from importing click/rich/pygments for its own CLI (~60 ms of every
+    command); the HTTP client must be whole, and a reconcile's imports must not pull those in."""
+    code = (
+        "import sys\nimport tagpilot.cli.reconcile, tagpilot.engine.local, tagpilot.registry.client\n"
+        "import httpx\nprint(sorted(m for m in ('rich', 'pygments', 'httpx._main') if sys.modules.get(m) is not None),"
+        " callable(httpx.main), httpx.Client.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "True", "httpx"]
