@@ -18,7 +18,7 @@ class Model(BaseModel):
     """Base of every configuration model: camelCase aliases, unknown fields forbidden."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, validate_default=True
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, validate_default=True, defer_build=True
     )
 
     def to_yaml_dict(self) -> dict[str, Any]:
