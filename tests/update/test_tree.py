@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tagpilot.errors import ConfigError
-from tagpilot.update import ImageRef, UpdateError, safe_subpath, update_tree
+from tagpilot.update import ImageRef, SettersUpdater, UpdateError, safe_subpath, update_tree
 
 M = '# {"$imagepolicy": "flux-system:app"}'
 POLICIES = {("flux-system", "app"): ImageRef("ghcr.io/org/app", "1.1.0")}
@@ -181,4 +181,17 @@ def test_a_failed_sync_replaces_nothing_and_leaves_no_temporary_files(
     with pytest.raises(OSError, match="Input/output error"):
         update_tree(tmp_path, ".", POLICIES)
     assert [f.read_text() for f in files] == [OLD, OLD]
+    assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
+
+
+def test_a_workspace_updater_writes_without_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The automation's updater writes into tagpilot's git workspace, where the commit is what lasts:
+    the same files, no disk flush (a person's tree, `update_tree`'s default, keeps them: above)."""
+    files = _two_marked_files(tmp_path)
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    result = SettersUpdater().apply(tmp_path, ".", POLICIES)
+    assert calls == []
+    assert [f.read_text() for f in files] == [NEW, NEW]
+    assert [f.path for f in result.files] == ["a/one.yaml", "b/two.yaml"]
     assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]

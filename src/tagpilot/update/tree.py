@@ -143,16 +143,15 @@ def _posix_rel(path: str, start: str) -> str:
     """`path` relative to `start`, with forward slashes. Paths from the walk begin with `start` (both
     resolved), so a prefix cut does; `os.path.relpath` (absolutising both) stays for anything else."""
     prefix = start + os.sep
-    if path.startswith(prefix) and not start.endswith(os.sep):
-        rel = path[len(prefix):]
-    else:
-        rel = os.path.relpath(path, start)
+    cut = path.startswith(prefix) and not start.endswith(os.sep)
+    rel = path[len(prefix):] if cut else os.path.relpath(path, start)
     return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
-def _write_all_atomic(files: list[tuple[str, bytes]]) -> None:
+def _write_all_atomic(files: list[tuple[str, bytes]], *, durable: bool = True) -> None:
     """Replace each `(path, data)` atomically, keeping its permission bits; nothing is replaced until
-    every new content is durable, and a failure before that removes the temporary files."""
+    every new content is written (and, when `durable`, on disk), and a failure before that removes
+    the temporary files."""
     temps: list[tuple[str, str]] = []
     replaced = 0
     try:
@@ -164,7 +163,8 @@ def _write_all_atomic(files: list[tuple[str, bytes]]) -> None:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, mode)
-        _fsync_all([tmp for tmp, _ in temps])
+        if durable:
+            _fsync_all([tmp for tmp, _ in temps])
         for tmp, target in temps:
             os.replace(tmp, target)
             replaced += 1
@@ -198,9 +198,14 @@ def _fsync_all(paths: list[str]) -> None:
 
 
 def update_tree(
-    root: Path, path: str, policies: Mapping[tuple[str, str], ImageRef], *, dry_run: bool = False
+    root: Path, path: str, policies: Mapping[tuple[str, str], ImageRef], *, dry_run: bool = False,
+    durable: bool = True,
 ) -> TreeResult:
     """Apply the markers under `root/path` for `policies`; write the changed files unless `dry_run`.
+
+    `durable=False` skips the fsyncs (writes stay atomic): for tagpilot's own git workspaces, where
+    the commit is what lasts and a crash leaves files the next run's checkout or screening replaces;
+    a person's tree (`tagpilot update`) keeps the default.
 
     `path` may also name one file (tutorials point Flux's `update.path` at a Helm values file).
     `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``; the file
@@ -252,6 +257,6 @@ def update_tree(
         if not dry_run:
             writes.append((file, result.text.encode("utf-8")))
         files.append(FileChange(rel, result.changes, text, result.text))
-    _write_all_atomic(writes)
+    _write_all_atomic(writes, durable=durable)
     return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned, tuple(unmatched),
                       frozenset(named))
