@@ -25,9 +25,9 @@ PolicyImages = Mapping[tuple[str, str], ImageRef]  # (namespace, policy name) â†
 class Updater(Protocol):
     """Writes the selected images into the files under `path` of the repository at `root`.
 
-    `root` is always one of tagpilot's git workspaces: writes are atomic but not fsynced, since the
-    commit made from them is what must last, and after a crash the next run's checkout (or screened
-    sync, which compares bytes) puts every file back."""
+    `root` is always one of tagpilot's git workspaces: files are written in place and not fsynced,
+    since the commit made from them is what must last, and after a crash the next run's checkout (or
+    screened sync, which compares bytes) puts every file back."""
 
     name: str
     # A literal every file this updater can change contains (a byte search), or None: the automation
@@ -47,7 +47,7 @@ class SettersUpdater:
     screen = MARKER_TOKEN  # update_tree never opens a file without it
 
     def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
-        return update_tree(root, path, images, dry_run=dry_run, durable=False)
+        return update_tree(root, path, images, dry_run=dry_run, workspace=True)
 
 
 UPDATERS: dict[str, Updater] = {"Setters": SettersUpdater()}

@@ -12,7 +12,8 @@ a crash leaves either the old or the new file, never half of one. They happen af
 read, all together: every new content is written to its temporary file and made durable (fsync), and
 only then does any file get replaced, so an error while reading or writing leaves the tree unchanged.
 (One `syncfs` for all the files instead of an fsync per file was tried: faster on a tree whose files
-are on disk, slower after a fresh clone, when it has to flush the whole checkout.)
+are on disk, slower after a fresh clone, when it has to flush the whole checkout.) In tagpilot's own
+git workspaces (`workspace=True`) files are overwritten in place: the commit is what lasts there.
 """
 
 from __future__ import annotations
@@ -148,10 +149,21 @@ def _posix_rel(path: str, start: str) -> str:
     return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
-def _write_all_atomic(files: list[tuple[str, bytes]], *, durable: bool = True) -> None:
+def _write_in_place(files: list[tuple[str, bytes]]) -> None:
+    """Overwrite each `(path, data)` where it is (mode kept): for a workspace (see `update_tree`)."""
+    for target, data in files:
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _write_all_atomic(files: list[tuple[str, bytes]]) -> None:
     """Replace each `(path, data)` atomically, keeping its permission bits; nothing is replaced until
-    every new content is written (and, when `durable`, on disk), and a failure before that removes
-    the temporary files."""
+    every new content is durable, and a failure before that removes the temporary files."""
     temps: list[tuple[str, str]] = []
     replaced = 0
     try:
@@ -163,8 +175,7 @@ def _write_all_atomic(files: list[tuple[str, bytes]], *, durable: bool = True) -
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, mode)
-        if durable:
-            _fsync_all([tmp for tmp, _ in temps])
+        _fsync_all([tmp for tmp, _ in temps])
         for tmp, target in temps:
             os.replace(tmp, target)
             replaced += 1
@@ -199,13 +210,14 @@ def _fsync_all(paths: list[str]) -> None:
 
 def update_tree(
     root: Path, path: str, policies: Mapping[tuple[str, str], ImageRef], *, dry_run: bool = False,
-    durable: bool = True,
+    workspace: bool = False,
 ) -> TreeResult:
     """Apply the markers under `root/path` for `policies`; write the changed files unless `dry_run`.
 
-    `durable=False` skips the fsyncs (writes stay atomic): for tagpilot's own git workspaces, where
-    the commit is what lasts and a crash leaves files the next run's checkout or screening replaces;
-    a person's tree (`tagpilot update`) keeps the default.
+    `workspace=True` is for tagpilot's own git workspaces, where the commit is what lasts and the next
+    run's checkout or screening puts back any file a crashed run left: files are overwritten in place,
+    with no temporary file and no fsync (a third of a warm reconcile's update). A person's tree
+    (`tagpilot update`) keeps the default: atomic replacement, nothing replaced until all is on disk.
 
     `path` may also name one file (tutorials point Flux's `update.path` at a Helm values file).
     `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``; the file
@@ -257,6 +269,6 @@ def update_tree(
         if not dry_run:
             writes.append((file, result.text.encode("utf-8")))
         files.append(FileChange(rel, result.changes, text, result.text))
-    _write_all_atomic(writes, durable=durable)
+    (_write_in_place if workspace else _write_all_atomic)(writes)
     return TreeResult(tuple(files), tuple(skipped), tuple(notices), dry_run, scanned, tuple(unmatched),
                       frozenset(named))
