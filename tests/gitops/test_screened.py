@@ -130,3 +130,78 @@ async def test_screened_commit_of_awkward_paths(tmp_path: Path, git_environ: dic
     assert sorted(listed.strip("\0").split("\0")) == sorted([*names[:3], "README.md"])
     for name in names[:3]:
         assert git_remote_file.read_exact(name, pushed.commit) == "app:2.0 # marker\n"
+
+
+def _tree_on_disk(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every path under `root` but `.git`: ("dir", b""), ("link", target) or (mode, content)."""
+    out: dict[str, tuple[str, bytes]] = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if rel == ".git" or rel.startswith(".git/"):
+            continue
+        if path.is_symlink():
+            out[rel] = ("link", os.fsencode(os.readlink(path)))
+        elif path.is_dir():
+            out[rel] = ("dir", b"")
+        else:
+            out[rel] = (oct(path.stat().st_mode & 0o111), path.read_bytes())
+    return out
+
+
+def _retype(remote: GitRemote, tmp_path: Path, entries: str, removed: list[str]) -> None:
+    """Commit index entries (`mode sha\\tpath` lines) and removals the fixture's `commit` cannot make."""
+    env = {**remote.env, "GIT_INDEX_FILE": str(tmp_path / "retype-index")}
+    git_dir = ["--git-dir", str(remote.path)]
+    run_git([*git_dir, "read-tree", "main"], env=env)
+    gone = "".join(f"0 {'0' * 40}\t{path}\n" for path in removed)  # mode 0: remove the entry
+    run_git([*git_dir, "update-index", "--index-info"], env=env, input=(gone + entries).encode())
+    tree = run_git([*git_dir, "write-tree"], env=env)
+    remote.git("update-ref", "refs/heads/main", remote.git("commit-tree", tree, "-p", "main", "-m", "retype"))
+
+
+async def test_warm_screening_derives_the_listing_and_matches_a_fresh_one(
+        tmp_path: Path, git_environ: dict[str, str], git_remote_file: GitRemote) -> None:
+    """After the first run the listing comes from the saved one and `git diff-tree` (no `git grep`,
+    no `ls-tree`); through additions, deletions, files gaining and losing the screen, a directory
+    removed, a file turned into a directory, a symbolic link and an executable bit, the warm work
+    tree and its `Screened` equal a fresh workspace's at every commit."""
+    git_remote_file.commit({"a.yaml": "a # marker\n", "plain.yaml": "p\n", "d/x.yaml": "x # marker\n",
+                            "d/e/y.yaml": "y\n", "turn": "t # marker\n"}, "seed")
+    marked = git_remote_file.git("hash-object", "-w", "--stdin", input=b"z # marker\n")
+    link = git_remote_file.git("hash-object", "-w", "--stdin", input=b"a.yaml")
+    steps = [
+        lambda: git_remote_file.commit({"plain.yaml": "now # marker\n", "a.yaml": "a, no more\n"}, "swap"),
+        lambda: git_remote_file.commit({"d/x.yaml": None, "d/e/y.yaml": None, "n/m/k.yaml": "k # marker\n"}, "rm"),
+        lambda: _retype(git_remote_file, tmp_path, f"100644 {marked}\tturn/inner.yaml\n120000 {link}\tl.yaml\n"
+                        f"100755 {marked}\tn/run.sh\n", ["turn"]),
+        lambda: _retype(git_remote_file, tmp_path, f"120000 {link}\tn/m/k.yaml\n", ["n/m/k.yaml"]),
+    ]
+    warm = GitClient(tmp_path / "warm", env={"HOME": git_environ["HOME"]})
+    calls: list[str] = []
+    for step in [lambda: None, *steps]:
+        step()
+        fresh = GitClient(tmp_path / f"fresh-{len(calls)}", env={"HOME": git_environ["HOME"]})
+        async with await fresh.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+            expected = (_tree_on_disk(ws.path), ws.screened.files, ws.screened.links, ws.screened.contents)
+        original = warm._runner
+
+        def spying(ws: object, redact: object, original: object = original) -> object:
+            run = original(ws, redact)  # type: ignore[operator]
+
+            async def spy(args: list[str], **kwargs: object) -> object:
+                calls.append(args[0])
+                return await run(args, **kwargs)
+            return spy
+
+        warm._runner = spying  # type: ignore[method-assign, assignment]
+        async with await warm.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+            got = (_tree_on_disk(ws.path), ws.screened.files, ws.screened.links, ws.screened.contents)
+        warm._runner = original  # type: ignore[method-assign]
+        assert got == expected
+        calls.append("|")
+    runs = "".join(calls).split("|")
+    assert "grep" in runs[0] and "ls-tree" in runs[0]  # the first run lists from scratch
+    for later in runs[1:-1]:
+        assert "grep" not in later and "ls-tree" not in later and "diff-tree" in later
+    assert got[0]["n/m/k.yaml"] == ("link", b"a.yaml") and got[0]["turn/inner.yaml"][1] == b"z # marker\n"
+    assert "plain.yaml" in got[1] and "a.yaml" not in got[1] and "l.yaml" in got[2]  # gained, lost; a link

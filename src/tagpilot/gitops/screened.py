@@ -8,7 +8,10 @@ fetched commit names the blobs that contain the screen (the literal `"$imagepoli
 links (so `update.path` resolves as in a checkout) and the candidate files, nothing else. The
 updater runs on it unchanged: a file without the literal is never rewritten, so what it sees is all
 it could change. The work tree is kept between runs and only what differs is touched: a warm run
-rewrites the few files the last commit changed instead of recreating thousands of directories.
+rewrites the few files the last commit changed instead of recreating thousands of directories. The
+listing (which paths are candidates, links, directories) is saved in `.git` too, and a warm run
+derives the new commit's from it with `git diff-tree`, reading only the changed blobs, instead of
+running `ls-tree` and `git grep` over every file again.
 
 The commit is built from objects, not from the work tree: a file on disk that no longer holds the
 bytes it was written with, or is new, is a change (read in Python, no hashing process); a candidate
@@ -23,6 +26,7 @@ applied, as the workspace never had any configured).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -125,47 +129,146 @@ def _sync_work_tree(root: Path, dirs: set[str], files: dict[str, tuple[bytes, bo
             os.symlink(os.fsdecode(target_bytes), root / path)
 
 
-async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screened:
-    """Make `root` hold the directories, symbolic links and files containing `screen` of `commit`."""
+@dataclass
+class Listing:
+    """What a commit holds for a screen: the candidate files (mode, blob), the symbolic links (blob)
+    and every directory, by path relative to the root with `/`. A pure function of the commit and
+    the screen, so the last one is kept (`STATE_FILE`) and the next commit's is derived from it."""
+
+    commit: str
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+
+
+STATE_FILE = "tagpilot-screened.json"  # in the workspace's .git: the last commit's `Listing`
+_STATE_VERSION = 1
+# Past this many changed files, reading each new blob to look for the screen costs more than
+# letting `git grep` search the whole commit: the listing is made from scratch instead.
+MAX_INCREMENTAL = 2000
+
+
+async def _list_commit(run: Run, commit: str, screen: str) -> Listing:
+    """The listing from scratch: `ls-tree` for every path, `git grep` for the files holding `screen`."""
     # the listing and the search are independent: run both git processes at once
-    listing, grep = await asyncio.gather(
+    tree, grep = await asyncio.gather(
         run(["ls-tree", "-r", "-t", "-z", "--full-tree", commit]),
         run(["grep", "-l", "-z", "--text", "--fixed-strings", "--no-color", "-e", screen, commit], check=False))
-    modes: dict[str, tuple[str, str]] = {}
-    dirs: set[str] = set()
-    result = Screened(commit)
-    for record in listing.raw.split(b"\0"):
+    regular: dict[str, tuple[str, str]] = {}
+    listing = Listing(commit)
+    for record in tree.raw.split(b"\0"):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
         mode, kind, sha = meta.decode().split(" ")
         path = _decode(raw_path)
         if kind == "tree":
-            dirs.add(path)
+            listing.dirs.add(path)
         elif mode in REGULAR:
-            modes[path] = (mode, sha)
+            regular[path] = (mode, sha)
         elif mode == SYMLINK:
-            result.links.add(path)
-            modes[path] = (mode, sha)
+            listing.links[path] = sha
     if grep.returncode not in (0, 1):  # 1: no file contains it
         raise_grep(grep)
     prefix = f"{commit}:"
-    wanted = [p for p in (_decode(r).removeprefix(prefix) for r in grep.raw.split(b"\0") if r)
-              if p in modes and modes[p][0] in REGULAR]
-    wanted_links = sorted(result.links)
-    shas = [modes[p][1] for p in wanted] + [modes[p][1] for p in wanted_links]
+    for raw in grep.raw.split(b"\0"):
+        path = _decode(raw).removeprefix(prefix)
+        if raw and path in regular:
+            listing.files[path] = regular[path]
+    return listing
+
+
+async def _list_after(run: Run, previous: Listing, commit: str, screen: str) -> Listing | None:
+    """`commit`'s listing from `previous` (another commit's) and the difference of their trees: the
+    unchanged candidates stay, each changed or new regular file is read and kept if it holds
+    `screen`. None when that cannot be done (the old commit is gone, too many changes)."""
+    if commit == previous.commit:
+        return previous
+    diff = await run(["diff-tree", "-r", "-t", "-z", "--no-renames", previous.commit, commit], check=False)
+    if diff.returncode != 0:
+        return None
+    listing = Listing(commit, dict(previous.files), dict(previous.links), set(previous.dirs))
+    changed: list[tuple[str, str, str]] = []  # (path, mode, blob) of regular files to look into
+    fields = diff.raw.split(b"\0")
+    for meta, raw_path in zip(fields[0::2], fields[1::2], strict=False):
+        if not meta.startswith(b":"):
+            continue
+        old_mode, new_mode, _old, sha, _status = meta[1:].decode().split(" ")
+        path = _decode(raw_path)
+        # what the path was goes by its old mode (a file that became a directory is two records)
+        if old_mode == "040000":
+            listing.dirs.discard(path)
+        elif old_mode == SYMLINK:
+            listing.links.pop(path, None)
+        else:
+            listing.files.pop(path, None)
+        if new_mode == "040000":
+            listing.dirs.add(path)
+        elif new_mode == SYMLINK:
+            listing.links[path] = sha
+        elif new_mode in REGULAR:
+            changed.append((path, new_mode, sha))
+    if len(changed) > MAX_INCREMENTAL:
+        return None
+    if changed:
+        blobs = await run(["cat-file", "--batch"], input=("\n".join(sha for _p, _m, sha in changed) + "\n").encode())
+        needle = screen.encode()
+        for (path, mode, sha), data in zip(changed, _split_batch(blobs.raw, len(changed)), strict=True):
+            if needle in data:
+                listing.files[path] = (mode, sha)
+    return listing
+
+
+def _load_listing(root: Path, screen: str) -> Listing | None:
+    """The listing the last screening of this workspace saved, if it was for the same screen."""
+    try:
+        data = json.loads((root / ".git" / STATE_FILE).read_text(encoding="utf-8"))
+        if data.get("version") != _STATE_VERSION or data.get("screen") != screen:
+            return None
+        return Listing(data["commit"], {p: (m, s) for p, (m, s) in data["files"].items()}, dict(data["links"]),
+                       set(data["dirs"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # none yet, or unreadable: list from scratch
+
+
+def _save_listing(root: Path, screen: str, listing: Listing) -> None:
+    data = {"version": _STATE_VERSION, "screen": screen, "commit": listing.commit, "files": listing.files,
+            "links": listing.links, "dirs": sorted(listing.dirs)}
+    target = root / ".git" / STATE_FILE
+    tmp = target.with_name(STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8", errors="surrogateescape")
+    os.replace(tmp, target)
+
+
+async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screened:
+    """Make `root` hold the directories, symbolic links and files containing `screen` of `commit`.
+
+    Which those are comes from the last screening's listing and `git diff-tree` when one was saved
+    (a warm run: a few changed blobs read instead of `git grep` over every file of the commit),
+    else from scratch; the work tree is then compared with it either way, so nothing on disk is
+    trusted."""
+    previous = _load_listing(root, screen)
+    listing = await _list_after(run, previous, commit, screen) if previous is not None else None
+    if listing is None:
+        listing = await _list_commit(run, commit, screen)
+    result = Screened(commit)
+    wanted = sorted(listing.files)
+    wanted_links = sorted(listing.links)
+    result.links = set(wanted_links)
+    shas = [listing.files[p][1] for p in wanted] + [listing.links[p] for p in wanted_links]
     files: dict[str, tuple[bytes, bool]] = {}
     links: dict[str, bytes] = {}
     if shas:
         blobs = await run(["cat-file", "--batch"], input=("\n".join(shas) + "\n").encode())
         contents = _split_batch(blobs.raw, len(shas))
         for path, data in zip(wanted, contents, strict=False):
-            files[path] = (data, modes[path][0] == "100755")
-            result.files[path] = modes[path]
+            files[path] = (data, listing.files[path][0] == "100755")
+            result.files[path] = listing.files[path]
         links = dict(zip(wanted_links, contents[len(wanted):], strict=False))
     result.contents = {path: data for path, (data, _x) in files.items()}
     result.link_targets = links
-    _sync_work_tree(root, dirs, files, links)
+    _sync_work_tree(root, listing.dirs, files, links)
+    _save_listing(root, screen, listing)
     return result
 
 
