@@ -196,16 +196,36 @@ def _fsync_one(path: str) -> None:
 
 def _fsync_all(paths: list[str]) -> None:
     """Make every file durable. Several at once: the filesystem's journal commits concurrent fsyncs
-    together (ext4 groups them into one transaction), so 200 files cost a few flushes, not 200."""
+    together (ext4 groups them into one transaction), so 200 files cost a few flushes, not 200.
+    Plain threads (concurrent.futures would add ~4 ms of imports to `tagpilot update`)."""
     if len(paths) <= 1:
         for path in paths:
             _fsync_one(path)
         return
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
 
-    with ThreadPoolExecutor(max_workers=min(_FSYNC_WORKERS, len(paths))) as pool:
-        for _ in pool.map(_fsync_one, paths):
-            pass
+    pending = iter(paths)
+    take = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        while not failures:
+            with take:
+                path = next(pending, None)
+            if path is None:
+                return
+            try:
+                _fsync_one(path)
+            except BaseException as exc:  # re-raised below, in the caller's thread
+                failures.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(min(_FSYNC_WORKERS, len(paths)))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
 
 
 def update_tree(
