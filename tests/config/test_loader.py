@@ -206,3 +206,34 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     path.write_bytes(b"apiVersion: v1\nkind: Secret\nmetadata: {name: \"\xc3\xa9\xe9t\"}\n")  # é, then latin-1 é
     with pytest.raises(ConfigError, match=r"latin1\.yaml:3:20: cannot read file: not UTF-8 \(byte 0xe9\)"):
         load_config([path])
+
+
+def test_every_kind_in_the_model_table_resolves_to_its_model() -> None:
+    from tagpilot.config.loader import MODELS, model_of
+
+    for kind in MODELS:
+        model = model_of(kind)
+        assert model is not None and model.__name__ == kind
+    assert model_of("Deployment") is None
+
+
+def test_a_flux_configuration_imports_only_the_flux_models(tmp_path: Path) -> None:
+    """Models are imported when a document of their kind is read: a Flux-only configuration must not
+    pay for the Argo CD, Argo Events, notification and promotion models."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "flux.yaml"
+    config.write_text(
+        "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\nmetadata: {name: a, namespace: x}\n"
+        "spec: {image: ghcr.io/x/a, interval: 1m}\n---\napiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\n"
+        "metadata: {name: a, namespace: x}\nspec: {imageRepositoryRef: {name: a}, policy: {semver: {range: '>=1'}}}\n")
+    code = ("import sys\nfrom tagpilot.config.loader import load_config\n"
+            f"config = load_config([{str(config)!r}])\nprint(len(config.objects))\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tagpilot.config.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "2"
+    for heavy in ("argo_cd", "argo_events", "argo_image_updater", "notifications", "promotion", "flux_alert",
+                  "retention"):
+        assert f"'tagpilot.config.{heavy}'" not in out[1]
+    assert "'tagpilot.config.flux_image'" in out[1]
