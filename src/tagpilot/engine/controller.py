@@ -81,7 +81,11 @@ class Controller:
 
     def keys(self) -> list[ObjectKey]:
         """Every reconciled object, in dependency order (kinds' `order`), then by namespace and name."""
-        order = {kind.name: kind.order for kind in self.kinds.reconciled()}
+        order = {}  # the kinds present only: asking every kind would import every engine module
+        for name in {key[0] for key in self.config.objects}:
+            kind = self.kinds.get(name)
+            if kind is not None and kind.reconciled:
+                order[name] = kind.order
         return sorted((key for key in self.config.objects if key[0] in order), key=lambda k: (order[k[0]], k))
 
     def order(self, key: ObjectKey) -> int:

@@ -7,14 +7,14 @@ columns for `tagpilot get`, and whether a webhook Receiver may name it. The cont
 daemon, `get`, `reconcile KIND/NS/NAME`, suspend/resume and receivers find kinds only here.
 
 Adding a kind = one module that defines `KINDS = (Kind(...),)` + one line in `MODULES` below
-(and its configuration model in `tagpilot.config.loader.KINDS`). This mirrors Flux's policy factory
+(and its configuration model in `tagpilot.config.loader.MODELS`). This mirrors Flux's policy factory
 and pre-commit's language table: a small interface, a table, one file per variant.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,20 +25,22 @@ if TYPE_CHECKING:
     from tagpilot.engine.reconciler import Context, Reconciler
     from tagpilot.store.protocols import ObjectSource, StatusStore
 
-# The modules that declare kinds, in dependency order of their first kind (a full round runs
-# scans, then policies, then automations). One line per module.
-MODULES: tuple[str, ...] = (
-    "tagpilot.engine.scan",
-    "tagpilot.engine.policies",
-    "tagpilot.engine.automation",
-    "tagpilot.engine.argo_app",
-    "tagpilot.engine.argo_updater",
-    "tagpilot.engine.inputs",
-    "tagpilot.engine.notifications",
-    "tagpilot.engine.retention",
-    "tagpilot.engine.argocd_server",
-    "tagpilot.engine.promotion",
-)
+# The modules that declare kinds, with the kinds each declares, in dependency order of their first kind
+# (a full round runs scans, then policies, then automations). One line per module. A module is
+# imported when one of its kinds is first asked for by name, so a Flux configuration never imports
+# the Argo CD, promotion or notification engines; listing every kind imports them all.
+MODULES: dict[str, tuple[str, ...]] = {
+    "tagpilot.engine.scan": ("ImageRepository",),
+    "tagpilot.engine.policies": ("ImagePolicy",),
+    "tagpilot.engine.automation": ("ImageUpdateAutomation", "GitRepository"),
+    "tagpilot.engine.argo_app": ("Application",),
+    "tagpilot.engine.argo_updater": ("ImageUpdater",),
+    "tagpilot.engine.inputs": ("Secret", "Receiver", "EventSource", "Sensor"),
+    "tagpilot.engine.notifications": ("ConfigMap", "Provider", "Alert"),
+    "tagpilot.engine.retention": ("RetentionPolicy",),
+    "tagpilot.engine.argocd_server": ("ArgoCDServer",),
+    "tagpilot.engine.promotion": ("Promotion",),
+}
 
 
 def _none(_source: ObjectSource, _obj: Any) -> list[ObjectKey]:
@@ -96,34 +98,54 @@ class Kind:
 
 
 class KindRegistry:
-    """The table of kinds; loaded from `MODULES` on first use (they import the config models)."""
+    """The table of kinds. A kind's module (`MODULES`) is imported when the kind is first asked for
+    by its name; `all()` and a search by plural or short name import every module."""
 
-    def __init__(self, modules: Sequence[str] = MODULES) -> None:
-        self._modules = tuple(modules)
-        self._kinds: dict[str, Kind] | None = None
+    def __init__(self, modules: Mapping[str, Sequence[str]] = MODULES) -> None:
+        self._modules = {module: tuple(names) for module, names in dict(modules).items()}
+        self._owner = {name: module for module, names in self._modules.items() for name in names}
+        self._loaded: set[str] = set()
+        self._kinds: dict[str, Kind] = {}
+        self._ordered: dict[str, Kind] | None = None  # every kind, in `MODULES` order, then registered ones
         self._readers: tuple[dict[ObjectKey, Any], dict[ObjectKey, list[ObjectKey]]] | None = None
 
+    def _load(self, module: str) -> None:
+        kinds = importlib.import_module(module).KINDS
+        declared = tuple(kind.name for kind in kinds)
+        if declared != self._modules[module]:
+            raise RuntimeError(f"{module} declares kinds {declared}; MODULES lists {self._modules[module]}")
+        for kind in kinds:
+            if kind.name in self._kinds:
+                raise RuntimeError(f"kind {kind.name} registered twice ({module})")
+            self._kinds[kind.name] = kind
+        self._loaded.add(module)
+
     def _table(self) -> dict[str, Kind]:
-        if self._kinds is None:
-            kinds: dict[str, Kind] = {}
+        if self._ordered is None:
             for module in self._modules:
-                for kind in importlib.import_module(module).KINDS:
-                    if kind.name in kinds:
-                        raise RuntimeError(f"kind {kind.name} registered twice ({module})")
-                    kinds[kind.name] = kind
-            self._kinds = kinds
-        return self._kinds
+                if module not in self._loaded:
+                    self._load(module)
+            ordered = {name: self._kinds[name] for names in self._modules.values() for name in names}
+            self._ordered = {**ordered, **{n: k for n, k in self._kinds.items() if n not in ordered}}
+        return self._ordered
 
     def register(self, kind: Kind) -> None:
         """Add a kind at run time (tests, plugins)."""
-        self._table()[kind.name] = kind
+        self._kinds[kind.name] = kind
+        self._ordered = None
         self._readers = None
 
     def get(self, name: str) -> Kind | None:
-        return self._table().get(name)
+        kind = self._kinds.get(name)
+        if kind is None and (module := self._owner.get(name)) is not None and module not in self._loaded:
+            self._load(module)
+            kind = self._kinds.get(name)
+        return kind
 
     def find(self, text: str) -> Kind | None:
         """The kind a person means: `ImagePolicy`, `imagepolicy`, `imagepolicies`, `policies`..."""
+        if text in self._owner or text in self._kinds:
+            return self.get(text)
         wanted = text.lower()
         return next((k for k in self._table().values() if wanted in k.names()), None)
 
@@ -144,7 +166,11 @@ class KindRegistry:
         asks this after every changed result, and a scan of all objects each time was quadratic."""
         objects = source.objects
         if self._readers is None or self._readers[0] is not objects:
-            readers = {kind.name: kind.reads for kind in self._table().values() if kind.reads is not None}
+            readers = {}  # only the kinds present: asking every kind would import every engine
+            for name in {reader_key[0] for reader_key in objects}:
+                kind = self.get(name)
+                if kind is not None and kind.reads is not None:
+                    readers[name] = kind.reads
             index: dict[ObjectKey, list[ObjectKey]] = {}
             for reader_key, obj in objects.items():
                 reads = readers.get(reader_key[0])

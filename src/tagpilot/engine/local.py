@@ -18,6 +18,8 @@ from tagpilot.engine.rounds import run_round
 from tagpilot.store import Store
 from tagpilot.store.protocols import ObjectSource
 
+NOTIFIER_KINDS = ("ConfigMap", "Provider", "Alert")  # argocd-notifications-cm, Flux's Provider and Alert
+
 
 @contextlib.asynccontextmanager
 async def local_controller(config: ObjectSource, state: Path | None) -> AsyncIterator[Controller]:
@@ -27,16 +29,21 @@ async def local_controller(config: ObjectSource, state: Path | None) -> AsyncIte
 
     with Store.open(state) as store:
         async with RegistryClient(cache=store) as registry:
-            from tagpilot.notify.notifier import Notifier
-
             events = EventStream.recorded_in(store)
-            notifier = Notifier(lambda: config, store)
-            events.subscribe(notifier)
+            notifier = None
+            # the notifier reads only these kinds; without them (and its ~35 ms of imports) it has nothing to send
+            if any(key[0] in NOTIFIER_KINDS for key in config.objects):
+                from tagpilot.notify.notifier import Notifier
+
+                notifier = Notifier(lambda: config, store)
+                events.subscribe(notifier)
             try:
                 yield Controller(config, store, registry, GitClient(store.path.parent), events=events)
-                await notifier.drain()  # what the command's events triggered, delivered before it exits
+                if notifier is not None:
+                    await notifier.drain()  # what the command's events triggered, delivered before it exits
             finally:
-                await notifier.aclose()
+                if notifier is not None:
+                    await notifier.aclose()
 
 
 async def reconcile_round(controller: Controller, keys: Iterable[ObjectKey] | None = None, *, force: bool = True,
