@@ -178,10 +178,12 @@ async def _list_commit(run: Run, commit: str, screen: str) -> Listing:
     return listing
 
 
-async def _list_after(run: Run, previous: Listing, commit: str, screen: str) -> Listing | None:
+async def _list_after(run: Run, previous: Listing, commit: str, screen: str,
+                      read: dict[str, bytes]) -> Listing | None:
     """`commit`'s listing from `previous` (another commit's) and the difference of their trees: the
     unchanged candidates stay, each changed or new regular file is read and kept if it holds
-    `screen`. None when that cannot be done (the old commit is gone, too many changes)."""
+    `screen` (the blobs read are left in `read`, by id). None when that cannot be done (the old
+    commit is gone, too many changes)."""
     if commit == previous.commit:
         return previous
     diff = await run(["diff-tree", "-r", "-t", "-z", "--no-renames", previous.commit, commit], check=False)
@@ -216,6 +218,7 @@ async def _list_after(run: Run, previous: Listing, commit: str, screen: str) -> 
         for (path, mode, sha), data in zip(changed, _split_batch(blobs.raw, len(changed)), strict=True):
             if needle in data:
                 listing.files[path] = (mode, sha)
+                read[sha] = data
     return listing
 
 
@@ -248,7 +251,8 @@ async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screene
     else from scratch; the work tree is then compared with it either way, so nothing on disk is
     trusted."""
     previous = _load_listing(root, screen)
-    listing = await _list_after(run, previous, commit, screen) if previous is not None else None
+    read: dict[str, bytes] = {}  # blob id -> content, of the blobs already read
+    listing = await _list_after(run, previous, commit, screen, read) if previous is not None else None
     if listing is None:
         listing = await _list_commit(run, commit, screen)
     result = Screened(commit)
@@ -256,15 +260,15 @@ async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screene
     wanted_links = sorted(listing.links)
     result.links = set(wanted_links)
     shas = [listing.files[p][1] for p in wanted] + [listing.links[p] for p in wanted_links]
+    missing = sorted({sha for sha in shas if sha not in read})  # after our own commit: usually none
+    if missing:
+        blobs = await run(["cat-file", "--batch"], input=("\n".join(missing) + "\n").encode())
+        read.update(zip(missing, _split_batch(blobs.raw, len(missing)), strict=True))
     files: dict[str, tuple[bytes, bool]] = {}
-    links: dict[str, bytes] = {}
-    if shas:
-        blobs = await run(["cat-file", "--batch"], input=("\n".join(shas) + "\n").encode())
-        contents = _split_batch(blobs.raw, len(shas))
-        for path, data in zip(wanted, contents, strict=False):
-            files[path] = (data, listing.files[path][0] == "100755")
-            result.files[path] = listing.files[path]
-        links = dict(zip(wanted_links, contents[len(wanted):], strict=False))
+    for path in wanted:
+        files[path] = (read[listing.files[path][1]], listing.files[path][0] == "100755")
+        result.files[path] = listing.files[path]
+    links = {path: read[listing.links[path]] for path in wanted_links}
     result.contents = {path: data for path, (data, _x) in files.items()}
     result.link_targets = links
     _sync_work_tree(root, listing.dirs, files, links)
