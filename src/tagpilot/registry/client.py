@@ -337,7 +337,6 @@ class RegistryClient:
         self._transport = transport
         self._user_agent = user_agent
         self._clients: dict[tuple[str, str, str], httpx.AsyncClient] = {}
-        self._plain_context: ssl.SSLContext | None = None
         self._limits: dict[str, HostLimits] = {}
         self._auth: dict[str, _HostAuth] = {}
         self._tokens = TokenCache(clock)
@@ -520,7 +519,8 @@ class RegistryClient:
         return _PingResult(status=response.status_code)
 
     def _context(self, host: str, tls: TLSSettings | None) -> ssl.SSLContext:
-        key = (host, tls.fingerprint() if tls else "")
+        # hosts without TLS settings share one context: each load of the CA bundle costs ~25 ms
+        key = (host, tls.fingerprint()) if tls else ("", "")
         context = self._contexts.get(key)
         if context is None:
             context = self._contexts[key] = _ssl_context(tls, host)
@@ -559,14 +559,9 @@ class RegistryClient:
         key = (scheme, host, tls.fingerprint() if tls else "")
         client = self._clients.get(key)
         if client is None:
-            if scheme == "https":
-                verify = self._context(host, tls)
-            else:
-                # httpx's default context (used only if a redirect leads to https), built once: each
-                # client loading the CA bundle again cost ~20-50 ms per plain-http registry host
-                if self._plain_context is None:
-                    self._plain_context = httpx.create_ssl_context()
-                verify = self._plain_context
+            # a plain-http client never opens TLS (requests are routed to a client by their URL's
+            # scheme and redirects are not followed), but httpx wants a context: the shared one
+            verify = self._context(host, tls)
             client = httpx.AsyncClient(
                 http2=self._transport is None,
                 verify=verify,
