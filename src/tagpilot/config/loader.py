@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from tagpilot.config.base import Object
 from tagpilot.config.core import Secret
-from tagpilot.config.source import Document, load_documents
+from tagpilot.config.source import Document, iter_documents, raise_errors
 from tagpilot.errors import ConfigError, ConfigErrors, CredentialsError, Location
 
 T = TypeVar("T", bound=Object)
@@ -142,7 +142,8 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
     errors: list[ConfigError] = []
     ignored_kinds: dict[str, int] = {}
     warnings: list[str] = []  # problems a person must fix that do not stop the load (file:line)
-    for doc in load_documents(paths):
+    read_errors: list[ConfigError] = []  # files that cannot be read or parsed: reported alone, as before
+    for doc in iter_documents(paths, read_errors):
         try:
             obj = parse_document(doc)
         except ConfigErrors as exc:
@@ -163,6 +164,7 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
         config.objects[obj.key] = obj
         config.origins[obj.key] = location
         warnings += getattr(obj, "load_warnings", lambda _doc: [])(doc)
+    raise_errors(read_errors)
     config.ignored = [
         f"ignored {count} object(s) of kind {kind}: tagpilot does not read this kind"
         for kind, count in sorted(ignored_kinds.items())

@@ -230,10 +230,10 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def load_documents(paths: Iterable[str | Path]) -> list[Document]:
-    """Read every document of every file; all syntax errors are collected before raising."""
-    documents: list[Document] = []
-    errors: list[ConfigError] = []
+def iter_documents(paths: Iterable[str | Path], errors: list[ConfigError]) -> Iterator[Document]:
+    """Every document of every file, one at a time (a caller that validates each as it comes holds
+    one document's data and line index, not 20,000 of them); files that cannot be read or parsed
+    are reported in `errors` (a file's documents before its syntax error are still yielded)."""
     for file in expand_paths(paths):
         try:
             raw = file.read_bytes()
@@ -248,10 +248,22 @@ def load_documents(paths: Iterable[str | Path]) -> list[Document]:
             errors.append(ConfigError(f"cannot read file: not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as "
                                       "UTF-8", Location(file=str(file), line=line, column=column)))
             continue
+        del raw
         try:
-            documents.extend(read_documents(text, str(file)))
+            yield from read_documents(text, str(file))
         except ConfigError as exc:
             errors.append(exc)
+
+
+def raise_errors(errors: list[ConfigError]) -> None:
+    """Raise the collected errors: the one, or all of them together."""
     if errors:
         raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+
+
+def load_documents(paths: Iterable[str | Path]) -> list[Document]:
+    """Read every document of every file; all syntax errors are collected before raising."""
+    errors: list[ConfigError] = []
+    documents = list(iter_documents(paths, errors))
+    raise_errors(errors)
     return documents
