@@ -82,6 +82,21 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
     assert "broken.yaml:" in str(info.value) and "invalid YAML" in str(info.value)
 
 
+def test_syntax_errors_of_every_file_are_reported_alone(tmp_path: Path) -> None:
+    """Documents are validated as they are read, but a file that does not parse is still reported
+    with the others that do not (all of them), and no validation error of a readable file is mixed in."""
+    bad_field = REPO.replace("interval: 5m", "interval: soon")
+    write(tmp_path, "a-invalid.yaml", bad_field)
+    write(tmp_path, "b-broken.yaml", REPO + "  extra: [unclosed\n")
+    write(tmp_path, "c-broken.yaml", "a: [\n")
+    with pytest.raises(ConfigErrors) as info:
+        load_config([tmp_path])
+    text = str(info.value)
+    assert "b-broken.yaml:" in text and "c-broken.yaml:" in text and "a-invalid.yaml" not in text
+    with pytest.raises(ConfigError, match=r"a-invalid\.yaml"):  # once they parse, the validation error shows
+        load_config([tmp_path / "a-invalid.yaml"])
+
+
 def test_duplicate_objects_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config([write(tmp_path, "d.yaml", REPO + "---\n" + REPO)])
