@@ -156,7 +156,7 @@ class AutomationReconciler:
 
         async def apply(root: Path) -> TreeResult:
             # GitClient decides "no change" from what git sees staged, not from this result. The tree
-            # walk, YAML parsing and fsyncs run in a thread: the daemon keeps answering webhooks meanwhile.
+            # walk, YAML parsing and writes run in a thread: the daemon keeps answering webhooks meanwhile.
             result = await asyncio.to_thread(updater.apply, root, spec.update_path, policies, dry_run=dry_run)
             skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
             unmatched[:] = result.unmatched
