@@ -8,9 +8,11 @@ database written by an older tagpilot is upgraded in place on open.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -24,6 +26,8 @@ from typing import Any
 
 from tagpilot.errors import StoreError
 from tagpilot.store.private import prepare_database
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = ".tagpilot"
 DB_FILE = "state.db"
@@ -174,7 +178,18 @@ MIGRATIONS: list[str] = [
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
 TRIM_EVERY = 100  # inserts (per table, per process) between two trims; a ring may exceed its size by this
+# how long grouped writes wait for company before they commit: the write lock is held this long at most,
+# and other processes see a status or tag list this much later (see `Store`)
+GROUP_WINDOW = 0.01
 _COLUMNS = "id, time, kind, namespace, name, type, reason, message, data"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on this thread, if any (its timer commits grouped writes)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -188,7 +203,19 @@ class StoredObject:
 
 
 class Store:
-    """Thread-safe access to the state database. Every write is one transaction."""
+    """Thread-safe access to the state database. Every write is one transaction, or part of a group.
+
+    Grouped writes: the writes a reconcile makes on every run (the spec's generation, the status,
+    the tag list, first-seen tags, the events log), made on an event loop's thread, join one
+    transaction that the loop commits `GROUP_WINDOW` after the first of them. A scan of 1,000
+    repositories made ~5,000 transactions, a commit (a WAL append; a checkpoint with fsync every
+    1,000 pages) each; grouped, ~100. Each grouped write is a SAVEPOINT, so a write that fails rolls
+    back alone and the others in its group still commit. Every other write (pending triggers,
+    notification claims, the outbox, ...) is durable when it returns: it commits the open group
+    first, then itself, so the order of writes holds. Readers on this connection see grouped writes
+    at once; other processes see them at most `GROUP_WINDOW` later, and a crash loses at most that
+    window of them (the state is then the last committed one: last good tags and status).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -198,6 +225,9 @@ class Store:
         # (every scan of an unchanged repository, and every ImageRepository on the same image) has
         # nothing new and nothing gone, and a thousand-row insert per scan was most of a round's store time
         self._seen_lists: dict[str, bytes] = {}
+        # the loop whose iteration commits the open group of grouped writes (None: no group open)
+        self._group_loop: asyncio.AbstractEventLoop | None = None
+        self.commits = 0  # transactions committed since open (grouped writes count once per group)
         try:
             prepare_database(self.path)  # directory 0700, database (and so its -wal, -shm) 0600
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -215,6 +245,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -224,21 +255,67 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, grouped: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write: its own transaction, or (`grouped`, on an event loop's thread) a savepoint in the
+        group the loop commits `GROUP_WINDOW` after the group's first write (see the class docstring)."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+            loop = _running_loop() if grouped else None
+            if loop is None or (self._group_loop is not None and self._group_loop is not loop):
+                self.flush()  # what was written before this commits first: the order of writes holds
+            if loop is None:
+                self._begin()
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                    self.commits += 1
+                except BaseException as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    self._raise_store_error(exc)
+                    raise
+                return
+            if self._group_loop is None:
+                self._begin()
+                self._group_loop = loop
+                loop.call_later(GROUP_WINDOW, self.flush)
+            self._db.execute("SAVEPOINT grouped")
             try:
                 yield self._db
-                self._db.execute("COMMIT")
+                self._db.execute("RELEASE grouped")
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+                    self._db.execute("ROLLBACK TO grouped")
+                    self._db.execute("RELEASE grouped")
+                self._raise_store_error(exc)
                 raise
+
+    def _begin(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+
+    def _raise_store_error(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+
+    def flush(self) -> None:
+        """Commit the open group of grouped writes, if any (the loop's timer does; `close` and durable
+        writes do). A commit that fails is logged and its group rolled back: its callers returned
+        long ago, and the state is then what the last committed group left, as after a crash."""
+        with self._lock:
+            if self._group_loop is None:
+                return
+            self._group_loop = None
+            try:
+                self._db.execute("COMMIT")
+                self.commits += 1
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                self._seen_lists.clear()  # what it says was recorded may be in the lost group
+                log.error("cannot write the state database %s: %s (a group of status, tag and event writes is lost)",
+                          self.path, exc)
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -273,7 +350,7 @@ class Store:
 
     def observe_spec(self, kind: str, namespace: str, name: str, spec_hash: str) -> int:
         """Record the object's current spec; returns its generation (incremented when the spec changed)."""
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             row = db.execute(
                 "SELECT generation, spec_hash FROM objects WHERE kind=? AND namespace=? AND name=?",
                 (kind, namespace, name),
@@ -296,7 +373,7 @@ class Store:
             return generation
 
     def set_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             cur = db.execute(
                 "UPDATE objects SET status=?, updated_at=? WHERE kind=? AND namespace=? AND name=?",
                 (json.dumps(status, sort_keys=True), time.time(), kind, namespace, name),
@@ -355,7 +432,7 @@ class Store:
 
     def _append(self, table: str, kept: int, kind: str, namespace: str, name: str, type_: str, reason: str,
                 message: str, data: dict[str, Any] | None) -> int:
-        with self._tx() as db:
+        with self._tx(grouped=table == "events") as db:
             row_id = self._next_id(db)
             db.execute(
                 f"INSERT INTO {table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -526,7 +603,7 @@ class Store:
     # --- tags ----------------------------------------------------------------------------------------
 
     def set_tags(self, canonical_name: str, tags: list[str], revision: str) -> None:
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             db.execute(
                 "INSERT INTO repository_tags (canonical_name, tags, revision, scanned_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(canonical_name) DO UPDATE SET tags=excluded.tags, revision=excluded.revision,"
@@ -575,7 +652,7 @@ class Store:
         digest = hashlib.blake2b("\n".join(tags).encode("utf-8", "surrogatepass"), digest_size=16).digest()
         if self._seen_lists.get(canonical_name) == digest:
             return
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
                 [(canonical_name, tag, now) for tag in tags],
