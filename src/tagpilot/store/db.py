@@ -174,6 +174,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE promotion_history ADD COLUMN pull_request TEXT NOT NULL DEFAULT '';
     """,
+    # scans: the digest of the tag list record_tags_seen last recorded per repository, so that a new
+    # process scanning an unchanged repository skips re-inserting every tag (30,000 rows in a scan of
+    # 1,000 repositories) without a query per tag
+    """
+    CREATE TABLE tag_lists_seen (canonical_name TEXT PRIMARY KEY, digest BLOB NOT NULL);
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -648,21 +654,38 @@ class Store:
 
     def record_tags_seen(self, canonical_name: str, tags: list[str], now: float) -> None:
         """A scan's tag list: new tags are first seen `now`; tags gone from the registry are forgotten
-        (a tag deleted and pushed again is new again)."""
+        (a tag deleted and pushed again is new again).
+
+        The same list as last time (every scan of an unchanged repository, and every ImageRepository
+        on the same image) has nothing new and nothing gone: its digest, kept in memory and in
+        `tag_lists_seen` (for the next process), says so without touching the tags' rows."""
         digest = hashlib.blake2b("\n".join(tags).encode("utf-8", "surrogatepass"), digest_size=16).digest()
         if self._seen_lists.get(canonical_name) == digest:
             return
         with self._tx(grouped=True) as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
-                [(canonical_name, tag, now) for tag in tags],
-            )
-            known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
-                                              (canonical_name,))}
-            gone = known - set(tags)
-            db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
-                           [(canonical_name, tag) for tag in gone])
+            row = db.execute("SELECT digest FROM tag_lists_seen WHERE canonical_name=?", (canonical_name,)).fetchone()
+            if row is None or bytes(row[0]) != digest:
+                self._record_tags(db, canonical_name, tags, now)
+                db.execute("INSERT INTO tag_lists_seen (canonical_name, digest) VALUES (?, ?)"
+                           " ON CONFLICT(canonical_name) DO UPDATE SET digest=excluded.digest",
+                           (canonical_name, digest))
         self._seen_lists[canonical_name] = digest
+
+    @staticmethod
+    def _record_tags(db: sqlite3.Connection, canonical_name: str, tags: list[str], now: float) -> None:
+        first_time = db.execute("SELECT 1 FROM tag_first_seen WHERE canonical_name=? LIMIT 1",
+                                (canonical_name,)).fetchone() is None
+        db.executemany(
+            "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
+            [(canonical_name, tag, now) for tag in tags],
+        )
+        if first_time:  # a repository never seen: nothing is gone, no need to read back what was just written
+            return
+        known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
+                                          (canonical_name,))}
+        gone = known - set(tags)
+        db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
+                       [(canonical_name, tag) for tag in gone])
 
     def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
         """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""
@@ -694,6 +717,9 @@ class Store:
                                    (digest, canonical_name, tag))
                     continue
                 out[tag] = (now, True)
+                if row is None:  # a tag the last recorded list did not have: that list is no longer what is stored
+                    db.execute("DELETE FROM tag_lists_seen WHERE canonical_name=?", (canonical_name,))
+                    self._seen_lists.pop(canonical_name, None)
                 if row is not None and row[0] is not None:  # the tag moved: its old digest may stay, untagged
                     db.execute("INSERT OR IGNORE INTO retention_untagged (canonical_name, digest, tag, first_seen)"
                                " VALUES (?, ?, ?, ?)", (canonical_name, row[0], tag, row[1]))
