@@ -1,5 +1,6 @@
-"""Grouped writes: a reconcile's writes made on the event loop commit together, soon after the first; a
-failing write rolls back alone; durable writes, `close` and the next loop commit what was grouped first."""
+"""Grouped writes: the derived state a reconcile writes on the event loop commits together, soon after the
+first write; a failing write rolls back alone; a durable write (an event, a pending trigger) commits the
+open group with itself; `close` and the next loop commit what a stopped loop left."""
 
 from __future__ import annotations
 
@@ -37,15 +38,14 @@ async def test_grouped_writes_commit_once_together(tmp_path: Path) -> None:
         store.set_status(*KEY, {"n": 1})
         store.set_tags("ns/a", ["1.0.0"], "1")
         store.record_tags_seen("reg/a", ["1.0.0"], 1.0)
-        store.add_event(*KEY, "Normal", "NewTags", "found 1 tags")
         assert store.get_object(*KEY).status == {"n": 1}  # this connection reads its group at once
         assert committed_status(tmp_path) is None  # nobody else does until the group commits
         await group_committed(store)
         assert store.commits == before + 1
         assert committed_status(tmp_path) == '{"n": 1}'
         with sqlite3.connect(tmp_path / DB_FILE) as other:
-            assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
             assert other.execute("SELECT tags FROM repository_tags").fetchone()[0] == '["1.0.0"]'
+            assert other.execute("SELECT COUNT(*) FROM tag_first_seen").fetchone()[0] == 1
 
 
 async def test_a_failing_grouped_write_does_not_lose_the_others(tmp_path: Path) -> None:
@@ -62,13 +62,25 @@ async def test_a_failing_grouped_write_does_not_lose_the_others(tmp_path: Path) 
         assert committed_status(tmp_path, "b") == '{"n": 3}'
 
 
-async def test_a_durable_write_commits_the_open_group_first(tmp_path: Path) -> None:
+async def test_a_durable_write_commits_the_open_group_with_itself(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         store.set_status(*KEY, {"n": 1})
+        before = store.commits
         store.add_pending(*KEY, "webhook")  # promised before answering: durable when it returns
+        store.add_event(*KEY, "Normal", "Approved", "approved by alice")  # what an API answer reports
+        assert store.commits == before + 2  # one commit each, the first carrying the grouped status
         assert committed_status(tmp_path) == '{"n": 1}'
         with sqlite3.connect(tmp_path / DB_FILE) as other:
             assert other.execute("SELECT reason FROM pending_triggers").fetchall() == [("webhook",)]
+            assert other.execute("SELECT reason FROM events").fetchall() == [("Approved",)]
+
+
+async def test_a_failing_durable_write_still_commits_the_group_before_it(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.set_status(*KEY, {"n": 1})
+        with pytest.raises(StoreError, match="cannot write the state database"), store._tx() as db:
+            db.execute("INSERT INTO no_such_table VALUES (1)")
+        assert committed_status(tmp_path) == '{"n": 1}'
 
 
 async def test_close_commits_the_open_group(tmp_path: Path) -> None:

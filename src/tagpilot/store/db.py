@@ -211,16 +211,18 @@ class StoredObject:
 class Store:
     """Thread-safe access to the state database. Every write is one transaction, or part of a group.
 
-    Grouped writes: the writes a reconcile makes on every run (the spec's generation, the status,
-    the tag list, first-seen tags, the events log), made on an event loop's thread, join one
-    transaction that the loop commits `GROUP_WINDOW` after the first of them. A scan of 1,000
-    repositories made ~5,000 transactions, a commit (a WAL append; a checkpoint with fsync every
-    1,000 pages) each; grouped, ~100. Each grouped write is a SAVEPOINT, so a write that fails rolls
-    back alone and the others in its group still commit. Every other write (pending triggers,
-    notification claims, the outbox, ...) is durable when it returns: it commits the open group
-    first, then itself, so the order of writes holds. Readers on this connection see grouped writes
-    at once; other processes see them at most `GROUP_WINDOW` later, and a crash loses at most that
-    window of them (the state is then the last committed one: last good tags and status).
+    Grouped writes: the derived state every reconcile writes (the spec's generation, the status, the
+    tag list, first-seen tags), made on an event loop's thread, joins one transaction that the loop
+    commits `GROUP_WINDOW` after the first of its writes. A scan of 1,000 repositories made ~5,000
+    transactions, a commit (a WAL append; a checkpoint with fsync every 1,000 pages) each. Each
+    grouped write is a SAVEPOINT, so a write that fails rolls back alone and the others in its group
+    still commit. Every other write (the events log, pending triggers, approvals, notification
+    claims, the outbox, ...) is durable when it returns: made while a group is open, it joins the
+    group and commits it with itself (one commit, the order of writes kept). Readers on this
+    connection see grouped writes at once; other processes see them at most `GROUP_WINDOW` later, and
+    a crash loses at most that window of them: the state is then the last committed one (the last
+    good tags), and the next reconcile writes it again. What an API or a person was told (an event, an
+    approval) is never in that window.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -263,25 +265,25 @@ class Store:
     @contextmanager
     def _tx(self, *, grouped: bool = False) -> Iterator[sqlite3.Connection]:
         """One write: its own transaction, or (`grouped`, on an event loop's thread) a savepoint in the
-        group the loop commits `GROUP_WINDOW` after the group's first write (see the class docstring)."""
+        group the loop commits `GROUP_WINDOW` after the group's first write (see the class docstring).
+        A durable write while a group is open joins it and commits it at once: one commit for both."""
         with self._lock:
             loop = _running_loop() if grouped else None
-            if loop is None or (self._group_loop is not None and self._group_loop is not loop):
-                self.flush()  # what was written before this commits first: the order of writes holds
-            if loop is None:
-                self._begin()
-                try:
-                    yield self._db
-                    self._db.execute("COMMIT")
-                    self.commits += 1
-                except BaseException as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    self._raise_store_error(exc)
-                    raise
-                return
+            if loop is not None and self._group_loop is not None and self._group_loop is not loop:
+                self.flush()  # a group a stopped loop left: commit it before this loop's writes
             if self._group_loop is None:
                 self._begin()
+                if loop is None:  # a durable write, no group open: a transaction of its own
+                    try:
+                        yield self._db
+                        self._db.execute("COMMIT")
+                        self.commits += 1
+                    except BaseException as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                        self._raise_store_error(exc)
+                        raise
+                    return
                 self._group_loop = loop
                 loop.call_later(GROUP_WINDOW, self.flush)
             self._db.execute("SAVEPOINT grouped")
@@ -292,8 +294,12 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK TO grouped")
                     self._db.execute("RELEASE grouped")
+                if loop is None:
+                    self._commit_group()  # what was grouped before stays written, as without a group
                 self._raise_store_error(exc)
                 raise
+            if loop is None:
+                self._commit_group()  # durable on return: the group's writes (earlier ones) and this one
 
     def _begin(self) -> None:
         try:
@@ -306,22 +312,28 @@ class Store:
             raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
 
     def flush(self) -> None:
-        """Commit the open group of grouped writes, if any (the loop's timer does; `close` and durable
-        writes do). A commit that fails is logged and its group rolled back: its callers returned
-        long ago, and the state is then what the last committed group left, as after a crash."""
+        """Commit the open group of grouped writes, if any (the loop's timer does; `close` does). A
+        commit that fails here is logged and its group rolled back: its callers returned long ago, and
+        the state is then what the last committed group left, as after a crash."""
         with self._lock:
-            if self._group_loop is None:
-                return
-            self._group_loop = None
             try:
-                self._db.execute("COMMIT")
-                self.commits += 1
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                self._seen_lists.clear()  # what it says was recorded may be in the lost group
-                log.error("cannot write the state database %s: %s (a group of status, tag and event writes is lost)",
-                          self.path, exc)
+                self._commit_group()
+            except StoreError as exc:
+                log.error("%s (a group of status and tag writes is lost)", exc)
+
+    def _commit_group(self) -> None:
+        """Commit the open group; a failure rolls it back and raises `StoreError`."""
+        if self._group_loop is None:
+            return
+        self._group_loop = None
+        try:
+            self._db.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._seen_lists.clear()  # what it says was recorded may be in the lost group
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -438,7 +450,7 @@ class Store:
 
     def _append(self, table: str, kept: int, kind: str, namespace: str, name: str, type_: str, reason: str,
                 message: str, data: dict[str, Any] | None) -> int:
-        with self._tx(grouped=table == "events") as db:
+        with self._tx() as db:
             row_id = self._next_id(db)
             db.execute(
                 f"INSERT INTO {table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
