@@ -7,6 +7,8 @@ Three ways to list every repository's tags, each in its own process so wall time
   skopeo     `skopeo list-tags` once per repository, 8 processes at a time (like `xargs -P8`)
   bare loop  an httpx.AsyncClient doing GET /v2/<repo>/tags/list, 8 at a time, parsing JSON, nothing else
 Prints figures and ratios; never asserts on time. Usage: python bench/scan.py [--repos N] [--big-tags N]
+[--profile FILE]: also run the cold scan once more under cProfile (untimed) and write its stats to FILE
+(read them with `python -m pstats FILE`), to see where the time goes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def main() -> int:
     parser.add_argument("--tags", type=int, default=20)
     parser.add_argument("--big-tags", type=int, default=10_000)
     parser.add_argument("--skip-skopeo", action="store_true")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of one more cold scan here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tagpilot-bench-") as tmp:
@@ -91,6 +94,11 @@ def main() -> int:
             results["tagpilot"] = (secs, rss)
             secs2, _, _ = run_measured(scan, env=env)
             results["tagpilot (2nd run, warm state)"] = (secs2, rss)
+            if args.profile:
+                profiled = dict(env, TAGPILOT_STATE=str(work / "state-profiled"))
+                run_measured([sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), "-m", "tagpilot",
+                              "scan", "-f", str(config), "-o", "json"], env=profiled)
+                print(f"profile of a cold scan written to {args.profile}")
             if not args.skip_skopeo:
                 secs, rss, out = run_measured([sys.executable, "-c", SKOPEO, registry.host, ",".join(repos)])
                 results["skopeo list-tags x8"] = (secs, rss)

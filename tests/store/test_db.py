@@ -162,3 +162,27 @@ def test_first_seen_times_for_retention(tmp_path) -> None:
         again = store.first_seen("r.example/app", {"a": "sha256:9", "b": "sha256:2"}, 400.0)
         assert again == {"a": (400.0, True), "b": (100.0, False)}
         assert store.first_seen("other/app", {"a": "sha256:9"}, 500.0) == {"a": (500.0, True)}
+
+
+def test_an_unchanged_tag_list_is_not_recorded_again_by_a_new_process(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.record_tags_seen("r.example/app", ["a", "b"], 100.0)
+    with Store.open(tmp_path) as store:  # a new process: nothing in memory
+        changes = store._db.total_changes
+        store.record_tags_seen("r.example/app", ["a", "b"], 200.0)
+        assert store._db.total_changes == changes  # no tag row touched
+        store.record_tags_seen("r.example/app", ["a", "c"], 300.0)  # b deleted, c pushed
+        assert store.first_seen("r.example/app", {"a": "sha256:1", "c": "sha256:3"}, 400.0) == {
+            "a": (100.0, False), "c": (300.0, False)}
+    with sqlite3.connect(tmp_path / DB_FILE) as db:
+        assert db.execute("SELECT tag FROM tag_first_seen ORDER BY tag").fetchall() == [("a",), ("c",)]
+
+
+def test_a_tag_first_seen_outside_the_recorded_list_forgets_the_list(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.record_tags_seen("r.example/app", ["a"], 100.0)
+        assert store.first_seen("r.example/app", {"new": "sha256:2"}, 200.0) == {"new": (200.0, True)}
+    with Store.open(tmp_path) as store:
+        store.record_tags_seen("r.example/app", ["a"], 300.0)  # the same list again: "new" is gone now
+    with sqlite3.connect(tmp_path / DB_FILE) as db:
+        assert db.execute("SELECT tag FROM tag_first_seen").fetchall() == [("a",)]

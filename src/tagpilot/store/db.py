@@ -8,9 +8,11 @@ database written by an older tagpilot is upgraded in place on open.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -24,6 +26,8 @@ from typing import Any
 
 from tagpilot.errors import StoreError
 from tagpilot.store.private import prepare_database
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = ".tagpilot"
 DB_FILE = "state.db"
@@ -170,11 +174,28 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE promotion_history ADD COLUMN pull_request TEXT NOT NULL DEFAULT '';
     """,
+    # scans: the digest of the tag list record_tags_seen last recorded per repository, so that a new
+    # process scanning an unchanged repository skips re-inserting every tag (30,000 rows in a scan of
+    # 1,000 repositories) without a query per tag
+    """
+    CREATE TABLE tag_lists_seen (canonical_name TEXT PRIMARY KEY, digest BLOB NOT NULL);
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
 TRIM_EVERY = 100  # inserts (per table, per process) between two trims; a ring may exceed its size by this
+# how long grouped writes wait for company before they commit: the write lock is held this long at most,
+# and other processes see a status or tag list this much later (see `Store`)
+GROUP_WINDOW = 0.01
 _COLUMNS = "id, time, kind, namespace, name, type, reason, message, data"
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on this thread, if any (its timer commits grouped writes)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -188,7 +209,21 @@ class StoredObject:
 
 
 class Store:
-    """Thread-safe access to the state database. Every write is one transaction."""
+    """Thread-safe access to the state database. Every write is one transaction, or part of a group.
+
+    Grouped writes: the derived state every reconcile writes (the spec's generation, the status, the
+    tag list, first-seen tags), made on an event loop's thread, joins one transaction that the loop
+    commits `GROUP_WINDOW` after the first of its writes. A scan of 1,000 repositories made ~5,000
+    transactions, a commit (a WAL append; a checkpoint with fsync every 1,000 pages) each. Each
+    grouped write is a SAVEPOINT, so a write that fails rolls back alone and the others in its group
+    still commit. Every other write (the events log, pending triggers, approvals, notification
+    claims, the outbox, ...) is durable when it returns: made while a group is open, it joins the
+    group and commits it with itself (one commit, the order of writes kept). Readers on this
+    connection see grouped writes at once; other processes see them at most `GROUP_WINDOW` later, and
+    a crash loses at most that window of them: the state is then the last committed one (the last
+    good tags), and the next reconcile writes it again. What an API or a person was told (an event, an
+    approval) is never in that window.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -198,6 +233,9 @@ class Store:
         # (every scan of an unchanged repository, and every ImageRepository on the same image) has
         # nothing new and nothing gone, and a thousand-row insert per scan was most of a round's store time
         self._seen_lists: dict[str, bytes] = {}
+        # the loop whose iteration commits the open group of grouped writes (None: no group open)
+        self._group_loop: asyncio.AbstractEventLoop | None = None
+        self.commits = 0  # transactions committed since open (grouped writes count once per group)
         try:
             prepare_database(self.path)  # directory 0700, database (and so its -wal, -shm) 0600
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -215,6 +253,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -224,21 +263,77 @@ class Store:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, grouped: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write: its own transaction, or (`grouped`, on an event loop's thread) a savepoint in the
+        group the loop commits `GROUP_WINDOW` after the group's first write (see the class docstring).
+        A durable write while a group is open joins it and commits it at once: one commit for both."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+            loop = _running_loop() if grouped else None
+            if loop is not None and self._group_loop is not None and self._group_loop is not loop:
+                self.flush()  # a group a stopped loop left: commit it before this loop's writes
+            if self._group_loop is None:
+                self._begin()
+                if loop is None:  # a durable write, no group open: a transaction of its own
+                    try:
+                        yield self._db
+                        self._db.execute("COMMIT")
+                        self.commits += 1
+                    except BaseException as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                        self._raise_store_error(exc)
+                        raise
+                    return
+                self._group_loop = loop
+                loop.call_later(GROUP_WINDOW, self.flush)
+            self._db.execute("SAVEPOINT grouped")
             try:
                 yield self._db
-                self._db.execute("COMMIT")
+                self._db.execute("RELEASE grouped")
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+                    self._db.execute("ROLLBACK TO grouped")
+                    self._db.execute("RELEASE grouped")
+                if loop is None:
+                    self._commit_group()  # what was grouped before stays written, as without a group
+                self._raise_store_error(exc)
                 raise
+            if loop is None:
+                self._commit_group()  # durable on return: the group's writes (earlier ones) and this one
+
+    def _begin(self) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+
+    def _raise_store_error(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+
+    def flush(self) -> None:
+        """Commit the open group of grouped writes, if any (the loop's timer does; `close` does). A
+        commit that fails here is logged and its group rolled back: its callers returned long ago, and
+        the state is then what the last committed group left, as after a crash."""
+        with self._lock:
+            try:
+                self._commit_group()
+            except StoreError as exc:
+                log.error("%s (a group of status and tag writes is lost)", exc)
+
+    def _commit_group(self) -> None:
+        """Commit the open group; a failure rolls it back and raises `StoreError`."""
+        if self._group_loop is None:
+            return
+        self._group_loop = None
+        try:
+            self._db.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._seen_lists.clear()  # what it says was recorded may be in the lost group
+            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
         with self._tx() as db:
@@ -273,7 +368,7 @@ class Store:
 
     def observe_spec(self, kind: str, namespace: str, name: str, spec_hash: str) -> int:
         """Record the object's current spec; returns its generation (incremented when the spec changed)."""
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             row = db.execute(
                 "SELECT generation, spec_hash FROM objects WHERE kind=? AND namespace=? AND name=?",
                 (kind, namespace, name),
@@ -296,7 +391,7 @@ class Store:
             return generation
 
     def set_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             cur = db.execute(
                 "UPDATE objects SET status=?, updated_at=? WHERE kind=? AND namespace=? AND name=?",
                 (json.dumps(status, sort_keys=True), time.time(), kind, namespace, name),
@@ -526,7 +621,7 @@ class Store:
     # --- tags ----------------------------------------------------------------------------------------
 
     def set_tags(self, canonical_name: str, tags: list[str], revision: str) -> None:
-        with self._tx() as db:
+        with self._tx(grouped=True) as db:
             db.execute(
                 "INSERT INTO repository_tags (canonical_name, tags, revision, scanned_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(canonical_name) DO UPDATE SET tags=excluded.tags, revision=excluded.revision,"
@@ -571,21 +666,38 @@ class Store:
 
     def record_tags_seen(self, canonical_name: str, tags: list[str], now: float) -> None:
         """A scan's tag list: new tags are first seen `now`; tags gone from the registry are forgotten
-        (a tag deleted and pushed again is new again)."""
+        (a tag deleted and pushed again is new again).
+
+        The same list as last time (every scan of an unchanged repository, and every ImageRepository
+        on the same image) has nothing new and nothing gone: its digest, kept in memory and in
+        `tag_lists_seen` (for the next process), says so without touching the tags' rows."""
         digest = hashlib.blake2b("\n".join(tags).encode("utf-8", "surrogatepass"), digest_size=16).digest()
         if self._seen_lists.get(canonical_name) == digest:
             return
-        with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
-                [(canonical_name, tag, now) for tag in tags],
-            )
-            known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
-                                              (canonical_name,))}
-            gone = known - set(tags)
-            db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
-                           [(canonical_name, tag) for tag in gone])
+        with self._tx(grouped=True) as db:
+            row = db.execute("SELECT digest FROM tag_lists_seen WHERE canonical_name=?", (canonical_name,)).fetchone()
+            if row is None or bytes(row[0]) != digest:
+                self._record_tags(db, canonical_name, tags, now)
+                db.execute("INSERT INTO tag_lists_seen (canonical_name, digest) VALUES (?, ?)"
+                           " ON CONFLICT(canonical_name) DO UPDATE SET digest=excluded.digest",
+                           (canonical_name, digest))
         self._seen_lists[canonical_name] = digest
+
+    @staticmethod
+    def _record_tags(db: sqlite3.Connection, canonical_name: str, tags: list[str], now: float) -> None:
+        first_time = db.execute("SELECT 1 FROM tag_first_seen WHERE canonical_name=? LIMIT 1",
+                                (canonical_name,)).fetchone() is None
+        db.executemany(
+            "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
+            [(canonical_name, tag, now) for tag in tags],
+        )
+        if first_time:  # a repository never seen: nothing is gone, no need to read back what was just written
+            return
+        known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
+                                          (canonical_name,))}
+        gone = known - set(tags)
+        db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
+                       [(canonical_name, tag) for tag in gone])
 
     def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
         """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""
@@ -617,6 +729,9 @@ class Store:
                                    (digest, canonical_name, tag))
                     continue
                 out[tag] = (now, True)
+                if row is None:  # a tag the last recorded list did not have: that list is no longer what is stored
+                    db.execute("DELETE FROM tag_lists_seen WHERE canonical_name=?", (canonical_name,))
+                    self._seen_lists.pop(canonical_name, None)
                 if row is not None and row[0] is not None:  # the tag moved: its old digest may stay, untagged
                     db.execute("INSERT OR IGNORE INTO retention_untagged (canonical_name, digest, tag, first_seen)"
                                " VALUES (?, ?, ?, ?)", (canonical_name, row[0], tag, row[1]))
