@@ -95,7 +95,7 @@ class MemoryStore:
         (self.suspended.add if suspended else self.suspended.discard)((kind, namespace, name))
 
     def add_event(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
-                  data: dict[str, Any] | None = None) -> int:
+                  data: dict[str, Any] | None = None, *, grouped: bool = False) -> int:
         self.log.append((kind, name, type_, reason))
         return len(self.log)
 

@@ -117,3 +117,24 @@ def test_a_group_left_by_a_stopped_loop_commits_before_the_next_write_or_at_clos
     assert committed_status(tmp_path, "b") is None
     store.close()
     assert committed_status(tmp_path, "b") == '{"n": 2}'
+
+
+async def test_a_derived_event_joins_the_group_and_a_durable_one_commits_it(tmp_path: Path) -> None:
+    """A scan's `NewTags` (reconciler.Note.derived) is written with the status it goes with: one commit
+    for both; an event nobody would emit again (an approval) commits the group at once with itself."""
+    from tagpilot.engine.events import EventStream
+
+    with Store.open(tmp_path) as store:
+        stream = EventStream.recorded_in(store)
+        before = store.commits
+        store.set_status(*KEY, {"n": 1})
+        stream.emit(KEY, "Normal", "NewTags", "scanned", derived=True, revision="r1")
+        assert store.commits == before  # still open: status and event together
+        await group_committed(store)
+        assert store.commits == before + 1
+        store.set_status(*KEY, {"n": 2})
+        stream.emit(KEY, "Normal", "Approved", "by a person")
+        assert store.commits == before + 2 and store._group_loop is None  # durable on return, group included
+        with sqlite3.connect(tmp_path / DB_FILE) as other:
+            reasons = [r[0] for r in other.execute("SELECT reason FROM events ORDER BY id")]
+        assert reasons == ["NewTags", "Approved"] and committed_status(tmp_path) == '{"n": 2}'

@@ -193,7 +193,7 @@ class Controller:
         if outcome.persist:
             store.set_status(*key, outcome.status.to_json())
         for note in outcome.notes:
-            self.events.emit(key, NORMAL, note.reason, note.message, **note.metadata)
+            self.events.emit(key, NORMAL, note.reason, note.message, derived=note.derived, **note.metadata)
         for warning in outcome.warnings:
             self.events.emit(key, WARNING, warning.reason, warning.message, **warning.metadata)
         result = ReconcileResult(key, ok=outcome.ok, skipped=outcome.skipped,

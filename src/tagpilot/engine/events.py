@@ -78,6 +78,7 @@ class Event:
     message: str
     metadata: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+    derived: bool = False  # re-published by the next reconcile if lost (reconciler.Note.derived)
 
     @property
     def object(self) -> str:
@@ -112,9 +113,10 @@ class EventStream:
             except Exception:  # one broken subscriber must not lose the event for the others
                 log.exception("event subscriber %r failed on %s %s", subscriber, event.object, event.reason)
 
-    def emit(self, key: ObjectKey, type_: str, reason: str, message: str, **metadata: Any) -> Event:
+    def emit(self, key: ObjectKey, type_: str, reason: str, message: str, *, derived: bool = False,
+             **metadata: Any) -> Event:
         """Build and publish an event; returns it."""
-        event = Event(key, type_, reason, message, metadata)
+        event = Event(key, type_, reason, message, metadata, derived=derived)
         self.publish(event)
         return event
 
@@ -123,7 +125,7 @@ def event_log(store: EventLog) -> Subscriber:
     """The subscriber that appends every event to the store's log (`tagpilot events`, `/api/v1/events`)."""
 
     def record(event: Event) -> None:
-        store.add_event(*event.key, event.type, event.reason, event.message, event.metadata)
+        store.add_event(*event.key, event.type, event.reason, event.message, event.metadata, grouped=event.derived)
 
     return record
 

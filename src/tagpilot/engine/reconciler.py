@@ -36,11 +36,16 @@ class Context:
 
 @dataclass
 class Note:
-    """A Normal event a reconciler asks the controller to publish (reason from `events.Reason`)."""
+    """A Normal event a reconciler asks the controller to publish (reason from `events.Reason`).
+
+    `derived`: the next reconcile would publish it again if it were lost with the status it goes with
+    (a scan's `NewTags`: the tags are recorded in the same group of writes); the events log may then
+    write it with that group instead of committing it on its own (store/db.py, grouped writes)."""
 
     reason: str
     message: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    derived: bool = False
 
 
 @dataclass

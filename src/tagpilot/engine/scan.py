@@ -113,7 +113,8 @@ class Scanner:
         after = (status.last_scan_result or {}).get("revision")
         if outcome.ok and after != before:
             outcome.changed = True
-            outcome.notes.append(Note(Reason.NEW_TAGS, status.ready_message("scanned"), {"revision": after}))
+            outcome.notes.append(Note(Reason.NEW_TAGS, status.ready_message("scanned"), {"revision": after},
+                                      derived=True))  # the tags are recorded in the same group of writes
         return outcome
 
     async def _scan(self, repo: ImageRepository, status: RepositoryStatus, generation: int) -> Outcome:

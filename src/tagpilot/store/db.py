@@ -449,8 +449,8 @@ class Store:
         return int(row[0] or 0) + 1
 
     def _append(self, table: str, kept: int, kind: str, namespace: str, name: str, type_: str, reason: str,
-                message: str, data: dict[str, Any] | None) -> int:
-        with self._tx() as db:
+                message: str, data: dict[str, Any] | None, *, grouped: bool = False) -> int:
+        with self._tx(grouped=grouped) as db:
             row_id = self._next_id(db)
             db.execute(
                 f"INSERT INTO {table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -464,9 +464,12 @@ class Store:
             return row_id
 
     def add_event(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
-                  data: dict[str, Any] | None = None) -> int:
-        """Append to the events log (type `Normal` or `Warning`, as Kubernetes events)."""
-        return self._append("events", EVENTS_KEPT, kind, namespace, name, type_, reason, message, data)
+                  data: dict[str, Any] | None = None, *, grouped: bool = False) -> int:
+        """Append to the events log (type `Normal` or `Warning`, as Kubernetes events). Durable when it
+        returns, unless `grouped`: an event the next reconcile would emit again if it were lost
+        (`reconciler.Note.derived`) joins the open group of grouped writes, with the status it goes with."""
+        return self._append("events", EVENTS_KEPT, kind, namespace, name, type_, reason, message, data,
+                            grouped=grouped)
 
     def add_delivery(self, kind: str, namespace: str, name: str, type_: str, reason: str, message: str,
                      data: dict[str, Any] | None = None) -> int:
