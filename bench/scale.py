@@ -28,6 +28,7 @@ import argparse
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
         daemon = DaemonProcess(cfg, work / "state", extra_env=extra)
         t0 = time.perf_counter()
         daemon.start(wait_ready=False)
+        spy = None
+        if args.py_spy:  # a sampling profile of the daemon's round (py-spy is not a dependency: bring your own)
+            assert daemon.proc is not None
+            spy = subprocess.Popen([args.py_spy_bin, "record", "--format", "flamegraph" if args.py_spy.endswith(
+                ".svg") else "raw", "-o", args.py_spy, "--pid", str(daemon.proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         want = float(args.objects)
         # /metrics carries Flux's per-object gotk_reconcile_duration_seconds histogram: at 10,000
         # objects one scrape renders ~300,000 lines and costs the daemon seconds of CPU, so polling it
@@ -198,6 +205,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
                 raise BenchFailure(f"the first full round took longer than {args.timeout:g} s")
             time.sleep(max(0.2, 4 * spent))
         round_time = time.perf_counter() - t0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         assert daemon.proc is not None
         pid = daemon.proc.pid
         view = daemon.view("ImagePolicy", "apps", "p0")
@@ -233,6 +243,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     parser.add_argument("--standin", action="store_true", help="tag lists from an in-memory stand-in, not the "
                         "CNCF registry (1,000 × 1,000 tags do not fit in /dev/shm's inodes)")
+    parser.add_argument("--py-spy", metavar="OUT", help="record the daemon's first round with py-spy into OUT "
+                        "(.svg: a flame graph, else collapsed stacks)")
+    parser.add_argument("--py-spy-bin", default="py-spy", help="the py-spy executable")
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound on the first round, seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tagpilot-bench-scale-") as tmp:
