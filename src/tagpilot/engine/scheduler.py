@@ -195,7 +195,7 @@ class Scheduler:
         order = getattr(self.controller, "order", lambda _key: 0)
         await run_round(keys, lambda key: self._run(
             key, "requested before a restart" if key in promised else "startup", force=key in promised,
-            follow=False), order)
+            follow=False), order, keep=False)
         self.first_round_done = True
 
     async def stop(self, *, grace: float = 30.0) -> None:
