@@ -99,14 +99,16 @@ class CompactHistogram(Collector):
         join, then its encoding held ~3 copies of the 31 MB text at once (the daemon's peak memory)."""
         name, doc = self.name, self.documentation.replace("\\", r"\\").replace("\n", r"\n")
         with self._lock:
-            items = [(key, series.tolist()) for key, series in self._series.items()]
+            items = list(self._series.items())  # each series' values are copied when written, not all at once
         labelnames = sorted((*self.labelnames, "le"))
         at = labelnames.index("le")
         buckets = len(self.bounds)
         write = out.write
         write(f"# HELP {name} {doc}\n# TYPE {name} histogram\n".encode())
         created = io.BytesIO()
-        for key, values in items:
+        for key, series in items:
+            with self._lock:
+                values = series.tolist()
             pairs = dict(zip(self.labelnames, key, strict=True))
             parts = [f'{k}="{_escape(pairs[k])}"' for k in labelnames if k != "le"]
             before, after = ",".join(parts[:at]), ",".join(parts[at:])
