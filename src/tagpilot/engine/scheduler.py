@@ -56,7 +56,7 @@ class ScanBucket:
         return 0.0 if self.tokens >= -1e-9 else -self.tokens / self.rate
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     running: bool = False
     queued: bool = False
