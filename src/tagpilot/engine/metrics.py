@@ -158,6 +158,13 @@ class _LiveCollector(Collector):
                                 value=values.get("objects", 0))
 
 
+def chunks(body: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
+    """`body` in pieces, for a response that writes it piece by piece: handed to the server whole,
+    a 31 MB scrape was copied twice more into the socket's buffer (the daemon's peak memory)."""
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
 class Metrics:
     def __init__(self, live: Callable[[], dict[str, Any]] | None = None) -> None:
         self.registry = CollectorRegistry()
