@@ -258,7 +258,7 @@ class Daemon:
             "requests_by_host": dict(self.registry.requests_by_host),
             "failures_by_host": dict(self.registry.failures_by_host),
             "queue_depth": self.scheduler.queue_depth(),
-            "objects": len(self.controller.keys()),
+            "objects": self.controller.count(),
         }
 
 
