@@ -66,9 +66,12 @@ class TagListStandIn:
     HTTP/1.1 with keep-alive, like the registry; any other path is a 404 and is counted, so a run
     that needed more than tag lists says so instead of measuring the wrong thing."""
 
-    def __init__(self, repos: list[str], tags: int) -> None:
+    def __init__(self, repos: list[str], tags: int, *, distinct: bool = False) -> None:
         body = json.dumps({"name": "", "tags": [f"1.{j}.0" for j in range(tags)]}).encode()
         self.bodies = {f"/v2/{r}/tags/list": body.replace(b'"name": ""', f'"name": "{r}"'.encode()) for r in repos}
+        if distinct:  # each repository's list its own (a first tag 0.0.<i>), the same winner
+            self.bodies = {path: body.replace(b'"tags": ["', f'"tags": ["0.0.{i}", "'.encode(), 1)
+                           for i, (path, body) in enumerate(self.bodies.items())}
         self.other: list[str] = []
         owner = self
 
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     repos = [f"scale/app-{i:04d}" for i in range(args.repos)]
     registry: RegistryServer | TagListStandIn
     if args.standin:
-        registry = TagListStandIn(repos, args.tags).start()
+        registry = TagListStandIn(repos, args.tags, distinct=args.distinct).start()
     else:
         registry = RegistryServer(workdir=work / "registry", auth="none").start()
     daemon = None
@@ -178,8 +181,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         out = subprocess.run([sys.executable, "-c", BARE_LOOP, f"http://{registry.host}", str(listing)],
                              capture_output=True, text=True, check=True).stdout
         bare = time.perf_counter() - t0
-        if int(out) != args.objects * args.tags:
-            raise BenchFailure(f"the bare loop listed {out.strip()} tags, not {args.objects * args.tags}")
+        listed = args.objects * (args.tags + (1 if args.distinct else 0))
+        if int(out) != listed:
+            raise BenchFailure(f"the bare loop listed {out.strip()} tags, not {listed}")
 
         cfg = work / "config.yaml"
         cfg.write_text(config_text(registry.host, args.objects, repos))
@@ -260,6 +264,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     parser.add_argument("--standin", action="store_true", help="tag lists from an in-memory stand-in, not the "
                         "CNCF registry (1,000 × 1,000 tags do not fit in /dev/shm's inodes)")
+    parser.add_argument("--distinct", action="store_true", help="with --standin: every repository lists its own "
+                        "tags (one more, 0.0.<i>), so only the ImagePolicies of one repository share a selection")
     parser.add_argument("--py-spy", metavar="OUT", help="record the daemon's first round with py-spy into OUT "
                         "(.svg: a flame graph, else collapsed stacks)")
     parser.add_argument("--py-spy-bin", default="py-spy", help="the py-spy executable")
