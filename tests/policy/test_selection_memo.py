@@ -61,7 +61,9 @@ def test_one_evaluation_per_policy_and_list_and_order_matters() -> None:
     # is another entry
     assert memo.select(from_flux_spec(SPECS[3]), tags).tag == "1.0.0"  # alphabetical, desc: the smallest
     assert tags_digest(["a", "b"]) != tags_digest(["b", "a"])
-    assert tags_digest(["a,b"]) != tags_digest(["a", "b"])
+    lists = [[], [""], ["", ""], ["a"], ["a", "b"], ["a,b"], ["a\nb"], ["a\n", "b"], ["a", "", "b"],
+             ['J["a\\nb"]'], ['["a"]'], ["Pa"], ["P", "a"]]
+    assert len({tags_digest(t) for t in lists}) == len(lists)  # no two lists share a digest
     assert memo.misses == 2
 
 
