@@ -25,9 +25,11 @@ the bare loop list the same bodies from the same server either way.
 from __future__ import annotations
 
 import argparse
+import calendar
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,9 +66,12 @@ class TagListStandIn:
     HTTP/1.1 with keep-alive, like the registry; any other path is a 404 and is counted, so a run
     that needed more than tag lists says so instead of measuring the wrong thing."""
 
-    def __init__(self, repos: list[str], tags: int) -> None:
+    def __init__(self, repos: list[str], tags: int, *, distinct: bool = False) -> None:
         body = json.dumps({"name": "", "tags": [f"1.{j}.0" for j in range(tags)]}).encode()
         self.bodies = {f"/v2/{r}/tags/list": body.replace(b'"name": ""', f'"name": "{r}"'.encode()) for r in repos}
+        if distinct:  # each repository's list its own (a first tag 0.0.<i>), the same winner
+            self.bodies = {path: body.replace(b'"tags": ["', f'"tags": ["0.0.{i}", "'.encode(), 1)
+                           for i, (path, body) in enumerate(self.bodies.items())}
         self.other: list[str] = []
         owner = self
 
@@ -115,6 +120,18 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
+def last_reconcile(log: str) -> float:
+    """The epoch time of the daemon's last `reconciled ...` line (`--log-format json`, ms resolution)."""
+    last = None
+    for line in log.splitlines():
+        if '"msg": "reconciled ' in line:
+            last = line
+    if last is None:
+        raise BenchFailure("no reconcile in the daemon's log")
+    stamp = json.loads(last)["ts"]
+    return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:-1])
+
+
 def proc_status(pid: int, field: str) -> int:
     """A `kB` figure of /proc/PID/status (VmHWM: peak RSS; VmRSS: current)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -144,7 +161,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     repos = [f"scale/app-{i:04d}" for i in range(args.repos)]
     registry: RegistryServer | TagListStandIn
     if args.standin:
-        registry = TagListStandIn(repos, args.tags).start()
+        registry = TagListStandIn(repos, args.tags, distinct=args.distinct).start()
     else:
         registry = RegistryServer(workdir=work / "registry", auth="none").start()
     daemon = None
@@ -164,15 +181,22 @@ def run(args: argparse.Namespace, work: Path) -> None:
         out = subprocess.run([sys.executable, "-c", BARE_LOOP, f"http://{registry.host}", str(listing)],
                              capture_output=True, text=True, check=True).stdout
         bare = time.perf_counter() - t0
-        if int(out) != args.objects * args.tags:
-            raise BenchFailure(f"the bare loop listed {out.strip()} tags, not {args.objects * args.tags}")
+        listed = args.objects * (args.tags + (1 if args.distinct else 0))
+        if int(out) != listed:
+            raise BenchFailure(f"the bare loop listed {out.strip()} tags, not {listed}")
 
         cfg = work / "config.yaml"
         cfg.write_text(config_text(registry.host, args.objects, repos))
         extra = {"PYTHONPATH": str(ROOT / "src")}
         daemon = DaemonProcess(cfg, work / "state", extra_env=extra)
-        t0 = time.perf_counter()
+        t0, wall0 = time.perf_counter(), time.time()
         daemon.start(wait_ready=False)
+        spy = None
+        if args.py_spy:  # a sampling profile of the daemon's round (py-spy is not a dependency: bring your own)
+            assert daemon.proc is not None
+            spy = subprocess.Popen([args.py_spy_bin, "record", "--format", "flamegraph" if args.py_spy.endswith(
+                ".svg") else "raw", "-o", args.py_spy, "--pid", str(daemon.proc.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         want = float(args.objects)
         # /metrics carries Flux's per-object gotk_reconcile_duration_seconds histogram: at 10,000
         # objects one scrape renders ~300,000 lines and costs the daemon seconds of CPU, so polling it
@@ -197,7 +221,13 @@ def run(args: argparse.Namespace, work: Path) -> None:
             if time.monotonic() > deadline:
                 raise BenchFailure(f"the first full round took longer than {args.timeout:g} s")
             time.sleep(max(0.2, 4 * spent))
-        round_time = time.perf_counter() - t0
+        seen_time = time.perf_counter() - t0
+        # the polls are seconds apart (each scrape renders the histogram): the round ends at the
+        # daemon's last reconcile log line, not at the poll that saw it
+        round_time = last_reconcile(daemon.log_path.read_text()) - wall0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         assert daemon.proc is not None
         pid = daemon.proc.pid
         view = daemon.view("ImagePolicy", "apps", "p0")
@@ -216,7 +246,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
             daemon.stop()
         registry.stop()
 
-    print(f"first full round (start → all {args.objects} scanned and evaluated): {round_time:7.2f} s")
+    print(f"first full round (start → all {args.objects} scanned and evaluated): {round_time:7.2f} s "
+          f"(the daemon's last reconcile log line; the poll saw it at {seen_time:.2f} s)")
     print(f"bare loop, the same {args.objects} tag listings (8 at a time):        {bare:7.2f} s")
     print(f"ratio round / bare loop: {round_time / bare:.2f}x  (the round includes process start and config load)")
     print(f"peak RSS: {peak / 1024:.0f} MB (goal ≤ 300 MB); RSS when idle: {now / 1024:.0f} MB")
@@ -233,6 +264,11 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     parser.add_argument("--standin", action="store_true", help="tag lists from an in-memory stand-in, not the "
                         "CNCF registry (1,000 × 1,000 tags do not fit in /dev/shm's inodes)")
+    parser.add_argument("--distinct", action="store_true", help="with --standin: every repository lists its own "
+                        "tags (one more, 0.0.<i>), so only the ImagePolicies of one repository share a selection")
+    parser.add_argument("--py-spy", metavar="OUT", help="record the daemon's first round with py-spy into OUT "
+                        "(.svg: a flame graph, else collapsed stacks)")
+    parser.add_argument("--py-spy-bin", default="py-spy", help="the py-spy executable")
     parser.add_argument("--timeout", type=float, default=1800.0, help="bound on the first round, seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tagpilot-bench-scale-") as tmp:

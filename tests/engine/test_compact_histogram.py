@@ -60,3 +60,15 @@ def test_render_text_is_generate_latest_byte_for_byte() -> None:
     text = metrics.render().decode()
     assert text.startswith(metrics.reconcile_duration.render_text()) and "tagpilot_scans_total" in text
     assert text.count("# TYPE gotk_reconcile_duration_seconds histogram") == 1
+
+
+def test_the_scrape_is_written_in_pieces_that_make_up_the_whole() -> None:
+    from tagpilot.engine.metrics import chunks
+
+    metrics = Metrics()
+    for i in range(300):
+        metrics.reconcile_duration.labels("ImagePolicy", f"p{i}", "apps").observe(0.2)
+    body = metrics.render()
+    pieces = list(chunks(body, 4096))
+    assert b"".join(pieces) == body and len(pieces) == -(-len(body) // 4096)
+    assert all(len(p) == 4096 for p in pieces[:-1]) and list(chunks(b"", 4096)) == []

@@ -121,6 +121,25 @@ async def test_interval_reruns_and_failures_back_off_and_stalled_stops() -> None
     assert auto_runs == 1  # stalled: not retried on its own
 
 
+async def test_due_times_are_indexed_without_growing_and_a_sooner_one_wakes_the_timer() -> None:
+    """The timer pops due objects from an index (no walk of every object per wake): re-setting one
+    object's due time many times keeps the index bounded, and only the latest due time runs."""
+    controller = RecordingController(intervals={REPO: 3600.0})
+    scheduler = Scheduler(controller, workers=2, jitter=0.0)  # type: ignore[arg-type]
+    await scheduler.start()
+    await settle(scheduler)
+    assert scheduler._states[REPO].next_due is not None  # due again in an hour
+    controller.calls.clear()
+    state = scheduler._states[REPO]
+    for i in range(5000):  # e.g. a deferred trigger per webhook: each booking re-sets the due time
+        scheduler._set_due(REPO, state, scheduler.now() + 1000.0 + i)
+    assert len(scheduler._due) <= 2 * len(scheduler._states) + 65
+    scheduler._set_due(REPO, state, scheduler.now() + 0.1)  # sooner than the timer's own wake-up
+    await settle(scheduler, 0.5)
+    await scheduler.stop()
+    assert controller.calls == [(REPO, True)]  # run once, at the latest due time set
+
+
 async def test_unknown_objects_are_refused_and_stop_is_graceful() -> None:
     controller = RecordingController(delay=0.3)
     scheduler = Scheduler(controller, workers=1)  # type: ignore[arg-type]

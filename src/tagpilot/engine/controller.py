@@ -88,6 +88,11 @@ class Controller:
                 order[name] = kind.order
         return sorted((key for key in self.config.objects if key[0] in order), key=lambda k: (order[k[0]], k))
 
+    def count(self) -> int:
+        """How many objects `keys()` lists, without sorting them (read on every /metrics scrape)."""
+        reconciled = {kind.name for kind in self.kinds.reconciled()}
+        return sum(1 for key in self.config.objects if key[0] in reconciled)
+
     def order(self, key: ObjectKey) -> int:
         """Where the object's kind runs in a round (its inputs' kinds first)."""
         kind = self.kinds.get(key[0])

@@ -24,6 +24,7 @@ from tagpilot.engine.status import PolicyStatus, is_ready, parse_rfc3339, rfc333
 from tagpilot.errors import InvalidPolicy, TagpilotError
 from tagpilot.policy import Selection
 from tagpilot.policy.factory import from_flux_spec
+from tagpilot.policy.memo import SelectionMemo
 from tagpilot.store.protocols import ObjectSource
 
 KIND = "ImagePolicy"
@@ -43,6 +44,8 @@ class PolicyReconciler:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # policies over the same stored tag list share one evaluation (policy/memo.py)
+        self.memo = SelectionMemo()
 
     def repository_of(self, policy: ImagePolicy) -> ImageRepository | None:
         ref = policy.spec.image_repository_ref
@@ -109,7 +112,7 @@ class PolicyReconciler:
         """The policy's pick; metadata it needs (none for Flux's kinds) comes through the registry client."""
         chosen = from_flux_spec(policy.spec.policy_dict())
         if not chosen.needs_metadata:
-            return chosen.select(tags)
+            return self.memo.select(chosen, tags)
         if self.ctx.registry is None:
             raise TagpilotError("no registry client to read image metadata")
         return await select_with_registry(self.ctx.registry, await access_for(repo, self.ctx.config), chosen, tags)

@@ -17,10 +17,14 @@ from tagpilot.engine.keys import ObjectKey
 Runner = Callable[[ObjectKey], Awaitable[ReconcileResult]]
 
 
-async def run_round(keys: Iterable[ObjectKey], run: Runner, order: Callable[[ObjectKey], int]) -> list[ReconcileResult]:
+async def run_round(keys: Iterable[ObjectKey], run: Runner, order: Callable[[ObjectKey], int], *,
+                    keep: bool = True) -> list[ReconcileResult]:
     """Run `keys`, lowest `order` first, and the dependents their results name (each object once).
 
-    Results come back in the order they were run (by kind order, then key)."""
+    Results come back in the order they were run (by kind order, then key). `keep=False` (the
+    daemon's first round, which reads none of them) returns none and holds each result only until
+    its dependents are known: a kept result holds the object's whole status, ~20,000 of them at
+    10,000 ImageRepositories and ImagePolicies."""
     pending = set(keys)
     done: set[ObjectKey] = set()
     results: list[ReconcileResult] = []
@@ -29,7 +33,14 @@ async def run_round(keys: Iterable[ObjectKey], run: Runner, order: Callable[[Obj
         group = sorted(key for key in pending if order(key) == lowest)
         pending.difference_update(group)
         done.update(group)
-        for result in await asyncio.gather(*(run(key) for key in group)):
-            results.append(result)
-            pending.update(dep for dep in result.dependents if dep not in done)
+
+        async def one(key: ObjectKey) -> list[ObjectKey] | ReconcileResult:
+            result = await run(key)
+            return result if keep else result.dependents
+
+        for answer in await asyncio.gather(*(one(key) for key in group)):
+            if isinstance(answer, ReconcileResult):
+                results.append(answer)
+                answer = answer.dependents
+            pending.update(dep for dep in answer if dep not in done)
     return results

@@ -119,7 +119,14 @@ class ObjectStatus:
 
     @classmethod
     def _key_of(cls, attr: str) -> str | None:
-        return next((key for a, key in cls._all_fields() if a == attr), None)
+        # every attribute set goes through here (several per reconcile): a map per class, not a scan
+        keys = cls.__dict__.get("_KEYS")
+        if keys is None:
+            keys = {}
+            for a, key in cls._all_fields():
+                keys.setdefault(a, key)  # the first pair wins, as the scan it replaces
+            type.__setattr__(cls, "_KEYS", keys)
+        return keys.get(attr)
 
     # --- conditions ---------------------------------------------------------------------------------
 

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from tagpilot import __version__
 from tagpilot.engine.daemon import Daemon
+from tagpilot.engine.metrics import chunks
 from tagpilot.server import approvals_routes, environments_routes
 from tagpilot.server.argo_webhook import register as register_argo_webhook
 from tagpilot.server.auth import Authenticator, AuthGuard, actor
@@ -56,7 +57,11 @@ def create_app(daemon: Daemon, *, listen_host: str = "127.0.0.1", allowed_hosts:
     @app.get("/metrics", tags=["health"])
     async def metrics() -> Response:
         """Prometheus metrics."""
-        return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        body = daemon.metrics.render()
+        # the same bytes and headers as a plain Response (Content-Length, no chunked encoding), written
+        # a piece at a time with the server's flow control (engine/metrics.py `chunks`)
+        return StreamingResponse(chunks(body), media_type="text/plain; version=0.0.4; charset=utf-8",
+                                 headers={"Content-Length": str(len(body))})
 
     @app.get(f"{API}/objects", tags=["objects"])
     async def list_objects(kind: str | None = None) -> list[dict[str, Any]]:
