@@ -81,15 +81,18 @@ def _walk(root: Path, descend: Callable[[str], bool]) -> Iterator[tuple[os.DirEn
                 yield entry, rel
 
 
-def _same_file(path: str, data: bytes, executable: bool) -> bool:
-    """Whether the regular file at `path` holds exactly `data` with the execute bit as `executable`."""
+def _holds(path: str, data: bytes) -> bool:
+    """Whether the regular file at `path` holds exactly `data`."""
     try:
         with open(path, "rb") as fh:
-            if fh.read(len(data) + 1) != data:
-                return False
+            return fh.read(len(data) + 1) == data
     except OSError:
         return False
-    return os.access(path, os.X_OK) == executable
+
+
+def _same_file(path: str, data: bytes, executable: bool) -> bool:
+    """Whether the regular file at `path` holds exactly `data` with the execute bit as `executable`."""
+    return _holds(path, data) and os.access(path, os.X_OK) == executable
 
 
 def _sync_work_tree(root: Path, dirs: set[str], files: dict[str, tuple[bytes, bool]],
@@ -272,7 +275,8 @@ async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screene
     result.contents = {path: data for path, (data, _x) in files.items()}
     result.link_targets = links
     _sync_work_tree(root, listing.dirs, files, links)
-    _save_listing(root, screen, listing)
+    if listing is not previous:  # the same commit as last time: the saved listing is already this one
+        _save_listing(root, screen, listing)
     return result
 
 
@@ -320,12 +324,11 @@ def changed_files(root: Path, screened: Screened) -> list[Change]:
     changes: list[Change] = []
     for path in on_disk:
         full = str(root / path)
-        executable = os.access(full, os.X_OK)
-        if path in screened.contents and _same_file(full, screened.contents[path],
-                                                    screened.files[path][0] == "100755"):
+        mode = "100755" if os.access(full, os.X_OK) else "100644"
+        if path in screened.contents and screened.files[path][0] == mode and _holds(full, screened.contents[path]):
             continue
         with open(full, "rb") as fh:
-            changes.append((path, "100755" if executable else "100644", fh.read()))
+            changes.append((path, mode, fh.read()))
     for path in sorted(links):
         target = os.fsencode(os.readlink(root / path))
         if path not in screened.links or screened.link_targets.get(path) != target:

@@ -124,6 +124,7 @@ def _candidates(top: str) -> Iterator[tuple[str, bool, bool]]:
 
 
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_O_OVERWRITE = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def _read(path: str) -> bytes:
@@ -152,7 +153,7 @@ def _posix_rel(path: str, start: str) -> str:
 def _write_in_place(files: list[tuple[str, bytes]]) -> None:
     """Overwrite each `(path, data)` where it is (mode kept): for a workspace (see `update_tree`)."""
     for target, data in files:
-        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        fd = os.open(target, _O_OVERWRITE)
         try:
             view = memoryview(data)
             while view:
