@@ -178,7 +178,6 @@ def load_config(paths: Iterable[str | Path], *, sensors_need_sources: bool = Tru
         from tagpilot.config.flux_alert import check_alerts
 
         errors += check_alerts(config)
-    if errors:
-        errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
-        raise ConfigErrors(errors) if len(errors) > 1 else errors[0]
+    errors.sort(key=lambda e: (e.location.file or "", e.location.line or 0))
+    raise_errors(errors)
     return config

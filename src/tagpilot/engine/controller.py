@@ -79,19 +79,25 @@ class Controller:
 
     # --- what exists and how it relates ------------------------------------------------------------
 
-    def keys(self) -> list[ObjectKey]:
-        """Every reconciled object, in dependency order (kinds' `order`), then by namespace and name."""
-        order = {}  # the kinds present only: asking every kind would import every engine module
+    def _reconciled_kinds(self) -> dict[str, int]:
+        """The reconciled kinds present in the configuration, with their `order`. Only those: asking
+        for every kind would import every engine module (engine/kinds.py)."""
+        order = {}
         for name in {key[0] for key in self.config.objects}:
             kind = self.kinds.get(name)
             if kind is not None and kind.reconciled:
                 order[name] = kind.order
+        return order
+
+    def keys(self) -> list[ObjectKey]:
+        """Every reconciled object, in dependency order (kinds' `order`), then by namespace and name."""
+        order = self._reconciled_kinds()
         return sorted((key for key in self.config.objects if key[0] in order), key=lambda k: (order[k[0]], k))
 
     def count(self) -> int:
         """How many objects `keys()` lists, without sorting them (read on every /metrics scrape)."""
-        reconciled = {kind.name for kind in self.kinds.reconciled()}
-        return sum(1 for key in self.config.objects if key[0] in reconciled)
+        order = self._reconciled_kinds()
+        return sum(1 for key in self.config.objects if key[0] in order)
 
     def order(self, key: ObjectKey) -> int:
         """Where the object's kind runs in a round (its inputs' kinds first)."""

@@ -228,7 +228,8 @@ class Daemon:
         assert self.config is not None
         key = KINDS.normalize(key)
         obj = self.config.objects.get(key)
-        if obj is None or not any(k.listed and k.name == key[0] for k in KINDS.all()):
+        kind = KINDS.get(key[0])
+        if obj is None or kind is None or not kind.listed:
             return None
         return KINDS.view(self.config, self.store, obj)
 
