@@ -4,13 +4,20 @@ remembered-socket readability check (registry/client.py `_send_direct`, registry
 Both replace parts of httpx/httpcore for speed, so these tests pin what must not change: the request
 on the wire is the one `build_request` makes, cookies a registry sets are sent back, and an idle
 connection the server closed is noticed before a request is written to it. The servers are real
-HTTP servers on 127.0.0.1 (the FAKE registry of fake_registry.py).
+HTTP servers on 127.0.0.1 (the FAKE registry of fake_registry.py, and a raw socket server below that
+closes every connection after one reply).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import threading
+
 import httpx
 
+from tagpilot.registry import netbackend
 from tagpilot.registry.client import USER_AGENT, RegistryClient, RepositoryAccess
 from tagpilot.registry.credentials import DockerConfig
 from tagpilot.registry.reference import parse_reference
@@ -49,3 +56,64 @@ async def test_a_cookie_the_registry_sets_is_sent_back() -> None:
             for _ in range(3):
                 assert await client.list_tags(_access(fake.host)) == ["v1", "v2"]
         assert [r.headers.get("cookie") for r in fake.requests] == [None, "sticky=node-2", "sticky=node-2"]
+
+
+class _OneReplyPerConnection:
+    """An HTTP/1.1 server that answers one request per connection, then closes it without saying
+    `Connection: close` (as a registry behind a proxy with a short idle timeout does)."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.tag_connections = 0  # connections that carried a tag listing
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk or chunk.startswith(b"\x16"):  # EOF, or a TLS hello of the https probe
+                        break
+                    data += chunk
+                if b"/tags/list" not in data:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" if data else b"")
+                    continue
+                self.tag_connections += 1
+                body = json.dumps({"name": "demo/app", "tags": ["v1"]}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    server = _OneReplyPerConnection()
+    try:
+        async with RegistryClient(docker_config=DockerConfig(), retries=0) as client:
+            for _ in range(3):
+                assert await client.list_tags(_access(server.host)) == ["v1"]
+                await asyncio.sleep(0.05)  # the server's FIN reaches the idle pooled connection
+            http_client = client._clients["http", server.host, ""]
+            backend = http_client._transport._pool._network_backend
+            assert isinstance(backend, netbackend.RememberedSocketBackend)
+        assert server.tag_connections == 3
+    finally:
+        server.close()
+
+
+def test_install_leaves_a_transport_without_a_pool_alone() -> None:
+    assert netbackend.install(httpx.MockTransport(lambda request: httpx.Response(200))) is False
+    transport = httpx.AsyncHTTPTransport()
+    assert netbackend.install(transport) is True
+    assert isinstance(transport._pool._network_backend, netbackend.RememberedSocketBackend)

@@ -65,6 +65,7 @@ from tagpilot.errors import (
 )
 from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
 from tagpilot.registry import credentials as creds_mod
+from tagpilot.registry import netbackend
 from tagpilot.registry.auth import (
     Challenge,
     TokenCache,
@@ -600,6 +601,9 @@ class RegistryClient:
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=max(1, self.max_concurrency) * 2),
             )
+            if self._transport is None:
+                for transport in (client._transport, *client._mounts.values()):
+                    netbackend.install(transport)
             self._clients[key] = client
         return client
 
