@@ -385,3 +385,16 @@ def test_split_tag_or_digest_rejects(text: str, why: str) -> None:
         split_tag_or_digest(text, "ghcr.io/a/b")
     assert why in str(info.value) and "ghcr.io/a/b" in str(info.value)
     assert not is_digest(text)
+
+
+def test_parsing_is_cached_and_rejections_are_not() -> None:
+    """`parse_reference` keeps what it parsed (a Reference is immutable); a rejected text, or a value
+    that is not a string at all, raises every time with the same message."""
+    first = parse_reference("registry.example.com:5000/team/app:1.0")
+    assert parse_reference("registry.example.com:5000/team/app:1.0") is first
+    for _ in range(2):
+        with pytest.raises(InvalidReference, match="must be lowercase"):
+            parse_reference("registry.example.com/Team/app")
+    for value in (None, ["a/b"], {"image": "a/b"}):
+        with pytest.raises(InvalidReference, match="the reference is empty"):
+            parse_reference(value)  # type: ignore[arg-type]

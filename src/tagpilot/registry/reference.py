@@ -21,6 +21,7 @@ other pattern in tagpilot.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import re2
@@ -136,6 +137,15 @@ def _split_domain(name: str) -> tuple[str, str]:
 def parse_reference(text: str) -> Reference:
     """Parse an image reference as ``docker pull`` would; raise `InvalidReference` if Docker rejects it."""
     if not isinstance(text, str) or text == "":
+        raise InvalidReference("invalid image reference '': the reference is empty")
+    return _parse_reference(text)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_reference(text: str) -> Reference:
+    """`parse_reference` of a string, cached (a `Reference` is immutable, and a rejected text raises
+    again): every scan, policy and update parses its object's image again, the same texts all day."""
+    if text == "":
         raise InvalidReference("invalid image reference '': the reference is empty")
     if "://" in text:
         scheme = text.split("://", 1)[0]
