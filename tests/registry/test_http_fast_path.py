@@ -106,7 +106,7 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
                 await asyncio.sleep(0.05)  # the server's FIN reaches the idle pooled connection
             http_client = client._clients["http", server.host, ""]
             backend = http_client._transport._pool._network_backend
-            assert isinstance(backend, netbackend.RememberedSocketBackend)
+            assert isinstance(backend, netbackend.AsyncioBackend)
         assert server.tag_connections == 3
     finally:
         server.close()
@@ -116,4 +116,4 @@ def test_install_leaves_a_transport_without_a_pool_alone() -> None:
     assert netbackend.install(httpx.MockTransport(lambda request: httpx.Response(200))) is False
     transport = httpx.AsyncHTTPTransport()
     assert netbackend.install(transport) is True
-    assert isinstance(transport._pool._network_backend, netbackend.RememberedSocketBackend)
+    assert isinstance(transport._pool._network_backend, netbackend.AsyncioBackend)
