@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scan import timed  # noqa: E402
+from measure import run_measured as timed  # noqa: E402
 from tests.fixtures.pusher import seed_tags_on_disk  # noqa: E402
 from tests.fixtures.registry import RegistryServer  # noqa: E402
 
@@ -122,11 +122,11 @@ spec:
             secs, rss, out = timed([sys.executable, "-c", LOOP, registry.url, ",".join(repos), "head"])
             results["list+HEAD loop"] = (secs, rss)
             secs, rss, out = timed([sys.executable, "-m", "tagpilot", "retention", "plan", "-f", str(config),
-                                    "-o", "json"], env)
+                                    "-o", "json"], env=env)
             results["tagpilot retention plan"] = (secs, rss)
             planned = out.count('"action": "delete"'), out.count('"action": "retain"')
             secs, rss, _ = timed([sys.executable, "-m", "tagpilot", "retention", "plan", "-f", str(config),
-                                  "-o", "json"], env)
+                                  "-o", "json"], env=env)
             results["tagpilot retention plan (warm)"] = (secs, rss)
         finally:
             registry.stop()
