@@ -9,6 +9,7 @@ propagate and this handler prints `error: <message>`.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -107,7 +108,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    code = run(sys.argv[1:])
+    # The interpreter's shutdown collects garbage over every object still alive (a scan of 1,001
+    # repositories: 60-95 ms, 3-4 % of the command). Frozen, they are skipped by those collections and
+    # still released, closed and flushed as their modules are torn down: only cyclic garbage left at
+    # exit is not collected, which the process's end returns to the system anyway.
+    gc.freeze()
+    sys.exit(code)
 
 
 def run(argv: list[str]) -> int:
