@@ -52,3 +52,28 @@ def test_the_bound_is_safe_just_below_the_limit() -> None:
     assert not needs_structure_check(text)
     docs = list(read_documents(text, "ok.yaml"))
     assert docs and docs[0].data["k"]["k"]
+
+
+def test_documents_read_as_pyyaml_reads_them() -> None:
+    """Plain strings skip the constructor's bookkeeping (`_Loader.construct_object`); every other
+    kind of node, and strings reached through anchors, aliases, merge keys or an explicit tag, must
+    still come out exactly as `yaml.safe_load` gives them."""
+    import yaml
+
+    text = """\
+base: &base {image: ghcr.io/acme/app, interval: 5m, replicas: 3, enabled: true}
+spec:
+  <<: *base
+  name: &name frontend
+  alias: *name
+  quoted: "true"
+  forced: !!str 123
+  number: 0x1F
+  when: 2024-01-02
+  nothing: ~
+  items: [a, 'b', "c", 1.5, null, {k: v}]
+  nested: {list: [*name, *base]}
+"""
+    [document] = read_documents(text, "f.yaml")
+    assert document.data == yaml.safe_load(text)
+    assert document.data["spec"]["forced"] == "123" and document.data["spec"]["quoted"] == "true"

@@ -27,6 +27,7 @@ Path_ = tuple[str | int, ...]
 # LF and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF). Checked here first so the
 # error names the line and column, not a character offset in "<unicode string>".
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_STR_TAG = "tag:yaml.org,2002:str"
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # what YAML counts as a line break
 
 
@@ -39,6 +40,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node.tag == _STR_TAG and node.__class__ is yaml.ScalarNode:
+            # most nodes of a manifest: what the str constructor returns, without its bookkeeping
+            # (~40 % of the construction time of a configuration)
+            return node.value
         try:
             return super().construct_object(node, deep)
         except (ValueError, TypeError, OverflowError) as exc:
