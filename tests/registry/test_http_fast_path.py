@@ -117,3 +117,19 @@ def test_install_leaves_a_transport_without_a_pool_alone() -> None:
     transport = httpx.AsyncHTTPTransport()
     assert netbackend.install(transport) is True
     assert isinstance(transport._pool._network_backend, netbackend.AsyncioBackend)
+
+
+async def test_a_proxy_from_the_environment_carries_the_requests(monkeypatch, http_recorder) -> None:
+    """HTTP_PROXY is honoured (docs/configuration.md): the direct path sends each request to the
+    transport httpx chose for its URL, here the proxy's, which gets the absolute-form target."""
+    from tests.fixtures.http import Reply
+
+    http_recorder.default = Reply(200, {"name": "demo/app", "tags": ["v7"]})
+    monkeypatch.setenv("HTTP_PROXY", http_recorder.url)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    registry = "registry.invalid:5000"  # never resolved: only the proxy is contacted
+    async with RegistryClient(docker_config=DockerConfig(), retries=0) as client:
+        assert await client.list_tags(_access(registry)) == ["v7"]
+    targets = [request.target for request in http_recorder.requests]
+    assert f"http://{registry}/v2/demo/app/tags/list?n=1000" in targets
