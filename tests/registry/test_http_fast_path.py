@@ -133,3 +133,32 @@ async def test_a_proxy_from_the_environment_carries_the_requests(monkeypatch, ht
         assert await client.list_tags(_access(registry)) == ["v7"]
     targets = [request.target for request in http_recorder.requests]
     assert f"http://{registry}/v2/demo/app/tags/list?n=1000" in targets
+
+
+async def test_an_h2_protocol_error_is_a_failed_connection_not_a_bug() -> None:
+    """httpcore lets h2's ProtocolError through when an HTTP/2 connection dies while two requests start on
+    it (seen with a registry refusing the client certificate right after the TLS handshake). The client
+    treats it as any broken connection: retried, then `RegistryUnavailable`, never an internal error.
+    (httpx's MockTransport stands in for that connection: the race cannot be provoked on demand.)"""
+    import h2.exceptions
+
+    from tagpilot.errors import RegistryUnavailable
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise h2.exceptions.ProtocolError("Invalid input ConnectionInputs.SEND_SETTINGS in state CLOSED")
+
+    delays: list[float] = []
+
+    async def no_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    async with RegistryClient(docker_config=DockerConfig(), transport=httpx.MockTransport(broken), retries=2,
+                              sleep=no_sleep) as client:
+        access = RepositoryAccess(parse_reference("registry.example.com/demo/app"))
+        try:
+            await client.list_tags(access)
+        except RegistryUnavailable as exc:
+            assert "cannot reach registry.example.com" in str(exc) and "after 3 attempt(s)" in str(exc), exc
+        else:
+            raise AssertionError("a broken connection must fail the listing")
+    assert len(delays) == 2

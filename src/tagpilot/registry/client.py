@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import h2.exceptions
 import httpx
 from httpx._exceptions import request_context as httpx_request_context
 
@@ -181,6 +182,12 @@ class RepositoryAccess:
     credentials_source: str | None = None  # for messages: "Secret default/regcred"
     # what to tell a user who gave no credentials: the way the calling command takes them
     credentials_hint: str = "configure a secretRef or run 'docker login'"
+
+
+# What a request can fail with below HTTP: httpx's mapped errors, our deadlines, TLS, and h2's own
+# ProtocolError, which httpcore lets through when an HTTP/2 connection dies while two requests start on
+# it (the second initialises an h2 state the first one's failure closed): a closed connection, not a bug
+_TRANSPORT_ERRORS = (httpx.TransportError, TimeoutError, ssl.SSLError, h2.exceptions.ProtocolError)
 
 
 @dataclass
@@ -545,7 +552,7 @@ class RegistryClient:
                 request = client.build_request("GET", f"{scheme}://{host}/v2/", timeout=access.timeout)
                 response = await client.send(request, stream=True)
                 await response.aclose()
-        except (httpx.TransportError, TimeoutError, ssl.SSLError, OSError) as exc:
+        except (*_TRANSPORT_ERRORS, OSError) as exc:
             return _PingResult(error=exc)
         return _PingResult(status=response.status_code)
 
@@ -731,7 +738,7 @@ class RegistryClient:
                     response = await self._send_once(
                         access, method, url, request_headers, cap, what, follow_redirects, content
                     )
-            except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 failure = await self._transport_failure(exc, urlsplit(url).scheme, host, access)
                 if failure.final:
                     raise RegistryTLSError(f"{what}: {failure.message}") from None
@@ -876,7 +883,7 @@ class RegistryClient:
                         body = await self._read_body(response, MiB, what)
                     finally:
                         await response.aclose()
-            except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 failure = await self._transport_failure(exc, parts.scheme, parts.netloc, access)
                 if failure.final:
                     raise RegistryTLSError(f"{what}: {failure.message}") from None
@@ -1000,7 +1007,7 @@ class RegistryClient:
                                                timeout=access.timeout)
                 try:
                     response = await client.send(request, stream=True, follow_redirects=follow_redirects)
-                except (httpx.TransportError, TimeoutError, ssl.SSLError) as exc:
+                except _TRANSPORT_ERRORS as exc:
                     self.failures_by_host[parts.netloc] += 1
                     failure = await self._transport_failure(exc, parts.scheme, host, access)
                     error = RegistryTLSError if failure.final else RegistryUnavailable
@@ -1309,7 +1316,7 @@ def _find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
 
 def _is_closed_connection(exc: BaseException) -> bool:
     """An empty read/write error: the peer closed or reset the connection under us."""
-    return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError)
+    return isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError | h2.exceptions.ProtocolError)
 
 
 def _split_host(host: str) -> tuple[str, int]:
