@@ -186,3 +186,38 @@ def test_a_tag_first_seen_outside_the_recorded_list_forgets_the_list(tmp_path: P
         store.record_tags_seen("r.example/app", ["a"], 300.0)  # the same list again: "new" is gone now
     with sqlite3.connect(tmp_path / DB_FILE) as db:
         assert db.execute("SELECT tag FROM tag_first_seen").fetchall() == [("a",)]
+
+
+def test_a_first_tag_list_is_one_row_until_its_tags_are_needed(tmp_path: Path) -> None:
+    """A repository's first list is kept whole (`tag_baselines`); retention asking, or the list
+    changing, makes the tags' rows with the list's time, as if they had been written one by one."""
+    with Store.open(tmp_path) as store:
+        store.record_tags_seen("r.example/app", ["a", "b", "a"], 100.0)  # a duplicate tag is one tag
+        store.record_tags_seen("r.example/web", ["x", "y"], 150.0)
+        with sqlite3.connect(tmp_path / DB_FILE) as db:
+            assert db.execute("SELECT COUNT(*) FROM tag_first_seen").fetchone()[0] == 0
+            assert db.execute("SELECT canonical_name FROM tag_baselines ORDER BY 1").fetchall() == [
+                ("r.example/app",), ("r.example/web",)]
+        assert store.first_seen("r.example/app", {"a": "sha256:1", "c": "sha256:3"}, 300.0) == {
+            "a": (100.0, False), "c": (300.0, True)}
+        store.record_tags_seen("r.example/web", ["y", "z"], 400.0)  # x deleted, z pushed
+        assert store.first_seen("r.example/web", {"y": "sha256:1", "z": "sha256:2"}, 500.0) == {
+            "y": (150.0, False), "z": (400.0, False)}
+    with sqlite3.connect(tmp_path / DB_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM tag_baselines").fetchone()[0] == 0
+        assert db.execute("SELECT canonical_name, tag, first_seen FROM tag_first_seen ORDER BY 1, 2").fetchall() == [
+            ("r.example/app", "a", 100.0), ("r.example/app", "b", 100.0), ("r.example/app", "c", 300.0),
+            ("r.example/web", "y", 150.0), ("r.example/web", "z", 400.0)]
+
+
+def test_rows_written_before_baselines_existed_are_extended_as_before(tmp_path: Path) -> None:
+    """A state directory whose repository already has tag rows (an older tagpilot wrote them) gets no
+    baseline: new tags become rows next to the old ones."""
+    with Store.open(tmp_path) as store:
+        store._db.execute("INSERT INTO tag_first_seen (canonical_name, tag, digest, first_seen)"
+                          " VALUES ('r.example/app', 'old', NULL, 50.0)")
+        store.record_tags_seen("r.example/app", ["old", "new"], 100.0)
+        assert store.first_seen("r.example/app", {"old": "sha256:1", "new": "sha256:2"}, 200.0) == {
+            "old": (50.0, False), "new": (100.0, False)}
+    with sqlite3.connect(tmp_path / DB_FILE) as db:
+        assert db.execute("SELECT COUNT(*) FROM tag_baselines").fetchone()[0] == 0

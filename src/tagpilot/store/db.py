@@ -180,6 +180,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE tag_lists_seen (canonical_name TEXT PRIMARY KEY, digest BLOB NOT NULL);
     """,
+    # scans: the first tag list of a repository, kept whole with the time it was seen (one row instead
+    # of a tag_first_seen row per tag: 30,000 rows in a first scan of 1,000 repositories); made into
+    # tag_first_seen rows when they are first needed (the list changes, or retention asks)
+    """
+    CREATE TABLE tag_baselines (canonical_name TEXT PRIMARY KEY, tags TEXT NOT NULL, first_seen REAL NOT NULL);
+    """,
 ]
 EVENTS_KEPT = 10_000  # the log is a ring: older events are dropped
 DELIVERIES_KEPT = 5_000  # webhook deliveries: a ring of their own
@@ -673,7 +679,8 @@ class Store:
 
         The same list as last time (every scan of an unchanged repository, and every ImageRepository
         on the same image) has nothing new and nothing gone: its digest, kept in memory and in
-        `tag_lists_seen` (for the next process), says so without touching the tags' rows."""
+        `tag_lists_seen` (for the next process), says so without touching the tags' rows. The first list
+        of a repository is kept whole (`tag_baselines`, one row) until its tags need rows of their own."""
         digest = hashlib.blake2b("\n".join(tags).encode("utf-8", "surrogatepass"), digest_size=16).digest()
         if self._seen_lists.get(canonical_name) == digest:
             return
@@ -688,19 +695,38 @@ class Store:
 
     @staticmethod
     def _record_tags(db: sqlite3.Connection, canonical_name: str, tags: list[str], now: float) -> None:
-        first_time = db.execute("SELECT 1 FROM tag_first_seen WHERE canonical_name=? LIMIT 1",
-                                (canonical_name,)).fetchone() is None
+        seen_before = db.execute(
+            "SELECT EXISTS(SELECT 1 FROM tag_first_seen WHERE canonical_name=?)"
+            " OR EXISTS(SELECT 1 FROM tag_baselines WHERE canonical_name=?)", (canonical_name, canonical_name),
+        ).fetchone()[0]
+        if not seen_before:  # a repository never seen: every tag is first seen now, kept as one row
+            db.execute("INSERT INTO tag_baselines (canonical_name, tags, first_seen) VALUES (?, ?, ?)",
+                       (canonical_name, json.dumps(tags), now))
+            return
+        Store._expand_baseline(db, canonical_name)
         db.executemany(
             "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
             [(canonical_name, tag, now) for tag in tags],
         )
-        if first_time:  # a repository never seen: nothing is gone, no need to read back what was just written
-            return
         known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
                                           (canonical_name,))}
         gone = known - set(tags)
         db.executemany("DELETE FROM tag_first_seen WHERE canonical_name=? AND tag=?",
                        [(canonical_name, tag) for tag in gone])
+
+    @staticmethod
+    def _expand_baseline(db: sqlite3.Connection, canonical_name: str) -> None:
+        """The repository's first tag list (`tag_baselines`), if still kept whole, as tag_first_seen rows:
+        what every reader of first-seen times works on."""
+        row = db.execute("SELECT tags, first_seen FROM tag_baselines WHERE canonical_name=?",
+                         (canonical_name,)).fetchone()
+        if row is None:
+            return
+        db.executemany(
+            "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
+            [(canonical_name, tag, row[1]) for tag in json.loads(row[0])],
+        )
+        db.execute("DELETE FROM tag_baselines WHERE canonical_name=?", (canonical_name,))
 
     def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
         """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""
@@ -721,6 +747,7 @@ class Store:
         never seen, or now on another digest (pushed again), is recorded as first seen `now`."""
         out: dict[str, tuple[float, bool]] = {}
         with self._tx() as db:
+            self._expand_baseline(db, canonical_name)
             rows = {r[0]: (r[1], r[2]) for r in db.execute(
                 "SELECT tag, digest, first_seen FROM tag_first_seen WHERE canonical_name=?", (canonical_name,))}
             for tag, digest in resolved.items():
