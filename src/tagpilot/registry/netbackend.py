@@ -162,7 +162,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except TimeoutError as exc:
             self._transport.close()
             raise httpcore.ConnectTimeout(str(exc)) from exc
-        except (OSError, ConnectionError) as exc:  # ssl.SSLError is an OSError
+        except OSError as exc:  # ssl.SSLError and ConnectionError are OSErrors
             self._transport.close()
             raise httpcore.ConnectError(str(exc)) from exc
         if transport is None:  # the connection closed during the handshake

@@ -145,8 +145,6 @@ def parse_reference(text: str) -> Reference:
 def _parse_reference(text: str) -> Reference:
     """`parse_reference` of a string, cached (a `Reference` is immutable, and a rejected text raises
     again): every scan, policy and update parses its object's image again, the same texts all day."""
-    if text == "":
-        raise InvalidReference("invalid image reference '': the reference is empty")
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise _fail(text, f"an image reference has no URL scheme; remove '{scheme}://'")

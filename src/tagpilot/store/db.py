@@ -704,10 +704,7 @@ class Store:
                        (canonical_name, json.dumps(tags), now))
             return
         Store._expand_baseline(db, canonical_name)
-        db.executemany(
-            "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
-            [(canonical_name, tag, now) for tag in tags],
-        )
+        Store._insert_first_seen(db, canonical_name, tags, now)
         known = {r[0] for r in db.execute("SELECT tag FROM tag_first_seen WHERE canonical_name=?",
                                           (canonical_name,))}
         gone = known - set(tags)
@@ -722,11 +719,16 @@ class Store:
                          (canonical_name,)).fetchone()
         if row is None:
             return
+        Store._insert_first_seen(db, canonical_name, json.loads(row[0]), row[1])
+        db.execute("DELETE FROM tag_baselines WHERE canonical_name=?", (canonical_name,))
+
+    @staticmethod
+    def _insert_first_seen(db: sqlite3.Connection, canonical_name: str, tags: list[str], first_seen: float) -> None:
+        """Rows for the tags that have none yet, first seen at `first_seen` (a known tag keeps its time)."""
         db.executemany(
             "INSERT OR IGNORE INTO tag_first_seen (canonical_name, tag, digest, first_seen) VALUES (?, ?, NULL, ?)",
-            [(canonical_name, tag, row[1]) for tag in json.loads(row[0])],
+            [(canonical_name, tag, first_seen) for tag in tags],
         )
-        db.execute("DELETE FROM tag_baselines WHERE canonical_name=?", (canonical_name,))
 
     def untagged(self, canonical_name: str) -> dict[str, tuple[float, str]]:
         """Digests left untagged when a tag moved: digest → (when its tag was first seen on it, that tag)."""
