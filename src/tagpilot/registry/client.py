@@ -66,7 +66,7 @@ from tagpilot.errors import (
 )
 from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
 from tagpilot.registry import credentials as creds_mod
-from tagpilot.registry import netbackend
+from tagpilot.registry import netbackend, poolsync
 from tagpilot.registry.auth import (
     Challenge,
     TokenCache,
@@ -608,9 +608,10 @@ class RegistryClient:
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=max(1, self.max_concurrency) * 2),
             )
-            if self._transport is None:
+            if self._transport is None:  # httpcore on plain asyncio: streams per pool, locks per process
                 for transport in (client._transport, *client._mounts.values()):
                     netbackend.install(transport)
+                    poolsync.install(transport)
             self._clients[key] = client
         return client
 
