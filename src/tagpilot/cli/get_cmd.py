@@ -14,17 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tagpilot.cli.common import (
-    FilesOption,
-    Output,
-    OutputOption,
-    StateOption,
-    condition_summary,
-    load,
-    open_store,
-    print_json,
-    print_table,
-)
+from tagpilot.cli.common import FilesOption, Output, OutputOption, StateOption, load, open_store
+from tagpilot.cli.plain import render_views as render
 from tagpilot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -52,33 +43,6 @@ def views_of(kinds: list[Kind], files: list[Path], state: Path | None, name: str
         where = f" in namespace {namespace}" if namespace else ""
         raise ConfigError(f"no {'/'.join(k.name for k in kinds)} named {name!r}{where} in the configuration")
     return views
-
-
-def render(views: list[dict[str, Any]], output: Output, kind: Kind | None) -> None:
-    """Print `views` as a table (the kind's columns; KIND first for mixed kinds), JSON or YAML."""
-    if output is Output.json:
-        print_json(views)
-        return
-    if output is Output.yaml:
-        import yaml
-
-        print(yaml.safe_dump(views, sort_keys=False, default_flow_style=False), end="")
-        return
-    columns = kind.columns if kind else ()
-    headers = ([] if kind else ["KIND"]) + ["NAMESPACE", "NAME", *(c.header for c in columns),
-                                            "READY", "SUSPENDED", "MESSAGE"]
-    from tagpilot.engine.kinds import KINDS
-
-    reconciled = KINDS.reconciled_names()
-    rows = []
-    for view in views:
-        # kinds nothing reconciles (receivers, sensors) have no Ready condition: say so, not "Unknown"
-        ready, message = condition_summary(view["status"]) if view["kind"] in reconciled else ("-", "")
-        cells = [] if kind else [view["kind"]]
-        cells += [view["namespace"], view["name"], *(column.value(view) for column in columns)]
-        cells += [ready, "True" if view.get("suspended") else "False", message]
-        rows.append(cells)
-    print_table(headers, rows)
 
 
 def get(

@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
-if TYPE_CHECKING:
-    from tagpilot.engine.controller import ReconcileResult
-
-from tagpilot.cli.api_client import DaemonClient
-from tagpilot.cli.common import (
-    FilesOption,
+from tagpilot.cli.plain import (
+    FILES_STATE_OUTPUT,
     Output,
-    OutputOption,
-    StateOption,
     condition_summary,
     err,
-    key_of,
     load,
     print_json,
     print_table,
+    read_plain,
 )
 from tagpilot.errors import ConfigError
+
+if TYPE_CHECKING:
+    import typer
+
+    from tagpilot.engine.controller import ReconcileResult
 
 
 async def _reconcile(files: list[Path], state: Path | None, target: str | None, *, dry_run: bool, force: bool
@@ -91,34 +89,9 @@ def _print_dry_run(results: list[ReconcileResult]) -> None:
         sys.stdout.write(outcome.diff if outcome.diff.endswith("\n") else outcome.diff + "\n")
 
 
-def reconcile(
-    target: Annotated[str | None, typer.Argument(
-        metavar="[KIND/NAMESPACE/NAME]",
-        help="Only this object (and what its result makes due). Asks a running daemon when there is one.")] = None,
-    files: FilesOption = [],  # noqa: B006 - typer needs a literal default
-    output: OutputOption = Output.table,
-    state: StateOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff and commit message; push nothing.")]
-    = False,
-    due_only: Annotated[bool, typer.Option(
-        "--due-only", help="Scan only the ImageRepositories whose interval has passed (for cron jobs).")] = False,
-) -> None:
-    """Run every controller once: scan every ImageRepository, evaluate every ImagePolicy, run every
-    ImageUpdateAutomation (in that order; `--due-only` skips scans that are not due).
-
-    With KIND/NAMESPACE/NAME: reconcile that object now, through a running `tagpilot run` (it queues it and
-    returns) or, without one, here (-f needed). Exit 0 on success, 1 if any object failed, 2 for invalid
-    configuration.
-    """
-    if target is not None and dry_run:
-        raise typer.BadParameter("--dry-run runs every automation; it cannot be combined with KIND/NAMESPACE/NAME")
-    if target is not None:
-        key = key_of(target)
-        client = DaemonClient.find(state)
-        if client is not None:
-            client.object_action(key, "reconcile")
-            print(f"{'/'.join(key)}: reconcile queued by the daemon at {client.url}")
-            return
+def run_reconcile(files: list[Path], output: Output, state: Path | None, *, target: str | None = None,
+                  dry_run: bool = False, due_only: bool = False) -> int:
+    """One round here (every object, or `target` and what it makes due); print it; the exit code."""
     views, failures, results = asyncio.run(_reconcile(files, state, target, dry_run=dry_run, force=not due_only))
     if output is Output.json:
         if dry_run:
@@ -135,9 +108,70 @@ def reconcile(
         print_table(["KIND", "NAMESPACE", "NAME", "READY", "MESSAGE"], _summary_rows(views))
     for failure in failures:
         err(f"error: {failure}")
-    if failures:
-        raise typer.Exit(1)
+    return 1 if failures else 0
+
+
+RECONCILE_OPTIONS = {**FILES_STATE_OUTPUT, "--dry-run": ("dry_run", "flag"), "--due-only": ("due_only", "flag")}
+
+
+def run_plain(argv: Sequence[str]) -> int | None:
+    """`tagpilot reconcile ARGV` without typer (a whole round, here): its exit code, or None when
+    typer must parse `argv` (a KIND/NAMESPACE/NAME target among them: it may go to a daemon)."""
+    options = read_plain(argv, RECONCILE_OPTIONS)
+    if options is None:
+        return None
+    state = options.get("state")
+    return run_reconcile([Path(f) for f in options["files"]], options.get("output", Output.table),
+                         Path(state) if state else None, dry_run=options.get("dry_run", False),
+                         due_only=options.get("due_only", False))
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
+    from tagpilot.cli.common import FilesOption, OutputOption, StateOption
+
+    TargetArgument = Annotated[str | None, typer.Argument(
+        metavar="[KIND/NAMESPACE/NAME]",
+        help="Only this object (and what its result makes due). Asks a running daemon when there is one.")]
+    DryRunOption = Annotated[bool, typer.Option(
+        "--dry-run", help="Print the diff and commit message; push nothing.")]
+    DueOnlyOption = Annotated[bool, typer.Option(
+        "--due-only", help="Scan only the ImageRepositories whose interval has passed (for cron jobs).")]
+
+    def reconcile(
+        target: TargetArgument = None,
+        files: FilesOption = [],  # noqa: B006 - typer needs a literal default
+        output: OutputOption = Output.table,
+        state: StateOption = None,
+        dry_run: DryRunOption = False,
+        due_only: DueOnlyOption = False,
+    ) -> None:
+        """Run every controller once: scan every ImageRepository, evaluate every ImagePolicy, run every
+        ImageUpdateAutomation (in that order; `--due-only` skips scans that are not due).
+
+        With KIND/NAMESPACE/NAME: reconcile that object now, through a running `tagpilot run` (it queues it and
+        returns) or, without one, here (-f needed). Exit 0 on success, 1 if any object failed, 2 for invalid
+        configuration.
+        """
+        if target is not None and dry_run:
+            raise typer.BadParameter("--dry-run runs every automation; it cannot be combined with KIND/NAMESPACE/NAME")
+        if target is not None:
+            from tagpilot.cli.api_client import DaemonClient
+            from tagpilot.cli.common import key_of
+
+            key = key_of(target)
+            client = DaemonClient.find(state)
+            if client is not None:
+                client.object_action(key, "reconcile")
+                print(f"{'/'.join(key)}: reconcile queued by the daemon at {client.url}")
+                return
+        code = run_reconcile(files, output, state, target=target, dry_run=dry_run, due_only=due_only)
+        if code:
+            raise typer.Exit(code)
+
+    # typer reads the annotations, which `from __future__ import annotations` leaves as text naming
+    # this function's locals: give it the objects
+    reconcile.__annotations__.update(target=TargetArgument, files=FilesOption, output=OutputOption, state=StateOption,
+                                     dry_run=DryRunOption, due_only=DueOnlyOption)
     app.command("reconcile")(reconcile)

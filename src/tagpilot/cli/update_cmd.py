@@ -14,7 +14,6 @@ prints its usual messages.
 from __future__ import annotations
 
 import codecs
-import errno
 import io
 import os
 import sys
@@ -160,23 +159,14 @@ def _echo(output: str, err: bool) -> None:
 
 def run_plain(argv: Sequence[str]) -> int | None:
     """Run ``tagpilot update ARGV`` without typer and return its exit code; None when typer must
-    parse `argv` (see `parse_plain`). Ends as typer's command would: a closed pipe is exit 1 with
-    nothing more written, Ctrl-C exit 130."""
+    parse `argv` (see `parse_plain`). A closed pipe and Ctrl-C end it as typer's command would
+    (`cli.main.run`: exit 1 with nothing more written, exit 130)."""
     parsed = parse_plain(argv)
     if parsed is None:
         return None
     path, sets, dry_run = parsed
-    try:
-        code, output = run_update(path, sets, dry_run=dry_run)
-        _echo(output, err=code != 0)
-    except KeyboardInterrupt:
-        return 130
-    except OSError as e:
-        if e.errno != errno.EPIPE:
-            raise
-        devnull = open(os.devnull, "w")  # noqa: SIM115 - the interpreter's final flush must not fail
-        sys.stdout = sys.stderr = devnull
-        return 1
+    code, output = run_update(path, sets, dry_run=dry_run)
+    _echo(output, err=code != 0)
     return code
 
 
