@@ -3,8 +3,10 @@ serving it, and must still find every command, with the same help, as the whole 
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,3 +81,31 @@ def test_httpx_is_imported_without_its_command_line_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[]", "True", "httpx"]
+
+
+def test_commands_collect_garbage_rarely_and_the_daemon_as_python_does(monkeypatch, tmp_path: Path) -> None:
+    """`main` raises the youngest generation's threshold for the process (a command's objects live until
+    it exits); `tagpilot run` puts Python's default back before the daemon starts."""
+    probe = ("import gc\nfrom tagpilot.cli import main\n"
+             "main.run = lambda argv: print(gc.get_threshold()) or 0\nmain.main()\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == str(main.COMMAND_GC_THRESHOLD)
+
+    from tagpilot.cli import run as run_cmd
+
+    seen = []
+
+    def fake_asyncio_run(coroutine: Any) -> None:
+        coroutine.close()
+        seen.append(gc.get_threshold())
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(run_cmd.asyncio, "run", fake_asyncio_run)
+    monkeypatch.setattr(run_cmd, "setup_logging", lambda *args: None)
+    monkeypatch.setattr("tagpilot.logfilter.collapse_repeats", lambda: None)
+    gc.set_threshold(*main.COMMAND_GC_THRESHOLD)
+    try:
+        run_cmd.run(files=[tmp_path], state=tmp_path / "state")
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [main.DEFAULT_GC_THRESHOLD]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
@@ -129,8 +130,10 @@ def run(
     if not files:
         err("error: no configuration given: pass -f FILE or -f DIR")
         raise typer.Exit(2)
+    from tagpilot.cli.main import DEFAULT_GC_THRESHOLD
     from tagpilot.engine.daemon import state_dir_from
 
+    gc.set_threshold(*DEFAULT_GC_THRESHOLD)  # a long-lived process: Python's own collection schedule
     host, port = _parse_listen(listen)
     setup_logging(log_format.value, log_level.value)
     from tagpilot.logfilter import collapse_repeats
