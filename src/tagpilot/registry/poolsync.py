@@ -8,7 +8,7 @@ locks are anyio Locks, whose every acquire, contended or not, is a checkpoint th
 event loop (three extra loop iterations per request); and a cancel scope is entered around every
 close of the pool's connections, which is empty for almost every request. In a scan of 1,001
 repositories that was ~0.3 s of ~1.85 s, more than the rest of the pool's bookkeeping
-(docs/performance.md, "scan-http").
+(docs/performance.md, "scan-locks").
 
 The replacements keep httpcore's interfaces and what they guarantee:
 - `AsyncioLock`, `AsyncioEvent`, `AsyncioSemaphore` are asyncio's Lock, Event and BoundedSemaphore; an
@@ -29,8 +29,10 @@ does (encode/httpcore#1099).
 httpcore's asynchronous modules (once per process: httpcore looks these names up in its module
 globals when it makes a connection or a request). It leaves any name that is not httpcore's original
 alone (an httpcore laid out differently keeps its own, slower and correct), and a pool that is not
-httpcore's plain one (a proxy's) as it is. tagpilot runs on asyncio only; under trio these classes
-would not work, and nothing here uses trio.
+httpcore's plain one (a proxy's) as it is: the bug needs requests queued in the pool, and the registry
+client's requests to one registry are bounded by its concurrency limit (8 by default), on a pool of
+twice as many connections.
+tagpilot runs on asyncio only; under trio these classes would not work, and nothing here uses trio.
 """
 
 from __future__ import annotations
