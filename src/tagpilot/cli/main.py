@@ -49,6 +49,9 @@ COMMANDS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
 # Commands whose module has `run_plain(argv) -> int | None`: a plain command line of theirs runs
 # without typer (its import and its parse are ~35 ms); None sends the line to typer as usual.
 PLAIN_RUNNERS = {"update": "update_cmd", "scan": "scan", "reconcile": "reconcile"}
+# Commands that talk to registries: their first SSL context is built in a thread from the start
+# (`registry/tlsprefetch.py`).
+REGISTRY_COMMANDS = frozenset({"scan", "reconcile", "retention", "copy", "promote"})
 GROUPS = {
     "policy": "Evaluate and test image policies.",
     "sensor": "Test Argo Events sensor filters.",
@@ -149,6 +152,10 @@ def run(argv: list[str]) -> int:
     from tagpilot.errors import TagpilotError
 
     try:
+        if argv[:1] and argv[0] in REGISTRY_COMMANDS:
+            from tagpilot.registry import tlsprefetch
+
+            tlsprefetch.start()  # the CA bundle is parsed on the other core while the command imports
         plain = PLAIN_RUNNERS.get(argv[0]) if argv else None
         if plain is not None:  # a CI step's or cron job's command: without typer when the options are plain
             code = _run_plain(plain, argv[1:])

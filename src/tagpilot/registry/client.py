@@ -66,7 +66,7 @@ from tagpilot.errors import (
 )
 from tagpilot.jsonsafe import JSONTooDeep, loads_bounded
 from tagpilot.registry import credentials as creds_mod
-from tagpilot.registry import netbackend, poolsync
+from tagpilot.registry import netbackend, poolsync, tlsprefetch
 from tagpilot.registry.auth import (
     Challenge,
     TokenCache,
@@ -1393,7 +1393,7 @@ def _tls_failure(host: str, reason: str, verify_message: str | None, tls: TLSSet
 
 def _ssl_context(tls: TLSSettings | None, host: str) -> ssl.SSLContext:
     """System CAs plus a configured CA; a client certificate when one is given."""
-    context = ssl.create_default_context()
+    context = tlsprefetch.take() or ssl.create_default_context()
     if tls is None:
         return context
     if tls.insecure_skip_verify:
