@@ -17,7 +17,6 @@ import typer
 from tagpilot.cli.plain import (  # noqa: F401 - re-exported for the command modules
     FILES_HELP,
     OUTPUT_HELP,
-    STATE_HELP,
     Output,
     condition_summary,
     err,
@@ -27,10 +26,12 @@ from tagpilot.cli.plain import (  # noqa: F401 - re-exported for the command mod
     print_table,
     sorted_objects,
 )
+from tagpilot.store import DEFAULT_STATE_DIR
 
 if TYPE_CHECKING:
     from tagpilot.engine.keys import ObjectKey
 
+STATE_HELP = f"State directory (default ./{DEFAULT_STATE_DIR})."
 FilesOption = Annotated[list[Path], typer.Option("-f", "--file", help=FILES_HELP)]
 StateOption = Annotated[Path | None, typer.Option("--state", envvar="TAGPILOT_STATE", help=STATE_HELP)]
 OutputOption = Annotated[Output, typer.Option("-o", "--output", help=OUTPUT_HELP)]

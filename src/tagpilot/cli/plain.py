@@ -17,16 +17,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from tagpilot.store import DEFAULT_STATE_DIR, Store
-
 if TYPE_CHECKING:
     from tagpilot.config.loader import Config
     from tagpilot.engine.kinds import Kind
+    from tagpilot.store import Store
 
 T = TypeVar("T")
 
 FILES_HELP = "A YAML file or a directory (recursive *.yaml/*.yml); repeatable."
-STATE_HELP = f"State directory (default ./{DEFAULT_STATE_DIR})."
 OUTPUT_HELP = "Output format."
 
 
@@ -56,6 +54,8 @@ def load(files: Sequence[Path]) -> Config:
 
 def open_store(state: Path | None) -> Store:
     """The state database of `--state` (else `$TAGPILOT_STATE`, else ./.tagpilot: `store.db.state_dir`)."""
+    from tagpilot.store import Store  # not for `update`, which imports this module and no store
+
     return Store.open(state)
 
 

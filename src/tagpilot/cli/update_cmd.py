@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import codecs
 import io
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tagpilot.cli.plain import Arity, read_plain
 from tagpilot.errors import ConfigError, Location, TagpilotError
 from tagpilot.registry.reference import split_as_written
 from tagpilot.update import ImageRef, TreeResult, update_tree
@@ -103,35 +103,19 @@ def unapplied(result: TreeResult, policies: Mapping[tuple[str, str], ImageRef], 
     return problems
 
 
+UPDATE_OPTIONS: dict[str, tuple[str, Arity]] = {
+    "--path": ("path", "one"), "--set": ("sets", "many"), "--dry-run": ("dry_run", "flag"),
+}
+
+
 def parse_plain(argv: Sequence[str]) -> tuple[str, list[str], bool] | None:
     """``--path``, ``--set`` and ``--dry-run`` of a plain ``tagpilot update`` command line, as typer
     reads them; None for anything typer should see (help, another or a repeated ``--path``, a value
-    that looks like an option, a positional argument, a completion request)."""
-    if any(k.startswith("_TAGPILOT_COMPLETE") for k in os.environ):
+    that looks like an option, a positional argument, a completion request: `cli/plain.py` `read_plain`)."""
+    options = read_plain(argv, UPDATE_OPTIONS)
+    if options is None:
         return None
-    path: str | None = None
-    sets: list[str] = []
-    dry_run = False
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg == "--dry-run":
-            dry_run = True
-            continue
-        name, eq, value = arg.partition("=")
-        if name not in ("--path", "--set"):
-            return None
-        if not eq:
-            if not args or args[0].startswith("-"):
-                return None
-            value = args.pop(0)
-        if name == "--set":
-            sets.append(value)
-        elif path is not None:
-            return None
-        else:
-            path = value
-    return (path if path is not None else "."), sets, dry_run
+    return options.get("path", "."), options["sets"], options.get("dry_run", False)
 
 
 def _echo(output: str, err: bool) -> None:
