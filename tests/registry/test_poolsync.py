@@ -36,15 +36,13 @@ def _client(max_connections: int, pool_timeout: float = 5.0) -> httpx.AsyncClien
     client = httpx.AsyncClient(limits=httpx.Limits(max_connections=max_connections),
                                timeout=httpx.Timeout(5.0, pool=pool_timeout))
     assert netbackend.install(client._transport)
-    poolsync.install(client._transport)
-    assert type(client._transport._pool) is poolsync.ReclaimingPool
+    poolsync.install()
     return client
 
 
 async def test_the_registry_client_installs_the_asyncio_classes() -> None:
     async with RegistryClient(docker_config=DockerConfig()) as client:
-        http = client._http("http", "127.0.0.1:1", None)
-        assert type(http._transport._pool) is poolsync.ReclaimingPool
+        client._http("http", "127.0.0.1:1", None)
     from httpcore._async import connection, connection_pool, http2, http11
 
     assert connection_pool.AsyncEvent is poolsync.AsyncioEvent
@@ -52,7 +50,8 @@ async def test_the_registry_client_installs_the_asyncio_classes() -> None:
     assert connection.AsyncLock is poolsync.AsyncioLock
     assert http11.AsyncLock is poolsync.AsyncioLock
     assert http2.AsyncSemaphore is poolsync.AsyncioSemaphore
-    assert poolsync.install(object()) == 0  # once per process; a transport without a pool is left alone
+    assert httpcore.AsyncConnectionPool.handle_async_request is poolsync._reclaiming_handle_async_request
+    assert poolsync.install() == 0  # once per process
 
 
 async def test_a_full_pool_still_times_out_with_httpcores_pool_timeout() -> None:
@@ -68,7 +67,7 @@ async def test_a_full_pool_still_times_out_with_httpcores_pool_timeout() -> None
 async def test_requests_cancelled_halfway_leave_no_connection_or_lock_held() -> None:
     """Four requests on two connections, cancelled while two wait for a connection: the pool makes new
     connections for the waiting two as the first two fail, which nobody then uses (httpcore#1093:
-    without `ReclaimingPool` the pool stays full of them and the requests below time out)."""
+    without the reclaiming the pool stays full of them and the requests below time out)."""
     with FakeRegistry(_slow_or_fast) as fake:
         async with _client(max_connections=2) as client:
             for _ in range(2):

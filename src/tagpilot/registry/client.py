@@ -611,7 +611,7 @@ class RegistryClient:
             if self._transport is None:  # httpcore on plain asyncio: streams per pool, locks per process
                 for transport in (client._transport, *client._mounts.values()):
                     netbackend.install(transport)
-                    poolsync.install(transport)
+                poolsync.install()
             self._clients[key] = client
         return client
 

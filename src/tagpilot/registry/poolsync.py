@@ -21,17 +21,18 @@ The replacements keep httpcore's interfaces and what they guarantee:
 Without anyio's extra yields a known httpcore bug shows at once (encode/httpcore#1093, open): a
 request cancelled after the pool made it a new connection, but before it connected, leaves that
 connection in the pool for ever (neither idle, closed nor usable), and once the pool is full of them
-every request fails with PoolTimeout. anyio's checkpoints only made the timing rarer. `ReclaimingPool`
-drops such a connection when the request that was to use it fails, as the fix proposed upstream
-does (encode/httpcore#1099).
+every request fails with PoolTimeout. anyio's checkpoints only made the timing rarer. The pool's
+request handling (`_reclaiming_handle_async_request`) drops such a connection when the request that
+was to use it fails, as the fix proposed upstream does (encode/httpcore#1099).
 
-`install(transport)` makes an httpx transport's pool a `ReclaimingPool` and puts the classes above in
-httpcore's asynchronous modules (once per process: httpcore looks these names up in its module
-globals when it makes a connection or a request). It leaves any name that is not httpcore's original
-alone (an httpcore laid out differently keeps its own, slower and correct), and a pool that is not
-httpcore's plain one (a proxy's) as it is: the bug needs requests queued in the pool, and the registry
-client's requests to one registry are bounded by its concurrency limit (8 by default), on a pool of
-twice as many connections.
+`install()` does both for the whole process, once: the classes go into httpcore's asynchronous
+modules (httpcore looks these names up in its module globals when it makes a connection or a
+request), the reclaiming into `httpcore.AsyncConnectionPool`, so every httpx client of the process
+(registries, notifications, webhook triggers) gets the fix with the faster locks. It leaves any name
+that is not httpcore's original alone (an httpcore laid out differently keeps its own, slower and
+correct). A proxy's connections are of other classes and are not reclaimed: the bug needs requests
+queued in the pool, and the registry client's requests to one registry are bounded by its
+concurrency limit (8 by default), on a pool of twice as many connections.
 tagpilot runs on asyncio only; under trio these classes would not work, and nothing here uses trio.
 """
 
@@ -125,27 +126,32 @@ class AsyncioShield:
             self._scope.__exit__(exc_type, exc, traceback)
 
 
-class ReclaimingPool(httpcore.AsyncConnectionPool):
-    """httpcore's connection pool that takes back the connections cancelled requests leave unused."""
+_original_handle_async_request = httpcore.AsyncConnectionPool.handle_async_request
 
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        try:
-            return await super().handle_async_request(request)
-        except BaseException:
-            if self._drop_unused_connections():
-                await self._close_connections(self._assign_requests_to_connections())  # the freed slots
-            raise
 
-    def _drop_unused_connections(self) -> bool:
-        """Remove the connections that never connected and no request waits for: a request was
-        cancelled (or its pool timeout passed) after one was made for it (encode/httpcore#1093)."""
-        wanted = {id(request.connection) for request in self._requests}
-        unused = [connection for connection in self._connections
-                  if type(connection) is AsyncHTTPConnection and connection._connection is None
-                  and not connection._connect_failed and id(connection) not in wanted]
-        for connection in unused:
-            self._connections.remove(connection)
-        return bool(unused)
+async def _reclaiming_handle_async_request(self: httpcore.AsyncConnectionPool,
+                                           request: httpcore.Request) -> httpcore.Response:
+    """httpcore's `AsyncConnectionPool.handle_async_request`, taking back the connection a failed
+    request leaves unused (`_drop_unused_connections`) and giving its slot to a waiting request."""
+    try:
+        return await _original_handle_async_request(self, request)
+    except BaseException:
+        if _drop_unused_connections(self):
+            await self._close_connections(self._assign_requests_to_connections())  # the freed slots
+        raise
+
+
+def _drop_unused_connections(pool: httpcore.AsyncConnectionPool) -> bool:
+    """Remove the connections that never connected and no request waits for: a request was cancelled
+    (or its pool timeout passed) after one was made for it (encode/httpcore#1093). A proxy's
+    connections are of other classes and are left as they are."""
+    wanted = {id(request.connection) for request in pool._requests}
+    unused = [connection for connection in pool._connections
+              if type(connection) is AsyncHTTPConnection and connection._connection is None
+              and not connection._connect_failed and id(connection) not in wanted]
+    for connection in unused:
+        pool._connections.remove(connection)
+    return bool(unused)
 
 
 REPLACEMENTS: dict[str, type] = {
@@ -157,15 +163,15 @@ REPLACEMENTS: dict[str, type] = {
 MODULES = ("connection_pool", "connection", "http11", "http2", "http_proxy", "socks_proxy")
 
 
-def install(transport: object) -> int:
-    """Make `transport`'s pool (an httpx transport's) a `ReclaimingPool`, and put the classes above in
-    httpcore's asynchronous modules; the number of names replaced (0 once done, or when this httpcore
-    has none of its originals where they were)."""
+def install() -> int:
+    """Put the classes above in httpcore's asynchronous modules, and the reclaiming request handling
+    in its connection pool; the number of names replaced (0 once done, or when this httpcore has none
+    of its originals where they were)."""
     import importlib
 
-    pool = getattr(transport, "_pool", None)
-    if type(pool) is httpcore.AsyncConnectionPool:
-        pool.__class__ = ReclaimingPool
+    pool_class = httpcore.AsyncConnectionPool
+    if pool_class.handle_async_request is _original_handle_async_request:
+        pool_class.handle_async_request = _reclaiming_handle_async_request  # type: ignore[method-assign]
     replaced = 0
     for module_name in MODULES:
         try:
