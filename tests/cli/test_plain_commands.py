@@ -115,6 +115,7 @@ def _run(argv: list[str], cwd: Path, *, typer: bool, stdout: int | None = subpro
     [
         ["scan", "-f", "config.yaml", "-o", "json"],
         ["scan", "--file=config.yaml", "--state", "elsewhere"],
+        ["scan", "-f", "config.yaml", "--state="],  # typer: the current directory, not the default
         ["scan", "-f", "config.yaml", "-o", "yaml"],
         ["scan"],  # no configuration: exit 2
         ["scan", "-f", "missing.yaml"],
@@ -130,9 +131,11 @@ def test_plain_and_typer_give_the_same_output_and_exit_code(registry: FakeRegist
         work = tmp_path / ("typer" if typer else "plain")
         work.mkdir()
         _config(work, registry.host)
-        results.append(_run(argv, work, typer=typer))
+        code, out, err = _run(argv, work, typer=typer)
+        state_files = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.name != "config.yaml")
+        results.append((code, out, err, state_files))
     assert results[0] == results[1]
-    code, out, err = results[0]
+    code, out, err, _state_files = results[0]
     assert code in (1, 2)  # every run either fails the `gone` repository or has no configuration
     assert out or err
     if argv[-2:] == ["-o", "json"]:

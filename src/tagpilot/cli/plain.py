@@ -123,6 +123,15 @@ FILES_STATE_OUTPUT: dict[str, tuple[str, Arity]] = {
 }
 
 
+def files_output_state(options: Mapping[str, Any]) -> tuple[list[Path], Output, Path | None]:
+    """`-f`, `-o` and `--state` of `read_plain`'s result as typer hands them to a command: paths, a
+    table unless told otherwise, and an explicit ``--state=`` as ``Path("")`` (the current directory,
+    as with typer), not as absent."""
+    state = options.get("state")
+    return ([Path(f) for f in options["files"]], options.get("output", Output.table),
+            Path(state) if state is not None else None)
+
+
 def read_plain(argv: Sequence[str], options: Mapping[str, tuple[str, Arity]]) -> dict[str, Any] | None:
     """The options of a plain command line, as typer would read them; None for anything typer
     should see and report itself: help, an unknown option, a positional argument, an option given

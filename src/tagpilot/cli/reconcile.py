@@ -19,6 +19,7 @@ from tagpilot.cli.plain import (
     Output,
     condition_summary,
     err,
+    files_output_state,
     load,
     print_json,
     print_table,
@@ -120,9 +121,7 @@ def run_plain(argv: Sequence[str]) -> int | None:
     options = read_plain(argv, RECONCILE_OPTIONS)
     if options is None:
         return None
-    state = options.get("state")
-    return run_reconcile([Path(f) for f in options["files"]], options.get("output", Output.table),
-                         Path(state) if state else None, dry_run=options.get("dry_run", False),
+    return run_reconcile(*files_output_state(options), dry_run=options.get("dry_run", False),
                          due_only=options.get("due_only", False))
 
 

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tagpilot.cli.plain import FILES_STATE_OUTPUT, Output, err, load, read_plain, render_views, sorted_objects
+from tagpilot.cli.plain import (
+    FILES_STATE_OUTPUT,
+    Output,
+    err,
+    files_output_state,
+    load,
+    read_plain,
+    render_views,
+    sorted_objects,
+)
 
 if TYPE_CHECKING:
     import typer
@@ -62,9 +71,7 @@ def run_plain(argv: Sequence[str]) -> int | None:
     options = read_plain(argv, FILES_STATE_OUTPUT)
     if options is None:
         return None
-    state = options.get("state")
-    return run_scan([Path(f) for f in options["files"]], options.get("output", Output.table),
-                    Path(state) if state else None)
+    return run_scan(*files_output_state(options))
 
 
 def register(app: typer.Typer) -> None:
