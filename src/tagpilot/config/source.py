@@ -20,6 +20,7 @@ import yaml
 from tagpilot.errors import ConfigError, ConfigErrors, Location
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG  # tag:yaml.org,2002:str
 YAML_SUFFIXES = (".yaml", ".yml")
 Path_ = tuple[str | int, ...]
 
@@ -27,7 +28,6 @@ Path_ = tuple[str | int, ...]
 # LF and CR, DEL, C1 controls other than NEL, surrogates, U+FFFE/U+FFFF). Checked here first so the
 # error names the line and column, not a character offset in "<unicode string>".
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_STR_TAG = "tag:yaml.org,2002:str"
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")  # what YAML counts as a line break
 
 

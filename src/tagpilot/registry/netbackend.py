@@ -187,6 +187,21 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return None
 
 
+async def _connect(open_connection: typing.Callable[[_ConnectionProtocol], typing.Awaitable[object]],
+                   timeout: float | None) -> AsyncioStream:
+    """A stream over the connection `open_connection(protocol)` makes, within `timeout`; failures as
+    httpcore's `ConnectTimeout` / `ConnectError`, raised from the error behind them."""
+    protocol = _ConnectionProtocol()
+    try:
+        async with asyncio.timeout(timeout):
+            await open_connection(protocol)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(str(exc)) from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    return AsyncioStream(protocol)
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """Opens `AsyncioStream`s; the registry client gives it to each of its connection pools."""
 
@@ -198,17 +213,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        protocol = _ConnectionProtocol()
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                await loop.create_connection(lambda: protocol, host, port,
-                                             local_addr=(local_address, 0) if local_address else None)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        stream = AsyncioStream(protocol)
+        stream = await _connect(lambda protocol: loop.create_connection(
+            lambda: protocol, host, port, local_addr=(local_address, 0) if local_address else None), timeout)
         for option in socket_options or ():
             if stream._socket is not None:
                 stream._socket.setsockopt(*option)
@@ -218,15 +225,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         self, path: str, timeout: float | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        protocol = _ConnectionProtocol()
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.get_running_loop().create_unix_connection(lambda: protocol, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        return AsyncioStream(protocol)
+        loop = asyncio.get_running_loop()
+        return await _connect(lambda protocol: loop.create_unix_connection(lambda: protocol, path), timeout)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
