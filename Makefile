@@ -12,6 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m tagpilot.precompile  # bytecode and dataclass methods, as pip does for a wheel
 	touch $@
 
 install: $(BIN)/.installed

@@ -2,7 +2,12 @@
 
 import sys
 
+from tagpilot import dataclass_code
+
 __version__ = "0.1.0"
+
+# before any module of ours (or pydantic, httpx, h2) defines a dataclass: their methods come compiled
+dataclass_code.install()
 
 # httpx's package import pulls in its own command-line client (`httpx._main`: click, rich, pygments)
 # whenever those are installed, as they are beside typer: ~60 ms of every tagpilot command for a
