@@ -16,6 +16,7 @@ from typing import Protocol
 
 from tagpilot.errors import ConfigError
 from tagpilot.update.model import ImageRef
+from tagpilot.update.scanmemo import FILE_NAME, ScanMemo
 from tagpilot.update.setters import MARKER_TOKEN
 from tagpilot.update.tree import TreeResult, update_tree
 
@@ -47,7 +48,14 @@ class SettersUpdater:
     screen = MARKER_TOKEN  # update_tree never opens a file without it
 
     def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
-        return update_tree(root, path, images, dry_run=dry_run, workspace=True)
+        # what parsing each marked file found, kept beside the workspace's screened listing: a warm run
+        # parses only the texts it writes (to check them), not the ones the last run wrote
+        memo_file = root / ".git" / FILE_NAME
+        memo = ScanMemo.load(memo_file)
+        result = update_tree(root, path, images, dry_run=dry_run, workspace=True, memo=memo)
+        if memo_file.parent.is_dir():
+            memo.save(memo_file)
+        return result
 
 
 UPDATERS: dict[str, Updater] = {"Setters": SettersUpdater()}

@@ -29,12 +29,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from tagpilot.errors import UpdateError
 from tagpilot.update import quoting
 from tagpilot.update.model import Change, ImageRef, Notice, ObjectId
+
+if TYPE_CHECKING:
+    from tagpilot.update.scanmemo import ScanMemo
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its resolved tag (a pure function of the text)
@@ -89,6 +93,9 @@ class Site:
     flow: bool
     marker: Marker
     obj: ObjectId | None
+
+
+ScanItem = Site | tuple[int, Marker, str]  # what `scan` yields: a rewritable value, or (line, marker, why not)
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,7 @@ def _check_duplicate_keys(node: yaml.MappingNode, text: str, offset: int, filena
             seen.add(ident)
 
 
-def scan(text: str, *, filename: str = "<text>") -> Iterator[Site | tuple[int, Marker, str]]:
+def scan(text: str, *, filename: str = "<text>") -> Iterator[ScanItem]:
     """Every marked scalar value of `text`, in document order.
 
     Yields a `Site` for a value that can be rewritten, or ``(line, marker, reason)`` for a marked
@@ -309,11 +316,24 @@ def _str_tag(tag: str | None) -> bool:
     return tag in (None, "!!str", "!", f"!<{quoting.STR_TAG}>")
 
 
-def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename: str = "<text>") -> Rewrite:
+def _scan_all(text: str, filename: str, memo: ScanMemo | None) -> tuple[ScanItem, ...]:
+    """Everything `scan` finds in `text`, from `memo` when it has seen the text (and into it when not)."""
+    items = memo.get(text) if memo is not None else None
+    if items is None:
+        items = tuple(scan(text, filename=filename))
+        if memo is not None:
+            memo.put(text, items)
+    return items
+
+
+def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename: str = "<text>",
+            memo: ScanMemo | None = None) -> Rewrite:
     """Apply every marker in `text` whose policy is in `policies`; report the ones deliberately skipped.
 
     `policies` maps ``(namespace, name)`` to the selected image: pass only the policies the automation
     may use (its namespace, its ``policySelector``); markers naming others are ignored, as in Flux.
+    `memo` (see `scanmemo`) spares parsing a text some earlier run already parsed; the rewritten text is
+    always parsed again to check it.
     """
     edits: list[tuple[int, int, str]] = []
     changes: list[Change] = []
@@ -322,7 +342,7 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
     named: set[tuple[str, str]] = set()
     sites: list[Site] = []
     edited: list[int] = []
-    for found in scan(text, filename=filename):
+    for found in _scan_all(text, filename, memo):
         if isinstance(found, tuple):
             line, marker, reason = found
             named.add((marker.namespace, marker.name))
@@ -364,7 +384,7 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
         pos = end
     out.append(text[pos:])
     new_text = "".join(out)
-    _verify(new_text, sites, edited, policies, filename)
+    _verify(new_text, sites, edited, policies, filename, memo)
     return Rewrite(new_text, tuple(changes), tuple(notices), tuple(unmatched), frozenset(named))
 
 
@@ -374,12 +394,16 @@ def _verify(
     edited: list[int],
     policies: Mapping[tuple[str, str], ImageRef],
     filename: str,
+    memo: ScanMemo | None = None,
 ) -> None:
-    """Read the rewritten text back: same markers, and every applied one now holds its string value."""
+    """Read the rewritten text back: same markers, and every applied one now holds its string value.
+    Always parsed here (never taken from `memo`), and what it holds goes into `memo` once checked:
+    the next run reads this text as its input."""
     try:
-        new_sites = [s for s in scan(new_text, filename=filename) if isinstance(s, Site)]
+        found = tuple(scan(new_text, filename=filename))
     except UpdateError as e:
         raise UpdateError(f"{filename}: internal error: the rewritten text does not parse ({e})") from None
+    new_sites = [s for s in found if isinstance(s, Site)]
     if [s.marker for s in new_sites] != [s.marker for s in old_sites]:
         raise UpdateError(f"{filename}: internal error: the rewrite moved or lost a marker; file left unchanged")
     for index in edited:
@@ -392,6 +416,8 @@ def _verify(
                 f"{filename}:{line}: internal error: rewritten value reads back as {site.value!r} "
                 f"({site.tag}), not {want!r}; file left unchanged"
             )
+    if memo is not None:
+        memo.put(new_text, found)
 
 
 def apply_setters(

@@ -27,10 +27,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tagpilot.errors import ConfigError, Location, UpdateError
 from tagpilot.update.model import Change, ImageRef, Notice
 from tagpilot.update.setters import MARKER_TOKEN, rewrite
+
+if TYPE_CHECKING:
+    from tagpilot.update.scanmemo import ScanMemo
 
 _TOKEN = MARKER_TOKEN.encode()
 _SUFFIXES = (".yaml", ".yml")
@@ -231,7 +235,7 @@ def _fsync_all(paths: list[str]) -> None:
 
 def update_tree(
     root: Path, path: str, policies: Mapping[tuple[str, str], ImageRef], *, dry_run: bool = False,
-    workspace: bool = False,
+    workspace: bool = False, memo: ScanMemo | None = None,
 ) -> TreeResult:
     """Apply the markers under `root/path` for `policies`; write the changed files unless `dry_run`.
 
@@ -239,6 +243,8 @@ def update_tree(
     run's checkout or screening puts back any file a crashed run left: files are overwritten in place,
     with no temporary file and no fsync (a third of a warm reconcile's update). A person's tree
     (`tagpilot update`) keeps the default: atomic replacement, nothing replaced until all is on disk.
+
+    `memo` remembers what parsing each text found, across runs (`scanmemo`; the workspaces keep one).
 
     `path` may also name one file (tutorials point Flux's `update.path` at a Helm values file).
     `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``; the file
@@ -278,7 +284,7 @@ def update_tree(
             skipped.append(Skipped(rel, f"not UTF-8 text (byte {e.start})"))
             continue
         try:
-            result = rewrite(text, policies, filename=_posix_rel(file, str(top)))
+            result = rewrite(text, policies, filename=_posix_rel(file, str(top)), memo=memo)
         except UpdateError as e:
             skipped.append(Skipped(rel, str(e)))
             continue
