@@ -165,7 +165,10 @@ class AutomationReconciler:
         async def apply(root: Path) -> TreeResult:
             # GitClient decides "no change" from what git sees staged, not from this result. The tree
             # walk, YAML parsing and writes run in a thread: the daemon keeps answering webhooks meanwhile.
-            result = await asyncio.to_thread(updater.apply, root, spec.update_path, policies, dry_run=dry_run)
+            # a screened work tree is exactly what materialize wrote: the updater needs no walk to find it
+            known = workspace.screened.tree() if workspace.screened is not None else None
+            result = await asyncio.to_thread(updater.apply, root, spec.update_path, policies, dry_run=dry_run,
+                                             known=known)
             skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
             unmatched[:] = result.unmatched
             return result

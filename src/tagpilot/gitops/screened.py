@@ -52,6 +52,11 @@ class Screened:
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)
     link_targets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
+    def tree(self) -> dict[str, bytes | None]:
+        """Every file (its bytes) and link (None) of the work tree as `materialize` left it, for an
+        updater that would otherwise walk the ~2,000 directories of a large repository to find them."""
+        return {**self.contents, **dict.fromkeys(self.links)}
+
 
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")

@@ -18,7 +18,7 @@ from tagpilot.errors import ConfigError
 from tagpilot.update.model import ImageRef
 from tagpilot.update.scanmemo import FILE_NAME, ScanMemo
 from tagpilot.update.setters import MARKER_TOKEN
-from tagpilot.update.tree import TreeResult, update_tree
+from tagpilot.update.tree import KnownTree, TreeResult, update_tree
 
 PolicyImages = Mapping[tuple[str, str], ImageRef]  # (namespace, policy name) → the image it selected
 
@@ -35,9 +35,12 @@ class Updater(Protocol):
     # then writes only the files containing it (a screened workspace, gitops/screened.py), not a checkout.
     screen: str | None
 
-    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
+    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False,
+              known: KnownTree | None = None) -> TreeResult:
         """Rewrite (unless `dry_run`) and report what changed; files that cannot be read are reported
-        in `TreeResult.skipped` and left untouched."""
+        in `TreeResult.skipped` and left untouched. `known` (given only to an updater with a `screen`)
+        is every file and link of the screened work tree as it was just written: the updater may take
+        the files from it instead of walking and reading the disk."""
         ...
 
 
@@ -47,12 +50,13 @@ class SettersUpdater:
     name = "Setters"
     screen = MARKER_TOKEN  # update_tree never opens a file without it
 
-    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False) -> TreeResult:
+    def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False,
+              known: KnownTree | None = None) -> TreeResult:
         # what parsing each marked file found, kept beside the workspace's screened listing: a warm run
         # parses only the texts it writes (to check them), not the ones the last run wrote
         memo_file = root / ".git" / FILE_NAME
         memo = ScanMemo.load(memo_file)
-        result = update_tree(root, path, images, dry_run=dry_run, workspace=True, memo=memo)
+        result = update_tree(root, path, images, dry_run=dry_run, workspace=True, memo=memo, known=known)
         if memo_file.parent.is_dir():
             memo.save(memo_file)
         return result
