@@ -123,6 +123,16 @@ class Object(Model):
         """`Kind/namespace/name`, the way tagpilot names objects in messages and commands."""
         return f"{self.kind}/{self.metadata.namespace}/{self.metadata.name}"
 
+    def spec_yaml_dict(self) -> dict[str, Any]:
+        """`spec.to_yaml_dict()`, serialised through this object's own serializer. Pydantic builds a
+        model's schema on first use, and a nested model used on its own gets a second one: dumping
+        `spec` by itself cost each kind's spec model a schema build per process (~1-3 ms each, ~8 ms of
+        a Flux reconcile's three), for the same dict."""
+        if "spec" not in type(self).model_fields:
+            return self.spec.to_yaml_dict()  # type: ignore[attr-defined,no-any-return]  # a derived `spec`
+        dumped = self.model_dump(by_alias=True, exclude_none=True, mode="json", include={"spec"})
+        return dumped.get("spec") or {}
+
     def with_annotations(self, extra: dict[str, str]) -> Any:
         """A copy with `extra` added to `metadata.annotations` (a setting another object or field implies,
         e.g. an ImageUpdater's approval gate on the Applications it matches); `self` when there is none."""

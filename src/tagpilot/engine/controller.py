@@ -24,7 +24,7 @@ from tagpilot.engine.events import NORMAL, WARNING, EventStream
 from tagpilot.engine.keys import ObjectKey, parse_key
 from tagpilot.engine.kinds import KINDS, Kind, KindRegistry
 from tagpilot.engine.reconciler import Context, Outcome, Reconciler, Stalled
-from tagpilot.engine.status import RECONCILING, is_suspended, spec_hash
+from tagpilot.engine.status import RECONCILING, is_suspended, spec_hash, spec_view
 from tagpilot.errors import TagpilotError
 from tagpilot.store.protocols import ObjectSource, Store
 
@@ -175,7 +175,7 @@ class Controller:
 
     async def _reconcile(self, kind: Kind, key: ObjectKey, obj: Any, *, force: bool, dry_run: bool) -> ReconcileResult:
         store = self.store
-        generation = store.observe_spec(*key, spec_hash(obj.spec.to_yaml_dict()))
+        generation = store.observe_spec(*key, spec_hash(spec_view(obj)))
         stored = store.get_object(*key)
         status = kind.status.from_json(copy.deepcopy(stored.status) if stored else {})
         if is_suspended(obj, store):

@@ -258,7 +258,14 @@ def is_suspended(obj: Any, store: Any) -> bool:
 def object_view(obj: Any, status: dict[str, Any]) -> dict[str, Any]:
     """The `{"kind", "namespace", "name", "spec", "status"}` object `-o json` prints for any kind."""
     return {"kind": obj.kind, "namespace": obj.namespace, "name": obj.name,
-            "spec": obj.spec.to_yaml_dict(), "status": status}
+            "spec": spec_view(obj), "status": status}
+
+
+def spec_view(obj: Any) -> dict[str, Any]:
+    """An object's spec as the user writes it: through the object's own serializer when it is a
+    configuration model (`Object.spec_yaml_dict`), else its spec's `to_yaml_dict`."""
+    dump = getattr(obj, "spec_yaml_dict", None)
+    return dump() if dump is not None else obj.spec.to_yaml_dict()  # type: ignore[no-any-return]
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
