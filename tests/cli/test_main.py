@@ -83,6 +83,29 @@ def test_httpx_is_imported_without_its_command_line_client() -> None:
     assert out.split() == ["[]", "True", "httpx"]
 
 
+def test_pydantic_looks_for_no_plugins_unless_the_host_imported_it_first(tmp_path: Path) -> None:
+    """tagpilot/__init__ puts a loader that finds no plugins in place of pydantic's (which imports
+    importlib.metadata and reads every distribution's entry points when the first model is built): the
+    models still validate and refuse what they refused; a program that imported pydantic before
+    tagpilot keeps pydantic's own loader."""
+    config = tmp_path / "config.yaml"
+    config.write_text("apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
+                      "metadata: {name: app, namespace: apps}\nspec: {image: ghcr.io/a/app, interval: 5m}\n")
+    probe = ("import sys\nimport tagpilot\nfrom tagpilot.config.loader import load_config\n"
+             f"config = load_config([{str(config)!r}])\n"
+             "from tagpilot.config.flux_image import ImageRepository\n"
+             "try:\n    ImageRepository.model_validate({'apiVersion': 'x', 'kind': 'ImageRepository', 'metadata': "
+             "{'name': 'Bad_Name'}, 'spec': {'image': 'a'}})\nexcept Exception as e:\n    refused = type(e).__name__\n"
+             "print(len(config.objects), refused, 'importlib.metadata' in sys.modules,"
+             " sys.modules['pydantic.plugin._loader'].__doc__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:3] == ["1", "ValidationError", "False"]
+    assert " ".join(out[3:]) == "tagpilot: no pydantic plugins are loaded"
+    host = "import pydantic\n" + probe
+    out = subprocess.run([sys.executable, "-c", host], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:3] == ["1", "ValidationError", "True"]  # pydantic's loader, which imports importlib.metadata
+
+
 def test_commands_collect_garbage_rarely_and_the_daemon_as_python_does(monkeypatch, tmp_path: Path) -> None:
     """`main` raises the youngest generation's threshold for the process (a command's objects live until
     it exits); `tagpilot run` puts Python's default back before the daemon starts."""
