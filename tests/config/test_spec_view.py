@@ -35,6 +35,8 @@ def test_spec_yaml_dict_is_the_specs_own_dump(path: Path) -> None:
         assert obj.spec_yaml_dict() == expected
         assert list(obj.spec_yaml_dict()) == list(expected)  # same key order: the hash is of the JSON text
         assert spec_view(obj) == expected
+        if hasattr(obj, "policy_dict"):  # ImagePolicy: what the policy engine is given
+            assert obj.policy_dict() == obj.spec.policy_dict()
         compared += 1
     if not compared:
         pytest.skip("no object with a spec")
@@ -43,12 +45,16 @@ def test_spec_yaml_dict_is_the_specs_own_dump(path: Path) -> None:
 def test_the_spec_model_is_not_built_again(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImageRepository\n"
-                      "metadata: {name: app, namespace: apps}\nspec: {image: ghcr.io/a/app, interval: 5m}\n")
+                      "metadata: {name: app, namespace: apps}\nspec: {image: ghcr.io/a/app, interval: 5m}\n---\n"
+                      "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\n"
+                      "metadata: {name: app, namespace: apps}\n"
+                      "spec: {imageRepositoryRef: {name: app}, policy: {semver: {range: '>=1.0.0'}}}\n")
     probe = ("from tagpilot.config.loader import load_config\n"
-             f"(obj,) = load_config([{str(config)!r}]).objects.values()\n"
-             "view = obj.spec_yaml_dict()\n"
-             "print(view['image'], type(obj.spec).__pydantic_complete__)\n"
-             "obj.spec.to_yaml_dict()\n"
-             "print(type(obj.spec).__pydantic_complete__)\n")
+             f"repo, policy = load_config([{str(config)!r}]).objects.values()\n"
+             "view = repo.spec_yaml_dict()\n"
+             "print(view['image'], policy.policy_dict()['policy']['semver']['range'],"
+             " type(repo.spec).__pydantic_complete__, type(policy.spec).__pydantic_complete__)\n"
+             "repo.spec.to_yaml_dict()\n"
+             "print(type(repo.spec).__pydantic_complete__)\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["ghcr.io/a/app", "False", "True"]  # built only when the spec is dumped on its own
+    assert out == ["ghcr.io/a/app", ">=1.0.0", "False", "False", "True"]  # built only when dumped on its own

@@ -198,7 +198,7 @@ def explanation(config: Config, store: Store, key: ObjectKey) -> dict[str, Any] 
     if tags is None:
         return {"tags": 0, "selected": None, "verdicts": [], "error": "the ImageRepository has not been scanned yet"}
     try:
-        chosen = from_flux_spec(policy.spec.policy_dict())
+        chosen = from_flux_spec(policy.policy_dict())
         if chosen.needs_metadata:
             return {"tags": len(tags), "selected": None, "verdicts": [],
                     "error": "this policy orders by image metadata: run `tagpilot policy test --explain`"}

@@ -110,7 +110,7 @@ class PolicyReconciler:
 
     async def _select(self, policy: ImagePolicy, repo: ImageRepository, tags: list[str]) -> Selection:
         """The policy's pick; metadata it needs (none for Flux's kinds) comes through the registry client."""
-        chosen = from_flux_spec(policy.spec.policy_dict())
+        chosen = from_flux_spec(policy.policy_dict())
         if not chosen.needs_metadata:
             return self.memo.select(chosen, tags)
         if self.ctx.registry is None:
