@@ -195,3 +195,18 @@ def test_a_workspace_updater_writes_without_fsync(tmp_path: Path, monkeypatch: p
     assert [f.read_text() for f in files] == [NEW, NEW]
     assert [f.path for f in result.files] == ["a/one.yaml", "b/two.yaml"]
     assert sorted(n for f in files for n in os.listdir(f.parent)) == ["one.yaml", "two.yaml"]
+
+
+@pytest.mark.parametrize("new_tag", ["1.1.0", "1.10.0-rc.1", "2"])  # same length, longer, shorter
+def test_a_workspace_rewrite_leaves_exactly_the_new_bytes(tmp_path: Path, new_tag: str) -> None:
+    """Files in a workspace are written over and cut to the new length (no O_TRUNC): a shorter value
+    must not leave the old text's tail behind, a longer one must extend the file; mode and inode kept."""
+    target = tmp_path / "app.yaml"
+    tail = "# a long trailing comment the old text ends with, longer than any change of the tag\n"
+    target.write_text(OLD + tail)
+    target.chmod(0o640)
+    inode = target.stat().st_ino
+    result = SettersUpdater().apply(tmp_path, ".", {("flux-system", "app"): ImageRef("ghcr.io/org/app", new_tag)})
+    assert target.read_text() == OLD.replace("1.0.0", new_tag) + tail
+    assert result.files[0].new == target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640 and target.stat().st_ino == inode

@@ -158,7 +158,7 @@ def _known_candidates(base: str, top: str, known: KnownTree) -> list[tuple[str, 
 
 
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_O_OVERWRITE = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_O_OVERWRITE = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)  # no O_TRUNC: see below
 
 
 def _read(path: str) -> bytes:
@@ -185,13 +185,20 @@ def _posix_rel(path: str, start: str) -> str:
 
 
 def _write_in_place(files: list[tuple[str, bytes]]) -> None:
-    """Overwrite each `(path, data)` where it is (mode kept): for a workspace (see `update_tree`)."""
+    """Overwrite each `(path, data)` where it is (mode kept): for a workspace (see `update_tree`).
+
+    The new bytes are written over the old ones and the file is then cut to their length, instead of
+    opening with O_TRUNC: ext4 takes a truncation to zero followed by a write for a file being replaced
+    and starts writing its data to disk when it is closed (`auto_da_alloc`), which made the 200 writes
+    of a warm reconcile cost 27 ms instead of 2 ms. A crash in between leaves a file the next run's
+    sync does not trust anyway (it compares every byte), as one cut to zero would have been."""
     for target, data in files:
         fd = os.open(target, _O_OVERWRITE)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
 
