@@ -205,3 +205,29 @@ async def test_warm_screening_derives_the_listing_and_matches_a_fresh_one(
         assert "grep" not in later and "ls-tree" not in later and "diff-tree" in later
     assert got[0]["n/m/k.yaml"] == ("link", b"a.yaml") and got[0]["turn/inner.yaml"][1] == b"z # marker\n"
     assert "plain.yaml" in got[1] and "a.yaml" not in got[1] and "l.yaml" in got[2]  # gained, lost; a link
+
+
+async def test_only_directories_holding_a_candidate_or_link_are_made(
+        tmp_path: Path, git_environ: dict[str, str], git_remote_file: GitRemote) -> None:
+    """The ~2,000 directories of a large repository were all made, and listed by every walk of the
+    work tree; only those holding a candidate or a link are now. The updater is handed every directory
+    of the commit, so an update path naming one without candidates is still found (no change)."""
+    from tagpilot.update import ImageRef, update_tree
+
+    git_remote_file.commit({"deploy/app/app.yaml": "image: x:1.0 # marker\n", "other/x/y.yaml": "plain: 1\n",
+                            "docs/readme.md": "text\n", "top.yaml": "t # marker\n"}, "seed")
+    client = GitClient(tmp_path / "state", env={"HOME": git_environ["HOME"]})
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        made = sorted(str(p.relative_to(ws.path)) for p in ws.path.rglob("*")
+                      if p.is_dir() and not str(p.relative_to(ws.path)).startswith(".git"))
+        assert made == ["deploy", "deploy/app"]
+        known = ws.screened.tree()
+        assert {"other", "other/x", "docs", "deploy", "deploy/app"} <= known.dirs
+        result = update_tree(ws.path, "other", {("a", "b"): ImageRef("x", "2")}, dry_run=True, known=known)
+        assert result.files == () and result.skipped == ()
+    # a directory left by an earlier layout is removed by the next sync
+    git_remote_file.commit({"deploy/app/app.yaml": None, "deploy/moved.yaml": "image: x:1.0 # marker\n"}, "move")
+    async with await client.prepare(git_remote_file.url, MAIN, None, timeout=60, screen=MARK) as ws:
+        made = sorted(str(p.relative_to(ws.path)) for p in ws.path.rglob("*")
+                      if p.is_dir() and not str(p.relative_to(ws.path)).startswith(".git"))
+        assert made == ["deploy"]

@@ -14,29 +14,34 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tagpilot.errors import UpdateError
 from tagpilot.update import ImageRef, update_tree
-from tagpilot.update.tree import _candidates, _known_candidates
+from tagpilot.update.tree import KnownTree, _candidates, _known_candidates
 
 CASES = Path(__file__).parent / "cases"
 MARKED = 'image: ghcr.io/a/app:1.0.0 # {"$imagepolicy": "ns:app"}\n'
 POLICIES = {("ns", "app"): ImageRef(name="ghcr.io/a/app", tag="2.0.0")}
 
 
-def _known(root: Path) -> dict[str, bytes | None]:
-    """Every file and link under `root` as a screened workspace lists them (`.git` at the top aside)."""
-    tree: dict[str, bytes | None] = {}
-    for folder, dirs, files in os.walk(root):
+def _known(root: Path) -> KnownTree:
+    """Every file, link and directory under `root` as a screened workspace knows them (`.git` at the top aside)."""
+    files: dict[str, bytes] = {}
+    links: set[str] = set()
+    dirs: set[str] = set()
+    for folder, subdirs, names in os.walk(root):
         rel_folder = os.path.relpath(folder, root)
         if rel_folder == ".":
-            dirs[:] = [d for d in dirs if d != ".git"]
-        for name in dirs + files:
+            subdirs[:] = [d for d in subdirs if d != ".git"]
+        for name in subdirs + names:
             full = os.path.join(folder, name)
             rel = name if rel_folder == "." else f"{rel_folder}/{name}"
             if os.path.islink(full):
-                tree[rel] = None
+                links.add(rel)
+            elif os.path.isdir(full):
+                dirs.add(rel)
             elif os.path.isfile(full):
-                tree[rel] = Path(full).read_bytes()
-    return tree
+                files[rel] = Path(full).read_bytes()
+    return KnownTree(files, frozenset(links), frozenset(dirs))
 
 
 def _messy_tree(root: Path) -> None:
@@ -70,7 +75,7 @@ def test_update_tree_with_known_files_matches_the_walk(tmp_path: Path, path: str
     given = update_tree(known_root, path, POLICIES, workspace=True, known=known)
     assert given == walked and given.scanned == walked.scanned
     assert [f.path for f in given.files] == [f.path for f in walked.files]
-    assert _known(known_root) == _known(walked_root)  # the same files written
+    assert _known(known_root).files == _known(walked_root).files  # the same files written
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
@@ -97,3 +102,18 @@ def test_known_files_are_not_read_from_disk(tmp_path: Path) -> None:
     (root / "app.yaml").write_text("changed on disk\n")
     result = update_tree(root, ".", POLICIES, dry_run=True, known=known)
     assert [f.old for f in result.files] == [MARKED]
+
+
+def test_an_update_path_of_the_commit_need_not_be_on_disk(tmp_path: Path) -> None:
+    """A screened workspace makes only the directories holding a candidate or link: `path` naming
+    another directory of the commit is found in `known` (no change), one of neither is an error."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "app.yaml").write_text(MARKED)
+    known = KnownTree({"app.yaml": MARKED.encode()}, frozenset(), frozenset({"empty", "empty/deeper"}))
+    result = update_tree(root, "empty/deeper", POLICIES, dry_run=True, known=known)
+    assert result.files == () and result.scanned == 0
+    with pytest.raises(UpdateError, match="neither a directory nor a file"):
+        update_tree(root, "missing", POLICIES, dry_run=True, known=known)
+    single = update_tree(root, "app.yaml", POLICIES, dry_run=True, known=known)
+    assert [f.path for f in single.files] == ["app.yaml"]

@@ -210,7 +210,9 @@ class AutomationReconciler:
             tip_after = workspace.head  # the remote tip we started from (what the branch is if nothing is pushed)
             if gate.active:
                 plan = await gate.plan(workspace.path, policies, lambda chosen: asyncio.to_thread(
-                    updater.apply, workspace.path, spec.update_path, chosen, dry_run=True), revision=workspace.head)
+                    updater.apply, workspace.path, spec.update_path, chosen, dry_run=True,
+                    known=workspace.screened.tree() if workspace.screened is not None else None),
+                    revision=workspace.head)
                 if plan.hold is not None:
                     plan.notes.extend(extra_notes)
                     return self._awaiting(status, generation, plan, tip_after)

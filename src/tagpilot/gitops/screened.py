@@ -4,12 +4,13 @@ A checkout of a 10,000-file repository writes 10,000 files, and `git add --all` 
 again, to change the 200 that carry a setters marker: most of a reconcile. A screened workspace
 never checks out. After the fetch, `git ls-tree` gives every path, `git grep --fixed-strings` on the
 fetched commit names the blobs that contain the screen (the literal `"$imagepolicy"`), and
-`git cat-file --batch` reads just those; the work tree then holds the directories, the symbolic
-links (so `update.path` resolves as in a checkout) and the candidate files, nothing else. The
-updater runs on it unchanged: a file without the literal is never rewritten, so what it sees is all
-it could change. The work tree is kept between runs and only what differs is touched: a warm run
-rewrites the few files the last commit changed instead of recreating thousands of directories. The
-listing (which paths are candidates, links, directories) is saved in `.git` too, and a warm run
+`git cat-file --batch` reads just those; the work tree then holds the candidate files, the symbolic
+links (so `update.path` resolves as in a checkout) and the directories holding either, nothing else.
+The updater is handed that tree with every directory of the commit (`Screened.tree()`), so an
+`update.path` naming a directory without candidates is found as in a checkout; a file without the
+literal is never rewritten, so what it sees is all it could change. The work tree is kept between
+runs and only what differs is touched: a warm run rewrites the few files the last commit changed.
+The listing (which paths are candidates, links, directories) is saved in `.git` too, and a warm run
 derives the new commit's from it with `git diff-tree`, reading only the changed blobs, instead of
 running `ls-tree` and `git grep` over every file again.
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tagpilot.gitops.process import GitResult
+from tagpilot.update.tree import KnownTree
 
 Run = Callable[..., Awaitable[GitResult]]  # run(args, *, input=None, env=None, check=True)
 REGULAR = ("100644", "100755")
@@ -52,10 +54,12 @@ class Screened:
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)
     link_targets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
-    def tree(self) -> dict[str, bytes | None]:
-        """Every file (its bytes) and link (None) of the work tree as `materialize` left it, for an
-        updater that would otherwise walk the ~2,000 directories of a large repository to find them."""
-        return {**self.contents, **dict.fromkeys(self.links)}
+    dirs: frozenset[str] = field(default_factory=frozenset, repr=False)  # every directory of the commit
+
+    def tree(self) -> KnownTree:
+        """The work tree as `materialize` left it (files with their bytes, links) and the commit's
+        directories, for an updater that would otherwise walk the disk to find them."""
+        return KnownTree(self.contents, frozenset(self.links), self.dirs)
 
 
 def _decode(raw: bytes) -> str:
@@ -279,10 +283,24 @@ async def materialize(run: Run, root: Path, commit: str, screen: str) -> Screene
     links = {path: read[listing.links[path]] for path in wanted_links}
     result.contents = {path: data for path, (data, _x) in files.items()}
     result.link_targets = links
-    _sync_work_tree(root, listing.dirs, files, links)
+    result.dirs = frozenset(listing.dirs)
+    _sync_work_tree(root, _holding(listing), files, links)
     if listing is not previous:  # the same commit as last time: the saved listing is already this one
         _save_listing(root, screen, listing)
     return result
+
+
+def _holding(listing: Listing) -> set[str]:
+    """The directories a file or link of `listing` is in, at any depth: the only ones made on disk. A
+    10,000-file repository has ~2,000 directories, most without a candidate; every walk of the work
+    tree (the sync, finding what changed) listed each of them."""
+    holding: set[str] = set()
+    for path in (*listing.files, *listing.links):
+        folder = path.rpartition("/")[0]
+        while folder and folder not in holding:
+            holding.add(folder)
+            folder = folder.rpartition("/")[0]
+    return holding
 
 
 def raise_grep(result: GitResult) -> None:

@@ -127,9 +127,15 @@ def _candidates(top: str) -> Iterator[tuple[str, bool, bool]]:
         stack.extend(reversed(subdirs))
 
 
-KnownTree = Mapping[str, bytes | None]
-"""Every file and symbolic link of a work tree, by path relative to its root with `/`: a file's bytes,
-None for a link. What a screened workspace holds right after `materialize` wrote it."""
+@dataclass(frozen=True)
+class KnownTree:
+    """A work tree its caller has just written and knows whole (a screened workspace after
+    `materialize`), by path relative to its root with `/`: every file with its bytes, every symbolic
+    link, and every directory of the commit (on disk only those holding a file or link are made)."""
+
+    files: Mapping[str, bytes]
+    links: frozenset[str] = frozenset()
+    dirs: frozenset[str] = frozenset()
 
 
 def _walk_order(rel: str) -> list[tuple[int, str]]:
@@ -145,7 +151,7 @@ def _known_candidates(base: str, top: str, known: KnownTree) -> list[tuple[str, 
     10,000-file repository has ~2,000 directories, one `scandir` each)."""
     prefix = "" if top == base else _posix_rel(top, base) + "/"
     found = []
-    for rel in known:
+    for rel in (*known.files, *known.links):
         name = rel.rpartition("/")[2]
         if not rel.startswith(prefix) or ".git" in rel.split("/"):
             continue
@@ -153,8 +159,8 @@ def _known_candidates(base: str, top: str, known: KnownTree) -> list[tuple[str, 
             found.append(rel)
     found.sort(key=_walk_order)
     sep = os.sep
-    return [(os.path.join(base, *rel.split("/")) if sep != "/" else f"{base}/{rel}", known[rel] is None,
-             known[rel] is not None) for rel in found]
+    return [(os.path.join(base, *rel.split("/")) if sep != "/" else f"{base}/{rel}", rel in known.links,
+             rel in known.files) for rel in found]
 
 
 _O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -282,8 +288,9 @@ def update_tree(
     (`tagpilot update`) keeps the default: atomic replacement, nothing replaced until all is on disk.
 
     `memo` remembers what parsing each text found, across runs (`scanmemo`; the workspaces keep one).
-    `known` is every file and link under `root` with the files' bytes, when the caller has just written
-    them (a screened workspace): the files are then taken from it, with no directory walked or file read.
+    `known` is the whole tree under `root` when the caller has just written it (a screened workspace):
+    the files are then taken from it, with no directory walked or file read, and `path` is looked up in
+    it (a directory of the commit need not be on disk).
 
     `path` may also name one file (tutorials point Flux's `update.path` at a Helm values file).
     `Change.file` is relative to the update path (as the keys of Flux's ``FileChanges``; the file
@@ -292,10 +299,15 @@ def update_tree(
     """
     base = str(root.resolve())
     top = safe_subpath(root, path)
-    if top.is_file() and not top.is_symlink():
+    if known is not None:  # what is there is what the caller knows (a directory may not be on disk)
+        rel_top = "" if str(top) == base else _posix_rel(str(top), base)
+        is_file, is_dir = rel_top in known.files, not rel_top or rel_top in known.dirs
+    else:
+        is_file, is_dir = top.is_file() and not top.is_symlink(), top.is_dir()
+    if is_file:
         candidates: Iterable[tuple[str, bool, bool]] = [(str(top), False, True)]
         top = top.parent
-    elif top.is_dir():
+    elif is_dir:
         candidates = _candidates(str(top)) if known is None else _known_candidates(base, str(top), known)
     else:
         raise UpdateError(f"update path {path!r} is neither a directory nor a file in the repository")
@@ -313,7 +325,7 @@ def update_tree(
         if not is_file:
             continue
         scanned += 1
-        held = known.get(_posix_rel(file, base)) if known is not None else None
+        held = known.files.get(_posix_rel(file, base)) if known is not None else None
         data = held if held is not None else _read(file)
         if _TOKEN not in data:
             continue
