@@ -28,6 +28,7 @@ from tagpilot.gitops import CheckoutRef, GitClient, auth_from_secret, signing_ke
 from tagpilot.gitops.commit_data import build_commit_data, render_commit_message
 from tagpilot.store.protocols import ObjectSource, StatusStore
 from tagpilot.update import ImageRef, Notice, TreeResult, updater_for
+from tagpilot.update.tree import KnownTree
 
 KIND = "ImageUpdateAutomation"
 DEPENDENCY_NOT_READY = "DependencyNotReady"
@@ -162,13 +163,15 @@ class AutomationReconciler:
         skipped: list[dict[str, str]] = []
         updater = updater_for(spec.update.strategy if spec.update else "Setters")
 
+        def known_tree() -> KnownTree | None:
+            # a screened work tree is exactly what materialize wrote: the updater needs no walk to find it
+            return workspace.screened.tree() if workspace.screened is not None else None
+
         async def apply(root: Path) -> TreeResult:
             # GitClient decides "no change" from what git sees staged, not from this result. The tree
             # walk, YAML parsing and writes run in a thread: the daemon keeps answering webhooks meanwhile.
-            # a screened work tree is exactly what materialize wrote: the updater needs no walk to find it
-            known = workspace.screened.tree() if workspace.screened is not None else None
             result = await asyncio.to_thread(updater.apply, root, spec.update_path, policies, dry_run=dry_run,
-                                             known=known)
+                                             known=known_tree())
             skipped[:] = [{"path": s.path, "reason": s.reason} for s in result.skipped]
             unmatched[:] = result.unmatched
             return result
@@ -210,8 +213,7 @@ class AutomationReconciler:
             tip_after = workspace.head  # the remote tip we started from (what the branch is if nothing is pushed)
             if gate.active:
                 plan = await gate.plan(workspace.path, policies, lambda chosen: asyncio.to_thread(
-                    updater.apply, workspace.path, spec.update_path, chosen, dry_run=True,
-                    known=workspace.screened.tree() if workspace.screened is not None else None),
+                    updater.apply, workspace.path, spec.update_path, chosen, dry_run=True, known=known_tree()),
                     revision=workspace.head)
                 if plan.hold is not None:
                     plan.notes.extend(extra_notes)

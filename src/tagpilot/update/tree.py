@@ -301,13 +301,13 @@ def update_tree(
     top = safe_subpath(root, path)
     if known is not None:  # what is there is what the caller knows (a directory may not be on disk)
         rel_top = "" if str(top) == base else _posix_rel(str(top), base)
-        is_file, is_dir = rel_top in known.files, not rel_top or rel_top in known.dirs
+        top_is_file, top_is_dir = rel_top in known.files, not rel_top or rel_top in known.dirs
     else:
-        is_file, is_dir = top.is_file() and not top.is_symlink(), top.is_dir()
-    if is_file:
+        top_is_file, top_is_dir = top.is_file() and not top.is_symlink(), top.is_dir()
+    if top_is_file:
         candidates: Iterable[tuple[str, bool, bool]] = [(str(top), False, True)]
         top = top.parent
-    elif is_dir:
+    elif top_is_dir:
         candidates = _candidates(str(top)) if known is None else _known_candidates(base, str(top), known)
     else:
         raise UpdateError(f"update path {path!r} is neither a directory nor a file in the repository")
