@@ -16,6 +16,7 @@ were none.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -50,14 +51,17 @@ def _marker(raw: list[str]) -> Marker:
     return Marker(namespace, name, field, text)
 
 
+def _marker_to_json(marker: Marker) -> list[str]:
+    return [marker.namespace, marker.name, marker.field, marker.text]
+
+
 def _item_to_json(item: ScanItem) -> list[Any]:
     if isinstance(item, Site):
         obj = None if item.obj is None else [item.obj.kind, item.obj.api_version, item.obj.name, item.obj.namespace]
-        marker = item.marker
         return ["site", item.start, item.end, item.style, item.value, item.tag, item.explicit_tag, item.flow,
-                [marker.namespace, marker.name, marker.field, marker.text], obj]
+                _marker_to_json(item.marker), obj]
     line, marker, reason = item
-    return ["skip", line, [marker.namespace, marker.name, marker.field, marker.text], reason]
+    return ["skip", line, _marker_to_json(marker), reason]
 
 
 def _item_from_json(raw: list[Any]) -> ScanItem:
@@ -108,12 +112,11 @@ class ScanMemo:
         return cls(data["texts"])
 
     def save(self, path: Path) -> None:
-        """Write what this run saw (atomically); a memo that cannot be written only costs the next run a parse."""
+        """Write what this run saw (atomically, private as the rest of the state directory); a memo that
+        cannot be written only costs the next run a parse."""
+        from tagpilot.store.private import write_private  # the store: loaded by every command with a workspace
+
         data = {"code": _code_version(),
                 "texts": {digest: [_item_to_json(item) for item in items] for digest, items in self._seen.items()}}
-        temporary = path.with_name(f".{path.name}.tmp")
-        try:
-            temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(temporary, path)
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            write_private(path, json.dumps(data, separators=(",", ":")))
