@@ -9,12 +9,14 @@ a tab before a comment, which YAML and libyaml allow), independent of the rewrit
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tagpilot.update import ImageRef, apply_setters
+from tagpilot.update import ImageRef, apply_setters, setters
+from tagpilot.update.scanmemo import ScanMemo
 
 POLICY = ("flux-system", "app")
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -166,3 +168,41 @@ def test_junk_never_crashes(junk: str) -> None:
         return
     if '"$imagepolicy"' not in junk:
         assert (out, changes) == (junk, [])
+
+
+def _flow_ok(value: str) -> bool:
+    """Independent oracle for *old* plain values in a flow sequence."""
+    try:
+        return yaml.load(f"[{value}]\n", Loader=Loader) == [value] and "#" not in value
+    except yaml.YAMLError:
+        return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=documents(), name=image_like, tag=tag_like, flow=st.booleans(), data=st.data())
+def test_what_is_remembered_of_the_output_is_what_parsing_it_finds(doc, name: str, tag: str, flow: bool,
+                                                                   data) -> None:
+    """`rewrite` works out what the rewritten text holds from the input's parse and its edits instead of
+    parsing it (`setters._derive`): that must equal a parse of the output, in block and flow collections."""
+    lines, eol, final_newline, _ = doc
+    if flow:  # the same values as a flow sequence, one per line, each line's comment after its value
+        values = [(p, v, s, e) for p, v, s, e in lines if e is not None]
+        body = []
+        for i, (_, source, suffix, entry) in enumerate(values):
+            old = entry[2]
+            if source == old and not _flow_ok(old):
+                source = json.dumps(old, ensure_ascii=False)
+            body.append(f"  {', ' if i else ''}{source}{suffix}")
+        text = eol.join(["root: [", *body, "  ]"]) + (eol if final_newline else "")
+    else:
+        text = eol.join(p + v + s for p, v, s, _ in lines) + (eol if final_newline else "")
+    if data.draw(st.booleans()):
+        text = text + eol + "---" + eol + text  # a second document
+    memo = ScanMemo()
+    with mock.patch.object(setters, "scan", wraps=setters.scan) as scan:
+        result = setters.rewrite(text, {POLICY: ImageRef(name, tag)}, memo=memo)
+        parsed = scan.call_count
+    if not result.changes:
+        return
+    event(f"flow={flow} output parsed={parsed > 1}")
+    assert memo.get(result.text) == tuple(setters.scan(result.text))

@@ -89,29 +89,42 @@ def plain_is_string(value: str) -> bool:
     return _CORE_NON_STRING.fullmatch(value) is None
 
 
-def plain_fits(value: str, *, flow: bool) -> bool:
-    """True when `value` can be written as a plain scalar in a block (or flow) collection.
+def read_scalar(source: str, *, flow: bool) -> tuple[str, str, str] | None:
+    """(style, value, tag) of `source` read as one scalar value in a block (or flow) collection, with a
+    trailing comment after it as a marker has; None when it is not exactly one scalar there.
 
-    The test parses ``k: VALUE`` (or ``[VALUE]``) and checks that the result is one plain scalar with
-    exactly this text and the string tag, so indicators, `` #``, ``: ``, leading ``*&!%@`` and implicit
-    types of PyYAML's resolver are all caught by the parser itself.
+    The parser is asked with a one-line document (``k: SOURCE # c`` or ``[SOURCE # c`` + ``]``): a
+    single-line scalar is read the same way wherever it stands in its kind of collection, so this is
+    how a value's source text is checked without parsing the file it goes into.
     """
-    if not value or value != value.strip(" ") or not is_printable(value) or not plain_is_string(value):
-        return False
-    doc = f"[{value}]\n" if flow else f"k: {value}\n"
+    doc = f"[{source} # c\n]\n" if flow else f"k: {source} # c\n"
     try:
         node = yaml.compose(doc, Loader=_Loader)
     except yaml.YAMLError:
-        return False
+        return None
     if flow:
         if not isinstance(node, yaml.SequenceNode) or len(node.value) != 1:
-            return False
+            return None
         scalar = node.value[0]
     else:
         if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
-            return False
+            return None
         scalar = node.value[0][1]
-    return isinstance(scalar, yaml.ScalarNode) and not scalar.style and scalar.value == value and scalar.tag == STR_TAG
+    if not isinstance(scalar, yaml.ScalarNode):
+        return None
+    return scalar.style or "", scalar.value, scalar.tag
+
+
+def plain_fits(value: str, *, flow: bool) -> bool:
+    """True when `value` can be written as a plain scalar in a block (or flow) collection.
+
+    `read_scalar` must find one plain scalar with exactly this text and the string tag, so indicators,
+    `` #``, ``: ``, leading ``*&!%@`` and implicit types of PyYAML's resolver are all caught by the
+    parser itself.
+    """
+    if not value or value != value.strip(" ") or not is_printable(value) or not plain_is_string(value):
+        return False
+    return read_scalar(value, flow=flow) == ("", value, STR_TAG)
 
 
 def render(value: str, style: str, *, flow: bool) -> str:

@@ -1,17 +1,17 @@
 """What `setters.scan` found in a text, remembered by the text's digest from one run to the next.
 
-Rewriting a marked file parses it twice: once to find its markers, once more to read the result back
-(`setters._verify`). Parsing is two thirds of a warm reconcile's rewrite (~70 of ~100 ms for 200
-files). But the files a run reads are, almost always, the files the previous run wrote or left alone,
-whose texts it had already parsed: the memo keeps what each parse found, keyed by a digest of the
-text (a pure function of it), so a run parses only texts it has never seen, the new ones it writes
-among them (the read-back is never skipped: it is what checks this run's own edit).
+Parsing is most of a warm reconcile's rewrite. But the files a run reads are, almost always, the files
+the previous run wrote or left alone: the memo keeps what was found in each text, keyed by a digest of
+the text (a pure function of it), so a run parses only texts it has never seen. A rewritten text is
+not parsed either: `setters.rewrite` derives what it holds from its input and the edits, each new
+value read back where it stands, and puts that here for the next run.
 
-An automation's workspace keeps its memo in its `.git` directory beside the screened listing; it is
-rewritten after each run with just the texts that run saw, so it stays the size of the marked files.
-The file names the code that made it (these modules' sizes and times, PyYAML's version): a memo
-from other code, or one that cannot be read, is an empty memo, and the files are parsed as if there
-were none.
+An entry is not trusted blindly: `setters._fits` checks it against the text (every marker accounted
+for, each site's span reading back as the remembered value before its marker) and parses the text
+when it does not fit. An automation's workspace keeps its memo in its `.git` directory beside the
+screened listing; it is rewritten after each run with just the texts that run saw, so it stays the
+size of the marked files. The file names the code that made it (these modules' sizes and times,
+PyYAML's version): a memo from other code, or one that cannot be read, is an empty memo.
 """
 
 from __future__ import annotations

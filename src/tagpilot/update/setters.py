@@ -21,14 +21,18 @@ structure), nor one on a scalar with an explicit non-string tag. Head comments (
 
 Marks: PyYAML counts characters of the decoded text (CRLF is two, like the text itself); libyaml
 skips a leading BOM without counting it, so the BOM is cut off before parsing and added back to every
-offset. Every rewrite is verified by parsing the result and reading the edited values back.
+offset. Every rewrite is read back: each new value's source is parsed where it stands (block or flow
+context, a marker comment after it) and must read as exactly one scalar with the policy's value and
+the string tag; a scalar that reads so leaves every other token of the file as it was, so what the
+output holds is derived from what the input held (`_derive`), and the output is parsed whole only
+when that argument does not apply (a value spanning lines, an edit of the object's own name).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import yaml
@@ -317,13 +321,123 @@ def _str_tag(tag: str | None) -> bool:
 
 
 def _scan_all(text: str, filename: str, memo: ScanMemo | None) -> tuple[ScanItem, ...]:
-    """Everything `scan` finds in `text`, from `memo` when it has seen the text (and into it when not)."""
+    """Everything `scan` finds in `text`: from `memo` when it has seen the text and its entry still
+    fits the text (`_fits`), else parsed (and put into the memo)."""
     items = memo.get(text) if memo is not None else None
-    if items is None:
+    if items is None or not _fits(text, items):
         items = tuple(scan(text, filename=filename))
         if memo is not None:
             memo.put(text, items)
     return items
+
+
+def _marker_count(text: str) -> int:
+    """How many markers `text` could hold: one per ``$imagepolicy`` or setters ``$ref`` it contains."""
+    return text.count(_SHORTHAND) + text.count(_REF_PREFIX)
+
+
+def _has_break(text: str) -> bool:
+    return any(br in text for br in _BREAKS)
+
+
+def _line_text(text: str, line: int) -> str | None:
+    """The text of 1-based `line` (CRLF one break, as `line_of` counts), None past the end."""
+    pos = 0
+    for _ in range(line - 1):
+        end = _line_end(text, pos)
+        if end >= len(text):
+            return None
+        pos = end + (2 if text.startswith("\r\n", end) else 1)
+    return text[pos:_line_end(text, pos)]
+
+
+def _block_header_with(line: str | None, marker: Marker) -> bool:
+    """Whether `line` is a block scalar's header carrying `marker`: ``key: |-  # {...}``."""
+    at = line.find(marker.text) if line is not None else -1
+    comment = line.rfind("#", 0, at) if line is not None and at >= 0 else -1
+    return line is not None and comment > 0 and line[:comment].rstrip(" \t").rstrip("+-0123456789").endswith(("|", ">"))
+
+
+def _fits(text: str, items: tuple[ScanItem, ...]) -> bool:
+    """Whether remembered scan `items` can be those of `text`, checked without parsing it: every marker
+    of the text is accounted for, and every site's span reads back (`quoting.read_scalar`) as the
+    remembered scalar followed by its marker. A memo entry that fails is not used: the text is parsed."""
+    if _marker_count(text) != len(items):
+        return False
+    for item in items:
+        if isinstance(item, Site):
+            if not 0 <= item.start <= item.end < len(text) or text[item.end] not in " \t":
+                return False
+            comment = _trailing_comment(text, item.end)
+            if comment is None or parse_marker(comment) != item.marker:
+                return False
+            read = quoting.read_scalar(text[item.start:item.end], flow=item.flow)
+            if read != (item.style, item.value, item.tag):
+                return False
+        else:
+            line, marker, _ = item
+            if not _block_header_with(_line_text(text, line) if line > 0 else None, marker):
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """One value being replaced: the site (its index among the text's sites), its new source text, and
+    what is inserted before that source (a blank for an empty value: ``image: # marker``)."""
+
+    index: int
+    site: Site
+    source: str
+    lead: str
+
+    @property
+    def growth(self) -> int:
+        return len(self.lead) + len(self.source) - (self.site.end - self.site.start)
+
+
+def _derive(text: str, items: tuple[ScanItem, ...], edits: list[_Edit],
+            policies: Mapping[tuple[str, str], ImageRef]) -> tuple[ScanItem, ...] | None:
+    """What `scan` would find in the rewritten text, worked out from what it found in `text` and the
+    edits, without parsing the rewritten text; None when that cannot be certain (the caller parses).
+
+    Each edit replaces one single-line scalar value, which stands before a blank and its marker
+    comment, by a new single-line source. When the new source reads as exactly one scalar with the
+    policy's value and the string tag (`quoting.read_scalar`, in block or flow context as the site),
+    the parser meets the same tokens in the new text as in the old, except for that scalar's: the
+    documents, their structure, every other value and every comment are what they were, at offsets
+    moved by the edits before them. Not derived (parsed instead): an old value spanning lines (the
+    lines of later items would move) and an edit of a value the document's kind, apiVersion, name or
+    namespace could be (the documents's `ObjectId` would change)."""
+    read_back: dict[int, tuple[_Edit, str, str]] = {}  # site index -> edit, new style, new value
+    for edit in edits:
+        site = edit.site
+        if _has_break(text[site.start:site.end]) or _has_break(edit.source):
+            return None
+        if site.obj is not None and site.value in (site.obj.kind, site.obj.api_version, site.obj.name,
+                                                   site.obj.namespace):
+            return None
+        want = policies[(site.marker.namespace, site.marker.name)].value_for(site.marker.field)
+        read = quoting.read_scalar(edit.source, flow=site.flow)
+        if read is None or read[1:] != (want, quoting.STR_TAG):
+            return None
+        read_back[edit.index] = (edit, read[0], read[1])
+    derived: list[ScanItem] = []
+    index = -1
+    for item in items:
+        if not isinstance(item, Site):
+            derived.append(item)  # a line number: no edit adds or removes a line
+            continue
+        index += 1
+        shift = sum(edit.growth for edit in edits if edit.site.start < item.start)
+        if index not in read_back:
+            derived.append(replace(item, start=item.start + shift, end=item.end + shift))
+            continue
+        edit, style, value = read_back[index]
+        start = item.start + shift + len(edit.lead)
+        derived.append(replace(item, start=start, end=start + len(edit.source), style=style, value=value,
+                               tag=quoting.STR_TAG))
+    return tuple(derived)
 
 
 def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename: str = "<text>",
@@ -332,17 +446,17 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
 
     `policies` maps ``(namespace, name)`` to the selected image: pass only the policies the automation
     may use (its namespace, its ``policySelector``); markers naming others are ignored, as in Flux.
-    `memo` (see `scanmemo`) spares parsing a text some earlier run already parsed; the rewritten text is
-    always parsed again to check it.
+    `memo` (see `scanmemo`) spares parsing a text some earlier run already parsed or wrote; what the
+    rewritten text holds goes into it, so the next run reads this run's output without parsing it.
     """
-    edits: list[tuple[int, int, str]] = []
+    edits: list[_Edit] = []
     changes: list[Change] = []
     notices: list[Notice] = []
     unmatched: list[Notice] = []
     named: set[tuple[str, str]] = set()
     sites: list[Site] = []
-    edited: list[int] = []
-    for found in _scan_all(text, filename, memo):
+    items = _scan_all(text, filename, memo)
+    for found in items:
         if isinstance(found, tuple):
             line, marker, reason = found
             named.add((marker.namespace, marker.name))
@@ -367,47 +481,51 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
             continue
         if new_value == found.value:  # as Flux: equal text is no change, whatever it resolves to
             continue
-        source = quoting.render(new_value, found.style, flow=found.flow)
-        if found.start == found.end:  # empty value (`image: # marker`): insert after the indicator
-            source = " " + source
-        edits.append((found.start, found.end, source))
-        edited.append(len(sites) - 1)
+        # an empty value (`image: # marker`) gets a blank after the indicator
+        edits.append(_Edit(len(sites) - 1, found, quoting.render(new_value, found.style, flow=found.flow),
+                           " " if found.start == found.end else ""))
         changes.append(Change(filename, line, found.value, new_value, found.marker.text, found.obj,
                               policy=(found.marker.namespace, found.marker.name), part=found.marker.field))
     if not edits:
         return Rewrite(text, (), tuple(notices), tuple(unmatched), frozenset(named))
     out: list[str] = []
     pos = 0
-    for start, end, source in sorted(edits):
-        out.append(text[pos:start])
-        out.append(source)
-        pos = end
+    for edit in sorted(edits, key=lambda e: e.site.start):
+        out.append(text[pos:edit.site.start])
+        out.append(edit.lead + edit.source)
+        pos = edit.site.end
     out.append(text[pos:])
     new_text = "".join(out)
-    _verify(new_text, sites, edited, policies, filename, memo)
+    _verify(new_text, _derive(text, items, edits, policies), sites, edits, policies, filename, memo)
     return Rewrite(new_text, tuple(changes), tuple(notices), tuple(unmatched), frozenset(named))
 
 
 def _verify(
     new_text: str,
+    derived: tuple[ScanItem, ...] | None,
     old_sites: list[Site],
-    edited: list[int],
+    edits: list[_Edit],
     policies: Mapping[tuple[str, str], ImageRef],
     filename: str,
     memo: ScanMemo | None = None,
 ) -> None:
     """Read the rewritten text back: same markers, and every applied one now holds its string value.
-    Always parsed here (never taken from `memo`), and what it holds goes into `memo` once checked:
-    the next run reads this text as its input."""
-    try:
-        found = tuple(scan(new_text, filename=filename))
-    except UpdateError as e:
-        raise UpdateError(f"{filename}: internal error: the rewritten text does not parse ({e})") from None
+
+    `derived` is what `_derive` worked out the new text holds, each new value already read back in
+    its context; without it (an edit it cannot vouch for) the new text is parsed. What it holds goes
+    into `memo`: the next run reads this text as its input."""
+    if derived is None:
+        try:
+            found = tuple(scan(new_text, filename=filename))
+        except UpdateError as e:
+            raise UpdateError(f"{filename}: internal error: the rewritten text does not parse ({e})") from None
+    else:
+        found = derived
     new_sites = [s for s in found if isinstance(s, Site)]
     if [s.marker for s in new_sites] != [s.marker for s in old_sites]:
         raise UpdateError(f"{filename}: internal error: the rewrite moved or lost a marker; file left unchanged")
-    for index in edited:
-        site = new_sites[index]
+    for edit in edits:
+        site = new_sites[edit.index]
         image = policies[(site.marker.namespace, site.marker.name)]
         want = image.value_for(site.marker.field)
         if site.value != want or site.tag != quoting.STR_TAG:
