@@ -13,6 +13,8 @@ authority, and this only runs for values that actually change.
 
 from __future__ import annotations
 
+import functools
+
 import re2
 import yaml
 
@@ -97,6 +99,12 @@ def read_scalar(source: str, *, flow: bool) -> tuple[str, str, str] | None:
     single-line scalar is read the same way wherever it stands in its kind of collection, so this is
     how a value's source text is checked without parsing the file it goes into.
     """
+    if len(source) > _CACHED_LENGTH:
+        return _read_scalar(source, flow)
+    return _read_scalar_cached(source, flow)
+
+
+def _read_scalar(source: str, flow: bool) -> tuple[str, str, str] | None:
     doc = f"[{source} # c\n]\n" if flow else f"k: {source} # c\n"
     try:
         node = yaml.compose(doc, Loader=_Loader)
@@ -122,9 +130,22 @@ def plain_fits(value: str, *, flow: bool) -> bool:
     `` #``, ``: ``, leading ``*&!%@`` and implicit types of PyYAML's resolver are all caught by the
     parser itself.
     """
+    if len(value) > _CACHED_LENGTH:
+        return _plain_fits(value, flow)
+    return _plain_fits_cached(value, flow)
+
+
+def _plain_fits(value: str, flow: bool) -> bool:
     if not value or value != value.strip(" ") or not is_printable(value) or not plain_is_string(value):
         return False
     return read_scalar(value, flow=flow) == ("", value, STR_TAG)
+
+
+# A run asks about the same few values in every file it rewrites (the image of each policy, the value
+# each file held): the answers are pure functions of the text, kept for values of image-reference size.
+_CACHED_LENGTH = 512
+_read_scalar_cached = functools.lru_cache(maxsize=2048)(_read_scalar)
+_plain_fits_cached = functools.lru_cache(maxsize=2048)(_plain_fits)
 
 
 def render(value: str, style: str, *, flow: bool) -> str:
