@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tagpilot.gitops.process import GitResult
-from tagpilot.update.tree import KnownTree
+from tagpilot.update.tree import KnownTree, read_bytes
 
 Run = Callable[..., Awaitable[GitResult]]  # run(args, *, input=None, env=None, check=True)
 REGULAR = ("100644", "100755")
@@ -345,13 +345,14 @@ def changed_files(root: Path, screened: Screened) -> list[Change]:
     still holding its bytes is unchanged, anything else is handed to `fast-import` as it is."""
     on_disk, links = _on_disk(root)
     changes: list[Change] = []
+    base = str(root)
     for path in on_disk:
-        full = str(root / path)
+        full = f"{base}/{path}" if os.sep == "/" else str(root / path)
         mode = "100755" if os.access(full, os.X_OK) else "100644"
-        if path in screened.contents and screened.files[path][0] == mode and _holds(full, screened.contents[path]):
+        data = read_bytes(full)  # each file read once: most were rewritten, and are handed on as they are
+        if path in screened.contents and screened.files[path][0] == mode and data == screened.contents[path]:
             continue
-        with open(full, "rb") as fh:
-            changes.append((path, mode, fh.read()))
+        changes.append((path, mode, data))
     for path in sorted(links):
         target = os.fsencode(os.readlink(root / path))
         if path not in screened.links or screened.link_targets.get(path) != target:
