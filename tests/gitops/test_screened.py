@@ -7,9 +7,18 @@ a deleted and a new file; unmarked files are never written to disk."""
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from pathlib import Path
 
+import pytest
+
+from tagpilot.errors import GitError
 from tagpilot.gitops import CheckoutRef, GitClient
+from tagpilot.gitops import screened as screening
+from tagpilot.gitops.auth import Redactor
+from tagpilot.gitops.process import GitResult
+from tagpilot.gitops.process import run_git as run_git_async
 from tests.fixtures.git import GitRemote, run_git
 from tests.gitops.conftest import DEPLOY
 
@@ -231,3 +240,74 @@ async def test_only_directories_holding_a_candidate_or_link_are_made(
         made = sorted(str(p.relative_to(ws.path)) for p in ws.path.rglob("*")
                       if p.is_dir() and not str(p.relative_to(ws.path)).startswith(".git"))
         assert made == ["deploy"]
+
+
+IDENTITIES = [  # (name, email, written by fast-import alone: verbatim)
+    ("tagpilot", "tagpilot@example.invalid", True),
+    ("Flux Bot", "fluxcdbot@users.noreply.github.com", True),
+    ("名前 ünï 😀", "ünï@example.com", True),
+    ("J. R. \"Bob\" Dobbs", "bob@x.y", True),
+    # written by commit-tree, which trims or drops characters (which ones depends on its version)
+    (" .Jane Doe, ", " <jane@example.com>; ", False),
+    ("a<b>c\nd", "e<f>g@x", False),
+    ("Acme Inc.", "'quoted'@example.com'", False),
+    ("x", "", False),
+]
+
+
+@pytest.mark.parametrize(("name", "email", "verbatim"), IDENTITIES)
+async def test_one_process_commit_is_the_commit_commit_tree_makes(tmp_path: Path, git_environ: dict[str, str],
+                                                                  git_remote_file: GitRemote, name: str,
+                                                                  email: str, verbatim: bool) -> None:
+    """An unsigned commit is made by fast-import alone (commit-tree for an identity git would trim): its
+    header, identities and message are what `git commit-tree` writes for the same tree, parent and GIT_*
+    identity (dates aside: both `now`)."""
+    repo = git_remote_file.path
+    base = git_remote_file.git("rev-parse", "main")
+    ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+             "GIT_COMMITTER_EMAIL": email}
+    env = {**git_environ, **ident}
+    commands: list[str] = []
+
+    async def run(args: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
+                  check: bool = True, what: str | None = None) -> GitResult:
+        commands.append(args[0])
+        return await run_git_async("git", ["--git-dir", str(repo), *args], env=dict(env or git_environ), timeout=60,
+                                   redact=Redactor([]), input=input, check=check, what=what or "git")
+
+    message = "bump: ünï\n\nverbatim  \n\n"
+    changes = [("a.yaml", "100644", b"a: 2\n"), ("README.md", None, b"")]
+    sha = await screening.commit_tree(run, tmp_path, base, changes, message, env, ref="refs/heads/one")
+    assert git_remote_file.git("rev-parse", "refs/heads/one") == sha
+    assert commands == (["fast-import"] if verbatim else ["fast-import", "commit-tree", "update-ref"])
+    tree = git_remote_file.git("rev-parse", f"{sha}^{{tree}}")
+    expected = run_git(["--git-dir", str(repo), "commit-tree", tree, "-p", base], env=env,
+                       input=message.encode())
+
+    def undated(commit: str) -> bytes:
+        raw = subprocess.run(["git", "--git-dir", str(repo), "cat-file", "commit", commit], env=git_environ,
+                             capture_output=True, check=True).stdout
+        return re.sub(rb"> \d+ [+-]\d{4}\n", b"> DATE\n", raw)
+
+    assert undated(sha) == undated(expected)
+    assert git_remote_file.git("ls-tree", "--name-only", sha) == "a.yaml"
+
+
+@pytest.mark.parametrize("name", ["", " ..., "])
+async def test_an_identity_git_refuses_is_refused_by_git(tmp_path: Path, git_environ: dict[str, str],
+                                                         git_remote_file: GitRemote, name: str) -> None:
+    """A name git will not write (empty, nothing but crud) goes through commit-tree, which says why."""
+    repo = git_remote_file.path
+    base = git_remote_file.git("rev-parse", "main")
+    env = {**git_environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": "a@b"}
+
+    async def run(args: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
+                  check: bool = True, what: str | None = None) -> GitResult:
+        return await run_git_async("git", ["--git-dir", str(repo), *args], env=dict(env or git_environ), timeout=60,
+                                   redact=Redactor([]), input=input, check=check, what=what or "git")
+
+    with pytest.raises(GitError, match=r"ident name|disallowed characters"):
+        await screening.commit_tree(run, tmp_path, base, [("a.yaml", "100644", b"a\n")], "m\n", env,
+                                    ref="refs/heads/one")
+    assert "refs/heads/one" not in git_remote_file.git("for-each-ref")

@@ -444,11 +444,9 @@ class GitClient:
             env.update(config_env(pairs))
             try:
                 if ws.screen is not None:
-                    sha = await screening.commit_tree(self._runner(ws, redact), ws.path, base, entries, text, env,
-                                                     sign=signing is not None)
                     # the local branch (a refspec's source may name it) and HEAD follow the commit
-                    await self._git(ws.path, ["update-ref", f"refs/heads/{local}", sha], timeout=ws.timeout,
-                                    redact=redact)
+                    sha = await screening.commit_tree(self._runner(ws, redact), ws.path, base, entries, text, env,
+                                                     ref=f"refs/heads/{local}", sign=signing is not None)
                     if not _head_names(ws.path, f"refs/heads/{local}"):
                         await self._git(ws.path, ["symbolic-ref", "HEAD", f"refs/heads/{local}"],
                                         timeout=ws.timeout, redact=redact)  # fmt: skip

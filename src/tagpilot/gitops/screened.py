@@ -17,9 +17,11 @@ running `ls-tree` and `git grep` over every file again.
 The commit is built from objects, not from the work tree: a file on disk that no longer holds the
 bytes it was written with, or is new, is a change (read in Python, no hashing process); a candidate
 that is gone is a deletion. One `git fast-import` writes the new blobs and trees as one pack on top
-of the base commit (a scratch ref), and `commit-tree` (which signs as `git commit` does with `-S`,
-from the same `user.signingkey`/`gpg.format` configuration) makes the commit of that tree; the
-local branch is moved to it with `update-ref`. The result is the tree a checkout, edit and
+of the base commit, with the commit itself on the local branch: the identity as `commit-tree` would
+write it (`git_ident`), the message verbatim. A signed commit (and an identity git would trim or
+refuse) takes three processes instead: fast-import on a scratch ref, `commit-tree -S`
+(which signs as `git commit` does, from the same `user.signingkey`/`gpg.format` configuration) for
+that tree, `update-ref` for the branch. The result is the tree a checkout, edit and
 `git commit -a` would make, byte for byte (no clean/smudge filters or end-of-line conversion are
 applied, as the workspace never had any configured).
 """
@@ -379,9 +381,29 @@ def _quote(path: str) -> bytes:
     return bytes(out + b'"')
 
 
-def import_stream(base: str, changes: Sequence[Change]) -> bytes:
-    """A `git fast-import` stream: one commit on `base` that carries `changes` (its tree is what we want)."""
-    parts = [f"commit {TREE_REF}\ncommitter tagpilot <tagpilot> now\ndata 0\nfrom {base}\n".encode()]
+def _crud(char: str) -> bool:
+    """git's `crud()` (ident.c), what it trims from the ends of an identity's name and email; with
+    ``.``, which git before 2.42 trims too."""
+    return char <= " " or char in ".,:;<>\"\\'"
+
+
+def git_ident(name: str, email: str) -> str | None:
+    """``NAME <EMAIL>`` as `git commit-tree` writes it from GIT_*_NAME/EMAIL, for the identities it
+    writes verbatim: no crud at either end, no ``<``, ``>`` or newline inside. None for any other
+    (git trims or drops those characters, and which ones depends on its version; an empty name or one
+    of crud alone it refuses): the caller lets `commit-tree` write it, or say why not."""
+    for value in (name, email):
+        if not value or _crud(value[0]) or _crud(value[-1]) or any(c in value for c in "<>\n"):
+            return None
+    return f"{name} <{email}>"
+
+
+def import_stream(base: str, changes: Sequence[Change], *, commit: bytes | None = None) -> bytes:
+    """A `git fast-import` stream: one commit on `base` that carries `changes`. `commit` is its header
+    (``commit``, ``mark``, ``author``, ``committer``, ``data`` with the message); without it the commit
+    goes to a scratch ref, for its tree only."""
+    head = commit if commit is not None else f"commit {TREE_REF}\ncommitter tagpilot <tagpilot> now\ndata 0\n".encode()
+    parts = [head, f"from {base}\n".encode()]
     for path, mode, data in changes:
         if mode is None:
             parts.append(b"D " + _quote(path) + b"\n")
@@ -393,17 +415,30 @@ def import_stream(base: str, changes: Sequence[Change]) -> bytes:
     return b"".join(parts)
 
 
+_FAST_IMPORT = ["fast-import", "--quiet", "--force", "--date-format=now"]
+
+
 async def commit_tree(run: Run, root: Path, base: str, changes: Sequence[Change], message: str,
-                      env: Mapping[str, str], *, sign: bool = False) -> str:
-    """The commit of `base`'s tree with `changes` applied, `message` verbatim, signed with `-S` when
-    `sign` (commit-tree ignores `commit.gpgsign`; the key and format come from `env`'s configuration).
+                      env: Mapping[str, str], *, ref: str, sign: bool = False) -> str:
+    """Commit `base`'s tree with `changes` applied and `message` verbatim on `ref` (moved there whatever
+    it held); the commit's id. Identity and dates as `git commit` gives them, from `env`'s
+    GIT_AUTHOR_*/GIT_COMMITTER_*; signed with `-S` when `sign` (commit-tree ignores `commit.gpgsign`;
+    the key and format come from `env`'s configuration).
 
     One `git fast-import` writes every new blob and tree as one pack (hash-object, read-tree,
     update-index and write-tree wrote ~400 loose objects in four processes: a third of a warm
-    reconcile on the bench repository), on a scratch ref; `commit-tree` then makes the real commit
-    of that tree, with the identity, dates and signature `git commit` would give it. No work tree or
+    reconcile on the bench repository) and, unsigned, the commit and the branch too. No work tree or
     index is touched."""
-    await run(["fast-import", "--quiet", "--force", "--date-format=now"], input=import_stream(base, changes),
-              env=env)
+    author = git_ident(env.get("GIT_AUTHOR_NAME", ""), env.get("GIT_AUTHOR_EMAIL", ""))
+    committer = git_ident(env.get("GIT_COMMITTER_NAME", ""), env.get("GIT_COMMITTER_EMAIL", ""))
+    if not sign and author is not None and committer is not None:
+        text = message.encode("utf-8")
+        header = (f"commit {ref}\nmark :1\nauthor {author} now\ncommitter {committer} now\n"
+                  f"data {len(text)}\n").encode() + text + b"\n"
+        stream = import_stream(base, changes, commit=header) + b"get-mark :1\n"
+        return (await run(_FAST_IMPORT, input=stream, env=env, what="git commit")).stdout.strip()
+    await run(_FAST_IMPORT, input=import_stream(base, changes), env=env)
     args = ["commit-tree", *(["-S"] if sign else []), f"{TREE_REF}^{{tree}}", "-p", base]
-    return (await run(args, env=env, input=message.encode("utf-8"), what="git commit")).stdout.strip()
+    sha = (await run(args, env=env, input=message.encode("utf-8"), what="git commit")).stdout.strip()
+    await run(["update-ref", ref, sha], env=env)
+    return sha
