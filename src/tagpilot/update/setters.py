@@ -30,6 +30,8 @@ when that argument does not apply (a value spanning lines, an edit of the object
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -170,6 +172,23 @@ def line_of(text: str, pos: int) -> int:
     head = text[:pos]
     breaks = head.count("\n") + head.count("\r") - head.count("\r\n")
     return breaks + sum(head.count(b) for b in "\x85\u2028\u2029") + 1
+
+
+class _Lines:
+    """`line_of` for positions asked in increasing order, counting only the text since the last one: a
+    file with thousands of markers would otherwise be scanned from its start for each (quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._pos = 0
+        self._line = 1
+
+    def of(self, pos: int) -> int:
+        if pos < self._pos:
+            return line_of(self._text, pos)
+        self._line += line_of(self._text[self._pos:pos], pos - self._pos) - 1  # pos never splits a CRLF
+        self._pos = pos
+        return self._line
 
 
 def _skip_properties(text: str, start: int, end: int) -> tuple[int, str | None]:
@@ -422,6 +441,9 @@ def _derive(text: str, items: tuple[ScanItem, ...], edits: list[_Edit],
         if read is None or read[1:] != (want, quoting.STR_TAG):
             return None
         read_back[edit.index] = (edit, read[0], read[1])
+    ordered = sorted(edits, key=lambda e: e.site.start)
+    starts = [edit.site.start for edit in ordered]
+    grown = list(itertools.accumulate((edit.growth for edit in ordered), initial=0))  # before the i-th edit
     derived: list[ScanItem] = []
     index = -1
     for item in items:
@@ -429,7 +451,7 @@ def _derive(text: str, items: tuple[ScanItem, ...], edits: list[_Edit],
             derived.append(item)  # a line number: no edit adds or removes a line
             continue
         index += 1
-        shift = sum(edit.growth for edit in edits if edit.site.start < item.start)
+        shift = grown[bisect.bisect_left(starts, item.start)]  # what the edits before it added
         if index not in read_back:
             derived.append(replace(item, start=item.start + shift, end=item.end + shift))
             continue
@@ -456,6 +478,7 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
     named: set[tuple[str, str]] = set()
     sites: list[Site] = []
     items = _scan_all(text, filename, memo)
+    lines = _Lines(text)
     for found in items:
         if isinstance(found, tuple):
             line, marker, reason = found
@@ -468,7 +491,7 @@ def rewrite(text: str, policies: Mapping[tuple[str, str], ImageRef], *, filename
         sites.append(found)
         named.add((found.marker.namespace, found.marker.name))
         image = policies.get((found.marker.namespace, found.marker.name))
-        line = line_of(text, found.start)
+        line = lines.of(found.start)
         if image is None:
             unmatched.append(Notice(filename, line, found.marker.text, "no such policy given"))
             continue
