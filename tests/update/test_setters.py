@@ -268,3 +268,20 @@ def test_memoized_tag_resolution_matches_pyyaml(plain: str) -> None:
     want = [(k.value, v.tag) for k, v in yaml.compose(text, Loader=yaml.SafeLoader).value]
     for _ in range(2):
         assert [(k.value, v.tag) for k, v in yaml.compose(text, Loader=_Loader).value] == want
+
+
+def test_change_lines_are_counted_as_yaml_counts_them_in_a_long_file() -> None:
+    """Lines are counted from one marked value to the next (not from the start each time): the same
+    numbers as counting from the start, with CRLF one break and the other YAML breaks counted."""
+    parts = []
+    for i in range(300):
+        eol = ("\n", "\r\n", "\r")[i % 3]
+        parts.append(f'k{i}: a/app:1.0 # {{"$imagepolicy": "ns:app"}}{eol}')
+        if i % 7 == 0:
+            parts.append(f"# note {i}\n\n")
+    text = "".join(parts)
+    result = rewrite(text, {("ns", "app"): ImageRef("a/app", "2.0")})
+    assert len(result.changes) == 300
+    starts = [i for i in range(len(text)) if text.startswith("a/app:1.0", i)]
+    assert [c.line for c in result.changes] == [line_of(text, pos) for pos in starts]
+    assert result.changes[-1].line == text.count("\n") + text.count("\r") - text.count("\r\n")
