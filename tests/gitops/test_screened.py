@@ -242,6 +242,25 @@ async def test_only_directories_holding_a_candidate_or_link_are_made(
         assert made == ["deploy"]
 
 
+def _runner(repo: Path, git_environ: dict[str, str], commands: list[str]) -> screening.Run:
+    """`screened`'s `run` against a bare repository; each git command's name is appended to `commands`."""
+
+    async def run(args: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
+                  check: bool = True, what: str | None = None) -> GitResult:
+        commands.append(args[0])
+        return await run_git_async("git", ["--git-dir", str(repo), *args], env=dict(env or git_environ), timeout=60,
+                                   redact=Redactor([]), input=input, check=check, what=what or "git")
+
+    return run
+
+
+def _undated(repo: Path, env: dict[str, str], commit: str) -> bytes:
+    """A commit object's bytes with its author and committer dates blanked (both paths write `now`)."""
+    raw = subprocess.run(["git", "--git-dir", str(repo), "cat-file", "commit", commit], env=env, capture_output=True,
+                         check=True).stdout
+    return re.sub(rb"> \d+ [+-]\d{4}\n", b"> DATE\n", raw)
+
+
 IDENTITIES = [  # (name, email, written by fast-import alone: verbatim)
     ("tagpilot", "tagpilot@example.invalid", True),
     ("Flux Bot", "fluxcdbot@users.noreply.github.com", True),
@@ -268,12 +287,7 @@ async def test_one_process_commit_is_the_commit_commit_tree_makes(tmp_path: Path
              "GIT_COMMITTER_EMAIL": email}
     env = {**git_environ, **ident}
     commands: list[str] = []
-
-    async def run(args: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
-                  check: bool = True, what: str | None = None) -> GitResult:
-        commands.append(args[0])
-        return await run_git_async("git", ["--git-dir", str(repo), *args], env=dict(env or git_environ), timeout=60,
-                                   redact=Redactor([]), input=input, check=check, what=what or "git")
+    run = _runner(repo, git_environ, commands)
 
     message = "bump: ünï\n\nverbatim  \n\n"
     changes = [("a.yaml", "100644", b"a: 2\n"), ("README.md", None, b"")]
@@ -284,12 +298,7 @@ async def test_one_process_commit_is_the_commit_commit_tree_makes(tmp_path: Path
     expected = run_git(["--git-dir", str(repo), "commit-tree", tree, "-p", base], env=env,
                        input=message.encode())
 
-    def undated(commit: str) -> bytes:
-        raw = subprocess.run(["git", "--git-dir", str(repo), "cat-file", "commit", commit], env=git_environ,
-                             capture_output=True, check=True).stdout
-        return re.sub(rb"> \d+ [+-]\d{4}\n", b"> DATE\n", raw)
-
-    assert undated(sha) == undated(expected)
+    assert _undated(repo, git_environ, sha) == _undated(repo, git_environ, expected)
     assert git_remote_file.git("ls-tree", "--name-only", sha) == "a.yaml"
 
 
@@ -301,13 +310,33 @@ async def test_an_identity_git_refuses_is_refused_by_git(tmp_path: Path, git_env
     base = git_remote_file.git("rev-parse", "main")
     env = {**git_environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": name,
            "GIT_COMMITTER_EMAIL": "a@b"}
-
-    async def run(args: list[str], *, input: bytes | None = None, env: dict[str, str] | None = None,
-                  check: bool = True, what: str | None = None) -> GitResult:
-        return await run_git_async("git", ["--git-dir", str(repo), *args], env=dict(env or git_environ), timeout=60,
-                                   redact=Redactor([]), input=input, check=check, what=what or "git")
+    run = _runner(repo, git_environ, [])
 
     with pytest.raises(GitError, match=r"ident name|disallowed characters"):
         await screening.commit_tree(run, tmp_path, base, [("a.yaml", "100644", b"a\n")], "m\n", env,
                                     ref="refs/heads/one")
     assert "refs/heads/one" not in git_remote_file.git("for-each-ref")
+
+
+@pytest.mark.parametrize(("message", "name"), [
+    ("tag \ufffe\n", "Flux Bot"),  # noncharacters: commit-tree rewrites the commit as Latin-1, with a warning
+    ("tag \ufdd0\n", "Flux Bot"),
+    ("m\n", "Bot \U0010ffff"),
+])
+async def test_text_commit_tree_would_rewrite_goes_through_commit_tree(
+        tmp_path: Path, git_environ: dict[str, str], git_remote_file: GitRemote, message: str, name: str) -> None:
+    """What git's `verify_utf8` would change is left to commit-tree: the same bytes as commit-tree's."""
+    repo = git_remote_file.path
+    base = git_remote_file.git("rev-parse", "main")
+    env = {**git_environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": "bot@example.com", "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": "bot@example.com"}
+    commands: list[str] = []
+    run = _runner(repo, git_environ, commands)
+
+    sha = await screening.commit_tree(run, tmp_path, base, [("a.yaml", "100644", b"a\n")], message, env,
+                                      ref="refs/heads/one")
+    assert commands == ["fast-import", "commit-tree", "update-ref"]
+    tree = git_remote_file.git("rev-parse", f"{sha}^{{tree}}")
+    expected = run_git(["--git-dir", str(repo), "commit-tree", tree, "-p", base], env=env, input=message.encode())
+
+    assert _undated(repo, git_environ, sha) == _undated(repo, git_environ, expected)

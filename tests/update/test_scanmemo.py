@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tagpilot.errors import UpdateError
 from tagpilot.update import ImageRef, setters, update_tree
 from tagpilot.update.base import SettersUpdater
 from tagpilot.update.scanmemo import FILE_NAME, ScanMemo
@@ -85,9 +86,10 @@ def test_what_a_rewrite_remembers_of_its_output_is_what_parsing_it_finds(case: s
 def test_outputs_are_derived_not_parsed(tmp_path: Path, parses: list[str]) -> None:
     """Block and flow values, quoted and plain, an empty value, two documents: the output is not parsed;
     the same text after an edit of the object's name, or of a value spanning lines, is."""
-    text = ('---\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  image: a/app:1.0 # {"$imagepolicy": "ns:app"}\n'
-            '  images: [ \'a/app:1.0\' # {"$imagepolicy": "ns:app"}\n  , x ]\n---\n'
-            'tag: # {"$imagepolicy": "ns:app:tag"}\nquoted: "1.0" # {"$imagepolicy": "ns:app:tag"}\n')
+    text = ('---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: prod\nspec:\n'
+            '  image: a/app:1.0 # {"$imagepolicy": "ns:app"}\n'
+            '  images: [ \'a/app:1.0\' # {"$imagepolicy": "ns:app"}\n  , x ]\n  tag: # {"$imagepolicy": "ns:app:tag"}\n'
+            '---\nquoted: "1.0" # {"$imagepolicy": "ns:app:tag"}\n')
     policies = {("ns", "app"): ImageRef(name="a/app", tag="2.0")}
     memo = ScanMemo()
     result = setters.rewrite(text, policies, memo=memo)
@@ -167,3 +169,38 @@ def test_a_wrong_memo_entry_cannot_produce_a_wrong_file() -> None:
         lying = ScanMemo()
         lying.put(text, lie)  # type: ignore[arg-type]
         assert setters.rewrite(text, policies, memo=lying).text == right, lie
+
+
+TAG = '# {"$imagepolicy": "ns:app:tag"}'
+FULL = '# {"$imagepolicy": "ns:app"}'
+NOT_DERIVED = [  # (text, new image): where `_derive` cannot vouch for the edit, the output is parsed
+    ("[\nold " + TAG + "\n]\n", ImageRef(name="x", tag="\ufeffabc")),  # a value at column 0: a BOM there is skipped
+    ("[\nold " + TAG + "\n]\n", ImageRef(name="x", tag="---")),  # ... and --- ends the document
+    ("%TAG !! tag:example.com,2000:\n---\nk: !!str old " + TAG + "\n", ImageRef(name="x", tag="new")),
+    ('k: ! "1.0" ' + TAG + "\n", ImageRef(name="x", tag="1.10")),  # libyaml: `! "1.10"` is a float
+    ("x: &a old " + FULL + "\nm:\n  *a : 1\n  new: 2\n", ImageRef(name="new")),  # an alias key now duplicated
+    ("x: &a old " + FULL + "\n*a : kind\n", ImageRef(name="kind")),  # ... or naming the document's kind
+    ("kind: " + FULL + "\n", ImageRef(name="Deployment")),  # the ObjectId was None: all its fields empty
+    ("metadata: {name: " + FULL + "\n  }\n", ImageRef(name="web")),
+]
+
+
+@pytest.mark.parametrize(("text", "image"), NOT_DERIVED)
+def test_what_cannot_be_derived_is_parsed(text: str, image: ImageRef, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cases a review found where the output's scan would be derived wrong: the result is what a full
+    parse of the output gives (the same text, or the same error), and the memo holds a parse of it."""
+    policies = {("ns", "app"): image}
+
+    def outcome() -> tuple[str, ScanMemo]:
+        memo = ScanMemo()
+        try:
+            return setters.rewrite(text, policies, memo=memo).text, memo
+        except UpdateError as e:
+            return f"error: {e}", memo
+
+    derived, memo = outcome()
+    monkeypatch.setattr(setters, "_derive", lambda *a, **k: None)  # always parse the output
+    parsed, _ = outcome()
+    assert derived == parsed
+    if not derived.startswith("error: "):
+        assert memo.get(derived) == tuple(setters.scan(derived))

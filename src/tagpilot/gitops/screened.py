@@ -415,6 +415,28 @@ def import_stream(base: str, changes: Sequence[Change], *, commit: bytes | None 
     return b"".join(parts)
 
 
+def _noncharacter(char: str) -> bool:
+    """U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF: what git's `verify_utf8` takes for invalid UTF-8."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+def _verbatim(message: str, author: str, committer: str, env: Mapping[str, str]) -> bool:
+    """Whether commit-tree would write `message` and the identities as they are: valid UTF-8 without
+    noncharacters (it rewrites the whole commit as Latin-1 otherwise), no NUL in the message (it
+    refuses one), and no `i18n.commitEncoding` (it adds an encoding header)."""
+    texts = (message, author, committer)
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    if "\0" in message or any(_noncharacter(c) for text in texts for c in text if c >= "\ufdd0"):
+        return False
+    return not any(value.lower() == "i18n.commitencoding" for key, value in env.items()
+                   if key.startswith("GIT_CONFIG_KEY_"))
+
+
 _FAST_IMPORT = ["fast-import", "--quiet", "--force", "--date-format=now"]
 
 
@@ -431,7 +453,7 @@ async def commit_tree(run: Run, root: Path, base: str, changes: Sequence[Change]
     index is touched."""
     author = git_ident(env.get("GIT_AUTHOR_NAME", ""), env.get("GIT_AUTHOR_EMAIL", ""))
     committer = git_ident(env.get("GIT_COMMITTER_NAME", ""), env.get("GIT_COMMITTER_EMAIL", ""))
-    if not sign and author is not None and committer is not None:
+    if not sign and author is not None and committer is not None and _verbatim(message, author, committer, env):
         text = message.encode("utf-8")
         header = (f"commit {ref}\nmark :1\nauthor {author} now\ncommitter {committer} now\n"
                   f"data {len(text)}\n").encode() + text + b"\n"

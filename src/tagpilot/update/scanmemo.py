@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from tagpilot.update import model, setters
+from tagpilot.update import model, quoting, setters
 from tagpilot.update.model import ObjectId
 from tagpilot.update.setters import Marker, ScanItem, Site
 
@@ -36,10 +36,10 @@ _FORMAT = 1
 def _code_version() -> str:
     """Which code made a memo: a scan by other code may have found other things."""
     stamps = []
-    for module in (setters, model):
+    for module in (setters, model, quoting):
         info = os.stat(module.__file__)  # type: ignore[arg-type]
         stamps.append(f"{info.st_size}.{info.st_mtime_ns}")
-    return f"{_FORMAT}:{yaml.__version__}:{':'.join(stamps)}"
+    return f"{_FORMAT}:{yaml.__version__}:{setters._BaseLoader.__name__}:{':'.join(stamps)}"
 
 
 def _digest(text: str) -> str:

@@ -359,6 +359,12 @@ def _has_break(text: str) -> bool:
     return any(br in text for br in _BREAKS)
 
 
+def _starts_line(text: str, pos: int) -> bool:
+    """Whether `pos` is at column 0 (after a BOM at the very start too)."""
+    before = text[:pos].lstrip("\ufeff") if pos <= 1 else text[pos - 1]
+    return not before or before in _BREAKS
+
+
 def _line_text(text: str, line: int) -> str | None:
     """The text of 1-based `line` (CRLF one break, as `line_of` counts), None past the end."""
     pos = 0
@@ -425,16 +431,27 @@ def _derive(text: str, items: tuple[ScanItem, ...], edits: list[_Edit],
     policy's value and the string tag (`quoting.read_scalar`, in block or flow context as the site),
     the parser meets the same tokens in the new text as in the old, except for that scalar's: the
     documents, their structure, every other value and every comment are what they were, at offsets
-    moved by the edits before them. Not derived (parsed instead): an old value spanning lines (the
-    lines of later items would move) and an edit of a value the document's kind, apiVersion, name or
-    namespace could be (the documents's `ObjectId` would change)."""
+    moved by the edits before them. Not derived (parsed instead) where that argument does not hold:
+    - an old value spanning lines (the lines of later items would move);
+    - a value at the start of a line: there a new ``---``/``...`` would end the document and a BOM be
+      skipped (flow collections may put values there; `read_scalar` sees column 1);
+    - an explicit tag, or a ``%TAG`` directive in the text (a tag `read_scalar` does not see; libyaml
+      resolves ``! "1.10"`` as a float);
+    - an anchor anywhere before the value (an alias of it, even as a mapping key, would change too:
+      duplicate keys, another document name);
+    - a value the document's kind, apiVersion, name or namespace could be (the `ObjectId` would
+      change; all four are empty when it is None)."""
+    if "%TAG" in text:
+        return None
     read_back: dict[int, tuple[_Edit, str, str]] = {}  # site index -> edit, new style, new value
     for edit in edits:
         site = edit.site
-        if _has_break(text[site.start:site.end]) or _has_break(edit.source):
+        if _has_break(text[site.start:site.end]) or _has_break(edit.source) or _starts_line(text, site.start):
             return None
-        if site.obj is not None and site.value in (site.obj.kind, site.obj.api_version, site.obj.name,
-                                                   site.obj.namespace):
+        if site.explicit_tag is not None or "&" in text[:site.start]:
+            return None
+        obj = site.obj
+        if site.value in ((obj.kind, obj.api_version, obj.name, obj.namespace) if obj is not None else ("",)):
             return None
         want = policies[(site.marker.namespace, site.marker.name)].value_for(site.marker.field)
         read = quoting.read_scalar(edit.source, flow=site.flow)
