@@ -443,12 +443,13 @@ def _derive(text: str, items: tuple[ScanItem, ...], edits: list[_Edit],
       change; all four are empty when it is None)."""
     if "%TAG" in text:
         return None
+    first_ampersand = text.find("&")  # an anchor before a value starts with one
     read_back: dict[int, tuple[_Edit, str, str]] = {}  # site index -> edit, new style, new value
     for edit in edits:
         site = edit.site
         if _has_break(text[site.start:site.end]) or _has_break(edit.source) or _starts_line(text, site.start):
             return None
-        if site.explicit_tag is not None or "&" in text[:site.start]:
+        if site.explicit_tag is not None or 0 <= first_ampersand < site.start:
             return None
         obj = site.obj
         if site.value in ((obj.kind, obj.api_version, obj.name, obj.namespace) if obj is not None else ("",)):
