@@ -53,7 +53,7 @@ class SettersUpdater:
     def apply(self, root: Path, path: str, images: PolicyImages, *, dry_run: bool = False,
               known: KnownTree | None = None) -> TreeResult:
         # what parsing each marked file found, kept beside the workspace's screened listing: a warm run
-        # parses only the texts it writes (to check them), not the ones the last run wrote
+        # reads the last run's output from it, and puts in what its own output holds (`setters._derive`)
         memo_file = root / ".git" / FILE_NAME
         memo = ScanMemo.load(memo_file)
         result = update_tree(root, path, images, dry_run=dry_run, workspace=True, memo=memo, known=known)

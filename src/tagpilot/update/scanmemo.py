@@ -10,8 +10,9 @@ An entry is not trusted blindly: `setters._fits` checks it against the text (eve
 for, each site's span reading back as the remembered value before its marker) and parses the text
 when it does not fit. An automation's workspace keeps its memo in its `.git` directory beside the
 screened listing; it is rewritten after each run with just the texts that run saw, so it stays the
-size of the marked files. The file names the code that made it (these modules' sizes and times,
-PyYAML's version): a memo from other code, or one that cannot be read, is an empty memo.
+size of the marked files. The file names the code that made it (setters', model's and quoting's
+sizes and times, PyYAML's version and loader): a memo from other code, or one that cannot be read, is
+an empty memo.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ offset. Every rewrite is read back: each new value's source is parsed where it s
 context, a marker comment after it) and must read as exactly one scalar with the policy's value and
 the string tag; a scalar that reads so leaves every other token of the file as it was, so what the
 output holds is derived from what the input held (`_derive`), and the output is parsed whole only
-when that argument does not apply (a value spanning lines, an edit of the object's own name).
+where that argument does not apply (`_derive` lists where: a value spanning lines or at a line's
+start, a tag or anchor, an edit of the document's own kind or name...).
 """
 
 from __future__ import annotations
